@@ -1,0 +1,33 @@
+# Two commands for a newcomer: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint bench-media bench-schedule bench-recorder clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/sanke serve --demo
+
+test: $(BIN)/.installed
+	$(BIN)/pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+bench-media: $(BIN)/.installed
+	$(BIN)/sanke bench media
+
+bench-schedule: $(BIN)/.installed
+	$(BIN)/sanke bench schedule
+
+bench-recorder: $(BIN)/.installed
+	$(BIN)/sanke bench recorder
+
+clean:
+	rm -rf $(VENV) var
