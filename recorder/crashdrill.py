@@ -28,7 +28,10 @@ def main(argv: list[str]) -> int:
     }
     start = recording.started
     frames = sorted(
-        [*looped(video, seconds, "cam", arrival_base=start), *looped(audio, seconds, "mic", arrival_base=start)],
+        [
+            *looped(video, seconds, "cam", arrival_base=start),
+            *looped(audio, seconds, "mic", arrival_base=start),
+        ],
         key=lambda f: f.arrival,
     )
     last_report = 0.0

@@ -13,7 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 TrackSource = Literal["camera", "microphone", "screen"]
-MarkerType = Literal["stage_on", "stage_off", "hand_raised", "hand_lowered", "courseware_on", "courseware_off", "note"]
+MarkerType = Literal[
+    "stage_on", "stage_off", "hand_raised", "hand_lowered", "courseware_on", "courseware_off", "note"
+]
 
 
 class TrackEntry(BaseModel):
@@ -27,7 +29,9 @@ class TrackEntry(BaseModel):
     source: TrackSource
     codec: str
     file: str  # relative to the recording directory
-    start_offset: float = Field(ge=0, description="seconds from the start of the recording to the first frame")
+    start_offset: float = Field(
+        ge=0, description="seconds from the start of the recording to the first frame"
+    )
     duration: float = Field(ge=0, description="seconds of media in the file")
     frames: int = 0
     width: int | None = None

@@ -65,7 +65,9 @@ class Journal:
         write_json_atomic(self.directory / "recording.json", meta.model_dump(mode="json"))
 
     def meta(self) -> RecordingMeta:
-        return RecordingMeta.model_validate_json((self.directory / "recording.json").read_text(encoding="utf-8"))
+        return RecordingMeta.model_validate_json(
+            (self.directory / "recording.json").read_text(encoding="utf-8")
+        )
 
     def set_status(self, status: Status, *, ended_at: str | None = None) -> None:
         meta = self.meta()

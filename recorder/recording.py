@@ -113,7 +113,9 @@ class Recording:
         if number is not None:
             self._queue.put((number, None))
 
-    def mark(self, type: MarkerType, *, participant_id: str = "", label: str = "", at: float | None = None) -> Marker:
+    def mark(
+        self, type: MarkerType, *, participant_id: str = "", label: str = "", at: float | None = None
+    ) -> Marker:
         t = (at if at is not None else self._clock()) - self._started
         marker = Marker(t=round(max(0.0, t), 3), type=type, participant_id=participant_id, label=label)
         self.journal.append_marker(marker)

@@ -105,7 +105,10 @@ class SegmentWriter:
         if pts <= stats.last_pts:
             stats.dropped += 1  # a late or repeated frame; the muxer needs increasing timestamps
             return
-        if self._output is not None and (pts - self._segment_start_pts) >= self.segment_seconds * stats.clock_rate:
+        if (
+            self._output is not None
+            and (pts - self._segment_start_pts) >= self.segment_seconds * stats.clock_rate
+        ):
             self._close_segment()
         if self._output is None:
             self._open_segment(pts, frame.arrival)

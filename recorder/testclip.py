@@ -104,7 +104,9 @@ def audio_clip(seconds: float, *, tone_hz: float = 440.0) -> Clip:
     packets = []
     for i in range(total):
         wave = (np.sin(2 * np.pi * tone_hz * (t + i * step / AUDIO_CLOCK)) * 8000).astype(np.int16)
-        frame = av.AudioFrame.from_ndarray(np.repeat(wave[None, :], 2, axis=0).T.reshape(1, -1), format="s16", layout="stereo")
+        frame = av.AudioFrame.from_ndarray(
+            np.repeat(wave[None, :], 2, axis=0).T.reshape(1, -1), format="s16", layout="stereo"
+        )
         frame.sample_rate = AUDIO_CLOCK
         frame.pts = i * step
         frame.time_base = ctx.time_base
@@ -128,7 +130,9 @@ def audio_clip(seconds: float, *, tone_hz: float = 440.0) -> Clip:
     return Clip(frames, total * step / AUDIO_CLOCK)
 
 
-def looped(clip: Clip, seconds: float, track_id: str, *, rtp_base: int = 0, arrival_base: float = 0.0) -> Iterator[EncodedFrame]:
+def looped(
+    clip: Clip, seconds: float, track_id: str, *, rtp_base: int = 0, arrival_base: float = 0.0
+) -> Iterator[EncodedFrame]:
     """Repeat a clip (it starts with a keyframe) to cover `seconds`, with continuous timestamps."""
     elapsed = 0.0
     while elapsed < seconds - 1e-9:

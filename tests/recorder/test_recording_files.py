@@ -35,7 +35,9 @@ def decode_all(path: Path) -> tuple[int, float]:
         return count, (last - first) if count else 0.0
 
 
-def record(root: Path, tracks: dict[str, tuple[TrackInfo, list]], clock: FakeClock, seconds: float) -> Recording:
+def record(
+    root: Path, tracks: dict[str, tuple[TrackInfo, list]], clock: FakeClock, seconds: float
+) -> Recording:
     recording = Recording(root, "rec-1", "room-1", room_kind="delivery", title="Unit 1", clock=clock)
     recording.start()
     sinks = {tid: recording.add_track(info) for tid, (info, _) in tracks.items()}
