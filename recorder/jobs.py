@@ -1,0 +1,132 @@
+"""The queue of composite jobs: one lesson at a time, in a worker thread, with progress for the page.
+
+One at a time because the composite is the heavy part of a node's day and the live path must keep its
+CPU; a job's state lives in memory and is rebuilt from the files after a restart (an MP4 beside the index
+means done; a finalised recording without one is queued again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from recorder.composite import MP4_NAME, CompositeSettings, compose
+from recorder.index import INDEX_NAME, load_index
+
+log = logging.getLogger(__name__)
+
+JobState = Literal["queued", "running", "done", "failed"]
+
+
+@dataclass(slots=True)
+class CompositeJob:
+    recording_id: str
+    directory: Path
+    state: JobState = "queued"
+    progress: float = 0.0
+    error: str = ""
+    queued_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "recording_id": self.recording_id,
+            "state": self.state,
+            "progress": round(self.progress, 3),
+            "error": self.error,
+        }
+
+
+class CompositeQueue:
+    def __init__(
+        self,
+        settings: CompositeSettings = CompositeSettings(),
+        on_done: Callable[[CompositeJob], Awaitable[None]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.on_done = on_done
+        self.jobs: dict[str, CompositeJob] = {}
+        self._queue: asyncio.Queue[CompositeJob] = asyncio.Queue()
+        self._worker: asyncio.Task | None = None
+
+    def start(self) -> None:
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._run(), name="composite-queue")
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            try:
+                await self._worker
+            except asyncio.CancelledError:
+                pass
+            self._worker = None
+
+    def submit(self, directory: Path) -> CompositeJob:
+        recording_id = directory.name
+        job = self.jobs.get(recording_id)
+        if job is not None and job.state in ("queued", "running"):
+            return job
+        job = CompositeJob(recording_id, directory)
+        if (directory / MP4_NAME).is_file():
+            job.state, job.progress = "done", 1.0
+        else:
+            self._queue.put_nowait(job)
+        self.jobs[recording_id] = job
+        return job
+
+    def requeue_missing(self, root: Path) -> list[CompositeJob]:
+        """After a restart: every finalised recording without its MP4 gets queued again."""
+        if not root.is_dir():
+            return []
+        return [
+            self.submit(d)
+            for d in sorted(root.iterdir())
+            if (d / INDEX_NAME).is_file() and not (d / MP4_NAME).is_file()
+        ]
+
+    def status(self, recording_id: str) -> CompositeJob | None:
+        return self.jobs.get(recording_id)
+
+    def position(self, recording_id: str) -> int:
+        """How many jobs run or wait before this one (0 = running now)."""
+        ahead = [j for j in self.jobs.values() if j.state in ("queued", "running")]
+        ahead.sort(key=lambda j: (j.state != "running", j.queued_at))
+        ids = [j.recording_id for j in ahead]
+        return ids.index(recording_id) if recording_id in ids else -1
+
+    async def join(self) -> None:
+        await self._queue.join()
+
+    async def _run(self) -> None:
+        while True:
+            job = await self._queue.get()
+            try:
+                await self._execute(job)
+            finally:
+                self._queue.task_done()
+
+    async def _execute(self, job: CompositeJob) -> None:
+        job.state = "running"
+
+        def progress(value: float) -> None:
+            job.progress = value
+
+        try:
+            index = load_index(job.directory)
+            await asyncio.to_thread(compose, job.directory, index, self.settings, progress)
+            job.state, job.progress = "done", 1.0
+        except Exception as exc:
+            log.exception("composite of %s failed", job.recording_id)
+            job.state, job.error = "failed", str(exc)
+        job.finished_at = time.time()
+        if self.on_done is not None:
+            try:
+                await self.on_done(job)
+            except Exception:
+                log.exception("composite on_done for %s failed", job.recording_id)

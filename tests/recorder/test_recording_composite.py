@@ -1,0 +1,106 @@
+"""The lesson MP4: H.264 + AAC of the lesson's length, and its layout follows the courseware."""
+
+from __future__ import annotations
+
+import asyncio
+
+import av
+import numpy as np
+import pytest
+
+from recorder.composite import MP4_NAME, CompositeSettings
+from recorder.finalise import finalise
+from recorder.jobs import CompositeQueue
+from recorder.recording import Recording, TrackInfo
+from recorder.testclip import looped
+
+LESSON = 8.0
+COURSEWARE_AT = 3.0
+GREEN = np.array([0, 160, 0])
+BLUE = np.array([0, 0, 200])
+
+
+@pytest.fixture
+def lesson(tmp_path, camera_clip, screen_clip, mic_clip):
+    clock = [500.0]
+    recording = Recording(tmp_path, "lesson-1", "room-1", clock=lambda: clock[0])
+    recording.start()
+    sinks = {
+        "cam": recording.add_track(
+            TrackInfo("cam", "teacher", "video", "camera", "VP8", "李老师", "hub_teacher")
+        ),
+        "scr": recording.add_track(
+            TrackInfo("scr", "teacher", "video", "screen", "VP8", "李老师", "hub_teacher")
+        ),
+        "mic": recording.add_track(
+            TrackInfo("mic", "teacher", "audio", "microphone", "opus", "李老师", "hub_teacher")
+        ),
+    }
+    frames = [
+        *looped(camera_clip, LESSON, "cam", arrival_base=500.0),
+        *looped(screen_clip, LESSON - COURSEWARE_AT, "scr", arrival_base=500.0 + COURSEWARE_AT),
+        *looped(mic_clip, LESSON, "mic", arrival_base=500.0),
+    ]
+    for frame in sorted(frames, key=lambda f: f.arrival):
+        sinks[frame.track_id](frame)
+    recording.mark("courseware_on", participant_id="teacher", at=500.0 + COURSEWARE_AT)
+    clock[0] += LESSON
+    recording.stop()
+    return recording.directory, finalise(recording.directory)
+
+
+def dominant(rgb: np.ndarray) -> np.ndarray:
+    """The median colour of a region (the clips' moving white bar is a minority)."""
+    return np.median(rgb.reshape(-1, 3), axis=0)
+
+
+def close_to(colour: np.ndarray, expected: np.ndarray) -> bool:
+    return bool(np.all(np.abs(colour - expected) < 40))
+
+
+async def test_composite_mp4_has_video_and_audio_and_switches_layout_when_courseware_starts(lesson):
+    directory, index = lesson
+    queue = CompositeQueue(CompositeSettings(width=320, height=180, fps=10, preset="ultrafast"))
+    queue.start()
+    job = queue.submit(directory)
+    assert job.state == "queued" and queue.position("lesson-1") == 0
+    await asyncio.wait_for(queue.join(), 60)
+    await queue.stop()
+    assert job.state == "done", job.error
+    assert job.progress == 1.0
+
+    with av.open(str(directory / MP4_NAME)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert (video.codec_context.name, audio.codec_context.name) == ("h264", "aac")
+        assert float(video.duration * video.time_base) == pytest.approx(LESSON, rel=0.05)
+        assert float(audio.duration * audio.time_base) == pytest.approx(LESSON, rel=0.05)
+        pictures = {}
+        for frame in container.decode(video):
+            pictures[round(float(frame.pts * frame.time_base), 1)] = frame.to_ndarray(format="rgb24")
+    with av.open(str(directory / MP4_NAME)) as container:
+        samples = np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=1)
+    assert np.abs(samples).max() > 0.05  # the tone, not silence
+
+    before, after = pictures[1.0], pictures[6.0]
+    # Teacher only: the camera fills the middle; no courseware anywhere.
+    assert close_to(dominant(before[60:120, 120:200]), GREEN)
+    assert not close_to(dominant(before[20:160, 60:260]), BLUE)
+    # Courseware on: it fills the middle, the teacher sits in the bottom-right corner.
+    assert close_to(dominant(after[40:120, 100:220]), BLUE)
+    assert close_to(dominant(after[130:170, 245:310]), GREEN)
+    assert not close_to(dominant(before[130:170, 245:310]), BLUE)
+
+
+async def test_queue_runs_one_job_at_a_time_and_requeues_after_restart(lesson, tmp_path):
+    directory, _ = lesson
+    queue = CompositeQueue(CompositeSettings(width=160, height=92, fps=5, preset="ultrafast"))
+    jobs = queue.requeue_missing(tmp_path)
+    assert [j.recording_id for j in jobs] == ["lesson-1"]
+    assert queue.submit(directory) is jobs[0]  # no duplicate while queued
+    queue.start()
+    await asyncio.wait_for(queue.join(), 60)
+    await queue.stop()
+    assert jobs[0].state == "done"
+    restarted = CompositeQueue()
+    assert restarted.requeue_missing(tmp_path) == []
+    assert restarted.submit(directory).state == "done"
