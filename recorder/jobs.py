@@ -45,10 +45,10 @@ class CompositeJob:
 class CompositeQueue:
     def __init__(
         self,
-        settings: CompositeSettings = CompositeSettings(),
+        settings: CompositeSettings | None = None,
         on_done: Callable[[CompositeJob], Awaitable[None]] | None = None,
     ) -> None:
-        self.settings = settings
+        self.settings = settings or CompositeSettings()
         self.on_done = on_done
         self.jobs: dict[str, CompositeJob] = {}
         self._queue: asyncio.Queue[CompositeJob] = asyncio.Queue()
