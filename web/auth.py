@@ -21,7 +21,7 @@ COOKIE = "sanke_session"
 FAILURES_ALLOWED = 5  # per username per FAILURE_WINDOW seconds
 FAILURE_WINDOW = 60.0
 _failures: dict[str, deque[float]] = defaultdict(deque)
-USER_KEY = "sanke_user"
+USER_KEY = web.RequestKey("sanke_user", User)
 
 
 class LoginBody(BaseModel):
