@@ -158,7 +158,9 @@ class RoomService:
             room_id, p.id, p.role.value, p.joined_at, p.meta.get("user_id"), p.meta.get("classroom_id")
         )
         room.participants[p.id] = p
-        await self.bus.hset(f"room:{room_id}:participants", p.id, json.dumps(p.to_dict(), ensure_ascii=False))
+        await self.bus.hset(
+            f"room:{room_id}:participants", p.id, json.dumps(dict(p.to_dict(), hidden=p.hidden), ensure_ascii=False)
+        )
         await self.heartbeat(room_id, p.id)
         await self._emit_participant(room, "participant.joined", p)
         await self._notify(room)
