@@ -78,40 +78,48 @@ def parse_textbooks(data: dict | str | bytes) -> Textbooks:
 
 
 async def import_textbooks(session: AsyncSession, books: Textbooks) -> int:
-    """Upsert the tree by each node's key (its names joined by '/'); returns how many nodes it has."""
-    existing = {n.key: n for n in (await session.execute(select(TextbookNode))).scalars()}
-    count = 0
+    """Upsert the tree by each node's key (its names joined by '/'); returns how many nodes it has.
 
-    async def node(
-        parent: TextbookNode | None, level: str, name: str, position: int, knowledge: list[str]
-    ) -> TextbookNode:
-        nonlocal count
-        key = f"{parent.key}/{name}" if parent else name
-        row = existing.get(key)
-        if row is None:
-            row = TextbookNode(key=key, level=level, name=name, parent_id=parent.id if parent else None)
-            session.add(row)
-            await session.flush()
-            existing[key] = row
-        row.position = position
-        if knowledge or level in ("chapter", "section"):
-            row.knowledge = json.dumps(knowledge, ensure_ascii=False)
-        row.path = f"{parent.path if parent else '/'}{row.id}/"
-        count += 1
-        return row
+    Nodes are inserted a level at a time (one flush per level), which keeps a first start quick.
+    """
+    wanted: dict[
+        str, tuple[str | None, str, str, int, list[str] | None]
+    ] = {}  # key → parent, level, name, pos, kps
+
+    def put(parent: str | None, level: str, name: str, position: int, kps: list[str] | None) -> str:
+        key = f"{parent}/{name}" if parent else name
+        wanted[key] = (parent, level, name, position, kps)
+        return key
 
     for b_pos, book in enumerate(books.books):
-        stage = await node(None, "stage", book.stage, ("小学", "初中", "高中").index(book.stage), [])
-        grade = await node(stage, "grade", GRADE_NAMES[book.grade], book.grade, [])
-        subject = await node(grade, "subject", book.subject, b_pos, [])
-        edition = await node(subject, "edition", book.edition, b_pos, [])
-        volume = await node(edition, "volume", book.volume, b_pos, [])
+        stage = put(None, "stage", book.stage, ("小学", "初中", "高中").index(book.stage), None)
+        grade = put(stage, "grade", GRADE_NAMES[book.grade], book.grade, None)
+        subject = put(grade, "subject", book.subject, b_pos, None)
+        edition = put(subject, "edition", book.edition, b_pos, None)
+        volume = put(edition, "volume", book.volume, b_pos, None)
         for c_pos, chapter in enumerate(book.chapters):
-            ch = await node(volume, "chapter", chapter.name, c_pos, chapter.knowledge)
+            ch = put(volume, "chapter", chapter.name, c_pos, chapter.knowledge)
             for s_pos, section in enumerate(chapter.sections):
-                await node(ch, "section", section.name, s_pos, section.knowledge)
+                put(ch, "section", section.name, s_pos, section.knowledge)
+    existing = {n.key: n for n in (await session.execute(select(TextbookNode))).scalars()}
+    for level in TEXTBOOK_LEVELS:
+        for key, (parent, lvl, name, position, kps) in wanted.items():
+            if lvl != level:
+                continue
+            row = existing.get(key)
+            if row is None:
+                row = existing[key] = TextbookNode(key=key, level=lvl, name=name)
+                session.add(row)
+            row.parent_id = existing[parent].id if parent else None
+            row.position = position
+            if kps is not None:
+                row.knowledge = json.dumps(kps, ensure_ascii=False)
+        await session.flush()
+    for key, (parent, *_rest) in wanted.items():
+        row = existing[key]
+        row.path = f"{existing[parent].path if parent else '/'}{row.id}/"
     await session.flush()
-    return count
+    return len(wanted)
 
 
 async def import_sample_textbooks(session: AsyncSession) -> int:

@@ -101,6 +101,9 @@ class RecorderService:
             await asyncio.to_thread(live.recording.stop)
         self.live.clear()
 
+    def watching(self, room_id: str) -> bool:
+        return room_id in self._watching
+
     def recording_of(self, room_id: str) -> Recording | None:
         live = self.live.get(room_id)
         return live.recording if live else None

@@ -7,9 +7,10 @@ resource with the lesson's facts (room, host, school, classrooms, timetable entr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,26 @@ class Library:
     recorder: RecorderService
     composites: CompositeQueue
     root: Path
+    curriculum_ready: bool = False
+    curriculum_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+async def ensure_curriculum(app: web.Application) -> None:
+    """Import the shipped sample curriculum into an empty library, once, when the library is first used
+    (not at start, so servers that never open the library do not pay for it)."""
+    library = app[LIBRARY]
+    if library.curriculum_ready:
+        return
+    async with library.curriculum_lock:
+        if library.curriculum_ready:
+            return
+        async with app[DB].session() as s:
+            if not (await s.execute(select(func.count()).select_from(TextbookNode))).scalar_one():
+                await catalogue.import_sample_textbooks(s)
+            if not (await s.execute(select(func.count()).select_from(KnowledgeFramework))).scalar_one():
+                await knowledge.import_samples(s)
+            await s.commit()
+        library.curriculum_ready = True
 
 
 LIBRARY = web.AppKey("library", Library)
@@ -143,15 +164,10 @@ async def _start(app: web.Application) -> None:
     rooms: RoomService = app[ROOMS]
 
     async def observe(room: Room) -> None:
-        if room.state.value in ("open", "live") and room.record:
+        if room.record and room.state.value in ("open", "live") and not recorder.watching(room.id):
             await recorder.watch(room.id, room_channel(room.id), room.snapshot())
 
     rooms.add_observer(observe)
-    async with app[DB].session() as s:
-        if not (await s.execute(select(func.count()).select_from(TextbookNode))).scalar_one():
-            await catalogue.import_sample_textbooks(s)
-            await knowledge.import_samples(s)
-            await s.commit()
     composites.start()
     await recorder.start()
     composites.requeue_missing(root)
@@ -227,6 +243,7 @@ def _media_state(library: Library, r: Resource) -> dict[str, Any]:
 
 
 async def list_resources(request: web.Request) -> web.Response:
+    await ensure_curriculum(request.app)
     actor = await actor_of(request)
     q = Query(
         text=request.query.get("q", "")[:200],
@@ -252,6 +269,7 @@ async def list_resources(request: web.Request) -> web.Response:
 
 
 async def get_resource(request: web.Request) -> web.Response:
+    await ensure_curriculum(request.app)
     actor = await actor_of(request)
     async with request.app[DB].session() as s:
         r = await _resource(request, s, actor)
@@ -294,6 +312,7 @@ class ResourcePatch(BaseModel):
 
 
 async def patch_resource(request: web.Request) -> web.Response:
+    await ensure_curriculum(request.app)
     actor = await actor_of(request, required=True)
     body = await parse_body(request, ResourcePatch)
     async with request.app[DB].session() as s:
@@ -367,6 +386,7 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 
 async def textbooks(request: web.Request) -> web.Response:
+    await ensure_curriculum(request.app)
     parent = _int(request, "parent")
     async with request.app[DB].session() as s:
         nodes = await catalogue.children(s, parent)
@@ -378,6 +398,7 @@ async def textbooks(request: web.Request) -> web.Response:
 
 
 async def frameworks(request: web.Request) -> web.Response:
+    await ensure_curriculum(request.app)
     async with request.app[DB].session() as s:
         rows = (
             await s.execute(
@@ -391,6 +412,7 @@ async def frameworks(request: web.Request) -> web.Response:
 
 
 async def framework_tree(request: web.Request) -> web.Response:
+    await ensure_curriculum(request.app)
     fid = int(request.match_info["id"]) if request.match_info["id"].isdigit() else -1
     async with request.app[DB].session() as s:
         fw = await s.get(KnowledgeFramework, fid)
@@ -402,6 +424,7 @@ async def framework_tree(request: web.Request) -> web.Response:
 
 
 async def import_knowledge(request: web.Request) -> web.Response:
+    await ensure_curriculum(request.app)
     actor = await actor_of(request, required=True)
     if actor.role != "coordinator":
         raise ApiError(403, "forbidden", "knowledge frameworks are imported by a coordinator")
