@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 
 from aiohttp import WSMsgType, web
 
@@ -17,13 +16,11 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=10.0, max_msg_size=MAX_MESSAGE_BYTES * 2)
     await ws.prepare(request)
 
-    async def send(message: dict) -> None:
-        await ws.send_str(json.dumps(message, ensure_ascii=False))
 
     async def close(code: int, reason: str) -> None:
         await ws.close(code=code, message=reason.encode())
 
-    session = Session(request.app[HUB], send, close)
+    session = Session(request.app[HUB], ws.send_str, close)
     watchdog = asyncio.create_task(_join_watchdog(session))
     try:
         async for msg in ws:
