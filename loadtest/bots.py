@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import fractions
+import json
 import logging
 import math
 import sys
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import aiohttp
 import av
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -128,6 +130,7 @@ class VideoCheck:
     last_number: int | None = None
     numbers: list[int] = field(default_factory=list)
     sizes: set[tuple[int, int]] = field(default_factory=set)
+    last_size: tuple[int, int] | None = None
     times: list[float] = field(default_factory=list)
 
     def fps(self, since: float, until: float) -> float:
@@ -257,7 +260,10 @@ class Bot:
                 frame = await track.recv()
                 now = time.monotonic()
                 number = await asyncio.get_running_loop().run_in_executor(None, read_number, frame)
-                check.sizes.add((frame.width, frame.height))
+                size = (frame.width, frame.height)
+                resized = bool(check.sizes) and size != check.last_size
+                check.last_size = size
+                check.sizes.add(size)
                 if check.first_at is None:
                     check.first_at = now
                 check.frames += 1
@@ -267,6 +273,12 @@ class Bot:
                     continue
                 if check.last_number is not None:
                     step = (number - check.last_number) % 4096
+                    # at a high/low switch the other version's keyframe may show the same or the previous
+                    # instant again (the twins are separate streams sent side by side)
+                    if resized and (step == 0 or step >= 4096 - 2):
+                        step = 1
+                    if number < 4 and check.last_number >= 16:
+                        step = 1  # the clip looped
                     if step == 0 or step > 2048:
                         check.backwards += 1
                 check.last_number = number
@@ -369,6 +381,90 @@ class DirectSignal:
         ]
 
 
+class WsSignal:
+    """Joins through the real server's `/ws` with a join token and speaks its protocol (docs/protocol.md)."""
+
+    def __init__(self, base_url: str, token: str, http: aiohttp.ClientSession | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self._http = http
+        self._own_http = http is None
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.participant_id: str | None = None
+        self.joined: dict = {}
+        self.events: list[dict] = []
+        self.errors: list[dict] = []
+        self._pending: dict[int, asyncio.Future] = {}
+        self._next_id = 0
+        self._reader: asyncio.Task | None = None
+        self._bot: Bot | None = None
+        self._offers: list[asyncio.Task] = []
+
+    async def connect(self, bot: Bot) -> dict:
+        self._bot = bot
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        url = self.base_url.replace("http://", "ws://").replace("https://", "wss://") + "/ws"
+        self.ws = await self._http.ws_connect(url, heartbeat=20)
+        self._reader = asyncio.ensure_future(self._read())
+        self.joined = await self.request({"type": "join", "token": self.token})
+        self.participant_id = self.joined.get("participant_id")
+        return self.joined
+
+    async def request(self, message: dict, timeout: float = 15.0) -> dict:
+        self._next_id += 1
+        rid = self._next_id
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        await self.ws.send_json(dict(message, id=rid))  # type: ignore[union-attr]
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._pending.pop(rid, None)
+
+    async def _read(self) -> None:
+        async for msg in self.ws:  # type: ignore[union-attr]
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                continue
+            data = json.loads(msg.data)
+            kind = data.get("type")
+            rid = data.get("id")
+            if kind == "subscriber.offer" and self._bot is not None:
+                self._offers.append(asyncio.ensure_future(self._bot.on_subscriber_offer(data["sdp"])))
+                continue
+            if rid in self._pending and not self._pending[rid].done():
+                if kind == "error":
+                    self._pending[rid].set_exception(RuntimeError(f"{data.get('code')}: {data.get('message')}"))
+                else:
+                    self._pending[rid].set_result(data)
+                continue
+            if kind == "error":
+                self.errors.append(data)
+            else:
+                self.events.append(data)
+
+    async def publish(self, bot: Bot, sdp: str, tracks: list[dict]) -> str:
+        reply = await self.request({"type": "publish.offer", "sdp": sdp, "tracks": tracks})
+        return reply["sdp"]
+
+    async def subscriber_answer(self, bot: Bot, sdp: str) -> None:
+        await self.ws.send_json({"type": "subscriber.answer", "sdp": sdp})  # type: ignore[union-attr]
+
+    async def close(self) -> None:
+        for task in self._offers:
+            task.cancel()
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await self.ws.send_json({"type": "leave"})
+            await self.ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        if self._own_http and self._http is not None:
+            await self._http.close()
+
+
 async def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -381,22 +477,54 @@ async def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m loadtest.bots",
-        description="aiortc media bots for a running Sanke server: publish a numbered clip and a tone, "
-        "subscribe, decode and check that frame numbers advance.",
+        description="aiortc media bots against a running Sanke server: each joins with a token, publishes a "
+        "numbered VP8 clip (plus a low twin) and a tone, subscribes to what the room sends, decodes it and "
+        "checks that frame numbers advance. Get tokens from the web API (POST /api/rooms/{id}/token).",
     )
     parser.add_argument("--url", default="http://127.0.0.1:8080", help="server base URL")
-    parser.add_argument("--token", action="append", default=[], help="join token (one bot per token)")
-    parser.add_argument("--publish", action="store_true", help="publish camera (and a low twin) and a tone")
-    parser.add_argument("--size", default="320x240", help="clip size WxH")
+    parser.add_argument("--token", action="append", default=[], required=True, help="join token (one bot each)")
+    parser.add_argument("--publish", action="store_true", help="publish camera (high and low) and a tone")
+    parser.add_argument("--size", default="320x240", help="clip size WxH (width >= 128)")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to stay")
+    parser.add_argument("--count-only", action="store_true", help="count frames instead of decoding them")
     args = parser.parse_args(argv)
     return asyncio.run(_run_cli(args))
 
 
 async def _run_cli(args: argparse.Namespace) -> int:
-    from loadtest.wsbot import run_bots
+    from loadtest.clip import load
 
-    return await run_bots(args)
+    width, height = (int(x) for x in args.size.split("x"))
+    clip = load(width, height, 30, 90, 300_000) if args.publish else None
+    low = load(160, 128, 30, 90, 100_000) if args.publish else None
+    bots: list[Bot] = []
+    signals: list[WsSignal] = []
+    for i, token in enumerate(args.token):
+        signal = WsSignal(args.url, token)
+        bot = Bot(f"bot{i}", signal, clip=clip, low_clip=low, tone_hz=300 + 110 * i if args.publish else None,
+                  subscribe_mode="count" if args.count_only else "decode")
+        joined = await signal.connect(bot)
+        bot.name = joined.get("participant_id", bot.name)
+        if args.publish:
+            await bot.publish()
+        bots.append(bot)
+        signals.append(signal)
+    started = time.monotonic()
+    await asyncio.sleep(args.seconds)
+    ok = True
+    for bot in bots:
+        for track_id, check in bot.video.items():
+            fps = check.fps(started + 1, time.monotonic())
+            good = check.frames > 0 and check.broken == 0 and check.backwards == 0
+            ok = ok and good
+            print(f"{bot.name} video {track_id}: frames={check.frames} fps={fps:.1f} broken={check.broken} "
+                  f"backwards={check.backwards} {'ok' if good else 'FAIL'}")
+        for track_id, a in bot.audio.items():
+            print(f"{bot.name} audio {track_id}: frames={a.frames} pitch={a.pitch_hz:.0f} Hz")
+    for bot, signal in zip(bots, signals, strict=True):
+        await bot.close()
+        await signal.close()
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -179,7 +179,8 @@ def capture_send_parameters(
     """Learn the negotiated codecs and header extensions when the peer connection starts the sender.
 
     Relies on: `RTCPeerConnection.__connect` calling `sender.send(parameters)` once the DTLS transport is
-    connected (the send path is usable from then on).
+    connected (the send path is usable from then on) — and again after every renegotiation, when the
+    sender ignores it: `callback` runs each time.
     """
     original = sender.send
 

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from media.consumer import Consumer
 from media.frames import EncodedFrame
 from media.producer import Producer
-from signaling.media_seam import MediaListener, MediaTrack, PublishedTrackSpec, Quality
 from media.stats import StatsCollector, TrackStats
 from media.transport import PublishedMedia, PublisherTransport, SubscriberTransport, add_ice_candidate
+from signaling.media_seam import MediaListener, MediaTrack, PublishedTrackSpec, Quality
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ logger = logging.getLogger(__name__)
 
 
 class MediaService:
-    def __init__(self) -> None:
+    def __init__(self, settings: object | None = None) -> None:
+        """`settings` (core.settings.Settings) is accepted for the app factory; the SFU needs none yet."""
         self._listener: MediaListener | None = None
         self.routers: dict[str, Router] = {}
 

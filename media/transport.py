@@ -246,6 +246,8 @@ class SubscriberTransport:
         slot.transceiver.direction = "inactive"
 
     def _start(self, consumer: Consumer, transceiver: RTCRtpTransceiver, params: RTCRtpSendParameters) -> None:
+        if consumer.writer is not None:
+            return  # every renegotiation calls send() again; the sender started only once
         if self._writer is None or not self._writer.ready:
             writer = seams.RtpWriter(transceiver.sender.transport)
             if not writer.resolve():
