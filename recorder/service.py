@@ -123,7 +123,8 @@ class RecorderService:
 
     async def _follow(self, room_id: str, subscription: Subscription, snapshot: dict[str, Any]) -> None:
         try:
-            async for event in subscription:
+            async for envelope in subscription:
+                event = envelope.data  # shared with other subscribers: read only
                 try:
                     if await self._on_event(room_id, event, snapshot):
                         break
