@@ -1,5 +1,9 @@
 """A bot lesson of more than 20 s through the real server and SFU is recorded: every track file decodes
-completely with PyAV and lasts as long as the lesson (within 5 %)."""
+completely with PyAV and holds the media the bots sent during the lesson (within 5 %).
+
+On a loaded machine the bots themselves fall behind the clock (their media time is a frame counter), so
+each track is compared with what its bot sent while the recording ran, and the recording with the clock.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,11 @@ LESSON_SECONDS = 22.0
 def token(app, room_id: str, identity: str, role: str, side: str) -> str:
     grants = grants_for(Role(role), RoomKind.DELIVERY, room_id)
     return app[TOKENS].issue_join(identity, identity, role, grants, ttl=600, meta={"side": side})
+
+
+def sent_seconds(bot: Bot) -> tuple[float, float]:
+    """Seconds of (audio, video) media the bot has produced so far."""
+    return bot.tone._n * 960 / 48000, bot.video_tracks["high"].sent / bot.clip.fps
 
 
 def decode(path) -> tuple[int, float]:
@@ -64,12 +73,14 @@ async def test_bot_lesson_through_the_sfu_is_recorded_track_by_track(tmp_path):
         await hub_signal.request({"type": "room.start"})
         assert await wait_for(lambda: room.recording_of(room_id) is not None, 5)
         started = time.monotonic()
+        sent_before = {b.name: sent_seconds(b) for b in bots}
         await asyncio.sleep(5)
         await classes[0][1].request({"type": "hand.raise"})
         await hub_signal.request({"type": "stage.invite", "participant_id": classes[0][1].participant_id})
         await asyncio.sleep(max(0.0, LESSON_SECONDS - (time.monotonic() - started)))
         await hub_signal.ws.send_json({"type": "room.end"})  # the server closes every socket: no reply
         lesson = time.monotonic() - started
+        sent = {b.name: [a - z for a, z in zip(sent_seconds(b), sent_before[b.name], strict=True)] for b in bots}
         assert await wait_for(lambda: bool(room.finished), 30)
     finally:
         for signal in signals:
@@ -87,7 +98,10 @@ async def test_bot_lesson_through_the_sfu_is_recorded_track_by_track(tmp_path):
         count, covered = decode(directory / entry.file)
         assert count == entry.frames > 0, entry.file
         assert entry.start_offset < 2.0, entry
-        assert covered == pytest.approx(index.duration - entry.start_offset, rel=0.05), entry
-        assert entry.start_offset + entry.duration == pytest.approx(index.duration, rel=0.05), entry
+        audio, video = sent[entry.participant_id]
+        expected = audio if entry.kind == "audio" else video
+        assert expected > LESSON_SECONDS * 0.6, (entry, expected)  # the bots did send most of the lesson
+        assert covered == pytest.approx(expected, rel=0.05), (entry, expected)
+        assert entry.duration == pytest.approx(covered, rel=0.05), entry
     types = [m.type for m in index.markers]
     assert "hand_raised" in types and "stage_on" in types
