@@ -12,16 +12,23 @@ from recorder.composite import MP4_NAME, CompositeSettings
 from recorder.finalise import finalise
 from recorder.jobs import CompositeQueue
 from recorder.recording import Recording, TrackInfo
-from recorder.testclip import looped
+from recorder.testclip import looped, video_clip
 
 LESSON = 8.0
 COURSEWARE_AT = 3.0
 GREEN = np.array([0, 160, 0])
 BLUE = np.array([0, 0, 200])
+RED = np.array([200, 0, 0])
+STAGE = (5.0, 7.0)
+
+
+@pytest.fixture(scope="module")
+def classroom_clip():
+    return video_clip(2.0, rgb=(200, 0, 0))
 
 
 @pytest.fixture
-def lesson(tmp_path, camera_clip, screen_clip, mic_clip):
+def lesson(tmp_path, camera_clip, screen_clip, mic_clip, classroom_clip):
     clock = [500.0]
     recording = Recording(tmp_path, "lesson-1", "room-1", clock=lambda: clock[0])
     recording.start()
@@ -35,15 +42,19 @@ def lesson(tmp_path, camera_clip, screen_clip, mic_clip):
         "mic": recording.add_track(
             TrackInfo("mic", "teacher", "audio", "microphone", "opus", "李老师", "hub_teacher")
         ),
+        "c1": recording.add_track(TrackInfo("c1", "class1", "video", "camera", "VP8", "村小1", "classroom")),
     }
     frames = [
         *looped(camera_clip, LESSON, "cam", arrival_base=500.0),
         *looped(screen_clip, LESSON - COURSEWARE_AT, "scr", arrival_base=500.0 + COURSEWARE_AT),
         *looped(mic_clip, LESSON, "mic", arrival_base=500.0),
+        *looped(classroom_clip, LESSON, "c1", arrival_base=500.0),
     ]
     for frame in sorted(frames, key=lambda f: f.arrival):
         sinks[frame.track_id](frame)
     recording.mark("courseware_on", participant_id="teacher", at=500.0 + COURSEWARE_AT)
+    recording.mark("stage_on", participant_id="class1", at=500.0 + STAGE[0])
+    recording.mark("stage_off", participant_id="class1", at=500.0 + STAGE[1])
     clock[0] += LESSON
     recording.stop()
     return recording.directory, finalise(recording.directory)
@@ -89,6 +100,12 @@ async def test_composite_mp4_has_video_and_audio_and_switches_layout_when_course
     assert close_to(dominant(after[40:120, 100:220]), BLUE)
     assert close_to(dominant(after[130:170, 245:310]), GREEN)
     assert not close_to(dominant(before[130:170, 245:310]), BLUE)
+    # A classroom on stage appears in the other corner, and only while it is on stage.
+    left_corner = (slice(130, 170), slice(10, 75))
+    assert close_to(dominant(after[left_corner]), RED)
+    assert close_to(dominant(pictures[4.0][left_corner]), BLUE)
+    assert close_to(dominant(pictures[7.5][left_corner]), BLUE)
+    assert not any(close_to(dominant(p[20:160, 20:300]), RED) for p in (before, pictures[4.0]))
 
 
 async def test_queue_runs_one_job_at_a_time_and_requeues_after_restart(lesson, tmp_path):

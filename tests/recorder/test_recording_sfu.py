@@ -80,7 +80,9 @@ async def test_bot_lesson_through_the_sfu_is_recorded_track_by_track(tmp_path):
         await asyncio.sleep(max(0.0, LESSON_SECONDS - (time.monotonic() - started)))
         await hub_signal.ws.send_json({"type": "room.end"})  # the server closes every socket: no reply
         lesson = time.monotonic() - started
-        sent = {b.name: [a - z for a, z in zip(sent_seconds(b), sent_before[b.name], strict=True)] for b in bots}
+        sent = {
+            b.name: [a - z for a, z in zip(sent_seconds(b), sent_before[b.name], strict=True)] for b in bots
+        }
         assert await wait_for(lambda: bool(room.finished), 30)
     finally:
         for signal in signals:
