@@ -21,14 +21,14 @@ def mic_clip() -> Clip:
 
 
 @pytest.fixture
-async def library_db(tmp_path):
-    """A migrated SQLite database with a small county and the sample curriculum imported."""
+async def library_db(db_url):
+    """A migrated database (SQLite, and PostgreSQL when it runs) with a small county and the curriculum."""
     from core.db import Database
     from core.directory import School, User
     from recorder.catalogue import import_sample_textbooks
     from recorder.knowledge import import_samples
 
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'library.db'}")
+    db = Database(db_url)
     await db.migrate()
     async with db.session() as s:
         hub, remote = School(name="城关第一小学", kind="hub"), School(name="白石村小学", kind="remote")
