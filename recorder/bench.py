@@ -66,7 +66,6 @@ async def _sfu_phases(root: Path, bots_n: int, seconds: float, rounds: int) -> t
     try:
         for bot in bots:
             await bot.publish()
-        tracks = [t for t in signal_.published if t.quality == "high"]
         if not await wait_for(lambda: len(signal_.published) >= 2 * bots_n, 15):
             raise RuntimeError("bots did not publish")
         tracks = [t for t in signal_.published if t.quality == "high"]
@@ -83,7 +82,7 @@ async def _sfu_phases(root: Path, bots_n: int, seconds: float, rounds: int) -> t
                 ))
                 for t in tracks
             ]  # fmt: skip
-            ident = recording._thread.ident if recording._thread else None
+            ident = recording.writer_thread_id
             w0, t0 = _thread_cpu(ident), time.process_time()
             await asyncio.sleep(seconds)
             w1, t1 = _thread_cpu(ident), time.process_time()

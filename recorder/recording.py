@@ -74,6 +74,11 @@ class Recording:
     def started(self) -> float:
         return self._started
 
+    @property
+    def writer_thread_id(self) -> int | None:
+        """The writer thread's id (the benchmark reads its CPU clock)."""
+        return self._thread.ident if self._thread else None
+
     def elapsed(self) -> float:
         return max(0.0, self._clock() - self._started) if self._started else 0.0
 
