@@ -70,13 +70,18 @@ class RecordingIndex(BaseModel):
 INDEX_NAME = "index.json"
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write via a temporary file and rename, so a crash leaves either the old or the new file."""
+def write_json_atomic(path: Path, data: dict, *, durable: bool = True) -> None:
+    """Write via a temporary file and rename, so a crash leaves either the old or the new file.
+
+    `durable` also syncs to disk (survives power loss); journal writes made on the event loop skip it,
+    as a process crash alone keeps what the kernel has.
+    """
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh, ensure_ascii=False, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 

@@ -62,7 +62,7 @@ class Journal:
         self.write_meta(meta)
 
     def write_meta(self, meta: RecordingMeta) -> None:
-        write_json_atomic(self.directory / "recording.json", meta.model_dump(mode="json"))
+        write_json_atomic(self.directory / "recording.json", meta.model_dump(mode="json"), durable=False)
 
     def meta(self) -> RecordingMeta:
         return RecordingMeta.model_validate_json(
@@ -79,7 +79,7 @@ class Journal:
     def write_track(self, track: TrackMeta) -> None:
         directory = self.track_dir(track.number)
         directory.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(directory / "track.json", track.model_dump(mode="json"))
+        write_json_atomic(directory / "track.json", track.model_dump(mode="json"), durable=False)
 
     def tracks(self) -> list[tuple[TrackMeta, Path]]:
         found = []
