@@ -229,19 +229,23 @@ def _planes(frame: av.VideoFrame, r: Rect) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 class _Slot:
-    """Where one reader is drawn; caches the scaled picture until the reader moves on."""
+    """One person's source drawn in one place: the tracks it published one after another (a reconnect
+    publishes a new track), latest first. Caches the scaled picture until the picture changes."""
 
-    def __init__(self, reader: VideoReader) -> None:
-        self.reader = reader
+    def __init__(self, readers: list[VideoReader]) -> None:
+        self.readers = sorted(readers, key=lambda r: r.offset, reverse=True)
         self._key: tuple | None = None
         self._planes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._rect: Rect | None = None
 
     def draw(self, canvas: _Canvas, t: float, box: Rect) -> bool:
-        frame = self.reader.at(t)
-        if frame is None:
+        for reader in self.readers:
+            frame = reader.at(t)
+            if frame is not None:
+                break
+        else:
             return False
-        key = (self.reader.version, box)
+        key = (id(reader), reader.version, box)
         if key != self._key:
             self._rect = fit(frame.width, frame.height, box)
             self._planes = _planes(frame, self._rect)
@@ -270,18 +274,21 @@ def compose(
     teacher = pick_teacher(index)
     screens = [t for t in index.tracks if t.kind == "video" and t.source == "screen"]
     stage = stage_intervals(index.markers, duration)
-    classroom_cams = [
-        t
-        for t in index.tracks
-        if t.kind == "video" and t.source == "camera" and t is not teacher and t.participant_id in stage
-    ]
+    cameras: dict[str, list[TrackEntry]] = {}
+    for t in index.tracks:
+        if t.kind == "video" and t.source == "camera":
+            cameras.setdefault(t.participant_id, []).append(t)
     mics = [t for t in index.tracks if t.kind == "audio"]
 
-    teacher_slot = _Slot(VideoReader(directory / teacher.file, teacher)) if teacher else None
-    screen_slots = [_Slot(VideoReader(directory / s.file, s)) for s in screens]
-    classroom_slots = {c.participant_id: _Slot(VideoReader(directory / c.file, c)) for c in classroom_cams}
+    def slot(entries: list[TrackEntry]) -> _Slot:
+        return _Slot([VideoReader(directory / e.file, e) for e in entries])
+
+    teacher_slot = slot(cameras.pop(teacher.participant_id)) if teacher else None
+    screen_slots = [slot([s]) for s in screens]
+    classroom_slots = {pid: slot(entries) for pid, entries in cameras.items() if pid in stage}
     audio = [AudioReader(directory / m.file, m) for m in mics]
-    readers = [s.reader for s in [teacher_slot, *screen_slots, *classroom_slots.values()] if s] + audio
+    slots = [s for s in [teacher_slot, *screen_slots, *classroom_slots.values()] if s]
+    readers: list[VideoReader | AudioReader] = [r for s in slots for r in s.readers] + audio
 
     output = av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
     try:

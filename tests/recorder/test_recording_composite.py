@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from recorder.composite import MP4_NAME, CompositeSettings
+from recorder.composite import MP4_NAME, CompositeSettings, compose
 from recorder.finalise import finalise
 from recorder.jobs import CompositeQueue
 from recorder.recording import Recording, TrackInfo
@@ -121,3 +121,32 @@ async def test_queue_runs_one_job_at_a_time_and_requeues_after_restart(lesson, t
     restarted = CompositeQueue()
     assert restarted.requeue_missing(tmp_path) == []
     assert restarted.submit(directory).state == "done"
+
+
+async def test_a_teacher_who_reconnects_stays_in_the_picture(tmp_path, camera_clip, mic_clip):
+    """A reconnect publishes a new camera track: the MP4 shows the teacher from both tracks."""
+    clock = [0.0]
+    recording = Recording(tmp_path, "reconnect", "room-1", clock=lambda: clock[0])
+    recording.start()
+    first = recording.add_track(
+        TrackInfo("cam-1", "teacher", "video", "camera", "VP8", "李老师", "hub_teacher")
+    )
+    second = recording.add_track(
+        TrackInfo("cam-2", "teacher", "video", "camera", "VP8", "李老师", "hub_teacher")
+    )
+    for frame in looped(camera_clip, 3.0, "cam-1", arrival_base=0.0):
+        first(frame)
+    for frame in looped(camera_clip, 3.0, "cam-2", rtp_base=123456, arrival_base=4.0):
+        second(frame)
+    clock[0] = 7.0
+    recording.stop()
+    index = finalise(recording.directory)
+    compose(recording.directory, index, CompositeSettings(width=160, height=92, fps=5, preset="ultrafast"))
+    with av.open(str(recording.directory / MP4_NAME)) as container:
+        seen = {
+            round(float(f.pts * f.time_base), 1): f.to_ndarray(format="rgb24")
+            for f in container.decode(video=0)
+        }
+    assert close_to(dominant(seen[1.0][30:60, 60:100]), GREEN)
+    assert not close_to(dominant(seen[3.6][30:60, 60:100]), GREEN)  # between the two tracks
+    assert close_to(dominant(seen[6.0][30:60, 60:100]), GREEN)
