@@ -352,3 +352,42 @@ def frames_of(path: Path) -> Iterator[av.VideoFrame]:
     """Decoded pictures of a composite (for checks and thumbnails)."""
     with av.open(str(path)) as container:
         yield from container.decode(video=0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m recorder.composite DIR`: compose one recording, printing `progress <0..1>` lines.
+
+    The queue runs the composite in its own (niced) process, so the transcode never holds the live
+    node's GIL or competes with the SFU at the same priority.
+    """
+    import argparse
+    import sys
+
+    from recorder.index import load_index
+
+    parser = argparse.ArgumentParser(prog="python -m recorder.composite")
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--width", type=int, default=CompositeSettings.width)
+    parser.add_argument("--height", type=int, default=CompositeSettings.height)
+    parser.add_argument("--fps", type=int, default=CompositeSettings.fps)
+    parser.add_argument("--preset", default=CompositeSettings.preset)
+    parser.add_argument("--crf", type=int, default=CompositeSettings.crf)
+    args = parser.parse_args(argv)
+    settings = CompositeSettings(
+        width=args.width, height=args.height, fps=args.fps, preset=args.preset, crf=args.crf
+    )
+
+    def progress(value: float) -> None:
+        print(f"progress {value:.4f}", flush=True)
+
+    try:
+        compose(args.directory, load_index(args.directory), settings, progress)
+    except Exception as exc:
+        summary = " ".join(str(exc).split())[:300]
+        print(f"error {type(exc).__name__}: {summary}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

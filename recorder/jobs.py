@@ -1,24 +1,29 @@
-"""The queue of composite jobs: one lesson at a time, in a worker thread, with progress for the page.
+"""The queue of composite jobs: one lesson at a time, in a child process, with progress for the page.
 
-One at a time because the composite is the heavy part of a node's day and the live path must keep its
-CPU; a job's state lives in memory and is rebuilt from the files after a restart (an MP4 beside the index
-means done; a finalised recording without one is queued again).
+One at a time, in a niced process of its own, because the composite is the heavy part of a node's day
+and the live path (the SFU in the server process) must keep its CPU and its GIL. A job's state lives in
+memory and is rebuilt from the files after a restart (an MP4 beside the index means done; a finalised
+recording without one is queued again).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from recorder.composite import MP4_NAME, CompositeSettings, compose
-from recorder.index import INDEX_NAME, load_index
+from recorder.composite import MP4_NAME, CompositeSettings
+from recorder.index import INDEX_NAME
 
 log = logging.getLogger(__name__)
+REPO = Path(__file__).resolve().parent.parent
+NICE = 10
 
 JobState = Literal["queued", "running", "done", "failed"]
 
@@ -113,16 +118,14 @@ class CompositeQueue:
 
     async def _execute(self, job: CompositeJob) -> None:
         job.state = "running"
-
-        def progress(value: float) -> None:
-            job.progress = value
-
         try:
-            index = load_index(job.directory)
-            await asyncio.to_thread(compose, job.directory, index, self.settings, progress)
+            await self._run_child(job)
             job.state, job.progress = "done", 1.0
+        except asyncio.CancelledError:
+            job.state = "queued"  # the next start queues it again
+            raise
         except Exception as exc:
-            log.exception("composite of %s failed", job.recording_id)
+            log.warning("composite of %s failed: %s", job.recording_id, exc)
             job.state, job.error = "failed", str(exc)
         job.finished_at = time.time()
         if self.on_done is not None:
@@ -130,3 +133,33 @@ class CompositeQueue:
                 await self.on_done(job)
             except Exception:
                 log.exception("composite on_done for %s failed", job.recording_id)
+
+    async def _run_child(self, job: CompositeJob) -> None:
+        s = self.settings
+        args = [
+            "-m", "recorder.composite", str(job.directory), "--width", str(s.width), "--height", str(s.height),
+            "--fps", str(s.fps), "--preset", s.preset, "--crf", str(s.crf),
+        ]  # fmt: skip
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        }
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+            preexec_fn=lambda: os.nice(NICE),
+        )  # fmt: skip
+        try:
+            assert child.stdout is not None
+            async for line in child.stdout:
+                word, _, value = line.decode().partition(" ")
+                if word == "progress":
+                    job.progress = float(value)
+            err = await child.stderr.read() if child.stderr else b""
+            if await child.wait() != 0:
+                lines = err.decode(errors="replace").strip().splitlines()
+                said = [line[6:] for line in lines if line.startswith("error ")]
+                raise RuntimeError((said or lines or [f"composite exited with {child.returncode}"])[-1])
+        finally:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()

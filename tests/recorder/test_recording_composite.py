@@ -118,6 +118,14 @@ async def test_queue_runs_one_job_at_a_time_and_requeues_after_restart(lesson, t
     await asyncio.wait_for(queue.join(), 60)
     await queue.stop()
     assert jobs[0].state == "done"
+    broken = tmp_path / "elsewhere" / "broken"
+    broken.mkdir(parents=True)
+    (broken / "index.json").write_text("{}")
+    failing = queue.submit(broken)
+    queue.start()
+    await asyncio.wait_for(queue.join(), 60)
+    await queue.stop()
+    assert failing.state == "failed" and "validation error" in failing.error
     restarted = CompositeQueue()
     assert restarted.requeue_missing(tmp_path) == []
     assert restarted.submit(directory).state == "done"
