@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from media.frames import EncodedFrame
+from recorder.codecs import container_for
 from recorder.index import Marker, MarkerType, TrackSource
 from recorder.journal import Journal, RecordingMeta, TrackMeta
 from recorder.segments import SegmentWriter
@@ -23,6 +24,7 @@ from recorder.segments import SegmentWriter
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 0.5
+MAX_QUEUED = 5000  # frames waiting for the writer (about 40 s of a lesson's six tracks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,7 @@ class Recording:
         self._thread: threading.Thread | None = None
         self._started = 0.0
         self.errors: list[str] = []
+        self.overflow = 0  # frames dropped because the writer fell too far behind
 
     @property
     def started(self) -> float:
@@ -90,7 +93,11 @@ class Recording:
         self._thread.start()
 
     def add_track(self, info: TrackInfo) -> Callable[[EncodedFrame], None]:
-        """Register a track and return the sink to attach to the SFU for it."""
+        """Register a track and return the sink to attach to the SFU for it.
+
+        Raises UnsupportedCodec (a ValueError) for a codec that has no container here (e.g. PCMU).
+        """
+        container_for(info.codec)
         number = len(self._tracks) + 1
         meta = TrackMeta(
             number=number,
@@ -105,10 +112,13 @@ class Recording:
         self._tracks[number] = meta
         self._numbers[info.track_id] = number
         self.journal.write_track(meta)
-        put = self._queue.put
+        queue_ = self._queue
 
         def sink(frame: EncodedFrame) -> None:
-            put((number, frame))
+            if queue_.qsize() >= MAX_QUEUED:  # the disk stalls: drop rather than grow without bound
+                self.overflow += 1
+                return
+            queue_.put((number, frame))
 
         return sink
 
@@ -170,8 +180,10 @@ class Recording:
         try:
             writer.write(frame)
         except Exception as exc:  # a malformed frame must not stop the other tracks
-            self.errors.append(f"track {meta.track_id}: {exc}")
-            log.warning("recording %s track %s: %s", self.recording_id, meta.track_id, exc)
+            if len(self.errors) < 100:
+                self.errors.append(f"track {meta.track_id}: {exc}")
+            if len(self.errors) <= 3:  # one failure repeats per frame (a full disk): log the first few
+                log.warning("recording %s track %s: %s", self.recording_id, meta.track_id, exc)
             return
         if meta.start_offset is None and writer.stats.first_arrival is not None:
             meta.start_offset = round(max(0.0, writer.stats.first_arrival - self._started), 3)

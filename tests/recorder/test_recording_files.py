@@ -129,3 +129,27 @@ def test_a_track_that_goes_quiet_has_its_segment_closed_by_the_clock(tmp_path, c
         time.sleep(0.05)
     assert [p.name for p in track_dir.glob("seg-*")] == ["seg-000001.webm"]
     recording.stop()
+
+
+def test_bad_input_is_refused_or_skipped_without_stopping_the_other_tracks(tmp_path, mic_clip):
+    from media.frames import EncodedFrame
+    from recorder.codecs import UnsupportedCodec
+
+    clock = FakeClock()
+    recording = Recording(tmp_path, "rec-bad", "room-1", clock=clock)
+    recording.start()
+    with pytest.raises(UnsupportedCodec):
+        recording.add_track(TrackInfo("pcmu", "t", "audio", "microphone", "PCMU"))
+    mic = recording.add_track(TrackInfo("mic", "t", "audio", "microphone", "opus"))
+    cam = recording.add_track(TrackInfo("cam", "t", "video", "camera", "VP8"))
+    cam(
+        EncodedFrame("cam", "video", "VP8", b"\x00garbage", 0, 90000, True, clock.t)
+    )  # not a VP8 keyframe header
+    for frame in looped(mic_clip, 3.0, "mic", arrival_base=clock.t):
+        mic(frame)
+    clock.t += 3.0
+    recording.stop()
+    index = finalise(recording.directory)
+    by_source = {t.source: t for t in index.tracks}
+    assert by_source["microphone"].duration == pytest.approx(3.0, rel=0.05)
+    assert by_source["camera"].width is None  # muxed as it came; nothing decodes on the live path
