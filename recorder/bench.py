@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured window")
     parser.add_argument("--rounds", type=int, default=2, help="baseline/recorded window pairs")
     parser.add_argument("--composite-seconds", type=float, default=20.0)
-    parser.add_argument("--kill-after", type=float, default=8.0)
+    parser.add_argument("--kill-after", type=float, default=9.0, help="mid-segment (segments are 2 s)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="sanke-rec-bench-") as tmp:

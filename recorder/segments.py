@@ -20,6 +20,9 @@ from recorder.codecs import Container, container_for, h264_avcc, vp8_keyframe_si
 PART = ".part"
 RTP_WRAP = 1 << 32
 GLOBAL_HEADER = 1 << 22  # AV_CODEC_FLAG_GLOBAL_HEADER
+# Close a Matroska cluster every half second and hand each packet to the kernel: an open segment cut short
+# by a crash is then readable up to its last half second (finalise salvages it).
+SALVAGEABLE = {"cluster_time_limit": "500", "flush_packets": "1"}
 
 
 def segment_name(number: int, suffix: str, *, done: bool) -> str:
@@ -136,7 +139,7 @@ class SegmentWriter:
     def _open_segment(self, pts: int, now: float) -> None:
         self._number += 1
         path = self.directory / segment_name(self._number, self.container.suffix, done=False)
-        output = av.open(str(path), "w", format=self.container.format)
+        output = av.open(str(path), "w", format=self.container.format, options=SALVAGEABLE)
         if self.kind == "video":
             stream = output.add_stream(
                 self.container.stream_codec, width=self.stats.width or 640, height=self.stats.height or 480

@@ -56,4 +56,3 @@ def test_sigkill_mid_lesson_is_finalised_on_restart_with_at_most_5s_missing(tmp_
         assert fed - 5.0 <= covered <= fed + 1.0, (entry.file, covered, fed)
     assert index.lost_seconds == pytest.approx(max(0.0, fed - index.duration), abs=1.0)
     assert index.lost_seconds <= 5.0
-    print(f"fed={fed} duration={index.duration} lost={index.lost_seconds}")
