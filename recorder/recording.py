@@ -24,6 +24,7 @@ from recorder.segments import SegmentWriter
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 0.5
+BATCH_PAUSE = 0.05  # seconds the writer rests between batches
 MAX_QUEUED = 5000  # frames waiting for the writer (about 40 s of a lesson's six tracks)
 
 
@@ -147,15 +148,23 @@ class Recording:
         self.journal.set_status("finalising", ended_at=datetime.now(UTC).isoformat())
 
     def _run(self) -> None:
+        """Drain the queue in batches, pausing between them: waking once per frame would cost more CPU
+        (and GIL hand-offs with the event loop) than muxing the frames does."""
         next_beat = self._clock() + HEARTBEAT_SECONDS
-        while True:
+        get, get_nowait = self._queue.get, self._queue.get_nowait
+        running = True
+        while running:
+            batch = []
             try:
-                item = self._queue.get(timeout=HEARTBEAT_SECONDS)
+                batch.append(get(timeout=HEARTBEAT_SECONDS))
+                while True:
+                    batch.append(get_nowait())
             except queue.Empty:
-                item = ()
-            if item is None:
-                break
-            if item:
+                pass
+            for item in batch:
+                if item is None:
+                    running = False
+                    break
                 self._write(*item)
             now = self._clock()
             if now >= next_beat:
@@ -163,6 +172,8 @@ class Recording:
                 for writer in self._writers.values():
                     writer.rotate_if_idle(now)
                 self.journal.heartbeat(now - self._started)
+            if running:
+                time.sleep(BATCH_PAUSE)
         for writer in self._writers.values():
             writer.close()
 
