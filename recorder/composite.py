@@ -128,6 +128,7 @@ class AudioReader:
         self._buf_start = self.offset
         self._first: float | None = None
         self._done = False
+        self.heard: list[tuple[float, float]] | None = None  # None: always in the mix
 
     def _decode_more(self) -> None:
         try:
@@ -287,6 +288,14 @@ def compose(
     screen_slots = [slot([s]) for s in screens]
     classroom_slots = {pid: slot(entries) for pid, entries in cameras.items() if pid in stage}
     audio = [AudioReader(directory / m.file, m) for m in mics]
+    teacher_id = teacher.participant_id if teacher else None
+    for reader, mic in zip(audio, mics, strict=True):
+        if (
+            index.room_kind == "delivery"
+            and mic.participant_id != teacher_id
+            and "teacher" not in mic.participant_role
+        ):
+            reader.heard = stage.get(mic.participant_id, [])  # as live: a classroom is heard while on stage
     slots = [s for s in [teacher_slot, *screen_slots, *classroom_slots.values()] if s]
     readers: list[VideoReader | AudioReader] = [r for s in slots for r in s.readers] + audio
 
@@ -338,8 +347,11 @@ def compose(
 
 def _audio_frame(audio: list[AudioReader], position: int) -> av.AudioFrame:
     mix = np.zeros((2, AAC_FRAME), np.float32)
+    t = position / RATE
     for reader in audio:
-        mix += reader.read(position, AAC_FRAME)
+        samples = reader.read(position, AAC_FRAME)
+        if reader.heard is None or any(a <= t < b for a, b in reader.heard):
+            mix += samples
     np.clip(mix, -1.0, 1.0, out=mix)
     frame = av.AudioFrame.from_ndarray(mix, format="fltp", layout="stereo")
     frame.sample_rate = RATE

@@ -158,3 +158,31 @@ async def test_a_teacher_who_reconnects_stays_in_the_picture(tmp_path, camera_cl
     assert close_to(dominant(seen[1.0][30:60, 60:100]), GREEN)
     assert not close_to(dominant(seen[3.6][30:60, 60:100]), GREEN)  # between the two tracks
     assert close_to(dominant(seen[6.0][30:60, 60:100]), GREEN)
+
+
+async def test_in_a_delivery_lesson_a_classroom_is_heard_only_while_on_stage(tmp_path, camera_clip, mic_clip):
+    clock = [0.0]
+    recording = Recording(tmp_path, "heard", "room-1", room_kind="delivery", clock=lambda: clock[0])
+    recording.start()
+    cam = recording.add_track(TrackInfo("cam", "teacher", "video", "camera", "VP8", "李老师", "hub_teacher"))
+    mic = recording.add_track(
+        TrackInfo("c1mic", "class1", "audio", "microphone", "opus", "村小1", "classroom")
+    )
+    for frame in looped(camera_clip, 6.0, "cam", arrival_base=0.0):
+        cam(frame)
+    for frame in looped(mic_clip, 6.0, "c1mic", arrival_base=0.0):
+        mic(frame)
+    recording.mark("stage_on", participant_id="class1", at=2.0)
+    recording.mark("stage_off", participant_id="class1", at=4.0)
+    clock[0] = 6.0
+    recording.stop()
+    index = finalise(recording.directory)
+    compose(recording.directory, index, CompositeSettings(width=160, height=92, fps=5, preset="ultrafast"))
+    with av.open(str(recording.directory / MP4_NAME)) as container:
+        samples = np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=1)[0]
+
+    def loudness(a: float, b: float) -> float:
+        return float(np.abs(samples[int(a * 48000) : int(b * 48000)]).mean())
+
+    assert loudness(0.2, 1.8) < 0.005 and loudness(4.3, 5.8) < 0.005
+    assert loudness(2.3, 3.7) > 0.05
