@@ -2,8 +2,8 @@
 
 This is the single transcode a lesson gets, and it runs off the live path (a queued background job).
 Layout: the courseware large with the teacher in a corner while courseware is on; the teacher alone
-otherwise; a classroom brought on stage appears in the other corner. Audio: every microphone, mixed.
-Work is streamed (decode → place → encode) so memory stays flat for a 45-minute lesson.
+otherwise; a classroom brought on stage appears in the other corner. Audio: the microphones mixed as
+they were heard live (in a delivery lesson a classroom only while on stage). Work is streamed (decode → place → encode) so memory stays flat for a 45-minute lesson.
 """
 
 from __future__ import annotations
