@@ -41,7 +41,7 @@ class CFDocument(BaseModel):
     model_config = ConfigDict(extra="ignore")
     identifier: str = Field(min_length=1, max_length=120)
     title: str = Field(min_length=1, max_length=200)
-    educationLevel: str = Field(description="学段: 小学, 初中 or 高中")  # noqa: N815 - CASE field name
+    educationLevel: str = Field(description="学段: 小学, 初中 or 高中")
     subject: str = Field(min_length=1, max_length=32)
     version: str = Field(default="", max_length=40)
 
@@ -61,17 +61,17 @@ class CFDocument(BaseModel):
 class CFItem(BaseModel):
     model_config = ConfigDict(extra="ignore")
     identifier: str = Field(min_length=1, max_length=120)
-    fullStatement: str = Field(min_length=1, max_length=200)  # noqa: N815
-    humanCodingScheme: str = Field(default="", max_length=40)  # noqa: N815
-    CFItemType: str = Field(default="", max_length=40)  # noqa: N815
+    fullStatement: str = Field(min_length=1, max_length=200)
+    humanCodingScheme: str = Field(default="", max_length=40)
+    CFItemType: str = Field(default="", max_length=40)
     notes: str = Field(default="", max_length=2000)
 
 
 class CFAssociation(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    associationType: AssociationType  # noqa: N815
-    originNodeURI: _Node  # noqa: N815
-    destinationNodeURI: _Node  # noqa: N815
+    associationType: AssociationType
+    originNodeURI: _Node
+    destinationNodeURI: _Node
 
     @field_validator("originNodeURI", "destinationNodeURI", mode="before")
     @classmethod

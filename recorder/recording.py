@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from media.frames import EncodedFrame
+from media.frames import EncodedFrame, MediaKind
 from recorder.codecs import container_for
 from recorder.index import Marker, MarkerType, TrackSource
 from recorder.journal import Journal, RecordingMeta, TrackMeta
@@ -34,7 +34,7 @@ class TrackInfo:
 
     track_id: str
     participant_id: str
-    kind: str
+    kind: MediaKind
     source: TrackSource
     codec: str
     participant_name: str = ""
@@ -106,7 +106,7 @@ class Recording:
             participant_id=info.participant_id,
             participant_name=info.participant_name,
             participant_role=info.participant_role,
-            kind=info.kind,  # type: ignore[arg-type]
+            kind=info.kind,
             source=info.source,
             codec=info.codec,
         )

@@ -220,7 +220,7 @@ class RecorderService:
         info = TrackInfo(
             track_id=track_id,
             participant_id=pid,
-            kind=str(track.get("kind", "video")),
+            kind="audio" if track.get("kind") == "audio" else "video",
             source=track.get("source", "camera"),
             codec=str(track.get("codec") or ("opus" if track.get("kind") == "audio" else "VP8")),
             participant_name=str(who.get("name", "")),
