@@ -59,13 +59,29 @@ def fit(frame_w: int, frame_h: int, box: Rect) -> Rect:
     return Rect(_even(box.x + (box.w - w) / 2), _even(box.y + (box.h - h) / 2), w, h)
 
 
-def corner(settings: CompositeSettings, side: str) -> Rect:
-    """A picture-in-picture box a quarter of the width, in the bottom corner `side` ('right' or 'left')."""
+def corner(settings: CompositeSettings, side: str, slot: int = 0) -> Rect:
+    """A picture-in-picture box a quarter of the width along the bottom edge: `slot` 0 is the corner
+    `side` ('right' or 'left'), 1 the place beside it towards the middle, and so on."""
     w = _size(settings.width / 4)
     h = _size(w * 3 / 4)
     margin = _even(settings.width / 64)
-    x = settings.width - w - margin if side == "right" else margin
+    step = w + margin
+    x = settings.width - w - margin - slot * step if side == "right" else margin + slot * step
     return Rect(x, settings.height - h - margin, w, h)
+
+
+def stage_boxes(settings: CompositeSettings, count: int, courseware: bool) -> list[Rect]:
+    """Where classrooms on stage go: along the bottom, from the left beside the teacher's corner while
+    courseware is on, from the right when the teacher fills the picture; as many as fit."""
+    boxes: list[Rect] = []
+    teacher = corner(settings, "right")
+    while len(boxes) < count:
+        box = corner(settings, "left" if courseware else "right", len(boxes))
+        fits = box.x + box.w < teacher.x if courseware else box.x >= 0
+        if not fits:
+            break
+        boxes.append(box)
+    return boxes
 
 
 class VideoReader:
@@ -310,7 +326,7 @@ def compose(
         astream.codec_context.bit_rate = settings.audio_bit_rate
         canvas = _Canvas(settings.width, settings.height)
         full = Rect(0, 0, settings.width, settings.height)
-        right, left = corner(settings, "right"), corner(settings, "left")
+        right = corner(settings, "right")
         total_frames = max(1, round(duration * settings.fps))
         audio_pos = 0
         audio_total = round(duration * RATE)
@@ -320,9 +336,9 @@ def compose(
             courseware = any(slot.draw(canvas, t, full) for slot in screen_slots)
             if teacher_slot:
                 teacher_slot.draw(canvas, t, right if courseware else full)
-            for pid, slot in classroom_slots.items():
-                if any(a <= t < b for a, b in stage[pid]):
-                    slot.draw(canvas, t, left if courseware else right)
+            staged = [slot for pid, slot in classroom_slots.items() if any(a <= t < b for a, b in stage[pid])]
+            for slot, box in zip(staged, stage_boxes(settings, len(staged), courseware), strict=False):
+                slot.draw(canvas, t, box)
             frame = av.VideoFrame.from_ndarray(canvas.data, format="yuv420p")
             frame.pts = i
             frame.time_base = Fraction(1, settings.fps)

@@ -186,3 +186,21 @@ async def test_in_a_delivery_lesson_a_classroom_is_heard_only_while_on_stage(tmp
 
     assert loudness(0.2, 1.8) < 0.005 and loudness(4.3, 5.8) < 0.005
     assert loudness(2.3, 3.7) > 0.05
+
+
+def test_classrooms_on_stage_line_up_without_covering_each_other_or_the_teacher():
+    from recorder.composite import Rect, corner, stage_boxes
+
+    def overlap(a: Rect, b: Rect) -> bool:
+        return a.x < b.x + b.w and b.x < a.x + a.w and a.y < b.y + b.h and b.y < a.y + a.h
+
+    settings = CompositeSettings(width=1280, height=720)
+    teacher = corner(settings, "right")
+    for courseware in (True, False):
+        for n in range(1, 7):
+            boxes = stage_boxes(settings, n, courseware)
+            assert len(boxes) == min(n, 2 if courseware else 3)  # 1280 wide: quarter-width boxes with margins
+            assert all(0 <= b.x and b.x + b.w <= 1280 and 0 <= b.y and b.y + b.h <= 720 for b in boxes)
+            assert not any(overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+            if courseware:
+                assert not any(overlap(b, teacher) for b in boxes)
