@@ -95,3 +95,26 @@ async def test_edits_and_reviews_refuse_bad_input_and_wrong_roles(api):
         assert r.status == 403
     async with http["wang"].get(f"{url}/download") as r:
         assert r.status == 404  # no MP4 yet
+
+
+async def test_a_lesson_switched_off_before_it_starts_is_not_recorded(api):
+    from rooms.records import RoomRecord
+    from tests.conftest import connect, user_token
+    from web.api.library import LIBRARY
+
+    server, http, _, _ = api
+    async with server.app[DB].session() as s:
+        room = (await s.execute(select(RoomRecord))).scalars().first()
+    async with http["wang"].patch(f"{server.url}/api/rooms/{room.id}", json={"record": False}) as r:
+        assert r.status == 200
+    teacher = await connect(server, await user_token(server, "wang", room.id))
+    try:
+        await teacher.send({"type": "room.start", "id": "s"})
+        await teacher.next("ok", id="s")
+        extra = await teacher.drain(0.5)
+        assert not [m for m in extra if m.get("type") == "participant.joined"]  # no "录制中" joins
+        assert server.app[LIBRARY].recorder.recording_of(room.id) is None
+        async with http["wang"].get(f"{server.url}/api/library/recording/{room.id}") as r:
+            assert (await r.json())["recording"] is False
+    finally:
+        await teacher.close()
