@@ -156,6 +156,10 @@ class RecorderService:
                 snapshot["tracks"] = [
                     t for t in snapshot.get("tracks", []) if t.get("track_id") != event.get("track_id")
                 ]
+            elif kind == "stage.changed":
+                snapshot["stage"] = list(event.get("stage", []))
+            elif kind == "participant.left":
+                snapshot["stage"] = [p for p in snapshot.get("stage", []) if p != event.get("participant_id")]
             return False
         at = time.monotonic() - (time.time() - float(event.get("at", time.time())))
         if kind == "track.published":
@@ -182,7 +186,8 @@ class RecorderService:
     async def _begin(self, room_id: str, snapshot: dict[str, Any]) -> None:
         if room_id in self.live:
             return
-        recording_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{room_id}-{secrets.token_hex(3)}"
+        safe_room = "".join(c if c.isalnum() or c in "-_" else "_" for c in room_id)[:40]
+        recording_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{safe_room}-{secrets.token_hex(3)}"
         recording = Recording(
             self.root,
             recording_id,
