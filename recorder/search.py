@@ -2,8 +2,9 @@
 browsing by chapter or knowledge point, and related resources through the knowledge associations.
 
 Every query carries the visibility condition of `recorder.access`, so search never reveals a resource
-its page would refuse. Text matching is a case-insensitive substring test on a denormalised column: it
-needs no tokeniser for Chinese and behaves the same on SQLite and PostgreSQL.
+its page would refuse. Text matching is a case-insensitive substring test on a denormalised column, with
+function characters (的, 之, 与, 和, 及) left out on both sides: it needs no tokeniser for Chinese and
+behaves the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recorder import catalogue, knowledge
@@ -45,15 +46,30 @@ class Result:
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
+PARTICLES = "的之与和及"  # function characters people leave out when they type: 有理数加法 → 有理数的加法
+
+
+def _squeeze(text: str) -> str:
+    return "".join(c for c in text if c not in PARTICLES)
+
+
+def _squeezed(column: ColumnElement[str]) -> ColumnElement[str]:
+    for ch in PARTICLES:
+        column = func.replace(column, ch, "")
+    return column
+
+
 def _terms(text: str) -> list[str]:
-    return [t for t in text.lower().replace("，", " ").replace("、", " ").split() if t][:8]
+    words = text.lower().replace("，", " ").replace("、", " ").split()
+    return [w for w in (_squeeze(w) for w in words) if w][:8]
 
 
 async def _filtered(session: AsyncSession, q: Query, actor: Actor) -> Select:
     stmt = select(Resource).where(visible_condition(actor))
+    text = _squeezed(Resource.search_text)
     for term in _terms(q.text):
         escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(Resource.search_text.like(f"%{escaped}%", escape="\\"))
+        stmt = stmt.where(text.like(f"%{escaped}%", escape="\\"))
     if q.subject:
         stmt = stmt.where(Resource.subject == q.subject)
     if q.grade is not None:

@@ -75,7 +75,7 @@ async def test_resource_gets_lesson_metadata_and_is_found_by_knowledge_point_and
         assert [x.id for x in by_point.resources] == [r.id]
         by_unit = await search(s, Query(knowledge_point_id=(await point(s, "有理数")).id), teacher)
         assert [x.id for x in by_unit.resources] == [r.id]  # a unit finds the lessons on its points
-        for text in ("加法", "有理数 王老师", "1.3", "白石村"):
+        for text in ("加法", "有理数 王老师", "1.3", "白石村", "有理数加法", "有理数的加减"):
             found = await search(s, Query(text=text), teacher)
             assert r.id in [x.id for x in found.resources], text
         assert (await search(s, Query(text="加法 赵老师"), teacher)).total == 0
