@@ -1,0 +1,47 @@
+"""Pages without video: login, home per role, joining by code, errors in plain words, the device check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.web.conftest import LiveServer, login
+
+
+def test_login_and_home_per_role(new_page: Any, live_server: LiveServer) -> None:
+    page = new_page()
+    page.goto("/")
+    page.wait_for_url("**/login")
+    page.fill("#username", "wang")
+    page.fill("#password", "wrong-password")
+    page.click("#login-submit")
+    page.wait_for_selector("#login-error:has-text('用户名或密码不正确')")
+    login(page, "wang")
+    page.wait_for_selector(f"[data-room='{live_server.county.room_id}'] a:has-text('进入课堂')")
+
+    coordinator = new_page()
+    login(coordinator, "coord")
+    coordinator.wait_for_selector("#go-coordinator")
+
+
+def test_classroom_code_errors_in_plain_words(new_page: Any, live_server: LiveServer) -> None:
+    page = new_page()
+    page.goto("/classroom")
+    page.fill("#code", "ZZZZ9999")
+    page.click("#join")
+    page.wait_for_selector("#join-error:has-text('教室码不正确')")
+
+
+def test_teacher_page_without_room_says_so(new_page: Any, live_server: LiveServer) -> None:
+    page = new_page()
+    login(page, "wang")
+    page.goto("/teacher")
+    page.wait_for_selector("#message:has-text('缺少课堂编号')")
+
+
+def test_device_check_measures_the_network(new_page: Any, live_server: LiveServer) -> None:
+    page = new_page()
+    page.goto("/devicecheck")
+    page.click("#run-check")
+    page.wait_for_selector("#net-result.ok", timeout=20_000)
+    page.wait_for_selector("#camera-result.ok")
+    assert "毫秒" in page.inner_text("#net-result")

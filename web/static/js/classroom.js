@@ -1,0 +1,174 @@
+// The remote classroom's big screen: join by code, the hub teacher and courseware large, the stage beside them.
+import { classroomJoin } from './api.js';
+import { cameraItems, openCamera, SankeClient } from './sanke-client.js';
+import { AudioOut, wireConnection } from './session-ui.js';
+import { Tiles } from './tiles.js';
+import { t } from '../i18n.js';
+import { attach, banner, clock, el, errorText, params, runPage, toast, topBar, videoTile } from './ui.js';
+
+const CODE_KEY = 'sanke.classroom.code';
+const LAYOUTS = ['teacher', 'courseware', 'split'];
+window.sankeMetrics = {};
+
+runPage(async () => {
+  document.body.classList.add('classroom');
+  topBar({ title: t('classroom.title'), home: false });
+  const code = (params.get('code') || localStorage.getItem(CODE_KEY) || '').toUpperCase();
+  showJoin(code);
+});
+
+function showJoin(code, error = '') {
+  const input = el('input', { id: 'code', value: code, maxlength: '16', autocomplete: 'off', placeholder: 'ABCD2345', 'aria-label': t('classroom.code') });
+  const err = el('div', { class: 'error', id: 'join-error', role: 'alert', text: error });
+  const btn = el('button', { class: 'btn primary big', id: 'join', type: 'submit', text: t('classroom.join') });
+  const form = el('form', { class: 'joincard' },
+    el('h2', { text: t('classroom.title') }), el('p', { text: t('classroom.codeHint') }), input, err, btn);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    window.sankeMetrics.joinClick = performance.now();
+    btn.disabled = true;
+    err.textContent = '';
+    const value = input.value.trim().toUpperCase();
+    try {
+      const first = await classroomJoin(value);
+      localStorage.setItem(CODE_KEY, value);
+      await enter(value, first);
+    } catch (e2) {
+      if (document.getElementById('message')) return; // the client already shows why it stopped
+      if (err.isConnected) {
+        err.textContent = errorText(e2);
+        btn.disabled = false;
+      } else {
+        showJoin(value, errorText(e2));
+      }
+    }
+  });
+  document.getElementById('main').replaceChildren(form);
+  input.focus();
+}
+
+async function enter(code, first) {
+  let pass = first;
+  const roomId = first.room.id;
+  const client = new SankeClient({
+    tokenProvider: async () => {
+      const token = pass ? pass.token : (await classroomJoin(code, roomId)).token;
+      pass = null;
+      return token;
+    },
+  });
+  window.sanke = client;
+  wireConnection(client, { homeHref: '/classroom' });
+
+  const teacher = videoTile({ id: 'teacher', name: t('classroom.teacher'), cls: 'tc' });
+  teacher.tile.querySelector('.placeholder').append(el('p', { text: t('classroom.noTeacher') }));
+  const cw = videoTile({ id: 'courseware', name: t('classroom.courseware'), cls: 'cw' });
+  const mainview = el('div', { class: 'mainview', id: 'mainview', 'data-layout': 'teacher' }, teacher.tile, cw.tile);
+  const stageList = el('div', { class: 'stagelist', id: 'stage' });
+  const self = videoTile({ id: 'self', name: t('classroom.self'), mirror: true, cls: 'self' });
+  const raise = el('button', { class: 'btn raise', id: 'raise', text: `✋ ${t('classroom.raise')}` });
+  const status = el('div', { class: 'status', id: 'status', text: t('classroom.waiting') });
+  const layoutBtn = el('button', { class: 'btn', id: 'layout', text: t('classroom.layout') });
+  const fsBtn = el('button', { class: 'btn', id: 'fullscreen', text: t('classroom.fullscreen') });
+  const unmuteBtn = el('button', { class: 'btn', id: 'unmute', hidden: true, text: t('classroom.unmute') });
+  const clockNode = el('span', { class: 'status' });
+  clock(clockNode);
+  document.getElementById('main').replaceChildren(el('div', { class: 'screen' },
+    mainview,
+    el('aside', { class: 'side' }, el('h2', { text: t('classroom.stageTitle') }), stageList, self.tile),
+    el('div', { class: 'bottom' }, raise, el('div', { class: 'onstage-note', text: t('classroom.onStage') }), status,
+      el('div', { class: 'spacer' }), unmuteBtn, clockNode, layoutBtn, fsBtn),
+  ));
+  const stageTiles = new Tiles(stageList);
+  const audio = new AudioOut();
+  let camera = null;
+
+  const hubTeacher = () => [...client.room.participants.values()].find((p) => p.role === 'hub_teacher');
+  let firstFrameWatch = null;
+  const watchFirstFrame = (video) => {
+    if (firstFrameWatch === video || window.sankeMetrics.firstFrame) return;
+    firstFrameWatch = video;
+    const done = () => {
+      if (window.sankeMetrics.firstFrame) return;
+      window.sankeMetrics.firstFrame = performance.now();
+      window.sankeMetrics.joinToFirstFrameMs = Math.round(window.sankeMetrics.firstFrame - window.sankeMetrics.joinClick);
+    };
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(done);
+    else video.addEventListener('loadeddata', done, { once: true });
+  };
+
+  function render() {
+    const room = client.room;
+    const me = client.me?.participant_id;
+    document.getElementById('page-title').textContent = room.title || t('classroom.title');
+    const hub = hubTeacher();
+    const hubMedia = hub ? client.mediaOf(hub.id) : {};
+    if (hub) teacher.tile.querySelector('.name').textContent = hub.name;
+    attach(teacher.video, hubMedia.camera || null);
+    if (hubMedia.camera) watchFirstFrame(teacher.video);
+    attach(cw.video, hubMedia.screen || null);
+    mainview.toggleAttribute('data-has-cw', !!hubMedia.screen);
+
+    const others = room.stage.filter((pid) => pid !== me && room.participants.has(pid));
+    const hubRooms = client.visibleParticipants().filter((p) => p.side === 'hub' && p.role !== 'hub_teacher' && p.id !== me);
+    const side = [...hubRooms.map((p) => p.id), ...others.filter((pid) => !hubRooms.some((h) => h.id === pid))];
+    for (const pid of side) {
+      const p = room.participants.get(pid);
+      const item = stageTiles.ensure(pid, { name: p.school || p.name, sub: p.classroom || '' });
+      item.tile.classList.toggle('speaking', client.isSpeaking(pid));
+      stageTiles.show(pid, client.mediaOf(pid).camera);
+    }
+    stageTiles.prune(new Set(side));
+
+    const onStage = room.stage.includes(me);
+    const handUp = room.hands.includes(me);
+    document.body.toggleAttribute('data-on-stage', onStage);
+    raise.hidden = onStage;
+    raise.classList.toggle('up', handUp);
+    raise.textContent = handUp ? t('classroom.lower') : `✋ ${t('classroom.raise')}`;
+    status.textContent = onStage ? '' : handUp ? t('classroom.handUp') : room.state === 'live' ? t('state.live') : t('classroom.waiting');
+    status.dataset.state = room.state;
+
+    const heard = new Map();
+    for (const pid of [hub?.id, ...side].filter(Boolean)) {
+      const a = client.mediaOf(pid).audio;
+      if (a) heard.set(pid, a);
+    }
+    audio.sync(heard);
+  }
+
+  client.on('room', render).on('media', render);
+  client.on('event', (ev) => {
+    if (ev.type === 'mute.requested') {
+      for (const track of camera?.getAudioTracks() || []) track.enabled = false;
+      unmuteBtn.hidden = false;
+      banner(t('classroom.muteAsked'), 'warn');
+      setTimeout(() => banner(null), 6000);
+    }
+  });
+
+  raise.onclick = () => {
+    const up = client.room.hands.includes(client.me.participant_id);
+    (up ? client.lowerHand() : client.raiseHand()).catch((e) => toast(errorText(e), 'error'));
+  };
+  unmuteBtn.onclick = () => {
+    for (const track of camera?.getAudioTracks() || []) track.enabled = true;
+    unmuteBtn.hidden = true;
+  };
+  layoutBtn.onclick = () => {
+    const next = LAYOUTS[(LAYOUTS.indexOf(mainview.dataset.layout) + 1) % LAYOUTS.length];
+    mainview.dataset.layout = next;
+  };
+  fsBtn.onclick = () => (document.fullscreenElement ? document.exitFullscreen() : document.documentElement.requestFullscreen()).catch(() => {});
+
+  await client.join();
+  render();
+  try {
+    camera = await openCamera({ width: 640, height: 360 });
+    attach(self.video, camera);
+    await client.publish(cameraItems(camera));
+  } catch (err) {
+    toast(errorText(err), 'error', 10000);
+    self.tile.querySelector('.placeholder').textContent = errorText(err);
+  }
+}
