@@ -30,7 +30,7 @@ function showJoin(code, error = '') {
     err.textContent = '';
     const value = input.value.trim().toUpperCase();
     try {
-      const first = await classroomJoin(value);
+      const first = await classroomJoin(value, params.get('room') || undefined);
       localStorage.setItem(CODE_KEY, value);
       await enter(value, first);
     } catch (e2) {
