@@ -29,6 +29,10 @@ def join_classroom(new_page: Any, code: str, room_id: str) -> tuple[Any, int]:
     page.click("#join")
     page.wait_for_selector("#conn[data-state='joined']")
     ms = wait_for(lambda: page.evaluate("() => window.sankeMetrics.joinToFirstFrameMs"), 20, "a first frame")
+    steps = page.evaluate(
+        "() => Object.entries(window.sanke.marks).map(([k, v]) => `${k} +${Math.round(v - window.sankeMetrics.joinClick)}`)"
+    )
+    print(f"\n  join steps (ms after the click): {', '.join(steps)}")
     return page, ms
 
 

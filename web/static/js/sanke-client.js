@@ -69,6 +69,7 @@ export class SankeClient extends EventTarget {
     this._lastPong = 0;
     this._timers = [];
     this._statsPrev = new Map();
+    this.marks = {}; // first time each step of joining happened (performance.now()), for timing
     window.addEventListener('offline', () => this._lost('offline'));
   }
 
@@ -79,6 +80,10 @@ export class SankeClient extends EventTarget {
 
   _emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  _mark(name) {
+    if (!(name in this.marks)) this.marks[name] = Math.round(performance.now());
   }
 
   _setConnection(state, reason = '') {
@@ -92,8 +97,11 @@ export class SankeClient extends EventTarget {
     this._setConnection('connecting');
     try {
       const token = await this.tokenProvider();
+      this._mark('token');
       await this._open();
+      this._mark('socket');
       const joined = await this.request({ type: 'join', token });
+      this._mark('joined');
       this._joined(joined);
     } catch (e) {
       this._closeSocket();
@@ -414,15 +422,18 @@ export class SankeClient extends EventTarget {
       pc.onicecandidate = (e) => this._trickle(pc, 'subscriber', e.candidate);
       pc.ontrack = (e) => this._onTrack(pc, e);
       pc.onconnectionstatechange = () => {
+        if (pc === this.sub && pc.connectionState === 'connected') this._mark('subscriberConnected');
         if (pc === this.sub && pc.connectionState === 'failed') this._lost('media');
       };
     }
     const pc = this.sub;
+    this._mark('subscriberOffer');
     await pc.setRemoteDescription({ type: 'offer', sdp });
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
     if (!pc._sent) await gathered(pc, GATHER_WAIT_MS);
     this.send({ type: 'subscriber.answer', sdp: pc.localDescription.sdp });
+    this._mark('subscriberAnswer');
     pc._sent = true;
     this._emit('media');
   }
@@ -430,6 +441,7 @@ export class SankeClient extends EventTarget {
   _onTrack(pc, e) {
     if (pc !== this.sub) return;
     const trackId = e.track.id;
+    this._mark(`track:${trackId}`);
     this.remote.set(trackId, { track: e.track, transceiver: e.transceiver, stream: new MediaStream([e.track]) });
     e.track.addEventListener('unmute', () => this._emit('media'));
     this._emit('media');
