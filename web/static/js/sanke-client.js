@@ -69,6 +69,7 @@ export class SankeClient extends EventTarget {
     this._lastPong = 0;
     this._timers = [];
     this._statsPrev = new Map();
+    this.rejoins = []; // how each reconnect got back in: 'resume' (same seat) or 'join'
     this.marks = {}; // first time each step of joining happened (performance.now()), for timing
     window.addEventListener('offline', () => this._lost('offline'));
   }
@@ -316,9 +317,11 @@ export class SankeClient extends EventTarget {
           joined = await this.request({
             type: 'resume', room: this.room.id, participant_id: this.me.participant_id, resume_token: this.resumeToken,
           });
+          this.rejoins.push('resume');
         } catch (e) {
           if (e.code !== 'resume_failed' && e.code !== 'not_found') throw e;
           joined = await this.request({ type: 'join', token: await this.tokenProvider() });
+          this.rejoins.push('join');
         }
         this._joined(joined);
         await this._publishAll();
