@@ -3,7 +3,7 @@
 import { requireUser, roomToken } from './api.js';
 import { cameraItems, openCamera, SankeClient } from './sanke-client.js';
 import { AudioOut, wireConnection } from './session-ui.js';
-import { qualityMark, setMarks, Tiles } from './tiles.js';
+import { qualityMark, setActions, setMarks, Tiles } from './tiles.js';
 import { t } from '../i18n.js';
 import { attach, confirmDialog, el, errorText, fullMessage, params, runPage, toast, topBar } from './ui.js';
 
@@ -46,7 +46,7 @@ runPage(async () => {
         speaking ? el('span', { class: 'mark', text: `🔊 ${t('coteach.speaking')}` }) : null,
         mine ? null : qualityMark(p.connected ? client.quality.get(p.id) || 'good' : 'offline'),
       ]);
-      item.actions.replaceChildren(...(moderator && !mine ? [
+      setActions(item, moderator && !mine ? 'moderate' : '', () => (moderator && !mine ? [
         el('button', { class: 'btn small', dataset: { action: 'mute' }, onclick: () => act(client.requestMute(p.id)), text: t('teacher.mute') }),
         el('button', { class: 'btn small', dataset: { action: 'remove' }, onclick: () => act(client.remove(p.id)), text: t('coteach.remove') }),
       ] : []));

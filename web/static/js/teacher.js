@@ -2,7 +2,7 @@
 import { requireUser, roomToken } from './api.js';
 import { cameraItems, openCamera, SankeClient } from './sanke-client.js';
 import { AudioOut, wireConnection } from './session-ui.js';
-import { qualityMark, setMarks, Tiles } from './tiles.js';
+import { qualityMark, setActions, setMarks, Tiles } from './tiles.js';
 import { t } from '../i18n.js';
 import { attach, confirmDialog, el, errorText, fullMessage, params, runPage, toast, topBar, videoTile } from './ui.js';
 
@@ -91,21 +91,31 @@ runPage(async () => {
         onStage ? el('span', { class: 'mark stage', text: t('teacher.onStage') }) : null,
         qualityMark(p.connected ? client.quality.get(p.id) || 'good' : 'offline'),
       ]);
-      item.actions.replaceChildren(
+      setActions(item, onStage ? 'on' : 'off', () => [
         onStage
           ? el('button', { class: 'btn small', dataset: { action: 'unstage' }, onclick: () => act(client.unstage(p.id)), text: t('teacher.unstage') })
           : el('button', { class: 'btn small', dataset: { action: 'stage' }, onclick: () => act(client.invite(p.id)), text: t('teacher.stage') }),
         el('button', { class: 'btn small', dataset: { action: 'mute' }, onclick: () => act(client.requestMute(p.id).then(() => toast(t('teacher.muteSent', { name: nameOf(p.id) })))), text: t('teacher.mute') }),
-      );
+      ]);
       tiles.show(p.id, client.mediaOf(p.id).camera);
     }
     tiles.prune(new Set(list.map((p) => p.id)));
     handCount.textContent = String(room.hands.length);
+    const handsKey = room.hands.join(',');
+    if (hands.dataset.key !== handsKey) renderHands(room, handsKey);
+    renderAudio(list);
+  }
+
+  function renderHands(room, key) {
+    hands.dataset.key = key;
     hands.replaceChildren(...(room.hands.length ? room.hands.map((pid, i) => el('li', { dataset: { pid } },
       el('span', { class: 'order', text: String(i + 1) }),
       el('span', { class: 'who', text: nameOf(pid) }),
       el('button', { class: 'btn small primary', onclick: () => act(client.invite(pid)), text: t('teacher.stage') }),
     )) : [el('li', { class: 'muted', style: 'background:none;border:none', text: t('teacher.noHands') })]));
+  }
+
+  function renderAudio(list) {
     const heard = new Map();
     for (const p of list) {
       const a = client.mediaOf(p.id).audio;

@@ -43,6 +43,13 @@ export function qualityMark(q) {
   return q ? el('span', { class: `mark q-${q}`, title: t(`quality.${q}`), text: t(`quality.${q}`) }) : null;
 }
 
+/** Replace a tile's buttons only when `key` changed, so a click never lands on a button being replaced. */
+export function setActions(item, key, build) {
+  if (item.actionsKey === key) return;
+  item.actionsKey = key;
+  item.actions.replaceChildren(...build());
+}
+
 export function setMarks(item, nodes) {
   item.marks.replaceChildren(...nodes.filter(Boolean));
 }
