@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.web.conftest import LiveServer, login
+from tests.web.conftest import LiveServer, api, login
 
 
 def test_login_and_home_per_role(new_page: Any, live_server: LiveServer) -> None:
+    coordinator = new_page()
+    login(coordinator, "coord")
+    coordinator.wait_for_selector("#go-coordinator")
+    room = api(coordinator, "POST", "/api/rooms", {
+        "kind": "delivery", "title": "科学 1+2", "host_user_id": live_server.county.user_ids["wang"],
+        "remote_classroom_ids": list(live_server.county.classroom_ids.values()),
+    })["room"]["id"]
+
     page = new_page()
     page.goto("/")
     page.wait_for_url("**/login")
@@ -16,11 +24,10 @@ def test_login_and_home_per_role(new_page: Any, live_server: LiveServer) -> None
     page.click("#login-submit")
     page.wait_for_selector("#login-error:has-text('用户名或密码不正确')")
     login(page, "wang")
-    page.wait_for_selector(f"[data-room='{live_server.county.room_id}'] a:has-text('进入课堂')")
-
-    coordinator = new_page()
-    login(coordinator, "coord")
-    coordinator.wait_for_selector("#go-coordinator")
+    page.wait_for_selector(f"[data-room='{room}'] a:has-text('进入课堂')")
+    observer = new_page()
+    login(observer, "chen")
+    observer.wait_for_selector(f"[data-room='{room}'] a:has-text('进入听课')")
 
 
 def test_classroom_code_errors_in_plain_words(new_page: Any, live_server: LiveServer) -> None:
