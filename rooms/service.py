@@ -88,7 +88,7 @@ class RoomService:
                 raise RoomError("room_ended", "this lesson has ended", "room")
             async with self.bus.lock(f"room-create:{room_id}"):
                 owner = await self.bus.get(f"room-node:{room_id}")
-                if owner not in (None, self.node_id):
+                if owner not in (None, self.node_id) and await self.bus.get(f"node-alive:{owner}") is not None:
                     raise RoomError("wrong_node", f"room is hosted on {owner}", "room")
                 await self.bus.set(f"room-node:{room_id}", self.node_id)
             room = Room(
