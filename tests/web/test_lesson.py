@@ -73,6 +73,18 @@ def test_delivery_lesson_1_plus_2(new_page: Any, with_media: LiveServer, artifac
     teacher.wait_for_selector(f"#classrooms .tile[data-pid='{c1}'] .mark.stage")
     teacher.wait_for_selector("#log li:has-text('上台')")
 
+    # courseware: a shared screen, or a second camera when none can be shared, shown large in every classroom
+    teacher.click("#courseware")
+    screen2.wait_for_selector("#mainview[data-has-cw]")
+    wait_playing(screen2, f"{teacher_id}#screen")
+    screen2.click("#layout")
+    screen2.wait_for_selector("#mainview[data-layout='courseware']")
+
+    # the teacher asks classroom 2 to mute; its microphone goes off and the screen says so
+    teacher.click(f"#classrooms .tile[data-pid='{c2}'] [data-action='mute']")
+    screen2.wait_for_selector("#unmute:visible")
+    assert screen2.evaluate("() => window.sanke.local.filter(i => i.source === 'microphone').every(i => !i.track.enabled)")
+
     # the patrol wall shows the live classrooms at the low quality; a click opens the lesson large
     wall = new_page(1600, 900)
     login(wall, "coord", next_path="/coordinator")

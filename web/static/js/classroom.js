@@ -64,9 +64,10 @@ async function enter(code, first) {
   teacher.tile.querySelector('.placeholder').append(el('p', { text: t('classroom.noTeacher') }));
   const cw = videoTile({ id: 'courseware', name: t('classroom.courseware'), cls: 'cw' });
   const mainview = el('div', { class: 'mainview', id: 'mainview', 'data-layout': 'teacher' }, teacher.tile, cw.tile);
-  const stageList = el('div', { class: 'stagelist', id: 'stage' });
+  const stageEmpty = el('p', { class: 'empty', text: t('classroom.noStage') });
+  const stageList = el('div', { class: 'stagelist', id: 'stage' }, stageEmpty);
   const self = videoTile({ id: 'self', name: t('classroom.self'), mirror: true, cls: 'self' });
-  const raise = el('button', { class: 'btn raise', id: 'raise', text: `✋ ${t('classroom.raise')}` });
+  const raise = el('button', { class: 'btn raise', id: 'raise' });
   const status = el('div', { class: 'status', id: 'status', text: t('classroom.waiting') });
   const layoutBtn = el('button', { class: 'btn', id: 'layout', text: t('classroom.layout') });
   const fsBtn = el('button', { class: 'btn', id: 'fullscreen', text: t('classroom.fullscreen') });
@@ -119,13 +120,16 @@ async function enter(code, first) {
       stageTiles.show(pid, client.mediaOf(pid).camera);
     }
     stageTiles.prune(new Set(side));
+    stageEmpty.hidden = side.length > 0;
+    const mine = room.participants.get(me);
+    if (mine) self.tile.querySelector('.name').textContent = `${t('classroom.self')} · ${[mine.school, mine.classroom].filter(Boolean).join(' ')}`;
 
     const onStage = room.stage.includes(me);
     const handUp = room.hands.includes(me);
     document.body.toggleAttribute('data-on-stage', onStage);
     raise.hidden = onStage;
     raise.classList.toggle('up', handUp);
-    raise.textContent = handUp ? t('classroom.lower') : `✋ ${t('classroom.raise')}`;
+    raise.replaceChildren(el('span', { class: 'hand-icon' }), handUp ? t('classroom.lower') : t('classroom.raise'));
     status.textContent = onStage ? '' : handUp ? t('classroom.handUp') : room.state === 'live' ? t('state.live') : t('classroom.waiting');
     status.dataset.state = room.state;
 

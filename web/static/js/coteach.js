@@ -43,7 +43,7 @@ runPage(async () => {
       item.tile.classList.toggle('speaking', speaking);
       item.tile.classList.toggle('offline', !p.connected);
       setMarks(item, [
-        speaking ? el('span', { class: 'mark', text: `🔊 ${t('coteach.speaking')}` }) : null,
+        speaking ? el('span', { class: 'mark speak', text: t('coteach.speaking') }) : null,
         mine ? null : qualityMark(p.connected ? client.quality.get(p.id) || 'good' : 'offline'),
       ]);
       setActions(item, moderator && !mine ? 'moderate' : '', () => (moderator && !mine ? [

@@ -87,7 +87,7 @@ runPage(async () => {
       const onStage = room.stage.includes(p.id);
       const hand = room.hands.indexOf(p.id);
       setMarks(item, [
-        hand >= 0 ? el('span', { class: 'mark hand', text: `✋ ${hand + 1}` }) : null,
+        hand >= 0 ? el('span', { class: 'mark hand', text: `${t('teacher.hands')} ${hand + 1}` }) : null,
         onStage ? el('span', { class: 'mark stage', text: t('teacher.onStage') }) : null,
         qualityMark(p.connected ? client.quality.get(p.id) || 'good' : 'offline'),
       ]);
