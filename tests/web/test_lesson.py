@@ -94,6 +94,11 @@ def test_delivery_lesson_1_plus_2(new_page: Any, with_media: LiveServer, artifac
         "async () => { let n = 0; for (const c of window.sankeWall.clients.values())"
         " for (const s of await c.inboundVideo()) if (s.framesDecoded > 0) n++; return n >= 3; }"),
         20, "three classrooms playing on the patrol wall")
+    widths = wall.evaluate(
+        "async () => { const w = []; for (const c of window.sankeWall.clients.values())"
+        " for (const s of await c.inboundVideo()) if (s.framesDecoded > 0 && s.source === 'camera') w.push(s.width);"
+        " return w; }")
+    assert widths and max(widths) <= 320, f"the patrol wall should receive the low quality, got widths {widths}"
     wall.wait_for_timeout(1000)
     wall.screenshot(path=str(artifacts / "patrol-wall.png"))
 

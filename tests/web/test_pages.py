@@ -52,3 +52,23 @@ def test_device_check_measures_the_network(new_page: Any, live_server: LiveServe
     page.wait_for_selector("#net-result.ok", timeout=20_000)
     page.wait_for_selector("#camera-result.ok")
     assert "毫秒" in page.inner_text("#net-result")
+
+
+def test_ended_lesson_and_denied_camera_in_plain_words(new_page: Any, live_server: LiveServer) -> None:
+    page = new_page()
+    login(page, "wang")
+    county = live_server.county
+    ended = api(page, "POST", "/api/rooms", {"kind": "delivery", "title": "已结束的课", "remote_classroom_ids": []})
+    api(page, "POST", f"/api/rooms/{ended['room']['id']}/end")
+    page.goto(f"/teacher?room={ended['room']['id']}")
+    page.wait_for_selector("#message:has-text('本节课已结束')")
+
+    room = api(page, "POST", "/api/rooms", {
+        "kind": "delivery", "title": "无摄像头", "remote_classroom_ids": [county.classroom_ids["c1"]],
+    })["room"]["id"]
+    page.add_init_script(
+        "navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('denied', 'NotAllowedError'));"
+    )
+    page.goto(f"/teacher?room={room}")
+    page.wait_for_selector("#conn[data-state='joined']")
+    page.wait_for_selector(".tile.self .placeholder:has-text('浏览器拒绝了权限')")
