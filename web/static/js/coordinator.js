@@ -73,7 +73,8 @@ class Wall {
       }
     }
     for (const { key, roomId, p, client } of shown) {
-      const item = this.tiles.ensure(key, { name: p.school || p.name, sub: `${p.classroom || ''} · ${client.room.title}`, cls: 'clickable' });
+      const who = p.classroom || (p.role === 'hub_teacher' ? p.name : '');
+      const item = this.tiles.ensure(key, { name: p.school || p.name, sub: `${who} · ${client.room.title}`, cls: 'clickable' });
       if (!item.wired) {
         item.wired = true;
         item.tile.addEventListener('click', () => this.open(roomId));
