@@ -52,9 +52,18 @@ async function enter(code, first) {
   const roomId = first.room.id;
   const client = new SankeClient({
     tokenProvider: async () => {
-      const token = pass ? pass.token : (await classroomJoin(code, roomId)).token;
-      pass = null;
-      return token;
+      if (pass) {
+        const { token } = pass;
+        pass = null;
+        return token;
+      }
+      try {
+        return (await classroomJoin(code, roomId)).token;
+      } catch (e) {
+        // the lesson this screen was in is gone: it ended
+        if (e.code === 'no_lesson') e.code = 'room_ended';
+        throw e;
+      }
     },
   });
   window.sanke = client;

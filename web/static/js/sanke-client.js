@@ -224,7 +224,7 @@ export class SankeClient extends EventTarget {
         this._lastPong = Date.now();
         return;
       case 'subscriber.offer':
-        this._subChain = this._subChain.then(() => this._answerSubscriber(msg.sdp)).catch((e) => this._emit('warning', e));
+        this._subChain = this._subChain.then(() => this._answerSubscriber(msg.sdp)).catch((e) => this._mediaError(e));
         return;
       case 'error':
         this._emit('warning', new SignalError(msg.code, msg.message, msg.field));
@@ -285,6 +285,8 @@ export class SankeClient extends EventTarget {
 
   _onClose(ws, ev) {
     if (ws !== this.ws) return;
+    for (const { reject } of this._pending.values()) reject(new SignalError('network', 'connection closed'));
+    this._pending.clear();
     const final = FINAL_CLOSE[ev.code];
     if (final) this._finish(final);
     else if (this.connection === 'joined') this._lost('closed');
@@ -324,7 +326,7 @@ export class SankeClient extends EventTarget {
           this.rejoins.push('join');
         }
         this._joined(joined);
-        await this._publishAll();
+        this._publishAll().catch((e) => this._mediaError(e));
         return;
       } catch (e) {
         this._closeSocket();
@@ -361,7 +363,15 @@ export class SankeClient extends EventTarget {
   /** items: [{track, source: camera|microphone|screen, quality: high|low, encodings}] */
   async publish(items) {
     this.local.push(...items);
-    if (this.connection === 'joined') await this._negotiatePublisher();
+    if (this.connection === 'joined') await this._renegotiate();
+  }
+
+  /** One publisher negotiation at a time: a second one waits for the first answer. */
+  _renegotiate() {
+    this._pubChain = (this._pubChain || Promise.resolve()).then(() => this._negotiatePublisher());
+    const result = this._pubChain;
+    this._pubChain = this._pubChain.catch((e) => this._mediaError(e));
+    return result;
   }
 
   /** Stop publishing a local track (its transceiver stops sending; the SFU keeps the mid). */
@@ -372,13 +382,14 @@ export class SankeClient extends EventTarget {
     if (item.transceiver) {
       item.transceiver.direction = 'inactive';
       await item.transceiver.sender.replaceTrack(null);
-      await this._negotiatePublisher();
+      await this._renegotiate();
     }
   }
 
   async _publishAll() {
     for (const item of this.local) item.transceiver = null;
-    if (this.local.length) await this._negotiatePublisher();
+    this._pubChain = null;
+    if (this.local.length) await this._renegotiate();
   }
 
   async _negotiatePublisher() {
@@ -407,6 +418,12 @@ export class SankeClient extends EventTarget {
     const answer = await this.request({ type: 'publish.offer', sdp: pc.localDescription.sdp, tracks });
     if (pc !== this.pub) return;
     await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+  }
+
+  /** A negotiation failed: worth telling only while connected (during a reconnect the connection is gone anyway). */
+  _mediaError(err) {
+    console.warn('media negotiation failed', err);
+    if (this.connection === 'joined') this._emit('warning', err);
   }
 
   _trickle(pc, target, candidate) {
