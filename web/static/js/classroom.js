@@ -8,6 +8,7 @@ import { attach, banner, clock, el, errorText, params, runPage, toast, topBar, v
 
 const CODE_KEY = 'sanke.classroom.code';
 const LAYOUTS = ['teacher', 'courseware', 'split'];
+const RETURN_VIDEO_DELAY_MS = 1500;
 window.sankeMetrics = {};
 
 runPage(async () => {
@@ -95,6 +96,10 @@ async function enter(code, first) {
 
   const hubTeacher = () => [...client.room.participants.values()].find((p) => p.role === 'hub_teacher');
   let firstFrameWatch = null;
+  let sawFirstFrame;
+  const firstFrame = new Promise((resolve) => {
+    sawFirstFrame = resolve;
+  });
   const watchFirstFrame = (video) => {
     if (firstFrameWatch === video || window.sankeMetrics.firstFrame) return;
     firstFrameWatch = video;
@@ -102,6 +107,7 @@ async function enter(code, first) {
       if (window.sankeMetrics.firstFrame) return;
       window.sankeMetrics.firstFrame = performance.now();
       window.sankeMetrics.joinToFirstFrameMs = Math.round(window.sankeMetrics.firstFrame - window.sankeMetrics.joinClick);
+      sawFirstFrame();
     };
     if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(done);
     else video.addEventListener('loadeddata', done, { once: true });
@@ -174,11 +180,15 @@ async function enter(code, first) {
   };
   fsBtn.onclick = () => (document.fullscreenElement ? document.exitFullscreen() : document.documentElement.requestFullscreen()).catch(() => {});
 
+  const opening = openCamera({ width: 640, height: 360 });
+  opening.catch(() => {});
   await client.join();
   render();
   try {
-    camera = await openCamera({ width: 640, height: 360 });
+    camera = await opening;
     attach(self.video, camera);
+    // The teacher's picture comes first: return video starts once it plays (or after a short wait).
+    await Promise.race([firstFrame, new Promise((resolve) => setTimeout(resolve, RETURN_VIDEO_DELAY_MS))]);
     await client.publish(cameraItems(camera));
   } catch (err) {
     toast(errorText(err), 'error', 10000);

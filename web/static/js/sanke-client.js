@@ -451,8 +451,7 @@ export class SankeClient extends EventTarget {
     await pc.setRemoteDescription({ type: 'offer', sdp });
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
-    if (!pc._sent) await gathered(pc, GATHER_WAIT_MS);
-    this.send({ type: 'subscriber.answer', sdp: pc.localDescription.sdp });
+    this.send({ type: 'subscriber.answer', sdp: pc.localDescription.sdp }); // candidates follow by trickle
     this._mark('subscriberAnswer');
     pc._sent = true;
     this._emit('media');
