@@ -72,3 +72,12 @@ def test_ended_lesson_and_denied_camera_in_plain_words(new_page: Any, live_serve
     page.goto(f"/teacher?room={room}")
     page.wait_for_selector("#conn[data-state='joined']")
     page.wait_for_selector(".tile.self .placeholder:has-text('浏览器拒绝了权限')")
+
+
+def test_english_is_available(new_page: Any, live_server: LiveServer) -> None:
+    page = new_page()
+    page.goto("/login")
+    page.click(".topbar button:has-text('English')")
+    page.wait_for_selector("#login-submit:has-text('Log in')")
+    page.goto("/classroom")
+    page.wait_for_selector("#join:has-text('Join lesson')")
