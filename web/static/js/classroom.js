@@ -9,6 +9,7 @@ import { attach, banner, clock, el, errorText, params, runPage, toast, topBar, v
 const CODE_KEY = 'sanke.classroom.code';
 const LAYOUTS = ['teacher', 'courseware', 'split'];
 const RETURN_VIDEO_DELAY_MS = 1500;
+const AUTO_RETRY_MS = 30000;
 window.sankeMetrics = {};
 
 runPage(async () => {
@@ -16,6 +17,7 @@ runPage(async () => {
   topBar({ title: t('classroom.title'), home: false });
   const code = (params.get('code') || localStorage.getItem(CODE_KEY) || '').toUpperCase();
   showJoin(code);
+  if (code && params.has('auto')) document.getElementById('join').click();
 });
 
 function showJoin(code, error = '') {
@@ -36,6 +38,10 @@ function showJoin(code, error = '') {
       await enter(value, first);
     } catch (e2) {
       if (document.getElementById('message')) return; // the client already shows why it stopped
+      if (e2.code === 'no_lesson' && params.has('auto')) {
+        // a classroom PC left on: try again for the next lesson of the timetable
+        setTimeout(() => document.getElementById('join')?.click(), AUTO_RETRY_MS);
+      }
       if (err.isConnected) {
         err.textContent = errorText(e2);
         btn.disabled = false;
@@ -145,7 +151,10 @@ async function enter(code, first) {
     raise.hidden = onStage;
     raise.classList.toggle('up', handUp);
     raise.replaceChildren(el('span', { class: 'hand-icon' }), handUp ? t('classroom.lower') : t('classroom.raise'));
-    status.textContent = onStage ? '' : handUp ? t('classroom.handUp') : room.state === 'live' ? t('state.live') : t('classroom.waiting');
+    const teacherGone = hub && !hub.connected;
+    status.textContent = teacherGone ? t('classroom.teacherDropped') : onStage ? '' : handUp ? t('classroom.handUp')
+      : room.state === 'live' ? t('state.live') : t('classroom.waiting');
+    teacher.tile.classList.toggle('offline', !!teacherGone);
     status.dataset.state = room.state;
 
     const heard = new Map();
