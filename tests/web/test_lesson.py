@@ -79,6 +79,12 @@ def test_delivery_lesson_1_plus_2(new_page: Any, with_media: LiveServer, artifac
     wait_playing(screen2, f"{teacher_id}#screen")
     screen2.click("#layout")
     screen2.wait_for_selector("#mainview[data-layout='courseware']")
+    teacher.click("#courseware")  # stop: a slate says so where the courseware was
+    teacher.wait_for_selector("#courseware:has-text('共享课件')")
+    wait_playing(screen2, f"{teacher_id}#screen", rise=1)
+    teacher.click("#courseware")  # and share again on the same track
+    teacher.wait_for_selector("#courseware:has-text('停止共享')")
+    wait_playing(screen2, f"{teacher_id}#screen")
 
     # the teacher asks classroom 2 to mute; its microphone goes off and the screen says so
     teacher.click(f"#classrooms .tile[data-pid='{c2}'] [data-action='mute']")

@@ -374,16 +374,13 @@ export class SankeClient extends EventTarget {
     return result;
   }
 
-  /** Stop publishing a local track (its transceiver stops sending; the SFU keeps the mid). */
-  async unpublish(track) {
-    const item = this.local.find((i) => i.track === track);
-    if (!item) return;
-    this.local = this.local.filter((i) => i !== item);
-    if (item.transceiver) {
-      item.transceiver.direction = 'inactive';
-      await item.transceiver.sender.replaceTrack(null);
-      await this._renegotiate();
-    }
+  /** Send `next` instead of a published track, on the same transceiver (no renegotiation). */
+  async replaceTrack(current, next) {
+    const item = this.local.find((i) => i.track === current);
+    if (!item) return false;
+    item.track = next;
+    if (item.transceiver) await item.transceiver.sender.replaceTrack(next);
+    return true;
   }
 
   async _publishAll() {

@@ -160,14 +160,17 @@ runPage(async () => {
   camBtn.onclick = () => toggle(camBtn, 'video');
   micBtn.onclick = () => toggle(micBtn, 'audio');
 
+  // Courseware keeps its transceiver once published: stopping sends a slate that says so, sharing again
+  // swaps the new capture in. (The SFU keeps a published track until the publisher leaves.)
   let cwStream = null;
+  let cwSent = null;
   cwBtn.onclick = async () => {
     if (cwStream) {
-      for (const track of cwStream.getTracks()) {
-        track.stop();
-        await client.unpublish(track);
-      }
+      for (const track of cwStream.getTracks()) track.stop();
       cwStream = null;
+      const slate = stoppedSlate(t('teacher.coursewareStopped'));
+      await client.replaceTrack(cwSent, slate);
+      cwSent = slate;
       attach(courseware.video, null);
       cwBtn.textContent = t('teacher.courseware');
       return;
@@ -179,9 +182,16 @@ runPage(async () => {
       if (cwStream) toast(t('teacher.coursewareCamera'));
     }
     if (!cwStream) return;
+    const track = cwStream.getVideoTracks()[0];
+    track.addEventListener('ended', () => cwStream?.getVideoTracks()[0] === track && cwBtn.click()); // the browser's own stop
     attach(courseware.video, cwStream);
     cwBtn.textContent = t('teacher.coursewareStop');
-    await client.publish([{ track: cwStream.getVideoTracks()[0], source: 'screen', quality: 'high', encodings: [{ maxBitrate: 1_200_000 }] }]);
+    if (cwSent && (await client.replaceTrack(cwSent, track))) {
+      cwSent.stop();
+    } else {
+      await client.publish([{ track, source: 'screen', quality: 'high', encodings: [{ maxBitrate: 1_200_000 }] }]);
+    }
+    cwSent = track;
   };
 
   // go -----------------------------------------------------------------------------------------------
@@ -209,4 +219,30 @@ async function secondCamera(first) {
   }
   const track = first?.getVideoTracks()[0];
   return track ? new MediaStream([track.clone()]) : null;
+}
+
+/** A still picture with one line of text, sent where the courseware was. */
+function stoppedSlate(text) {
+  const canvas = document.createElement('canvas');
+  canvas.width = 1280;
+  canvas.height = 720;
+  const g = canvas.getContext('2d');
+  const draw = () => {
+    g.fillStyle = '#111820';
+    g.fillRect(0, 0, canvas.width, canvas.height);
+    g.fillStyle = '#cfd8e3';
+    g.font = '56px "Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-serif';
+    g.textAlign = 'center';
+    g.fillText(text, canvas.width / 2, canvas.height / 2);
+  };
+  draw();
+  const track = canvas.captureStream(1).getVideoTracks()[0];
+  const timer = setInterval(draw, 1000);
+  track.addEventListener('ended', () => clearInterval(timer));
+  const stop = track.stop.bind(track);
+  track.stop = () => {
+    clearInterval(timer);
+    stop();
+  };
+  return track;
 }
