@@ -148,7 +148,7 @@ async function enter(code, first) {
     const onStage = room.stage.includes(me);
     const handUp = room.hands.includes(me);
     document.body.toggleAttribute('data-on-stage', onStage);
-    raise.hidden = onStage;
+    raise.hidden = onStage || !client.me?.grants.can_publish; // a broadcast audience only watches
     raise.classList.toggle('up', handUp);
     raise.replaceChildren(el('span', { class: 'hand-icon' }), handUp ? t('classroom.lower') : t('classroom.raise'));
     const teacherGone = hub && !hub.connected;
@@ -193,6 +193,11 @@ async function enter(code, first) {
   opening.catch(() => {});
   await client.join();
   render();
+  if (!client.me.grants.can_publish) {
+    self.tile.hidden = true;
+    opening.then((stream) => stream.getTracks().forEach((track) => track.stop()), () => {});
+    return;
+  }
   try {
     camera = await opening;
     attach(self.video, camera);
