@@ -1,0 +1,250 @@
+"""The county timetable solver: OR-Tools CP-SAT over candidates in absolute minutes of the week.
+
+The county splits into independent parts (hub schools and the remote schools paired with them); each
+part is one CP-SAT model, solved with a fixed seed, one worker and a *deterministic* time budget, so the
+same input always gives the same timetable. A greedy placement (or, when re-planning, the previous
+timetable) is the solution hint.
+
+Hard: classroom and teacher never in two lessons at once; teacher weekly/daily limits and unavailability;
+at most N remote classrooms per lesson; each remote school's stream limit and each hub's lessons at once;
+grade match; at most one lesson of a subject per classroom per day.
+Soft, in this order: place the most; keep the previous timetable when re-planning; fewer lessons (larger
+N); a subject not on two consecutive days for a classroom; fewer single-period gaps for teachers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from scheduler.board import Board
+from scheduler.candidates import Candidate, CountyIndex, DemandOptions
+from scheduler.county import County
+from scheduler.greedy import greedy_place
+from scheduler.reasons import explain_unplaced
+from scheduler.timetable import Lesson, Timetable
+
+W_PLACE = 1000
+W_KEEP = 100
+W_LESSON = 20
+W_SPREAD = 2
+W_GAP = 1
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    deterministic_time: float = 30.0
+    """Budget per part in CP-SAT's deterministic time units (roughly seconds of one core)."""
+    wall_time: float = 600.0
+    """Safety net only: hitting it makes the result depend on machine speed."""
+    workers: int = 1
+    seed: int = 0
+
+
+@dataclass
+class SolveResult:
+    timetable: Timetable
+    seconds: float
+    parts: int
+    statuses: list[str]
+
+
+def solve(county: County, options: SolveOptions | None = None, previous: Timetable | None = None) -> SolveResult:
+    options = options or SolveOptions()
+    began = time.perf_counter()
+    index = CountyIndex(county)
+    keep = previous.assignments() if previous is not None else set()
+    lessons: list[Lesson] = []
+    statuses: list[str] = []
+    parts = _parts(index.options)
+    for part in parts:
+        part_lessons, status = _solve_part(index, part, options, keep)
+        lessons.extend(part_lessons)
+        statuses.append(status)
+    lessons.sort()
+    board = Board(index)
+    by_key = {(c.classroom, *c.lesson): c for opt in index.options for c in opt.candidates}
+    for ls in lessons:
+        for room in ls.classrooms:
+            board.add(by_key[(room, ls.teacher, ls.weekday, ls.period)])
+    unplaced = explain_unplaced(index, board)
+    return SolveResult(Timetable(lessons, unplaced), time.perf_counter() - began, len(parts), statuses)
+
+
+def _parts(options: list[DemandOptions]) -> list[list[DemandOptions]]:
+    """Independent parts: demands linked through a shared hub school or remote school."""
+    parent: dict[str, str] = {}
+
+    def find(a: str) -> str:
+        while parent.setdefault(a, a) != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for opt in options:
+        for c in opt.candidates:
+            parent[find("h:" + c.hub)] = find("r:" + c.remote)
+    groups: dict[str, list[DemandOptions]] = defaultdict(list)
+    for opt in options:
+        if opt.candidates:
+            groups[find("r:" + opt.candidates[0].remote)].append(opt)
+    return [groups[k] for k in sorted(groups, key=lambda k: min(o.demand.classroom for o in groups[k]))]
+
+
+def _solve_part(
+    index: CountyIndex, part: list[DemandOptions], options: SolveOptions, keep: set[tuple[str, str, int, int]]
+) -> tuple[list[Lesson], str]:
+    model = cp_model.CpModel()
+    max_n = index.county.settings.max_n
+    x: dict[tuple[str, str, int, int], cp_model.IntVar] = {}
+    cand: dict[tuple[str, str, int, int], Candidate] = {}
+    y: dict[tuple[str, int, int, int], cp_model.IntVar] = {}
+    members: dict[tuple[str, int, int, int], list[cp_model.IntVar]] = defaultdict(list)
+    for opt in part:
+        for c in opt.candidates:
+            k = (c.classroom, c.teacher, c.weekday, c.period)
+            x[k] = model.new_bool_var("")
+            cand[k] = c
+            lk = (c.teacher, c.weekday, c.period, c.grade)
+            if lk not in y:
+                y[lk] = model.new_bool_var("")
+            members[lk].append(x[k])
+
+    for lk, xs in members.items():
+        for v in xs:
+            model.add_implication(v, y[lk])
+        model.add(sum(xs) <= max_n * y[lk])
+        model.add(sum(xs) >= y[lk])
+
+    teacher_slot: dict[tuple[str, int, int], list[cp_model.IntVar]] = defaultdict(list)
+    for (t, wd, p, _g), v in y.items():
+        teacher_slot[(t, wd, p)].append(v)
+    active: dict[tuple[str, int, int], cp_model.LinearExprT] = {}
+    per_week: dict[str, list] = defaultdict(list)
+    per_day: dict[tuple[str, int], list] = defaultdict(list)
+    hub_at: dict[tuple[str, int, int], list] = defaultdict(list)
+    for (t, wd, p), vs in sorted(teacher_slot.items()):
+        if len(vs) > 1:
+            model.add_at_most_one(vs)
+        active[(t, wd, p)] = sum(vs)
+        per_week[t].extend(vs)
+        per_day[(t, wd)].extend(vs)
+        hub_at[(index.teachers[t].school, wd, p)].extend(vs)
+    for t, vs in per_week.items():
+        if len(vs) > index.teachers[t].max_per_week:
+            model.add(sum(vs) <= index.teachers[t].max_per_week)
+    for (t, _wd), vs in per_day.items():
+        if len(vs) > index.teachers[t].max_per_day:
+            model.add(sum(vs) <= index.teachers[t].max_per_day)
+    for (hub, _wd, _p), vs in hub_at.items():
+        if len(vs) > index.schools[hub].max_lessons_at_once:
+            model.add(sum(vs) <= index.schools[hub].max_lessons_at_once)
+
+    spread_terms = []
+    for opt in part:
+        d = opt.demand
+        vs = [x[(c.classroom, c.teacher, c.weekday, c.period)] for c in opt.candidates]
+        model.add(sum(vs) <= d.per_week)
+        by_day: dict[int, list] = defaultdict(list)
+        for c, v in zip(opt.candidates, vs, strict=True):
+            by_day[c.weekday].append(v)
+        for day_vs in by_day.values():
+            if len(day_vs) > 1:
+                model.add_at_most_one(day_vs)
+        if d.per_week <= 3:
+            for wd in sorted(by_day):
+                if wd + 1 in by_day:
+                    both = model.new_bool_var("")
+                    model.add(sum(by_day[wd]) + sum(by_day[wd + 1]) <= 1 + both)
+                    spread_terms.append(both)
+
+    by_class: dict[str, list[Candidate]] = defaultdict(list)
+    by_remote: dict[str, list[Candidate]] = defaultdict(list)
+    for c in cand.values():
+        by_class[c.classroom].append(c)
+        by_remote[c.remote].append(c)
+    for cs in by_class.values():
+        for clique in _cliques([(c.busy_start, c.busy_end, x[_key(c)]) for c in cs]):
+            model.add_at_most_one(clique)
+    for remote, cs in by_remote.items():
+        limit = index.schools[remote].streams
+        if len({c.classroom for c in cs}) <= limit:
+            continue
+        for clique in _cliques([(c.start, c.end, x[_key(c)]) for c in cs]):
+            if len(clique) > limit:
+                model.add(sum(clique) <= limit)
+
+    gap_terms = []
+    for (t, wd, p), a in active.items():
+        before, after = active.get((t, wd, p - 1)), active.get((t, wd, p + 1))
+        if before is not None and after is not None:
+            gap = model.new_bool_var("")
+            model.add(before + after - a - 1 <= gap)
+            gap_terms.append(gap)
+
+    kept = [v for k, v in x.items() if k in keep]
+    model.maximize(
+        W_PLACE * sum(x.values()) + W_KEEP * sum(kept) - W_LESSON * sum(y.values())
+        - W_SPREAD * sum(spread_terms) - W_GAP * sum(gap_terms)
+    )
+
+    hint = _hint(index, part, keep, cand)
+    for k, v in x.items():
+        model.add_hint(v, k in hint)
+    hinted_lessons = {(c.teacher, c.weekday, c.period, c.grade) for k, c in cand.items() if k in hint}
+    for lk, v in y.items():
+        model.add_hint(v, lk in hinted_lessons)
+
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = options.workers
+    solver.parameters.random_seed = options.seed
+    solver.parameters.max_deterministic_time = options.deterministic_time
+    solver.parameters.max_time_in_seconds = options.wall_time
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return [], solver.status_name(status)
+    chosen: dict[tuple[str, int, int, int], list[str]] = defaultdict(list)
+    for k, v in x.items():
+        if solver.boolean_value(v):
+            c = cand[k]
+            chosen[(c.teacher, c.weekday, c.period, c.grade)].append(c.classroom)
+    lessons = [
+        Lesson(wd, p, t, index.teachers[t].subject, g, tuple(sorted(rooms)))
+        for (t, wd, p, g), rooms in chosen.items()
+    ]
+    return lessons, solver.status_name(status)
+
+
+def _key(c: Candidate) -> tuple[str, str, int, int]:
+    return (c.classroom, c.teacher, c.weekday, c.period)
+
+
+def _cliques(intervals: list[tuple[int, int, cp_model.IntVar]]) -> list[list[cp_model.IntVar]]:
+    """Maximal sets of intervals sharing a point: 'at most one at any time' is exact for intervals."""
+    if not intervals:
+        return []
+    points = sorted({s for s, _e, _v in intervals})
+    out: list[list[cp_model.IntVar]] = []
+    previous: frozenset[int] = frozenset()
+    for point in points:
+        members = frozenset(i for i, (s, e, _v) in enumerate(intervals) if s <= point < e)
+        if len(members) > 1 and not members <= previous:
+            out.append([intervals[i][2] for i in sorted(members)])
+        previous = members
+    return out
+
+
+def _hint(
+    index: CountyIndex, part: list[DemandOptions], keep: set, cand: dict[tuple[str, str, int, int], Candidate]
+) -> set[tuple[str, str, int, int]]:
+    """Previous timetable (what still fits) topped up greedily, or a plain greedy placement."""
+    board = Board(index)
+    for k in sorted(keep):
+        c = cand.get(k)
+        if c is not None and board.blocker(c) is None:
+            board.add(c)
+    board = greedy_place(index, part, board)
+    return {(room, t, wd, p) for (t, wd, p), ls in board.lessons.items() for room in ls.classrooms}
