@@ -36,12 +36,14 @@ W_GAP = 1
 
 @dataclass(frozen=True)
 class SolveOptions:
-    deterministic_time: float = 30.0
+    deterministic_time: float = 0.5
     """Budget per part in CP-SAT's deterministic time units (roughly seconds of one core)."""
     wall_time: float = 600.0
     """Safety net only: hitting it makes the result depend on machine speed."""
+
     workers: int = 1
     seed: int = 0
+    linearization: int = 1
 
 
 @dataclass
@@ -149,8 +151,10 @@ def _solve_part(
         vs = [x[(c.classroom, c.teacher, c.weekday, c.period)] for c in opt.candidates]
         model.add(sum(vs) <= d.per_week)
         by_day: dict[int, list] = defaultdict(list)
+        day_keys: dict[int, list] = defaultdict(list)
         for c, v in zip(opt.candidates, vs, strict=True):
             by_day[c.weekday].append(v)
+            day_keys[c.weekday].append(_key(c))
         for day_vs in by_day.values():
             if len(day_vs) > 1:
                 model.add_at_most_one(day_vs)
@@ -159,7 +163,7 @@ def _solve_part(
                 if wd + 1 in by_day:
                     both = model.new_bool_var("")
                     model.add(sum(by_day[wd]) + sum(by_day[wd + 1]) <= 1 + both)
-                    spread_terms.append(both)
+                    spread_terms.append((both, day_keys[wd], day_keys[wd + 1]))
 
     by_class: dict[str, list[Candidate]] = defaultdict(list)
     by_remote: dict[str, list[Candidate]] = defaultdict(list)
@@ -183,12 +187,12 @@ def _solve_part(
         if before is not None and after is not None:
             gap = model.new_bool_var("")
             model.add(before + after - a - 1 <= gap)
-            gap_terms.append(gap)
+            gap_terms.append((gap, t, wd, p))
 
     kept = [v for k, v in x.items() if k in keep]
     model.maximize(
         W_PLACE * sum(x.values()) + W_KEEP * sum(kept) - W_LESSON * sum(y.values())
-        - W_SPREAD * sum(spread_terms) - W_GAP * sum(gap_terms)
+        - W_SPREAD * sum(v for v, _a, _b in spread_terms) - W_GAP * sum(v for v, *_ in gap_terms)
     )
 
     hint = _hint(index, part, keep, cand)
@@ -197,25 +201,30 @@ def _solve_part(
     hinted_lessons = {(c.teacher, c.weekday, c.period, c.grade) for k, c in cand.items() if k in hint}
     for lk, v in y.items():
         model.add_hint(v, lk in hinted_lessons)
+    for v, day1, day2 in spread_terms:
+        model.add_hint(v, any(k in hint for k in day1) and any(k in hint for k in day2))
+    busy = {(t, wd, p) for t, wd, p, _g in hinted_lessons}
+    for v, t, wd, p in gap_terms:
+        model.add_hint(v, (t, wd, p - 1) in busy and (t, wd, p + 1) in busy and (t, wd, p) not in busy)
 
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = options.workers
     solver.parameters.random_seed = options.seed
     solver.parameters.max_deterministic_time = options.deterministic_time
     solver.parameters.max_time_in_seconds = options.wall_time
+    solver.parameters.linearization_level = options.linearization
     status = solver.solve(model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return [], solver.status_name(status)
+    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
     chosen: dict[tuple[str, int, int, int], list[str]] = defaultdict(list)
-    for k, v in x.items():
-        if solver.boolean_value(v):
+    for k in sorted(x):
+        if solver.boolean_value(x[k]) if found else k in hint:
             c = cand[k]
             chosen[(c.teacher, c.weekday, c.period, c.grade)].append(c.classroom)
     lessons = [
         Lesson(wd, p, t, index.teachers[t].subject, g, tuple(sorted(rooms)))
         for (t, wd, p, g), rooms in chosen.items()
     ]
-    return lessons, solver.status_name(status)
+    return lessons, solver.status_name(status) if found else "HINT"
 
 
 def _key(c: Candidate) -> tuple[str, str, int, int]:
