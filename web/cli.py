@@ -3,14 +3,65 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
+import logging
 import sys
+from pathlib import Path
 
 BENCHES = {
     "media": "loadtest.bench_media",
     "schedule": "scheduler.bench",
     "recorder": "recorder.bench",
 }
+
+
+def _settings(args: argparse.Namespace):  # noqa: ANN202
+    from core.settings import Settings
+
+    return Settings(
+        host=getattr(args, "host", "127.0.0.1"), port=getattr(args, "port", 8080), data_dir=Path(args.data_dir),
+        database_url=args.database_url, redis_url=getattr(args, "redis_url", None),
+        demo=getattr(args, "demo", False),
+    )
+
+
+async def _demo(settings) -> str:  # noqa: ANN001
+    from core.db import Database
+    from web.demo import seed_demo
+
+    settings.prepare()
+    db = Database(settings.db_url)
+    try:
+        await db.migrate()
+        return await seed_demo(db, settings.data_dir)
+    finally:
+        await db.close()
+
+
+def serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from web.app import create_app
+
+    settings = _settings(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.demo:
+        print(asyncio.run(_demo(settings)), flush=True)
+    print(f"Sanke on http://{settings.host}:{settings.port}  (data in {settings.data_dir.resolve()})", flush=True)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+def token(args: argparse.Namespace) -> int:
+    from core.tokens import TokenSigner
+    from rooms.roles import Role, RoomKind, grants_for
+
+    settings = _settings(args)
+    grants = grants_for(Role(args.role), RoomKind(args.kind), args.room)
+    signer = TokenSigner(settings.secret_keys())
+    print(signer.issue_join(args.identity, args.name or args.identity, args.role, grants, ttl=args.ttl))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,10 +72,39 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         module = importlib.import_module(BENCHES[argv[1]])
         return int(module.main(argv[2:]) or 0)
-    parser = argparse.ArgumentParser(prog="sanke")
-    parser.add_subparsers(dest="command", required=True)
-    parser.parse_args(argv)
-    return 0
+
+    parser = argparse.ArgumentParser(prog="sanke", description="三课 Sanke live teaching platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", default="var", help="data directory (database, media, secret key)")
+        p.add_argument("--database-url", default=None, help="default: SQLite in the data dir")
+
+    p_serve = sub.add_parser("serve", help="run the platform")
+    common(p_serve)
+    p_serve.add_argument("--host", default="127.0.0.1")
+    p_serve.add_argument("--port", type=int, default=8080)
+    p_serve.add_argument("--redis-url", default=None, help="default: in-process bus")
+    p_serve.add_argument("--demo", action="store_true", help="seed the demo county and print its accounts")
+    p_serve.set_defaults(func=serve)
+
+    p_demo = sub.add_parser("demo", help="seed the demo county and print accounts and join codes")
+    common(p_demo)
+    p_demo.set_defaults(func=lambda a: print(asyncio.run(_demo(_settings(a)))) or 0)
+
+    p_token = sub.add_parser("token", help="print a join token for scripts and load tests")
+    common(p_token)
+    p_token.add_argument("--room", required=True)
+    p_token.add_argument("--identity", required=True)
+    p_token.add_argument("--role", required=True,
+                         choices=["coordinator", "hub_teacher", "classroom", "coteacher", "observer", "viewer", "recorder"])
+    p_token.add_argument("--kind", default="delivery", choices=["delivery", "coteach", "broadcast"])
+    p_token.add_argument("--name", default="")
+    p_token.add_argument("--ttl", type=int, default=600)
+    p_token.set_defaults(func=token)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":

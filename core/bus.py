@@ -1,0 +1,273 @@
+"""The bus: room events (pub/sub), presence keys with a TTL, hashes and a lock.
+
+Two implementations with one behaviour: in-process for `sanke serve` on one node, Redis for several
+nodes (as LiveKit keeps its node registry and room → node map in Redis).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+Message = dict[str, Any]
+
+
+@dataclass(slots=True, frozen=True)
+class Envelope:
+    """A published message, decoded once and shared by every local subscriber (treat `data` as
+    read-only); `raw` is its JSON text, so a relay can forward it without encoding it again."""
+
+    data: Message
+    raw: str
+
+    @classmethod
+    def of(cls, raw: str) -> Envelope:
+        return cls(json.loads(raw), raw)
+
+
+class Subscription:
+    """Messages of one channel, in order, for one listener. Iterate it; close it when done."""
+
+    def __init__(self, channel: str, on_close: Any) -> None:
+        self.channel = channel
+        self._queue: asyncio.Queue[Envelope | None] = asyncio.Queue()
+        self._on_close = on_close
+        self._closed = False
+
+    def _deliver(self, envelope: Envelope | None) -> None:
+        self._queue.put_nowait(envelope)
+
+    async def envelope(self, timeout: float | None = None) -> Envelope:
+        env = await asyncio.wait_for(self._queue.get(), timeout)
+        if env is None:
+            raise StopAsyncIteration
+        return env
+
+    async def get(self, timeout: float | None = None) -> Message:
+        return (await self.envelope(timeout)).data
+
+    def __aiter__(self) -> AsyncIterator[Envelope]:
+        return self
+
+    async def __anext__(self) -> Envelope:
+        return await self.envelope()
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put_nowait(None)
+            await self._on_close(self)
+
+
+class Bus(ABC):
+    @abstractmethod
+    async def publish(self, channel: str, message: Message) -> None: ...
+
+    @abstractmethod
+    async def subscribe(self, channel: str) -> Subscription: ...
+
+    @abstractmethod
+    async def set(self, key: str, value: str, ttl: float | None = None) -> None: ...
+
+    @abstractmethod
+    async def set_if_absent(self, key: str, value: str, ttl: float | None = None) -> bool: ...
+
+    @abstractmethod
+    async def get(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    async def delete(self, key: str) -> None: ...
+
+    @abstractmethod
+    async def hset(self, key: str, field: str, value: str) -> None: ...
+
+    @abstractmethod
+    async def hdel(self, key: str, field: str) -> None: ...
+
+    @abstractmethod
+    async def hgetall(self, key: str) -> dict[str, str]: ...
+
+    @contextlib.asynccontextmanager
+    async def lock(self, name: str, timeout: float = 10.0) -> AsyncIterator[None]:
+        """A lock across nodes: taken with SET NX and a TTL, so a dead holder cannot keep it."""
+        token = uuid.uuid4().hex
+        key = f"lock:{name}"
+        deadline = time.monotonic() + timeout
+        while not await self.set_if_absent(key, token, ttl=timeout):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"lock {name} not acquired in {timeout}s")
+            await asyncio.sleep(0.01)
+        try:
+            yield
+        finally:
+            if await self.get(key) == token:
+                await self.delete(key)
+
+    async def close(self) -> None:
+        return None
+
+
+class InProcessBus(Bus):
+    def __init__(self) -> None:
+        self._subs: dict[str, set[Subscription]] = defaultdict(set)
+        self._keys: dict[str, tuple[str, float | None]] = {}
+        self._hashes: dict[str, dict[str, str]] = defaultdict(dict)
+
+    async def publish(self, channel: str, message: Message) -> None:
+        # A JSON round trip keeps the in-process bus honest: what passes here passes Redis too.
+        subs = self._subs.get(channel)
+        if subs:
+            envelope = Envelope.of(json.dumps(message, ensure_ascii=False))
+            for sub in list(subs):
+                sub._deliver(envelope)
+
+    async def subscribe(self, channel: str) -> Subscription:
+        sub = Subscription(channel, self._unsubscribe)
+        self._subs[channel].add(sub)
+        return sub
+
+    async def _unsubscribe(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub.channel)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.channel]
+
+    def _live(self, key: str) -> str | None:
+        item = self._keys.get(key)
+        if item is None:
+            return None
+        value, expires = item
+        if expires is not None and expires <= time.monotonic():
+            del self._keys[key]
+            return None
+        return value
+
+    async def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        self._keys[key] = (value, time.monotonic() + ttl if ttl else None)
+
+    async def set_if_absent(self, key: str, value: str, ttl: float | None = None) -> bool:
+        if self._live(key) is not None:
+            return False
+        await self.set(key, value, ttl)
+        return True
+
+    async def get(self, key: str) -> str | None:
+        return self._live(key)
+
+    async def delete(self, key: str) -> None:
+        self._keys.pop(key, None)
+
+    async def hset(self, key: str, field: str, value: str) -> None:
+        self._hashes[key][field] = value
+
+    async def hdel(self, key: str, field: str) -> None:
+        self._hashes.get(key, {}).pop(field, None)
+
+    async def hgetall(self, key: str) -> dict[str, str]:
+        return dict(self._hashes.get(key, {}))
+
+
+class RedisBus(Bus):
+    """One pub/sub connection per process, fanned out locally to every subscription."""
+
+    def __init__(self, url: str, prefix: str = "sanke:") -> None:
+        self._redis = aioredis.from_url(url, decode_responses=True)
+        self._prefix = prefix
+        self._pubsub = self._redis.pubsub()
+        self._subs: dict[str, set[Subscription]] = defaultdict(set)
+        self._reader: asyncio.Task[None] | None = None
+        self._sub_lock = asyncio.Lock()
+
+    def _k(self, key: str) -> str:
+        return self._prefix + key
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def publish(self, channel: str, message: Message) -> None:
+        await self._redis.publish(self._k(channel), json.dumps(message, ensure_ascii=False))
+
+    async def subscribe(self, channel: str) -> Subscription:
+        sub = Subscription(channel, self._unsubscribe)
+        async with self._sub_lock:
+            first = channel not in self._subs
+            self._subs[channel].add(sub)
+            if first:
+                await self._pubsub.subscribe(self._k(channel))
+            if self._reader is None:
+                self._reader = asyncio.create_task(self._read(), name="redis-bus-reader")
+        return sub
+
+    async def _unsubscribe(self, sub: Subscription) -> None:
+        async with self._sub_lock:
+            subs = self._subs.get(sub.channel)
+            if subs is None:
+                return
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.channel]
+                with contextlib.suppress(Exception):
+                    await self._pubsub.unsubscribe(self._k(sub.channel))
+
+    async def _read(self) -> None:
+        plen = len(self._prefix)
+        while True:
+            try:
+                msg = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                await asyncio.sleep(0.2)
+                continue
+            if msg is None or msg.get("type") != "message":
+                continue
+            subs = self._subs.get(msg["channel"][plen:])
+            if subs:
+                envelope = Envelope.of(msg["data"])
+                for sub in list(subs):
+                    sub._deliver(envelope)
+
+    async def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        await self._redis.set(self._k(key), value, px=int(ttl * 1000) if ttl else None)
+
+    async def set_if_absent(self, key: str, value: str, ttl: float | None = None) -> bool:
+        return bool(await self._redis.set(self._k(key), value, nx=True, px=int(ttl * 1000) if ttl else None))
+
+    async def get(self, key: str) -> str | None:
+        return await self._redis.get(self._k(key))
+
+    async def delete(self, key: str) -> None:
+        await self._redis.delete(self._k(key))
+
+    async def hset(self, key: str, field: str, value: str) -> None:
+        await self._redis.hset(self._k(key), field, value)
+
+    async def hdel(self, key: str, field: str) -> None:
+        await self._redis.hdel(self._k(key), field)
+
+    async def hgetall(self, key: str) -> dict[str, str]:
+        return await self._redis.hgetall(self._k(key))
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        with contextlib.suppress(Exception):
+            await self._pubsub.aclose()
+        await self._redis.aclose()
+
+
+def create_bus(redis_url: str | None, prefix: str = "sanke:") -> Bus:
+    return RedisBus(redis_url, prefix) if redis_url else InProcessBus()

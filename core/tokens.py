@@ -1,0 +1,135 @@
+"""Join and session tokens: short-lived HS256 JWTs that carry grants (as LiveKit's video grant)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import jwt
+
+Source = Literal["camera", "microphone", "screen"]
+JOIN_TTL_MAX = 600
+
+
+class TokenError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(slots=True, frozen=True)
+class Grants:
+    room: str = ""
+    room_join: bool = False
+    can_publish: bool = False
+    can_publish_sources: tuple[Source, ...] = ()
+    can_subscribe: bool = False
+    room_admin: bool = False
+    room_record: bool = False
+    hidden: bool = False
+
+    def may_publish(self, source: str) -> bool:
+        return self.can_publish and source in self.can_publish_sources
+
+    def to_claim(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["can_publish_sources"] = list(self.can_publish_sources)
+        return d
+
+    @classmethod
+    def from_claim(cls, d: dict[str, Any]) -> Grants:
+        return cls(
+            room=str(d.get("room", "")),
+            room_join=bool(d.get("room_join")),
+            can_publish=bool(d.get("can_publish")),
+            can_publish_sources=tuple(d.get("can_publish_sources") or ()),
+            can_subscribe=bool(d.get("can_subscribe")),
+            room_admin=bool(d.get("room_admin")),
+            room_record=bool(d.get("room_record")),
+            hidden=bool(d.get("hidden")),
+        )
+
+
+@dataclass(slots=True, frozen=True)
+class Claims:
+    identity: str
+    name: str
+    role: str
+    grants: Grants
+    expires_at: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class TokenSigner:
+    """Signs with the newest key and verifies with any listed key (`kid` header), so keys can rotate."""
+
+    def __init__(self, keys: dict[str, bytes], issuer: str = "sanke") -> None:
+        if not keys:
+            raise ValueError("at least one key is needed")
+        self._keys = dict(keys)
+        self._kid = list(keys)[-1]
+        self._issuer = issuer
+
+    def issue_join(
+        self,
+        identity: str,
+        name: str,
+        role: str,
+        grants: Grants,
+        ttl: int = JOIN_TTL_MAX,
+        meta: dict[str, Any] | None = None,
+    ) -> str:
+        ttl = min(ttl, JOIN_TTL_MAX)
+        now = int(time.time())
+        payload = {
+            "iss": self._issuer,
+            "aud": "join",
+            "sub": identity,
+            "name": name,
+            "role": role,
+            "video": grants.to_claim(),
+            "meta": meta or {},
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + ttl,
+        }
+        return jwt.encode(payload, self._keys[self._kid], algorithm="HS256", headers={"kid": self._kid})
+
+    def verify_join(self, token: str) -> Claims:
+        p = self._decode(token, "join")
+        return Claims(
+            identity=str(p["sub"]),
+            name=str(p.get("name", "")),
+            role=str(p.get("role", "")),
+            grants=Grants.from_claim(p.get("video") or {}),
+            expires_at=float(p["exp"]),
+            meta=dict(p.get("meta") or {}),
+        )
+
+    def issue_session(self, user_id: int, ttl: int) -> str:
+        now = int(time.time())
+        payload = {"iss": self._issuer, "aud": "session", "sub": str(user_id), "iat": now, "exp": now + ttl}
+        return jwt.encode(payload, self._keys[self._kid], algorithm="HS256", headers={"kid": self._kid})
+
+    def verify_session(self, token: str) -> int:
+        return int(self._decode(token, "session")["sub"])
+
+    def _decode(self, token: str, audience: str) -> dict[str, Any]:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError as e:
+            raise TokenError("token_invalid", "token is not a JWT") from e
+        key = self._keys.get(kid or "")
+        if key is None:
+            raise TokenError("token_invalid", "token signed with an unknown key")
+        try:
+            return jwt.decode(
+                token, key, algorithms=["HS256"], audience=audience, issuer=self._issuer,
+                options={"require": ["exp", "sub", "iat"]},
+            )
+        except jwt.ExpiredSignatureError as e:
+            raise TokenError("token_expired", "token has expired") from e
+        except jwt.PyJWTError as e:
+            raise TokenError("token_invalid", f"token rejected: {e}") from e

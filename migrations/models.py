@@ -1,0 +1,7 @@
+"""Every module that defines tables; Alembic's env imports them so autogenerate sees the whole schema."""
+
+MODEL_MODULES = [
+    "core.directory",
+    "core.audit",
+    "rooms.records",
+]

@@ -1,0 +1,82 @@
+"""Who receives what: a pure function of the room's state, applied to the SFU by signaling.
+
+The plan maps a subscriber to the tracks it should receive and at which quality. Keys are primary tracks
+(audio, screen, and the high version of a camera); `low` asks for the camera's smaller version, which
+the SFU swaps in on a keyframe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rooms.roles import Role, RoomKind
+from rooms.room import Participant, Room, TrackInfo
+
+Plan = dict[str, dict[str, str]]  # subscriber → track_id → high | low
+LAST_N = 8  # videos a subscriber receives at most in coteach and among remote classrooms in N+N
+
+
+def is_hub(p: Participant) -> bool:
+    return p.role == Role.HUB_TEACHER or p.meta.get("side") == "hub"
+
+
+def _primary(tracks: Iterable[TrackInfo]) -> list[TrackInfo]:
+    return [t for t in tracks if t.quality == "high"]
+
+
+def plan(room: Room, preferences: dict[str, dict[str, str]] | None = None) -> Plan:
+    """preferences: subscriber → publisher → high | low | off, as asked by the client."""
+    preferences = preferences or {}
+    by_owner: dict[str, list[TrackInfo]] = {}
+    for t in _primary(room.tracks.values()):
+        by_owner.setdefault(t.participant_id, []).append(t)
+    publishers = [room.participants[pid] for pid in by_owner if pid in room.participants]
+    stage = set(room.stage.on_stage)
+    hubs = [p for p in publishers if is_hub(p)]
+    remotes = [p for p in publishers if not is_hub(p)]
+    recent = sorted(publishers, key=lambda p: -room.speakers.get(p.id, 0.0))
+
+    out: Plan = {}
+    for sub in room.participants.values():
+        if not sub.grants.can_subscribe:
+            continue
+        wanted: dict[str, str] = {}  # publisher → default camera quality
+
+        if sub.role == Role.RECORDER:
+            wanted = {p.id: "high" for p in publishers}
+        elif room.kind == RoomKind.BROADCAST:
+            wanted = {p.id: "high" for p in hubs or publishers}
+        elif room.kind == RoomKind.COTEACH:
+            for p in recent[: LAST_N + 1]:
+                wanted[p.id] = "high"
+        elif is_hub(sub) or sub.hidden:
+            wanted = {p.id: "high" for p in hubs}
+            wanted.update({p.id: "high" if p.id in stage else "low" for p in remotes})
+        else:
+            wanted = {p.id: "high" for p in hubs}
+            wanted.update({pid: "high" for pid in stage if pid in by_owner})
+            if len(hubs) > 1:  # N+N: the other classrooms too, up to a limit
+                others = [p for p in remotes if p.id not in wanted and p.id != sub.id]
+                wanted.update({p.id: "low" for p in others[:LAST_N]})
+        wanted.pop(sub.id, None)
+
+        tracks: dict[str, str] = {}
+        prefs = preferences.get(sub.id, {})
+        for pub_id, quality in wanted.items():
+            quality = prefs.get(pub_id, quality)
+            if quality == "off":
+                continue
+            for t in by_owner[pub_id]:
+                if t.kind == "audio" and not _hears(room, sub, pub_id, stage):
+                    continue
+                tracks[t.track_id] = quality if (t.kind == "video" and t.source == "camera") else "high"
+        out[sub.id] = tracks
+    return out
+
+
+def _hears(room: Room, sub: Participant, pub_id: str, stage: set[str]) -> bool:
+    """In a delivery room the hub hears only the classrooms on stage; everyone hears the hubs."""
+    if room.kind != RoomKind.DELIVERY:
+        return True
+    pub = room.participants[pub_id]
+    return is_hub(pub) or pub_id in stage

@@ -1,0 +1,47 @@
+"""Roles in a room and the grants each one carries, per room kind."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from core.tokens import Grants
+
+
+class RoomKind(StrEnum):
+    DELIVERY = "delivery"  # 专递课堂: 1+N and N+N
+    COTEACH = "coteach"  # 名师课堂: co-teaching, collective preparation, observation
+    BROADCAST = "broadcast"  # 名校网络课堂: watch-only audience
+
+
+class Role(StrEnum):
+    COORDINATOR = "coordinator"
+    HUB_TEACHER = "hub_teacher"
+    CLASSROOM = "classroom"  # the remote classroom PC, run by the assistant teacher
+    COTEACHER = "coteacher"
+    OBSERVER = "observer"  # silent and hidden
+    VIEWER = "viewer"
+    RECORDER = "recorder"  # the recording service
+
+
+ALL_SOURCES = ("camera", "microphone", "screen")
+RETURN_SOURCES = ("camera", "microphone")
+
+
+def grants_for(role: Role, kind: RoomKind, room_id: str) -> Grants:
+    """The one table of who may do what; tokens carry its result and every message is checked against it."""
+    base = {"room": room_id, "room_join": True, "can_subscribe": True}
+    match role:
+        case Role.HUB_TEACHER:
+            return Grants(**base, can_publish=True, can_publish_sources=ALL_SOURCES, room_admin=True, room_record=True)
+        case Role.COTEACHER:
+            return Grants(**base, can_publish=True, can_publish_sources=ALL_SOURCES)
+        case Role.CLASSROOM if kind != RoomKind.BROADCAST:
+            return Grants(**base, can_publish=True, can_publish_sources=RETURN_SOURCES)
+        case Role.COORDINATOR:
+            return Grants(**base, room_admin=True, hidden=True)
+        case Role.OBSERVER:
+            return Grants(**base, hidden=True)
+        case Role.RECORDER:
+            return Grants(**base, room_record=True)
+        case _:
+            return Grants(**base)

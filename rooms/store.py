@@ -1,0 +1,129 @@
+"""The rooms' database side: definitions, lifecycle times, presence spans and audited actions."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.audit import audit
+from core.db import Database
+from rooms.records import PresenceRecord, RoomMember, RoomRecord
+from rooms.roles import RoomKind
+from rooms.room import RoomState
+
+
+@dataclass(slots=True, frozen=True)
+class RoomDefinition:
+    id: str
+    kind: RoomKind
+    title: str
+    state: RoomState
+    record: bool
+    stage_seats: int
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class RoomStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def load(self, room_id: str) -> RoomDefinition | None:
+        async with self.db.session() as s:
+            r = await s.get(RoomRecord, room_id)
+            if r is None:
+                return None
+            return RoomDefinition(r.id, RoomKind(r.kind), r.title, RoomState(r.state), r.record, r.stage_seats)
+
+    async def set_state(self, room_id: str, state: RoomState, at: float) -> None:
+        column = {"open": "opened_at", "live": "live_at", "ended": "ended_at"}.get(state.value)
+        values: dict[str, object] = {"state": state.value}
+        if column:
+            values[column] = _dt(at)
+        async with self.db.session() as s:
+            await s.execute(update(RoomRecord).where(RoomRecord.id == room_id).values(**values))
+            await s.commit()
+
+    async def presence_join(
+        self, room_id: str, identity: str, role: str, at: float, user_id: int | None, classroom_id: int | None
+    ) -> int:
+        async with self.db.session() as s:
+            rec = PresenceRecord(
+                room_id=room_id, identity=identity, role=role, user_id=user_id,
+                classroom_id=classroom_id, joined_at=_dt(at),
+            )
+            s.add(rec)
+            await s.commit()
+            return rec.id
+
+    async def presence_leave(self, presence_id: int, at: float) -> None:
+        async with self.db.session() as s:
+            await s.execute(update(PresenceRecord).where(PresenceRecord.id == presence_id).values(left_at=_dt(at)))
+            await s.commit()
+
+    async def close_open_presence(self, room_id: str, at: float) -> None:
+        async with self.db.session() as s:
+            await s.execute(
+                update(PresenceRecord)
+                .where(PresenceRecord.room_id == room_id, PresenceRecord.left_at.is_(None))
+                .values(left_at=_dt(at))
+            )
+            await s.commit()
+
+    async def presence(self, room_id: str) -> list[PresenceRecord]:
+        async with self.db.session() as s:
+            rows = await s.execute(
+                select(PresenceRecord).where(PresenceRecord.room_id == room_id).order_by(PresenceRecord.id)
+            )
+            return list(rows.scalars())
+
+    async def audit(self, actor: str, action: str, target: str, **detail: object) -> None:
+        async with self.db.session() as s:
+            audit(s, actor, action, target, **detail)
+            await s.commit()
+
+
+@dataclass(slots=True)
+class RoomSpec:
+    """A room to create: by a coordinator or teacher by hand, or by the timetable job ahead of a lesson."""
+
+    kind: RoomKind
+    title: str
+    subject: str = ""
+    grade: int = 0
+    host_user_id: int | None = None
+    hub_classroom_ids: list[int] = field(default_factory=list)
+    remote_classroom_ids: list[int] = field(default_factory=list)
+    coteacher_ids: list[int] = field(default_factory=list)
+    scheduled_start: datetime | None = None
+    scheduled_end: datetime | None = None
+    record: bool = True
+    stage_seats: int = 6
+    timetable_ref: str | None = None
+
+
+async def create_room(session: AsyncSession, spec: RoomSpec) -> RoomRecord:
+    """Add the room and its expected members to the caller's transaction."""
+    record = RoomRecord(
+        id=f"r-{secrets.token_hex(5)}", kind=spec.kind.value, title=spec.title, state=RoomState.SCHEDULED.value,
+        subject=spec.subject, grade=spec.grade, host_user_id=spec.host_user_id, record=spec.record,
+        stage_seats=spec.stage_seats, timetable_ref=spec.timetable_ref,
+        scheduled_start=spec.scheduled_start, scheduled_end=spec.scheduled_end,
+    )
+    session.add(record)
+    await session.flush()
+    if spec.host_user_id is not None:
+        session.add(RoomMember(room_id=record.id, role="hub_teacher", user_id=spec.host_user_id))
+    for cid in spec.hub_classroom_ids:
+        session.add(RoomMember(room_id=record.id, role="hub_classroom", classroom_id=cid))
+    for cid in spec.remote_classroom_ids:
+        session.add(RoomMember(room_id=record.id, role="classroom", classroom_id=cid))
+    for uid in spec.coteacher_ids:
+        session.add(RoomMember(room_id=record.id, role="coteacher", user_id=uid))
+    return record

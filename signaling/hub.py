@@ -1,0 +1,97 @@
+"""The node's signaling hub: the sessions on this node, the rooms they join, and the SFU behind them.
+
+It is the MediaListener of the SFU and the observer of the room service, so that the media plan
+(who receives what) follows every room change in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from core.tokens import TokenSigner
+from rooms.audience import Plan, plan
+from rooms.room import Room, TrackInfo
+from rooms.service import RoomService
+from signaling.media_seam import MediaSeam, MediaTrack
+
+if TYPE_CHECKING:
+    from signaling.session import Session
+
+log = logging.getLogger(__name__)
+
+
+class SignalingHub:
+    def __init__(self, rooms: RoomService, tokens: TokenSigner, media: MediaSeam | None = None) -> None:
+        self.rooms = rooms
+        self.tokens = tokens
+        self.media = media
+        self.sessions: dict[tuple[str, str], Session] = {}
+        self.preferences: dict[str, dict[str, dict[str, str]]] = {}  # room → subscriber → publisher → q
+        self._plans: dict[str, Plan] = {}
+        self.track_stats: dict[str, list[dict]] = {}
+        rooms.add_observer(self.apply_plan)
+        if media is not None:
+            media.set_listener(self)
+
+    def register(self, room_id: str, pid: str, session: Session) -> Session | None:
+        """Make `session` the participant's connection; return the one it replaces, if any."""
+        old = self.sessions.get((room_id, pid))
+        self.sessions[(room_id, pid)] = session
+        return old if old is not session else None
+
+    def unregister(self, room_id: str, pid: str, session: Session) -> bool:
+        if self.sessions.get((room_id, pid)) is session:
+            del self.sessions[(room_id, pid)]
+            return True
+        return False
+
+    def set_preference(self, room_id: str, subscriber: str, publisher: str, quality: str) -> None:
+        self.preferences.setdefault(room_id, {}).setdefault(subscriber, {})[publisher] = quality
+
+    async def apply_plan(self, room: Room) -> None:
+        """Tell the SFU each subscriber's tracks when they changed; release those who left."""
+        if self.media is None:
+            return
+        new = plan(room, self.preferences.get(room.id)) if room.participants else {}
+        old = self._plans.get(room.id, {})
+        for pid in old.keys() - new.keys():
+            await self.media.leave(room.id, pid)
+        for pid, tracks in new.items():
+            if old.get(pid) != tracks:
+                await self.media.set_subscriptions(room.id, pid, tracks)  # type: ignore[arg-type]
+        if new:
+            self._plans[room.id] = new
+        else:
+            self._plans.pop(room.id, None)
+            self.preferences.pop(room.id, None)
+            await self.media.close_room(room.id)
+
+    def forget_plan(self, room_id: str, pid: str) -> None:
+        """The participant's media is gone (dropped connection): its next plan must be sent again."""
+        self._plans.get(room_id, {}).pop(pid, None)
+
+    # MediaListener -----------------------------------------------------------------------------
+
+    async def on_track_published(self, room_id: str, track: MediaTrack) -> None:
+        await self.rooms.track_published(
+            room_id,
+            TrackInfo(track.track_id, track.participant_id, track.kind, track.source, track.quality, track.codec),
+        )
+
+    async def on_track_unpublished(self, room_id: str, track: MediaTrack) -> None:
+        await self.rooms.track_unpublished(room_id, track.track_id)
+
+    async def on_subscriber_offer(self, room_id: str, participant_id: str, sdp: str) -> None:
+        session = self.sessions.get((room_id, participant_id))
+        if session is not None:
+            await session.send({"type": "subscriber.offer", "sdp": sdp})
+
+    async def on_audio_levels(self, room_id: str, levels: dict[str, float]) -> None:
+        await self.rooms.speaking(room_id, levels)
+
+    async def on_track_stats(self, room_id: str, stats: list[dict]) -> None:
+        self.track_stats[room_id] = stats
+        room = self.rooms.get(room_id)
+        if room is not None:
+            await self.rooms.bus.publish(f"room:{room_id}", {"type": "stats", "room": room_id, "tracks": stats})

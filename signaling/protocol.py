@@ -1,0 +1,180 @@
+"""The WebSocket protocol: every client message, validated before it touches state.
+
+Documented in docs/protocol.md; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+MAX_MESSAGE_BYTES = 64 * 1024
+ParticipantId = Annotated[str, Field(min_length=1, max_length=120)]
+RequestId = Annotated[str | int | None, Field(default=None)]
+
+
+class Msg(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str | int | None = Field(default=None)
+
+
+class Join(Msg):
+    type: Literal["join"]
+    token: Annotated[str, Field(min_length=10, max_length=4096)]
+
+
+class Resume(Msg):
+    type: Literal["resume"]
+    room: Annotated[str, Field(min_length=1, max_length=40)]
+    participant_id: ParticipantId
+    resume_token: Annotated[str, Field(min_length=10, max_length=200)]
+
+
+class Ping(Msg):
+    type: Literal["ping"]
+
+
+class Leave(Msg):
+    type: Literal["leave"]
+
+
+class HandRaise(Msg):
+    type: Literal["hand.raise"]
+
+
+class HandLower(Msg):
+    type: Literal["hand.lower"]
+    participant_id: ParticipantId | None = None
+
+
+class StageInvite(Msg):
+    type: Literal["stage.invite"]
+    participant_id: ParticipantId
+
+
+class StageLeave(Msg):
+    type: Literal["stage.leave"]
+    participant_id: ParticipantId | None = None
+
+
+class MuteRequest(Msg):
+    type: Literal["mute.request"]
+    participant_id: ParticipantId
+    source: Literal["microphone", "camera", "screen"] = "microphone"
+
+
+class ParticipantRemove(Msg):
+    type: Literal["participant.remove"]
+    participant_id: ParticipantId
+
+
+class RoomStart(Msg):
+    type: Literal["room.start"]
+
+
+class RoomEnd(Msg):
+    type: Literal["room.end"]
+
+
+class TrackSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mid: Annotated[str, Field(min_length=1, max_length=16)]
+    kind: Literal["audio", "video"]
+    source: Literal["camera", "microphone", "screen"]
+    quality: Literal["high", "low"] = "high"
+
+
+Sdp = Annotated[str, Field(min_length=10, max_length=48 * 1024)]
+
+
+class PublishOffer(Msg):
+    type: Literal["publish.offer"]
+    sdp: Sdp
+    tracks: Annotated[list[TrackSpec], Field(min_length=1, max_length=6)]
+
+
+class SubscriberAnswer(Msg):
+    type: Literal["subscriber.answer"]
+    sdp: Sdp
+
+
+class Ice(Msg):
+    type: Literal["ice"]
+    target: Literal["publisher", "subscriber"]
+    candidate: dict[str, Any]
+
+
+class SubscriptionQuality(Msg):
+    type: Literal["subscription.quality"]
+    participant_id: ParticipantId
+    quality: Literal["high", "low", "off"]
+
+
+ClientMessage = Annotated[
+    Join | Resume | Ping | Leave | HandRaise | HandLower | StageInvite | StageLeave | MuteRequest
+    | ParticipantRemove | RoomStart | RoomEnd | PublishOffer | SubscriberAnswer | Ice | SubscriptionQuality,
+    Field(discriminator="type"),
+]
+CLIENT_MESSAGE = TypeAdapter(ClientMessage)
+MESSAGE_TYPES = frozenset(
+    m.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+    for m in (
+        Join, Resume, Ping, Leave, HandRaise, HandLower, StageInvite, StageLeave, MuteRequest,
+        ParticipantRemove, RoomStart, RoomEnd, PublishOffer, SubscriberAnswer, Ice, SubscriptionQuality,
+    )
+)
+
+# The grant each message needs beyond having joined. Checked on every message, not only at join.
+REQUIRED_GRANT: dict[str, str] = {
+    "hand.raise": "can_publish",
+    "stage.invite": "room_admin",
+    "mute.request": "room_admin",
+    "participant.remove": "room_admin",
+    "room.start": "room_admin",
+    "room.end": "room_admin",
+    "publish.offer": "can_publish",
+    "subscriber.answer": "can_subscribe",
+    "subscription.quality": "can_subscribe",
+}
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def parse(raw: str | bytes) -> Msg:
+    """Size, JSON, type, schema — in that order, each failure naming what was wrong."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise ProtocolError("too_large", f"message exceeds {MAX_MESSAGE_BYTES} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ProtocolError("bad_json", f"not valid JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_field", "a message is a JSON object", "")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("invalid_field", "message has no string 'type'", "type")
+    if kind not in MESSAGE_TYPES:
+        raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}", "type")
+    try:
+        return CLIENT_MESSAGE.validate_python(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = [str(p) for p in err["loc"][1:]]  # drop the discriminator tag
+        raise ProtocolError("invalid_field", err["msg"], ".".join(loc) or "type") from e
+
+
+def error(code: str, message: str, field: str | None = None, request_id: Any = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if field is not None:
+        out["field"] = field
+    if request_id is not None:
+        out["id"] = request_id
+    return out

@@ -1,0 +1,95 @@
+"""The aiohttp application: database, bus, rooms, signaling and (when present) the SFU, in one process."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from core.bus import Bus, RedisBus, create_bus
+from core.db import Database
+from core.nodes import NodeRegistry
+from core.settings import Settings
+from core.tokens import TokenSigner
+from rooms.service import RoomService
+from rooms.store import RoomStore
+from signaling.hub import SignalingHub
+from web import auth
+from web.errors import error_middleware
+from web.keys import BUS, DB, HUB, MEDIA, NODES, OPENAPI, ROOMS, SETTINGS, TOKENS
+from web.openapi import new_spec
+from web.ws import websocket
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+API_MODULES = ["web.api.directory", "web.api.rooms", "web.api.audit"]
+
+
+def create_media(settings: Settings) -> object | None:
+    """The SFU, when the media package provides one."""
+    try:
+        module = importlib.import_module("media.service")
+    except ModuleNotFoundError:
+        return None
+    return module.MediaService(settings)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI])
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, "node": request.app[SETTINGS].node_id})
+
+
+async def page(request: web.Request) -> web.FileResponse:
+    name = request.match_info.get("page") or "index"
+    path = STATIC / f"{name}.html"
+    if not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+
+def create_app(settings: Settings, media: object | None = None, with_media: bool = True) -> web.Application:
+    settings.prepare()
+    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+    app[SETTINGS] = settings
+    app[OPENAPI] = new_spec()
+    app[TOKENS] = TokenSigner(settings.secret_keys())
+    auth.setup(app)
+    for name in API_MODULES:
+        importlib.import_module(name).setup(app)
+    app.router.add_get("/api/openapi.json", openapi)
+    app.router.add_get("/api/health", health)
+    app.router.add_get("/ws", websocket)
+    app.router.add_get("/", page)
+    app.router.add_get("/{page:[a-z0-9-]+}", page)
+    app.router.add_static("/static/", STATIC, append_version=False)
+
+    async def lifecycle(app: web.Application):  # noqa: ANN202 - aiohttp cleanup context
+        db = Database(settings.db_url)
+        await db.migrate()
+        bus: Bus = create_bus(settings.redis_url)
+        nodes = None
+        if isinstance(bus, RedisBus):
+            await bus.ping()
+            nodes = NodeRegistry(bus, settings.node_id, settings.address)
+            await nodes.start()
+        app[NODES] = nodes
+        rooms = RoomService(bus, RoomStore(db), settings.node_id, settings.resume_grace)
+        app[DB], app[BUS], app[ROOMS] = db, bus, rooms
+        app[MEDIA] = media if media is not None else (create_media(settings) if with_media else None)
+        app[HUB] = SignalingHub(rooms, app[TOKENS], app[MEDIA])
+        yield
+        if app[MEDIA] is not None:
+            await app[MEDIA].close()
+        await rooms.close()
+        if nodes is not None:
+            await nodes.stop()
+        await bus.close()
+        await db.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

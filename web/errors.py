@@ -1,0 +1,55 @@
+"""JSON errors at the HTTP edge: every failure answers with a code, a message and the field."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+MAX_BODY = 1024 * 1024
+
+
+class ApiError(web.HTTPException):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        self.status_code = status
+        body: dict[str, Any] = {"code": code, "message": message}
+        if field is not None:
+            body["field"] = field
+        super().__init__(text=json.dumps({"error": body}, ensure_ascii=False), content_type="application/json")
+
+
+async def parse_body(request: web.Request, model: type[M]) -> M:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, "too_large", f"body exceeds {MAX_BODY} bytes")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "too_large", f"body exceeds {MAX_BODY} bytes")
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError as e:
+        raise ApiError(400, "bad_json", f"body is not valid JSON: {e}") from e
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise ApiError(400, "invalid_field", err["msg"], ".".join(str(p) for p in err["loc"]) or None) from e
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError:
+        raise
+    except web.HTTPException as e:
+        if request.path.startswith("/api/") and e.status >= 400:
+            raise ApiError(e.status, e.reason.lower().replace(" ", "_"), e.reason) from e
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        raise ApiError(500, "internal", "internal server error") from None

@@ -1,0 +1,52 @@
+"""The /ws endpoint: one WebSocket per participant, handed to a signaling Session (or relayed to the
+node that hosts the room)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiohttp import WSMsgType, web
+
+from signaling.protocol import MAX_MESSAGE_BYTES
+from signaling.relay import owner_address, relay
+from signaling.session import JOIN_TIMEOUT, CloseCode, Session
+from web.keys import HUB, NODES
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(heartbeat=10.0, max_msg_size=MAX_MESSAGE_BYTES * 2)
+    await ws.prepare(request)
+
+
+    async def close(code: int, reason: str) -> None:
+        await ws.close(code=code, message=reason.encode())
+
+    session = Session(request.app[HUB], ws.send_str, close)
+    watchdog = asyncio.create_task(_join_watchdog(session))
+    first = True
+    try:
+        async for msg in ws:
+            if first and msg.type == WSMsgType.TEXT:
+                first = False
+                address = await owner_address(request.app[HUB], request.app[NODES], msg.data)
+                if address is not None:
+                    watchdog.cancel()
+                    await relay(ws, msg.data, address)
+                    return ws
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                await session.handle(msg.data)
+            elif msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        watchdog.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watchdog
+        await session.closed()
+    return ws
+
+
+async def _join_watchdog(session: Session) -> None:
+    await asyncio.sleep(JOIN_TIMEOUT)
+    if session.participant is None:
+        await session.close(CloseCode.JOIN_TIMEOUT, "no join within the time allowed")
