@@ -1,18 +1,36 @@
-"""A fast greedy placement: CP-SAT starts from it (a solution hint), so a good timetable comes early."""
+"""A fast greedy placement: CP-SAT starts from it (a solution hint), so a good timetable comes early.
+
+Several demand orders are tried and the best board kept (most placed, then fewest lessons); all are
+deterministic, so the hint and hence the solver's result are too.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from scheduler.board import Board
 from scheduler.candidates import Candidate, CountyIndex, DemandOptions
 
+OrderKey = Callable[[DemandOptions], tuple]
 
-def greedy_place(index: CountyIndex, options: list[DemandOptions], board: Board | None = None) -> Board:
-    """Place the most constrained demand first; join an existing lesson before opening a new one."""
+ORDERS: dict[str, OrderKey] = {
+    # most constrained first: fewest places per lesson needed
+    "constrained": lambda o: (len(o.candidates) / o.demand.per_week, o.demand.classroom, o.demand.subject),
+    # one subject at a time: classes of a grade gather into the same lessons (larger N)
+    "by-subject": lambda o: (o.demand.subject, len(o.candidates) / o.demand.per_week, o.demand.classroom),
+    # fewest teachers able to serve first
+    "few-teachers": lambda o: (
+        len({c.teacher for c in o.candidates}), len(o.candidates) / o.demand.per_week, o.demand.classroom,
+        o.demand.subject,
+    ),
+}
+
+
+def greedy_place(index: CountyIndex, options: list[DemandOptions], board: Board | None = None,
+                 order: OrderKey = ORDERS["constrained"]) -> Board:
+    """Place demand in `order`; join an existing lesson before opening a new one."""
     board = board or Board(index)
-    order = sorted(
-        options, key=lambda o: (len(o.candidates) / o.demand.per_week, o.demand.classroom, o.demand.subject)
-    )
-    for opt in order:
+    for opt in sorted(options, key=order):
         key = (opt.demand.classroom, opt.demand.subject)
         while board.placed[key] < opt.demand.per_week:
             best: tuple[tuple, Candidate] | None = None
@@ -30,3 +48,15 @@ def greedy_place(index: CountyIndex, options: list[DemandOptions], board: Board 
                 break
             board.add(best[1])
     return board
+
+
+def best_greedy(index: CountyIndex, options: list[DemandOptions], start: Callable[[], Board]) -> Board:
+    """The best board over all orders, each begun from a fresh `start()` (e.g. the kept lessons)."""
+    best: tuple[tuple[int, int], Board] | None = None
+    for order in ORDERS.values():
+        board = greedy_place(index, options, start(), order)
+        score = (-sum(board.placed.values()), len(board.lessons))
+        if best is None or score < best[0]:
+            best = (score, board)
+    assert best is not None
+    return best[1]

@@ -23,7 +23,7 @@ from ortools.sat.python import cp_model
 from scheduler.board import Board
 from scheduler.candidates import Candidate, CountyIndex, DemandOptions
 from scheduler.county import County
-from scheduler.greedy import greedy_place
+from scheduler.greedy import best_greedy
 from scheduler.reasons import explain_unplaced
 from scheduler.timetable import Lesson, Timetable
 
@@ -36,8 +36,11 @@ W_GAP = 1
 
 @dataclass(frozen=True)
 class SolveOptions:
-    deterministic_time: float = 0.5
-    """Budget per part in CP-SAT's deterministic time units (roughly seconds of one core)."""
+    deterministic_time: float = 0.25
+    """CP-SAT budget per part, in its deterministic time units, when the hint already places everything:
+    then only the soft goals can improve."""
+    repair_time: float = 2.0
+    """Budget per part when the hint leaves demand unplaced: CP-SAT searches for the rest."""
     wall_time: float = 600.0
     """Safety net only: hitting it makes the result depend on machine speed."""
 
@@ -210,7 +213,8 @@ def _solve_part(
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = options.workers
     solver.parameters.random_seed = options.seed
-    solver.parameters.max_deterministic_time = options.deterministic_time
+    complete = len(hint) == sum(opt.demand.per_week for opt in part)
+    solver.parameters.max_deterministic_time = options.deterministic_time if complete else options.repair_time
     solver.parameters.max_time_in_seconds = options.wall_time
     solver.parameters.linearization_level = options.linearization
     status = solver.solve(model)
@@ -250,10 +254,13 @@ def _hint(
     index: CountyIndex, part: list[DemandOptions], keep: set, cand: dict[tuple[str, str, int, int], Candidate]
 ) -> set[tuple[str, str, int, int]]:
     """Previous timetable (what still fits) topped up greedily, or a plain greedy placement."""
-    board = Board(index)
-    for k in sorted(keep):
-        c = cand.get(k)
-        if c is not None and board.blocker(c) is None:
-            board.add(c)
-    board = greedy_place(index, part, board)
+    def start() -> Board:
+        board = Board(index)
+        for k in sorted(keep):
+            c = cand.get(k)
+            if c is not None and board.blocker(c) is None:
+                board.add(c)
+        return board
+
+    board = best_greedy(index, part, start)
     return {(room, t, wd, p) for (t, wd, p), ls in board.lessons.items() for room in ls.classrooms}
