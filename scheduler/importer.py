@@ -150,9 +150,12 @@ def import_tables(tables: dict[str, list[dict[str, str]]], row_numbers: dict[str
             data[key].append({k: val(row, k) for k in TEMPLATES[name] if val(row, k) is not None})
     if "term.csv" in tables:
         data["term"] = _term(tables["term.csv"], numbers["term.csv"], problems, origin)
+    result = _finish(data, "county.json", origin)
     if problems:
+        seen = {(p.file, p.row, p.field) for p in problems}
+        problems += [p for p in result.problems if (p.file, p.row, p.field) not in seen]
         return ImportResult(None, problems)
-    return _finish(data, "county.json", origin)
+    return result
 
 
 def import_csv_files(files: dict[str, bytes]) -> ImportResult:
