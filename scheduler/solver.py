@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -57,7 +58,11 @@ class SolveResult:
     statuses: list[str]
 
 
-def solve(county: County, options: SolveOptions | None = None, previous: Timetable | None = None) -> SolveResult:
+def solve(
+    county: County, options: SolveOptions | None = None, previous: Timetable | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SolveResult:
+    """Solve the county; `progress(done, parts)` is called after each independent part (for a progress bar)."""
     options = options or SolveOptions()
     began = time.perf_counter()
     index = CountyIndex(county)
@@ -65,10 +70,12 @@ def solve(county: County, options: SolveOptions | None = None, previous: Timetab
     lessons: list[Lesson] = []
     statuses: list[str] = []
     parts = _parts(index.options)
-    for part in parts:
+    for done, part in enumerate(parts, start=1):
         part_lessons, status = _solve_part(index, part, options, keep)
         lessons.extend(part_lessons)
         statuses.append(status)
+        if progress is not None:
+            progress(done, len(parts))
     lessons.sort()
     board = Board(index)
     by_key = {(c.classroom, *c.lesson): c for opt in index.options for c in opt.candidates}
