@@ -33,6 +33,8 @@ class Board:
         self.teacher_day: dict[tuple[str, int], int] = defaultdict(int)
         self.hub_at: dict[tuple[str, int, int], int] = defaultdict(int)
         self.streams: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        self.assigned: dict[str, list[Candidate]] = defaultdict(list)
+        """Classroom → its placed candidates."""
 
     def blocker(self, c: Candidate) -> str | None:
         """Why `c` cannot be added now, in a coordinator's words; None if it can."""
@@ -74,6 +76,35 @@ class Board:
         self.subject_days[(c.classroom, c.subject)].add(c.weekday)
         self.placed[(c.classroom, c.subject)] += 1
         self.streams[c.remote].append((c.start, c.end))
+        self.assigned[c.classroom].append(c)
+
+    def remove(self, c: Candidate) -> None:
+        """Undo `add(c)`; the lesson goes when its last classroom leaves."""
+        lesson = self.lessons[c.lesson]
+        lesson.classrooms.remove(c.classroom)
+        if not lesson.classrooms:
+            del self.lessons[c.lesson]
+            self.teacher_week[c.teacher] -= 1
+            self.teacher_day[(c.teacher, c.weekday)] -= 1
+            self.hub_at[(c.hub, c.weekday, c.period)] -= 1
+        self.class_busy[c.classroom].remove((c.busy_start, c.busy_end))
+        self.subject_days[(c.classroom, c.subject)].discard(c.weekday)
+        self.placed[(c.classroom, c.subject)] -= 1
+        self.streams[c.remote].remove((c.start, c.end))
+        self.assigned[c.classroom].remove(c)
+
+    def related(self, c: Candidate) -> list[Candidate]:
+        """Placed class-lessons whose removal might make room for `c`, nearest first."""
+        own = [
+            p for p in self.assigned[c.classroom]
+            if (p.busy_start < c.busy_end and c.busy_start < p.busy_end)
+            or (p.subject == c.subject and p.weekday == c.weekday)
+        ]
+        lesson = self.lessons.get(c.lesson)
+        same_lesson = [
+            p for room in (lesson.classrooms if lesson else []) for p in self.assigned[room] if p.lesson == c.lesson
+        ]
+        return own + same_lesson
 
     def has(self, c: Candidate) -> bool:
         lesson = self.lessons.get(c.lesson)

@@ -50,11 +50,60 @@ def greedy_place(index: CountyIndex, options: list[DemandOptions], board: Board 
     return board
 
 
+def repair(board: Board, options: list[DemandOptions]) -> None:
+    """Place what greedy left out by clearing the way: for a place `c` the missing lesson could use, take
+    out what blocks it (one class-lesson, or the whole lesson of another grade the teacher has then), add
+    `c`, and put each removed class-lesson anywhere else it fits; undo all of it if one does not fit."""
+    by_key = {(o.demand.classroom, o.demand.subject): o for o in options}
+    for opt in options:
+        key = (opt.demand.classroom, opt.demand.subject)
+        progress = True
+        while board.placed[key] < opt.demand.per_week and progress:
+            progress = False
+            for c in opt.candidates:
+                if board.has(c):
+                    continue
+                lesson = board.lessons.get(c.lesson)
+                groups = [[e] for e in board.related(c)]
+                if lesson is not None and lesson.grade != c.grade:
+                    groups.append([e for room in lesson.classrooms for e in board.assigned[room] if e.lesson == c.lesson])
+                if any(_eject(board, c, group, by_key) for group in groups):
+                    progress = True
+                    break
+
+
+def _eject(board: Board, c: Candidate, group: list[Candidate], by_key: dict) -> bool:
+    for e in group:
+        board.remove(e)
+    if board.blocker(c) is not None:
+        for e in group:
+            board.add(e)
+        return False
+    board.add(c)
+    placed: list[Candidate] = []
+    for e in group:
+        other = by_key.get((e.classroom, e.subject))
+        alternative = next((a for a in (other.candidates if other else [])
+                            if a.lesson != e.lesson and not board.has(a) and board.blocker(a) is None), None)
+        if alternative is None:
+            for a in placed:
+                board.remove(a)
+            board.remove(c)
+            for x in group:
+                board.add(x)
+            return False
+        board.add(alternative)
+        placed.append(alternative)
+    return True
+
+
 def best_greedy(index: CountyIndex, options: list[DemandOptions], start: Callable[[], Board]) -> Board:
     """The best board over all orders, each begun from a fresh `start()` (e.g. the kept lessons)."""
     best: tuple[tuple[int, int], Board] | None = None
     for order in ORDERS.values():
         board = greedy_place(index, options, start(), order)
+        if sum(board.placed.values()) < sum(o.demand.per_week for o in options):
+            repair(board, options)
         score = (-sum(board.placed.values()), len(board.lessons))
         if best is None or score < best[0]:
             best = (score, board)

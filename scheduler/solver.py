@@ -200,32 +200,48 @@ def _solve_part(
             gap_terms.append((gap, t, wd, p))
 
     kept = [v for k, v in x.items() if k in keep]
+    demanded = sum(opt.demand.per_week for opt in part)
+
+    def set_hint(chosen: set[tuple[str, str, int, int]]) -> None:
+        model.clear_hints()
+        for k, v in x.items():
+            model.add_hint(v, k in chosen)
+        lessons = {(c.teacher, c.weekday, c.period, c.grade) for k, c in cand.items() if k in chosen}
+        for lk, v in y.items():
+            model.add_hint(v, lk in lessons)
+        for v, day1, day2 in spread_terms:
+            model.add_hint(v, any(k in chosen for k in day1) and any(k in chosen for k in day2))
+        busy = {(t, wd, p) for t, wd, p, _g in lessons}
+        for v, t, wd, p in gap_terms:
+            model.add_hint(v, (t, wd, p - 1) in busy and (t, wd, p + 1) in busy and (t, wd, p) not in busy)
+
+    def run(budget: float) -> tuple[cp_model.CpSolver, bool, str]:
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = options.workers
+        solver.parameters.random_seed = options.seed
+        solver.parameters.max_deterministic_time = budget
+        solver.parameters.max_time_in_seconds = options.wall_time
+        solver.parameters.linearization_level = options.linearization
+        status = solver.solve(model)
+        return solver, status in (cp_model.OPTIMAL, cp_model.FEASIBLE), solver.status_name(status)
+
+    hint = _hint(index, part, keep, cand)
+    statuses = []
+    if len(hint) < demanded:
+        # placement first, alone: its bound (all demand) is known, so CP-SAT stops as soon as it gets there
+        model.maximize(sum(x.values()) * (W_KEEP + 1) + sum(kept))
+        set_hint(hint)
+        solver, found, status = run(options.repair_time)
+        statuses.append(status)
+        if found:
+            hint = {k for k, v in x.items() if solver.boolean_value(v)}
     model.maximize(
         W_PLACE * sum(x.values()) + W_KEEP * sum(kept) - W_LESSON * sum(y.values())
         - W_SPREAD * sum(v for v, _a, _b in spread_terms) - W_GAP * sum(v for v, *_ in gap_terms)
     )
-
-    hint = _hint(index, part, keep, cand)
-    for k, v in x.items():
-        model.add_hint(v, k in hint)
-    hinted_lessons = {(c.teacher, c.weekday, c.period, c.grade) for k, c in cand.items() if k in hint}
-    for lk, v in y.items():
-        model.add_hint(v, lk in hinted_lessons)
-    for v, day1, day2 in spread_terms:
-        model.add_hint(v, any(k in hint for k in day1) and any(k in hint for k in day2))
-    busy = {(t, wd, p) for t, wd, p, _g in hinted_lessons}
-    for v, t, wd, p in gap_terms:
-        model.add_hint(v, (t, wd, p - 1) in busy and (t, wd, p + 1) in busy and (t, wd, p) not in busy)
-
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = options.workers
-    solver.parameters.random_seed = options.seed
-    complete = len(hint) == sum(opt.demand.per_week for opt in part)
-    solver.parameters.max_deterministic_time = options.deterministic_time if complete else options.repair_time
-    solver.parameters.max_time_in_seconds = options.wall_time
-    solver.parameters.linearization_level = options.linearization
-    status = solver.solve(model)
-    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    set_hint(hint)
+    solver, found, status = run(options.deterministic_time)
+    statuses.append(status if found else "HINT")
     chosen: dict[tuple[str, int, int, int], list[str]] = defaultdict(list)
     for k in sorted(x):
         if solver.boolean_value(x[k]) if found else k in hint:
@@ -235,7 +251,7 @@ def _solve_part(
         Lesson(wd, p, t, index.teachers[t].subject, g, tuple(sorted(rooms)))
         for (t, wd, p, g), rooms in chosen.items()
     ]
-    return lessons, solver.status_name(status) if found else "HINT"
+    return lessons, "+".join(statuses)
 
 
 def _key(c: Candidate) -> tuple[str, str, int, int]:

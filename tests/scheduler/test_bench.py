@@ -35,7 +35,7 @@ def test_last_line_is_exact(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
 
 SOLVE = (
     "import json, sys; from scheduler.synthetic import Tier, generate; from scheduler.solver import solve; "
-    "county, _ = generate(Tier('S', 2, 10), seed=5); print(json.dumps(solve(county).timetable.to_json(), sort_keys=True))"
+    "county, _ = generate(Tier('S', 2, 6), seed=5); print(json.dumps(solve(county).timetable.to_json(), sort_keys=True))"
 )
 
 
