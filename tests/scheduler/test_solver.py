@@ -99,3 +99,15 @@ def test_validator_lists_every_violation(small: County) -> None:
     ])
     codes = {v.code for v in validate(small, broken)}
     assert {"grade", "teacher-unavailable", "max-n", "over-demand", "no-demand", "subject-day"} <= codes
+
+
+def test_replan_after_classroom_added_keeps_the_rest(small_dict: dict) -> None:
+    before = solve(County.model_validate(small_dict)).timetable
+    small_dict["classrooms"].append({"id": "r2-5", "school": "r2", "name": "五年级", "grade": 5, "students": 16})
+    small_dict["demand"].append({"classroom": "r2-5", "subject": "english", "per_week": 3})
+    county = County.model_validate(small_dict)
+    after = solve(county, previous=before).timetable
+    assert validate(county, after) == [] and after.unplaced == []
+    assert moved_fraction(before, after) <= 0.05
+    # the new class joins 赵文's grade-5 English lessons rather than opening new ones
+    assert sum(1 for ls in after.lessons if "r2-5" in ls.classrooms and "r1-5" in ls.classrooms) == 3
