@@ -24,7 +24,7 @@ from web.ws import websocket
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
-API_MODULES = ["web.api.directory", "web.api.rooms", "web.api.audit", "web.api.scheduler"]
+API_MODULES = ["web.api.directory", "web.api.rooms", "web.api.audit", "web.metrics", "web.api.scheduler"]
 
 
 def create_media(settings: Settings) -> object | None:

@@ -133,3 +133,22 @@ async def test_replaced_connection_keeps_the_seat(server: Server, county: County
     assert (await second.next("pong"))["id"] == "p"
     await first.http.close()
     await second.close()
+
+
+async def test_teacher_removes_a_classroom(server: Server, county: County) -> None:
+    teacher = await connect(server, await user_token(server, "wang", county.room_id))
+    c1 = await connect(server, await classroom_token(server, county.codes["c1"]))
+    c2 = await connect(server, await classroom_token(server, county.codes["c2"]))
+    await teacher.send({"type": "participant.remove", "participant_id": c1.participant_id, "id": "rm"})
+    await teacher.next("ok", id="rm")
+    assert (await c1.next("removed"))["by"] == teacher.participant_id
+    msg = await c1.ws.receive()
+    assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 4003
+    left = await c2.next("participant.left")
+    assert (left["participant_id"], left["reason"]) == (c1.participant_id, "removed")
+    async with server.app[DB].session() as s:
+        entry = (await s.execute(select(AuditEntry).where(AuditEntry.action == "participant.remove"))).scalar_one()
+        assert entry.actor == teacher.participant_id and entry.target == f"{county.room_id}/{c1.participant_id}"
+    for c in (teacher, c2):
+        await c.close()
+    await c1.http.close()

@@ -1,0 +1,532 @@
+"""Media bots: aiortc peers that publish a pre-encoded clip and a tone, and check what they receive.
+
+A publishing bot sends the clip of `loadtest/clip.py` without encoding (it answers a PLI with the intra
+version of the next frame) and a sine tone whose pitch identifies it. A subscribing bot either decodes
+video and reads the frame number from the pixels (`decode`), or only counts complete encoded frames
+(`count`, cheap enough for forty of them on one core). Audio is decoded and its pitch measured, so a test
+can tell which classroom is heard.
+
+Signalling is pluggable: `DirectSignal` drives a `MediaService` in the same process; `WsSignal` joins
+through the real server's `/ws`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fractions
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import aiohttp
+import av
+import numpy as np
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from loadtest.clip import VIDEO_TIME_BASE, Clip, read_number
+from media import aiortc_seams as seams
+
+logger = logging.getLogger(__name__)
+
+AUDIO_RATE = 48000
+AUDIO_SAMPLES = 960  # 20 ms
+
+
+class ClipTrack(MediaStreamTrack):
+    """Yields the clip's encoded frames at its frame rate; the next frame is a keyframe after a PLI."""
+
+    kind = "video"
+
+    def __init__(self, clip: Clip, start_at: float | None = None) -> None:
+        super().__init__()
+        self.clip = clip
+        self.index = 0
+        self.sent = 0
+        self.keyframe_wanted = False
+        self.keyframe_requests: list[float] = []
+        self.keyframes_sent = 0
+        self._start = start_at
+        self._period = 1 / clip.fps
+
+    def request_keyframe(self) -> None:
+        self.keyframe_requests.append(time.monotonic())
+        self.keyframe_wanted = True
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self.sent * self._period
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        i = self.index
+        if self.keyframe_wanted and i != 0:
+            data = self.clip.keys[i]
+            self.keyframe_wanted = False
+            self.keyframes_sent += 1
+        else:
+            data = self.clip.deltas[i]
+            if i == 0:
+                self.keyframe_wanted = False
+                self.keyframes_sent += 1
+        packet = av.Packet(data)
+        packet.pts = int(self.sent * 90000 / self.clip.fps)
+        packet.time_base = VIDEO_TIME_BASE
+        self.sent += 1
+        self.index = (i + 1) % len(self.clip)
+        return packet
+
+
+class ToneTrack(MediaStreamTrack):
+    """A sine tone (or silence) in 20 ms frames; aiortc encodes it to Opus and adds the audio level."""
+
+    kind = "audio"
+
+    def __init__(self, hz: float, speaking: bool = True) -> None:
+        super().__init__()
+        self.hz = hz
+        self.speaking = speaking
+        self._n = 0
+        self._start: float | None = None
+        t = np.arange(AUDIO_SAMPLES * 50) / AUDIO_RATE  # one second, an integer number of periods
+        self._wave = (np.sin(2 * math.pi * hz * t) * 9000).astype(np.int16)
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        delay = self._start + self._n * AUDIO_SAMPLES / AUDIO_RATE - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        offset = (self._n % 50) * AUDIO_SAMPLES
+        samples = self._wave[offset : offset + AUDIO_SAMPLES] if self.speaking else np.zeros(AUDIO_SAMPLES, np.int16)
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = self._n * AUDIO_SAMPLES
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self._n += 1
+        return frame
+
+
+@dataclass(slots=True)
+class VideoCheck:
+    """What a subscriber saw on one video track."""
+
+    frames: int = 0
+    broken: int = 0  # decoded pictures whose frame number could not be read
+    backwards: int = 0  # frame numbers that did not advance
+    first_at: float | None = None
+    last_number: int | None = None
+    numbers: list[int] = field(default_factory=list)
+    sizes: set[tuple[int, int]] = field(default_factory=set)
+    last_size: tuple[int, int] | None = None
+    times: list[float] = field(default_factory=list)
+
+    def fps(self, since: float, until: float) -> float:
+        n = sum(1 for t in self.times if since <= t <= until)
+        return n / (until - since) if until > since else 0.0
+
+
+@dataclass(slots=True)
+class AudioCheck:
+    frames: int = 0
+    loud_frames: int = 0
+    pitch_hz: float = 0.0
+
+
+class Signal(Protocol):
+    async def publish(self, bot: Bot, sdp: str, tracks: list[dict]) -> str: ...
+
+    async def subscriber_answer(self, bot: Bot, sdp: str) -> None: ...
+
+
+class Bot:
+    def __init__(
+        self,
+        name: str,
+        signal: Signal,
+        clip: Clip | None = None,
+        low_clip: Clip | None = None,
+        tone_hz: float | None = None,
+        speaking: bool = True,
+        subscribe_mode: str = "decode",
+        clip_start: float | None = None,
+    ) -> None:
+        self.name = name
+        self.signal = signal
+        self.clip = clip
+        self.low_clip = low_clip
+        self.tone_hz = tone_hz
+        self.speaking = speaking
+        self.subscribe_mode = subscribe_mode  # "decode" or "count"
+        self.clip_start = clip_start
+        self.pub: RTCPeerConnection | None = None
+        self.sub: RTCPeerConnection | None = None
+        self.video_tracks: dict[str, ClipTrack] = {}  # "high"/"low"
+        self.tone: ToneTrack | None = None
+        self.video: dict[str, VideoCheck] = {}  # by published track id
+        self.audio: dict[str, AudioCheck] = {}
+        self.sub_connected_at: float | None = None
+        self._tasks: list[asyncio.Task] = []
+        self.errors: list[str] = []
+
+    # -- publishing -----------------------------------------------------------------------------------
+
+    async def publish(self) -> None:
+        pc = self.pub = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy="max-bundle"))
+        specs: list[dict] = []
+        for quality, clip in (("high", self.clip), ("low", self.low_clip)):
+            if clip is None:
+                continue
+            track = ClipTrack(clip, self.clip_start)
+            self.video_tracks[quality] = track
+            transceiver = pc.addTransceiver(track, direction="sendonly")
+            seams.on_keyframe_request(transceiver.sender, track.request_keyframe)
+            specs.append({"transceiver": transceiver, "kind": "video", "source": "camera", "quality": quality})
+        if self.tone_hz is not None:
+            self.tone = ToneTrack(self.tone_hz, self.speaking)
+            transceiver = pc.addTransceiver(self.tone, direction="sendonly")
+            specs.append({"transceiver": transceiver, "kind": "audio", "source": "microphone", "quality": "high"})
+        for spec in specs:
+            if spec["kind"] == "video":
+                caps = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.name in ("VP8", "rtx")]
+                spec["transceiver"].setCodecPreferences(caps)
+        offer = await pc.createOffer()
+        await pc.setLocalDescription(offer)
+        tracks = [
+            {"mid": s["transceiver"].mid, "kind": s["kind"], "source": s["source"], "quality": s["quality"]}
+            for s in specs
+        ]
+        answer = await self.signal.publish(self, pc.localDescription.sdp, tracks)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+
+    # -- subscribing ----------------------------------------------------------------------------------
+
+    def _subscriber_pc(self) -> RTCPeerConnection:
+        if self.sub is None:
+            pc = self.sub = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy="max-bundle"))
+
+            @pc.on("connectionstatechange")
+            def _state() -> None:
+                if pc.connectionState == "connected" and self.sub_connected_at is None:
+                    self.sub_connected_at = time.monotonic()
+
+            pc.on("track", self._on_track)
+        return self.sub
+
+    async def on_subscriber_offer(self, sdp: str) -> None:
+        pc = self._subscriber_pc()
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        answer = await pc.createAnswer()
+        await pc.setLocalDescription(answer)
+        await self.signal.subscriber_answer(self, pc.localDescription.sdp)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        track_id = track.id
+        if track.kind == "video":
+            check = self.video.setdefault(track_id, VideoCheck())
+            if self.subscribe_mode == "count":
+                receiver = next(t.receiver for t in self.sub.getTransceivers() if t.receiver.track is track)
+                buffer = seams.install_receive_tap(receiver, "video", lambda packet: None)
+                buffer.on_frame = lambda frame, check=check: self._count(check)
+                return
+            self._tasks.append(asyncio.ensure_future(self._read_video(track, check)))
+        else:
+            check_a = self.audio.setdefault(track_id, AudioCheck())
+            self._tasks.append(asyncio.ensure_future(self._read_audio(track, check_a)))
+
+    @staticmethod
+    def _count(check: VideoCheck) -> None:
+        now = time.monotonic()
+        if check.first_at is None:
+            check.first_at = now
+        check.frames += 1
+        check.times.append(now)
+
+    async def _read_video(self, track: MediaStreamTrack, check: VideoCheck) -> None:
+        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
+            while True:
+                frame = await track.recv()
+                now = time.monotonic()
+                number = await asyncio.get_running_loop().run_in_executor(None, read_number, frame)
+                size = (frame.width, frame.height)
+                resized = bool(check.sizes) and size != check.last_size
+                check.last_size = size
+                check.sizes.add(size)
+                if check.first_at is None:
+                    check.first_at = now
+                check.frames += 1
+                check.times.append(now)
+                if number is None:
+                    check.broken += 1
+                    continue
+                if check.last_number is not None:
+                    step = (number - check.last_number) % 4096
+                    # at a high/low switch the other version's keyframe may show the same or the previous
+                    # instant again (the twins are separate streams sent side by side)
+                    if resized and (step == 0 or step >= 4096 - 2):
+                        step = 1
+                    if number < 4 and check.last_number >= 16:
+                        step = 1  # the clip looped
+                    if step == 0 or step > 2048:
+                        check.backwards += 1
+                check.last_number = number
+                check.numbers.append(number)
+
+    async def _read_audio(self, track: MediaStreamTrack, check: AudioCheck) -> None:
+        window: list[np.ndarray] = []
+        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
+            while True:
+                frame = await track.recv()
+                samples = frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0].astype(np.float32)
+                check.frames += 1
+                if np.abs(samples).max() > 1000:
+                    check.loud_frames += 1
+                    window.append(samples)
+                if len(window) >= 25:
+                    data = np.concatenate(window)
+                    crossings = np.count_nonzero(np.diff(np.signbit(data)))
+                    check.pitch_hz = crossings / 2 / (len(data) / frame.sample_rate)
+                    window.clear()
+
+    # -- test helpers ---------------------------------------------------------------------------------
+
+    async def send_pli(self, track_id: str) -> bool:
+        """Ask the SFU for a keyframe of a received video track (what a browser does after loss)."""
+        if self.sub is None:
+            return False
+        for transceiver in self.sub.getTransceivers():
+            track = transceiver.receiver.track
+            if track is not None and track.id == track_id:
+                sources = transceiver.receiver.getSynchronizationSources()
+                if not sources:
+                    return False
+                await seams.send_pli(transceiver.receiver, sources[0].source)
+                return True
+        return False
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        for pc in (self.pub, self.sub):
+            if pc is not None:
+                await pc.close()
+
+
+class DirectSignal:
+    """Drives a MediaService in the same process (tests and the benchmark's SFU host)."""
+
+    def __init__(self, service, room_id: str) -> None:
+        from media.service import MediaService
+        from signaling.media_seam import PublishedTrackSpec
+
+        self.service: MediaService = service
+        self.room_id = room_id
+        self.bots: dict[str, Bot] = {}
+        self._spec = PublishedTrackSpec
+        self.published: list = []
+        self.levels: list[dict[str, float]] = []
+        self.stats: list[list[dict]] = []
+        service.set_listener(self)
+
+    def add(self, bot: Bot) -> Bot:
+        self.bots[bot.name] = bot
+        return bot
+
+    async def publish(self, bot: Bot, sdp: str, tracks: list[dict]) -> str:
+        specs = [self._spec(mid=t["mid"], kind=t["kind"], source=t["source"], quality=t["quality"]) for t in tracks]
+        return await self.service.publish_offer(self.room_id, bot.name, sdp, specs)
+
+    async def subscriber_answer(self, bot: Bot, sdp: str) -> None:
+        await self.service.subscriber_answer(self.room_id, bot.name, sdp)
+
+    # MediaListener
+    async def on_track_published(self, room_id: str, track) -> None:
+        self.published.append(track)
+
+    async def on_track_unpublished(self, room_id: str, track) -> None:
+        self.published = [t for t in self.published if t.track_id != track.track_id]
+
+    async def on_subscriber_offer(self, room_id: str, participant_id: str, sdp: str) -> None:
+        bot = self.bots.get(participant_id)
+        if bot is not None:
+            asyncio.ensure_future(bot.on_subscriber_offer(sdp))
+
+    async def on_audio_levels(self, room_id: str, levels: dict[str, float]) -> None:
+        self.levels.append(levels)
+
+    async def on_track_stats(self, room_id: str, stats: list[dict]) -> None:
+        self.stats.append(stats)
+
+    def tracks_of(self, participant_id: str, kind: str | None = None, quality: str | None = None) -> list:
+        return [
+            t for t in self.published
+            if t.participant_id == participant_id and (kind is None or t.kind == kind)
+            and (quality is None or t.quality == quality)
+        ]
+
+
+class WsSignal:
+    """Joins through the real server's `/ws` with a join token and speaks its protocol (docs/protocol.md)."""
+
+    def __init__(self, base_url: str, token: str, http: aiohttp.ClientSession | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self._http = http
+        self._own_http = http is None
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.participant_id: str | None = None
+        self.joined: dict = {}
+        self.events: list[dict] = []
+        self.errors: list[dict] = []
+        self._pending: dict[int, asyncio.Future] = {}
+        self._next_id = 0
+        self._reader: asyncio.Task | None = None
+        self._bot: Bot | None = None
+        self._offers: list[asyncio.Task] = []
+
+    async def connect(self, bot: Bot) -> dict:
+        self._bot = bot
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        url = self.base_url.replace("http://", "ws://").replace("https://", "wss://") + "/ws"
+        self.ws = await self._http.ws_connect(url, heartbeat=20)
+        self._reader = asyncio.ensure_future(self._read())
+        self.joined = await self.request({"type": "join", "token": self.token})
+        self.participant_id = self.joined.get("participant_id")
+        return self.joined
+
+    async def request(self, message: dict, timeout: float = 15.0) -> dict:
+        self._next_id += 1
+        rid = self._next_id
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        await self.ws.send_json(dict(message, id=rid))  # type: ignore[union-attr]
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._pending.pop(rid, None)
+
+    async def _read(self) -> None:
+        async for msg in self.ws:  # type: ignore[union-attr]
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                continue
+            data = json.loads(msg.data)
+            kind = data.get("type")
+            rid = data.get("id")
+            if kind == "subscriber.offer" and self._bot is not None:
+                self._offers.append(asyncio.ensure_future(self._bot.on_subscriber_offer(data["sdp"])))
+                continue
+            if rid in self._pending and not self._pending[rid].done():
+                if kind == "error":
+                    self._pending[rid].set_exception(RuntimeError(f"{data.get('code')}: {data.get('message')}"))
+                else:
+                    self._pending[rid].set_result(data)
+                continue
+            if kind == "error":
+                self.errors.append(data)
+            else:
+                self.events.append(data)
+
+    async def publish(self, bot: Bot, sdp: str, tracks: list[dict]) -> str:
+        reply = await self.request({"type": "publish.offer", "sdp": sdp, "tracks": tracks})
+        return reply["sdp"]
+
+    async def subscriber_answer(self, bot: Bot, sdp: str) -> None:
+        await self.ws.send_json({"type": "subscriber.answer", "sdp": sdp})  # type: ignore[union-attr]
+
+    async def close(self) -> None:
+        for task in self._offers:
+            task.cancel()
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await self.ws.send_json({"type": "leave"})
+            await self.ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        if self._own_http and self._http is not None:
+            await self._http.close()
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(step)
+    return predicate()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest.bots",
+        description="aiortc media bots against a running Sanke server: each joins with a token, publishes a "
+        "numbered VP8 clip (plus a low twin) and a tone, subscribes to what the room sends, decodes it and "
+        "checks that frame numbers advance. Get tokens from the web API (POST /api/rooms/{id}/token).",
+    )
+    parser.add_argument("--url", default="http://127.0.0.1:8080", help="server base URL")
+    parser.add_argument("--token", action="append", default=[], required=True, help="join token (one bot each)")
+    parser.add_argument("--publish", action="store_true", help="publish camera (high and low) and a tone")
+    parser.add_argument("--size", default="320x240", help="clip size WxH (width >= 128)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long to stay")
+    parser.add_argument("--count-only", action="store_true", help="count frames instead of decoding them")
+    args = parser.parse_args(argv)
+    return asyncio.run(_run_cli(args))
+
+
+async def _run_cli(args: argparse.Namespace) -> int:
+    from loadtest.clip import load
+
+    width, height = (int(x) for x in args.size.split("x"))
+    clip = load(width, height, 30, 90, 300_000) if args.publish else None
+    low = load(160, 128, 30, 90, 100_000) if args.publish else None
+    bots: list[Bot] = []
+    signals: list[WsSignal] = []
+    for i, token in enumerate(args.token):
+        signal = WsSignal(args.url, token)
+        bot = Bot(f"bot{i}", signal, clip=clip, low_clip=low, tone_hz=300 + 110 * i if args.publish else None,
+                  subscribe_mode="count" if args.count_only else "decode")
+        joined = await signal.connect(bot)
+        bot.name = joined.get("participant_id", bot.name)
+        if args.publish:
+            await bot.publish()
+        bots.append(bot)
+        signals.append(signal)
+    started = time.monotonic()
+    await asyncio.sleep(args.seconds)
+    ok = True
+    for bot in bots:
+        for track_id, check in bot.video.items():
+            fps = check.fps(started + 1, time.monotonic())
+            good = check.frames > 0 and check.broken == 0 and check.backwards == 0
+            ok = ok and good
+            print(f"{bot.name} video {track_id}: frames={check.frames} fps={fps:.1f} broken={check.broken} "
+                  f"backwards={check.backwards} {'ok' if good else 'FAIL'}")
+        for track_id, a in bot.audio.items():
+            print(f"{bot.name} audio {track_id}: frames={a.frames} pitch={a.pitch_hz:.0f} Hz")
+    for bot, signal in zip(bots, signals, strict=True):
+        await bot.close()
+        await signal.close()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

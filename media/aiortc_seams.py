@@ -1,0 +1,231 @@
+"""Every place the SFU (and the media bots) reach into aiortc's or aioice's private internals.
+
+aiortc is a WebRTC endpoint, not an SFU: its receiver decodes every frame and its sender encodes or
+repacketises. To forward encoded RTP we need a few hooks below its public API. They all live here, each
+says what it relies on, and `tests/media/test_aiortc_seams.py` fails if aiortc changes underneath.
+Checked against aiortc 1.16.0 / aioice 0.10.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pylibsrtp
+from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcrtpparameters import RTCRtpSendParameters
+from aiortc.rtp import AnyRtcpPacket, RtpPacket
+
+logger = logging.getLogger(__name__)
+
+PacketTap = Callable[[RtpPacket], None]
+
+
+class TapJitterBuffer(JitterBuffer):
+    """Stands in for the receiver's jitter buffer: sees every media packet after RTX unwrapping and NACK
+    bookkeeping, hands it to the SFU, and assembles frames only when someone wants frames."""
+
+    def __init__(self, kind: str, tap: PacketTap) -> None:
+        if kind == "audio":
+            super().__init__(capacity=16, prefetch=4)
+        else:
+            super().__init__(capacity=512, is_video=True)
+        self.tap = tap
+        self.on_frame: Callable[[JitterFrame], None] | None = None
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        self.tap(packet)
+        if self.on_frame is not None:
+            _, frame = super().add(packet)
+            if frame is not None:
+                self.on_frame(frame)
+        # Never hand a frame back: aiortc would queue it for a decoder. PLIs are the SFU's business.
+        return False, None
+
+
+def install_receive_tap(receiver: RTCRtpReceiver, kind: str, tap: PacketTap) -> TapJitterBuffer:
+    """Route a receiver's packets to `tap` and switch its decoding off.
+
+    Relies on: `RTCRtpReceiver._handle_rtp_packet` feeding every (RTX-unwrapped, depayloaded) packet to
+    the name-mangled `__jitter_buffer.add()` and passing a returned frame to `__decoder_queue` only while
+    `__decoder_thread` is set; `receive()` starting that thread and `__stop_decoder()` joining it.
+    """
+    buffer = TapJitterBuffer(kind, tap)
+    if not hasattr(receiver, "_RTCRtpReceiver__jitter_buffer"):
+        raise RuntimeError("aiortc changed: RTCRtpReceiver has no __jitter_buffer")
+    receiver._RTCRtpReceiver__jitter_buffer = buffer  # type: ignore[attr-defined]
+    original_receive = receiver.receive
+
+    async def receive_without_decoder(parameters: Any) -> None:
+        await original_receive(parameters)
+        stop_decoder(receiver)
+
+    receiver.receive = receive_without_decoder  # type: ignore[method-assign]
+    return buffer
+
+
+def stop_decoder(receiver: RTCRtpReceiver) -> None:
+    """Join the receiver's (idle) decoder thread so no decoder is ever created.
+
+    Relies on: the name-mangled `RTCRtpReceiver.__stop_decoder()` and `__decoder_thread`.
+    """
+    receiver._RTCRtpReceiver__stop_decoder()  # type: ignore[attr-defined]
+
+
+def decoder_running(receiver: RTCRtpReceiver) -> bool:
+    """Relies on: the name-mangled `RTCRtpReceiver.__decoder_thread`."""
+    return receiver._RTCRtpReceiver__decoder_thread is not None  # type: ignore[attr-defined]
+
+
+def receiver_rtcp_ssrc(receiver: RTCRtpReceiver) -> int | None:
+    """The SSRC the receiver puts as sender of its RTCP (RR, NACK, PLI).
+
+    Relies on: the name-mangled `RTCRtpReceiver.__rtcp_ssrc`, set by the peer connection.
+    """
+    return receiver._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
+
+
+class RtpWriter:
+    """Protects and sends RTP/RTCP on a DTLS transport synchronously: no coroutine or task per packet.
+
+    Relies on: `RTCDtlsTransport._tx_srtp` (a pylibsrtp Session), `RTCDtlsTransport.transport` →
+    `RTCIceTransport._connection` (an aioice Connection) whose `_nominated[1]` pair has `protocol` (with an
+    asyncio datagram `transport` for host/srflx candidates, or an async `send_data`) and `remote_addr`.
+    """
+
+    __slots__ = ("_dtls", "_protect", "_protect_rtcp", "_sendto", "_addr", "_async_send")
+
+    def __init__(self, dtls: RTCDtlsTransport) -> None:
+        self._dtls = dtls
+        self._protect: Callable[[bytes], bytes] | None = None
+        self._protect_rtcp: Callable[[bytes], bytes] | None = None
+        self._sendto: Callable[[bytes, Any], None] | None = None
+        self._addr: Any = None
+        self._async_send: Callable[[bytes, Any], Awaitable[None]] | None = None
+
+    def resolve(self) -> bool:
+        """Look the send path up once the transport is connected; False while it is not."""
+        dtls = self._dtls
+        if dtls.state != "connected" or dtls._tx_srtp is None:
+            return False
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None:
+            return False
+        self._protect = dtls._tx_srtp.protect
+        self._protect_rtcp = dtls._tx_srtp.protect_rtcp
+        self._addr = pair.remote_addr
+        datagram = getattr(pair.protocol, "transport", None)
+        if isinstance(datagram, asyncio.DatagramTransport):
+            self._sendto = datagram.sendto
+        else:
+            self._async_send = pair.protocol.send_data
+        return True
+
+    @property
+    def ready(self) -> bool:
+        return self._protect is not None and self._dtls.state == "connected"
+
+    def write_rtp(self, data: bytes) -> int:
+        """Send one RTP packet; returns bytes on the wire (0 if SRTP refused it)."""
+        try:
+            out = self._protect(data)  # type: ignore[misc]
+        except pylibsrtp.Error:
+            return 0
+        if self._sendto is not None:
+            self._sendto(out, self._addr)
+        else:
+            asyncio.ensure_future(self._async_send(out, self._addr))  # type: ignore[misc]
+        return len(out)
+
+    def write_rtcp(self, data: bytes) -> None:
+        if not self.ready:
+            return
+        try:
+            out = self._protect_rtcp(data)  # type: ignore[misc]
+        except pylibsrtp.Error:
+            return
+        if self._sendto is not None:
+            self._sendto(out, self._addr)
+        else:
+            asyncio.ensure_future(self._async_send(out, self._addr))  # type: ignore[misc]
+
+
+RtcpHandler = Callable[[AnyRtcpPacket], Awaitable[bool]]
+
+
+def intercept_sender_rtcp(sender: RTCRtpSender, handler: RtcpHandler) -> None:
+    """Give RTCP addressed to a sender's SSRC (NACK, PLI, FIR, RR, REMB) to `handler` first; if it returns
+    False the sender's own handling runs too (for RTT and remote-inbound stats from RRs).
+
+    Relies on: the DTLS transport's RtpRouter calling `sender._handle_rtcp_packet(packet)` for RTCP whose
+    media SSRC or report SSRC is `sender._ssrc`.
+    """
+    original = sender._handle_rtcp_packet
+
+    async def handle(packet: AnyRtcpPacket) -> None:
+        if not await handler(packet):
+            await original(packet)
+
+    sender._handle_rtcp_packet = handle  # type: ignore[method-assign]
+
+
+def capture_send_parameters(
+    sender: RTCRtpSender, callback: Callable[[RTCRtpSendParameters], None]
+) -> None:
+    """Learn the negotiated codecs and header extensions when the peer connection starts the sender.
+
+    Relies on: `RTCPeerConnection.__connect` calling `sender.send(parameters)` once the DTLS transport is
+    connected (the send path is usable from then on) — and again after every renegotiation, when the
+    sender ignores it: `callback` runs each time.
+    """
+    original = sender.send
+
+    async def send(parameters: RTCRtpSendParameters) -> None:
+        await original(parameters)
+        callback(parameters)
+
+    sender.send = send  # type: ignore[method-assign]
+
+
+def sender_ssrcs(sender: RTCRtpSender) -> tuple[int, int]:
+    """(media SSRC, RTX SSRC) the sender announced in SDP. Relies on: `_ssrc`, `_rtx_ssrc`."""
+    return sender._ssrc, sender._rtx_ssrc
+
+
+def set_stream_id(sender: RTCRtpSender, stream_id: str) -> None:
+    """Announce the sender under `a=msid:<stream_id> <track id>`. Relies on: `RTCRtpSender._stream_id`."""
+    sender._stream_id = stream_id
+
+
+def update_sender_report(sender: RTCRtpSender, ntp: int, rtp_timestamp: int, packets: int, octets: int) -> None:
+    """Make the sender's periodic RTCP SR describe what the SFU actually sent (receivers use it for A/V
+    sync and RTT). Relies on: the name-mangled `__ntp_timestamp`, `__rtp_timestamp`, `__packet_count`,
+    `__octet_count` that `RTCRtpSender._run_rtcp` reads.
+    """
+    sender._RTCRtpSender__ntp_timestamp = ntp  # type: ignore[attr-defined]
+    sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]
+    sender._RTCRtpSender__packet_count = packets  # type: ignore[attr-defined]
+    sender._RTCRtpSender__octet_count = octets  # type: ignore[attr-defined]
+
+
+def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Bots: be told when the remote asks this sender for a keyframe (PLI or FIR).
+
+    Relies on: `RTCRtpSender._handle_rtcp_packet` calling `self._send_keyframe()` for PLI/FIR.
+    """
+    original = sender._send_keyframe
+
+    def send_keyframe() -> None:
+        original()
+        callback()
+
+    sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
+
+
+async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """Bots: ask the remote sender for a keyframe. Relies on: `RTCRtpReceiver._send_rtcp_pli`."""
+    await receiver._send_rtcp_pli(media_ssrc)

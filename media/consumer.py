@@ -1,0 +1,215 @@
+"""A Consumer forwards one Producer's packets to one subscriber connection.
+
+Like mediasoup it rewrites SSRC, payload type, sequence number and timestamp per consumer, so it can
+start on a keyframe (no delta frame before it), switch between a camera's high and low tracks on a
+keyframe without a gap in sequence numbers, and answer the subscriber's NACKs from its own history (RTX).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiortc.rtp import RtpPacket
+
+from media.aiortc_seams import RtpWriter
+from media.rtp import rtp_header, seq_newer, wrap_rtx
+
+if TYPE_CHECKING:
+    from media.producer import ExtKey, Producer
+
+HISTORY = 1024  # packets kept for retransmission (≈ 8 s of 1 Mbps video)
+_MASK = HISTORY - 1
+
+
+@dataclass(slots=True)
+class ConsumerCounters:
+    packets: int = 0
+    bytes: int = 0
+    nacks: int = 0
+    retransmitted: int = 0
+    keyframe_requests: int = 0
+    switches: int = 0
+    dropped_waiting: int = 0
+    remote_lost: int = 0
+    remote_fraction_lost: float = 0.0
+
+
+class Consumer:
+    __slots__ = (
+        "track_id", "kind", "source", "target", "writer", "ssrc", "rtx_ssrc", "payload_type",
+        "rtx_payload_type", "ext_key", "quality", "counters", "_waiting", "_seq_off", "_ts_off",
+        "_start_seq", "_last_seq", "_last_ts", "_last_at", "_history", "_rtx_seq", "last_ntp",
+        "clock_rate", "paused", "closed",
+    )
+
+    def __init__(self, track_id: str, kind: str, source: Producer, clock_rate: int) -> None:
+        self.track_id = track_id  # the main (high) track id the subscriber knows
+        self.kind = kind
+        self.source: Producer | None = source
+        self.target: Producer | None = None  # producer we switch to at its next keyframe
+        self.writer: RtpWriter | None = None
+        self.ssrc = 0
+        self.rtx_ssrc = 0
+        self.payload_type = 0
+        self.rtx_payload_type: int | None = None
+        self.ext_key: ExtKey = (0, 0)
+        self.quality = "high"
+        self.counters = ConsumerCounters()
+        self.clock_rate = clock_rate
+        self._waiting = True
+        self._seq_off = 0
+        self._ts_off = 0
+        self._start_seq = 0
+        self._last_seq: int | None = None
+        self._last_ts = 0
+        self._last_at = 0.0
+        self._history: list[bytes | None] = [None] * HISTORY if kind == "video" else []
+        self._rtx_seq = random.randint(0, 0x7FFF)
+        self.last_ntp = 0
+        self.paused = True  # until the subscriber connection's sender is started
+        self.closed = False
+
+    def start(self, writer: RtpWriter, ssrc: int, rtx_ssrc: int, pt: int, rtx_pt: int | None, ext_key: ExtKey) -> None:
+        """The subscriber connection is up: begin forwarding (video from the next keyframe)."""
+        self.writer = writer
+        self.ssrc = ssrc
+        self.rtx_ssrc = rtx_ssrc
+        self.payload_type = pt
+        self.rtx_payload_type = rtx_pt
+        self.ext_key = ext_key
+        self.paused = False
+        self._waiting = True
+        if self.kind == "video":
+            self.request_keyframe()
+
+    def request_keyframe(self) -> None:
+        producer = self.target or self.source
+        if producer is not None:
+            producer.keyframes.request()
+
+    # -- hot path -------------------------------------------------------------------------------------
+
+    def forward(self, producer: Producer, packet: RtpPacket, keyframe: bool, ext: bytes, ntp: int) -> None:
+        if self.paused:
+            return
+        in_seq = packet.sequence_number
+        if producer is not self.source:
+            if producer is not self.target or not keyframe:
+                return
+            self._switch_to(producer, packet)
+        elif self._waiting:
+            if not keyframe and self.kind == "video":
+                self.counters.dropped_waiting += 1
+                return
+            self._begin(packet)
+        elif ((in_seq - self._start_seq) & 0xFFFF) >= 0x8000:
+            return  # older than where this consumer started: the subscriber never expected it
+        seq = (in_seq + self._seq_off) & 0xFFFF
+        ts = (packet.timestamp + self._ts_off) & 0xFFFFFFFF
+        data = rtp_header(packet.marker, self.payload_type, seq, ts, self.ssrc, bool(ext)) + ext + packet.payload
+        sent = self.writer.write_rtp(data)  # type: ignore[union-attr]
+        if self._history:
+            self._history[seq & _MASK] = data
+        if self._last_seq is None or seq_newer(seq, self._last_seq):
+            self._last_seq = seq
+            self._last_ts = ts
+            self._last_at = time.monotonic()
+            self.last_ntp = ntp
+        c = self.counters
+        c.packets += 1
+        c.bytes += sent
+
+    def _begin(self, packet: RtpPacket) -> None:
+        """First keyframe: continue our own sequence if we forwarded before, else start fresh."""
+        self._waiting = False
+        self._align(packet)
+
+    def _switch_to(self, producer: Producer, packet: RtpPacket) -> None:
+        old = self.source
+        self.source = producer
+        self.target = None
+        self._waiting = False
+        if old is not None:
+            old.remove_consumer(self)
+        self.counters.switches += 1
+        self._align(packet)
+
+    def _align(self, packet: RtpPacket) -> None:
+        self._start_seq = packet.sequence_number
+        if self._last_seq is None:
+            out_seq = random.randint(0, 0x7FFF)
+            out_ts = random.randint(0, 0xFFFFFFFF)
+        else:
+            out_seq = (self._last_seq + 1) & 0xFFFF
+            elapsed = max(time.monotonic() - self._last_at, 1 / 90)
+            out_ts = (self._last_ts + max(1, int(elapsed * self.clock_rate))) & 0xFFFFFFFF
+        self._seq_off = (out_seq - packet.sequence_number) & 0xFFFF
+        self._ts_off = (out_ts - packet.timestamp) & 0xFFFFFFFF
+
+    # -- control --------------------------------------------------------------------------------------
+
+    def switch(self, producer: Producer, quality: str) -> None:
+        """Move to another version of the track (high/low); takes effect on its next keyframe."""
+        self.quality = quality
+        if producer is self.source:
+            if self.target is not None:
+                self.target.remove_consumer(self)
+                self.target = None
+            return
+        if self.target is not None and self.target is not producer:
+            self.target.remove_consumer(self)
+        if self.source is None or self.source.closed:
+            if self.source is not None:
+                self.source.remove_consumer(self)
+            self.source = producer
+            self.target = None
+            self._waiting = True
+            producer.add_consumer(self)
+            if not self.paused:
+                self.request_keyframe()
+            return
+        self.target = producer
+        producer.add_consumer(self)
+        if not self.paused:
+            producer.keyframes.request()
+
+    def on_nack(self, lost: list[int]) -> None:
+        self.counters.nacks += len(lost)
+        writer = self.writer
+        if writer is None or not self._history or self.rtx_payload_type is None:
+            return
+        for seq in lost:
+            data = self._history[seq & _MASK]
+            if data is None or ((data[2] << 8) | data[3]) != seq:
+                continue
+            rtx = wrap_rtx(data, self.rtx_payload_type, self._rtx_seq, self.rtx_ssrc)
+            self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+            writer.write_rtp(rtx)
+            self.counters.retransmitted += 1
+
+    def on_keyframe_request(self) -> None:
+        self.counters.keyframe_requests += 1
+        self.request_keyframe()
+
+    def on_receiver_report(self, lost: int, fraction: int) -> None:
+        self.counters.remote_lost = lost
+        self.counters.remote_fraction_lost = fraction / 256
+
+    def on_producer_closed(self, producer: Producer) -> None:
+        if producer is self.target:
+            self.target = None
+        if producer is self.source:
+            self.source = None
+            self._waiting = True
+
+    def close(self) -> None:
+        self.closed = True
+        self.paused = True
+        for producer in (self.source, self.target):
+            if producer is not None:
+                producer.remove_consumer(self)
+        self.source = self.target = None
+        self._history = []

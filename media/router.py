@@ -1,0 +1,273 @@
+"""A Router holds one room's media: its producers, each participant's two transports, and who consumes what.
+
+It applies the subscription plans signaling computes (from `rooms/audience.py`), resolves a plan's
+quality to the camera's high or low track, and reports audio levels and track stats to the listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from media.consumer import Consumer
+from media.frames import EncodedFrame
+from media.producer import Producer
+from media.stats import StatsCollector, TrackStats
+from media.transport import PublishedMedia, PublisherTransport, SubscriberTransport, add_ice_candidate
+from signaling.media_seam import MediaListener, MediaTrack, PublishedTrackSpec, Quality
+
+logger = logging.getLogger(__name__)
+
+LEVEL_INTERVAL_S = 0.25
+STATS_INTERVAL_S = 2.0
+SPEAKING_DBOV = 50  # quieter than -50 dBov is not speaking
+LEVEL_FRESH_S = 0.6
+
+
+def _level(dbov: int) -> float:
+    return round(10 ** (-dbov / 20), 4)
+
+
+class Router:
+    def __init__(self, room_id: str, listener: Callable[[], MediaListener | None]) -> None:
+        self.room_id = room_id
+        self._listener = listener
+        self.producers: dict[str, Producer] = {}
+        self.publishers: dict[str, PublisherTransport] = {}
+        self.subscribers: dict[str, SubscriberTransport] = {}
+        self.plans: dict[str, dict[str, Quality]] = {}
+        self.stats = StatsCollector(room_id)
+        self._last_levels: dict[str, float] = {}
+        self._ticker: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # -- publishing -----------------------------------------------------------------------------------
+
+    async def publish_offer(self, participant_id: str, sdp: str, tracks: list[PublishedTrackSpec]) -> str:
+        self._ensure_ticker()
+        transport = self.publishers.get(participant_id)
+        if transport is not None and transport.pc.connectionState in ("failed", "closed"):
+            await self._close_publisher(participant_id)
+            transport = None
+        if transport is None:
+            transport = PublisherTransport(
+                participant_id,
+                make_track_id=lambda mid, pid=participant_id: f"{pid}:{mid}",
+                on_producer=self._on_producer,
+            )
+            self.publishers[participant_id] = transport
+        specs = {t.mid: PublishedMedia(t.mid, t.kind, t.source, t.quality) for t in tracks}
+        return await transport.apply_offer(sdp, specs)
+
+    async def _on_producer(self, producer: Producer) -> None:
+        info = producer.info
+        self.producers[info.track_id] = producer
+        listener = self._listener()
+        if listener is not None:
+            await listener.on_track_published(self.room_id, self._media_track(producer))
+        await self._reapply(lambda plan: info.track_id in plan or self._twin_key(producer) in plan)
+
+    def _media_track(self, producer: Producer) -> MediaTrack:
+        info = producer.info
+        return MediaTrack(
+            track_id=info.track_id,
+            participant_id=info.participant_id,
+            kind=info.kind,  # type: ignore[arg-type]
+            source=info.source,  # type: ignore[arg-type]
+            quality=info.quality,  # type: ignore[arg-type]
+            codec=info.codec,
+        )
+
+    def _twin(self, producer: Producer, quality: str) -> Producer | None:
+        info = producer.info
+        for other in self.producers.values():
+            o = other.info
+            if (
+                other is not producer and o.participant_id == info.participant_id and o.source == info.source
+                and o.kind == info.kind and o.quality == quality and not other.closed
+            ):
+                return other
+        return None
+
+    def _twin_key(self, producer: Producer) -> str | None:
+        twin = self._twin(producer, "high") if producer.info.quality == "low" else None
+        return twin.info.track_id if twin else None
+
+    def resolve(self, track_id: str, quality: Quality) -> Producer | None:
+        producer = self.producers.get(track_id)
+        if producer is None or producer.closed:
+            return None
+        if quality in ("high", "low") and producer.info.quality != quality:
+            return self._twin(producer, quality) or producer
+        return producer
+
+    # -- subscribing ----------------------------------------------------------------------------------
+
+    def _subscriber(self, participant_id: str) -> SubscriberTransport:
+        transport = self.subscribers.get(participant_id)
+        if transport is None:
+
+            async def send_offer(sdp: str, pid: str = participant_id) -> None:
+                listener = self._listener()
+                if listener is not None:
+                    await listener.on_subscriber_offer(self.room_id, pid, sdp)
+
+            transport = SubscriberTransport(participant_id, send_offer)
+            self.subscribers[participant_id] = transport
+        return transport
+
+    async def set_subscriptions(self, participant_id: str, plan: dict[str, Quality]) -> None:
+        self._ensure_ticker()
+        self.plans[participant_id] = dict(plan)
+        await self._apply(participant_id)
+
+    async def _apply(self, participant_id: str) -> None:
+        plan = self.plans.get(participant_id, {})
+        transport = self._subscriber(participant_id)
+        changed = False
+        wanted: set[str] = set()
+        for track_id, quality in plan.items():
+            if quality == "off":
+                continue
+            producer = self.resolve(track_id, quality)
+            if producer is None or producer.info.participant_id == participant_id:
+                continue
+            wanted.add(track_id)
+            current = transport.consumer(track_id)
+            if current is not None:
+                if producer is not current.source and producer is not current.target:
+                    current.switch(producer, quality)
+                else:
+                    current.quality = quality
+                continue
+            slot = transport.slots.get(track_id)
+            transport.add(track_id, producer, quality)
+            changed = changed or slot is None or not slot.transceiver.currentDirection == "sendonly"
+        for track_id, slot in list(transport.slots.items()):
+            if slot.active and track_id not in wanted:
+                transport.remove(track_id)
+                changed = True
+        if changed:
+            await transport.negotiate()
+
+    async def _reapply(self, touches: Callable[[dict[str, Quality]], bool]) -> None:
+        for participant_id, plan in list(self.plans.items()):
+            if touches(plan):
+                await self._apply(participant_id)
+
+    async def subscriber_answer(self, participant_id: str, sdp: str) -> None:
+        transport = self.subscribers.get(participant_id)
+        if transport is None:
+            raise KeyError(f"no subscriber connection for {participant_id}")
+        await transport.apply_answer(sdp)
+
+    async def ice_candidate(self, participant_id: str, target: str, candidate: dict) -> None:
+        transport = (self.publishers if target == "publisher" else self.subscribers).get(participant_id)
+        if transport is not None:
+            await add_ice_candidate(transport.pc, candidate)
+
+    def consumer(self, participant_id: str, track_id: str) -> Consumer | None:
+        transport = self.subscribers.get(participant_id)
+        return transport.consumer(track_id) if transport else None
+
+    # -- sinks ----------------------------------------------------------------------------------------
+
+    def attach_sink(self, track_id: str, sink: Callable[[EncodedFrame], None]) -> Callable[[], None]:
+        producer = self.producers.get(track_id)
+        if producer is None:
+            raise KeyError(f"no track {track_id} in room {self.room_id}")
+        return producer.attach_sink(sink)
+
+    # -- leaving --------------------------------------------------------------------------------------
+
+    async def _close_publisher(self, participant_id: str) -> None:
+        transport = self.publishers.pop(participant_id, None)
+        if transport is None:
+            return
+        gone = list(transport.producers.values())
+        await transport.close()
+        for producer in gone:
+            self.producers.pop(producer.info.track_id, None)
+        listener = self._listener()
+        for producer in gone:
+            if listener is not None:
+                await listener.on_track_unpublished(self.room_id, self._media_track(producer))
+        ids = {p.info.track_id for p in gone}
+        for pid, transport_ in list(self.subscribers.items()):
+            touched = [t for t, s in transport_.slots.items() if s.active and t in ids]
+            for track_id in touched:
+                transport_.remove(track_id)
+            if touched:
+                await transport_.negotiate()
+            # a low/high twin may remain: the plan may still resolve
+            if any(t in ids for t in self.plans.get(pid, {})):
+                await self._apply(pid)
+
+    async def leave(self, participant_id: str) -> None:
+        self.plans.pop(participant_id, None)
+        self._last_levels.pop(participant_id, None)
+        subscriber = self.subscribers.pop(participant_id, None)
+        if subscriber is not None:
+            await subscriber.close()
+        await self._close_publisher(participant_id)
+
+    @property
+    def empty(self) -> bool:
+        return not self.publishers and not self.subscribers
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        for pid in list(self.subscribers):
+            await self.leave(pid)
+        for pid in list(self.publishers):
+            await self.leave(pid)
+
+    # -- periodic reports -----------------------------------------------------------------------------
+
+    def _ensure_ticker(self) -> None:
+        if self._ticker is None and not self._closed:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick(), name=f"media-room-{self.room_id}")
+
+    def audio_levels(self) -> dict[str, float]:
+        now = time.monotonic()
+        levels: dict[str, float] = {}
+        for producer in self.producers.values():
+            if producer.kind != "audio" or now - producer.level_at > LEVEL_FRESH_S:
+                continue
+            if producer.level_dbov <= SPEAKING_DBOV:
+                pid = producer.info.participant_id
+                levels[pid] = max(levels.get(pid, 0.0), _level(producer.level_dbov))
+        return levels
+
+    def track_stats(self) -> list[TrackStats]:
+        return self.stats.collect(self.producers.values(), self.subscribers.values())
+
+    async def _tick(self) -> None:
+        next_stats = time.monotonic() + STATS_INTERVAL_S
+        while True:
+            await asyncio.sleep(LEVEL_INTERVAL_S)
+            listener = self._listener()
+            try:
+                levels = self.audio_levels()
+                if (levels or self._last_levels) and listener is not None:
+                    self._last_levels = levels
+                    await listener.on_audio_levels(self.room_id, levels)
+                for transport in self.subscribers.values():
+                    transport.sync_sender_reports()
+                if time.monotonic() >= next_stats:
+                    next_stats += STATS_INTERVAL_S
+                    stats = self.track_stats()
+                    if listener is not None and stats:
+                        await listener.on_track_stats(self.room_id, [s.as_event() for s in stats])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("media room %s: periodic report failed", self.room_id)

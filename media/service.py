@@ -1,0 +1,91 @@
+"""MediaService: the SFU behind `signaling.media_seam.MediaSeam`, one Router per room."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from media.frames import EncodedFrame
+from media.router import Router
+from media.stats import TrackStats, render_prometheus
+from signaling.media_seam import MediaListener, PcRole, PublishedTrackSpec, Quality
+
+logger = logging.getLogger(__name__)
+
+
+class MediaService:
+    def __init__(self, settings: object | None = None) -> None:
+        """`settings` (core.settings.Settings) is accepted for the app factory; the SFU needs none yet."""
+        self._listener: MediaListener | None = None
+        self.routers: dict[str, Router] = {}
+
+    def set_listener(self, listener: MediaListener) -> None:
+        self._listener = listener
+
+    def _router(self, room_id: str) -> Router:
+        router = self.routers.get(room_id)
+        if router is None:
+            router = Router(room_id, lambda: self._listener)
+            self.routers[room_id] = router
+        return router
+
+    async def publish_offer(
+        self, room_id: str, participant_id: str, sdp: str, tracks: list[PublishedTrackSpec]
+    ) -> str:
+        return await self._router(room_id).publish_offer(participant_id, sdp, tracks)
+
+    async def subscriber_answer(self, room_id: str, participant_id: str, sdp: str) -> None:
+        router = self.routers.get(room_id)
+        if router is None:
+            raise KeyError(f"no media for room {room_id}")
+        await router.subscriber_answer(participant_id, sdp)
+
+    async def ice_candidate(self, room_id: str, participant_id: str, target: PcRole, candidate: dict) -> None:
+        router = self.routers.get(room_id)
+        if router is not None:
+            await router.ice_candidate(participant_id, target, candidate)
+
+    async def set_subscriptions(self, room_id: str, participant_id: str, plan: dict[str, Quality]) -> None:
+        await self._router(room_id).set_subscriptions(participant_id, plan)
+
+    async def leave(self, room_id: str, participant_id: str) -> None:
+        router = self.routers.get(room_id)
+        if router is None:
+            return
+        await router.leave(participant_id)
+        if router.empty:
+            await router.close()
+            self.routers.pop(room_id, None)
+
+    async def close_room(self, room_id: str) -> None:
+        router = self.routers.pop(room_id, None)
+        if router is not None:
+            await router.close()
+
+    async def close(self) -> None:
+        for room_id in list(self.routers):
+            await self.close_room(room_id)
+
+    # -- beyond the seam ------------------------------------------------------------------------------
+
+    def attach_sink(self, room_id: str, track_id: str, sink: Callable[[EncodedFrame], None]) -> Callable[[], None]:
+        """Hand encoded frames of a track to an in-process consumer (the recorder), from the next
+        keyframe on (one is requested now). Returns the function that detaches it."""
+        router = self.routers.get(room_id)
+        if router is None:
+            raise KeyError(f"no media for room {room_id}")
+        return router.attach_sink(track_id, sink)
+
+    def audio_levels(self, room_id: str) -> dict[str, float]:
+        router = self.routers.get(room_id)
+        return router.audio_levels() if router else {}
+
+    def track_stats(self) -> list[TrackStats]:
+        out: list[TrackStats] = []
+        for router in self.routers.values():
+            out.extend(router.track_stats())
+        return out
+
+    def render_metrics(self) -> str:
+        """Prometheus text for `/metrics`."""
+        return render_prometheus(self.track_stats())

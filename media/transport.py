@@ -1,0 +1,319 @@
+"""Transports: one RTCPeerConnection each, publisher (client offers, SFU answers and receives) or
+subscriber (SFU offers and sends).
+
+Two connections per participant, as LiveKit does: the publisher connection is negotiated only when the
+participant's own tracks change, the subscriber connection only when what it receives changes, and each
+side is always the offerer of its own connection, so offers never collide (no glare handling).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiortc import (
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcrtpparameters import RTCRtpSendParameters
+from aiortc.rtp import (
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    AnyRtcpPacket,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+)
+from aiortc.sdp import SessionDescription, candidate_from_sdp
+
+from media import aiortc_seams as seams
+from media.consumer import Consumer
+from media.producer import Producer, ProducerInfo
+
+logger = logging.getLogger(__name__)
+
+
+def _config() -> RTCConfiguration:
+    return RTCConfiguration(iceServers=[], bundlePolicy="max-bundle")
+
+
+async def add_ice_candidate(pc: RTCPeerConnection, candidate: dict) -> None:
+    """Apply a trickled candidate ({candidate, sdpMid, sdpMLineIndex}); an empty one ends gathering."""
+    line = str(candidate.get("candidate") or "")
+    if line.startswith("candidate:"):
+        line = line[len("candidate:"):]
+    if not line:
+        await pc.addIceCandidate(None)
+        return
+    ice = candidate_from_sdp(line)
+    ice.sdpMid = candidate.get("sdpMid")
+    ice.sdpMLineIndex = candidate.get("sdpMLineIndex")
+    await pc.addIceCandidate(ice)
+
+
+@dataclass(slots=True)
+class PublishedMedia:
+    mid: str
+    kind: str
+    source: str
+    quality: str
+
+
+class PublisherTransport:
+    """Receives a participant's tracks; each becomes a Producer whose packets bypass aiortc's decoder."""
+
+    def __init__(
+        self,
+        participant_id: str,
+        make_track_id: Callable[[str], str],
+        on_producer: Callable[[Producer], Awaitable[None]],
+    ) -> None:
+        self.participant_id = participant_id
+        self.pc = RTCPeerConnection(_config())
+        self._make_track_id = make_track_id
+        self._on_producer = on_producer
+        self._taps: dict[str, list[Producer | None]] = {}  # mid → [producer] once known
+        self._receivers: dict[str, RTCRtpReceiver] = {}
+        self.producers: dict[str, Producer] = {}  # by mid
+        self._writer: seams.RtpWriter | None = None
+        self._lock = asyncio.Lock()
+        self.pc.on("track", self._on_track)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.receiver.track is track and transceiver.mid is not None:
+                holder: list[Producer | None] = [None]
+
+                def tap(packet, holder=holder) -> None:
+                    producer = holder[0]
+                    if producer is not None:
+                        producer.on_packet(packet)
+
+                buffer = seams.install_receive_tap(transceiver.receiver, transceiver.kind, tap)
+                holder.append(buffer)  # type: ignore[arg-type]
+                self._taps[transceiver.mid] = holder
+                self._receivers[transceiver.mid] = transceiver.receiver
+
+    async def apply_offer(self, sdp: str, specs: dict[str, PublishedMedia]) -> str:
+        async with self._lock:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            answer = await self.pc.createAnswer()
+            await self.pc.setLocalDescription(answer)
+            local = SessionDescription.parse(self.pc.localDescription.sdp)
+            for media in local.media:
+                mid = media.rtp.muxId
+                if mid in self.producers or mid not in self._taps or not media.rtp.codecs:
+                    continue
+                codec = media.rtp.codecs[0]
+                spec = specs.get(mid) or PublishedMedia(
+                    mid, media.kind, "camera" if media.kind == "video" else "microphone", "high"
+                )
+                transceiver = next(t for t in self.pc.getTransceivers() if t.mid == mid)
+                rtcp_ssrc = seams.sender_ssrcs(transceiver.sender)[0]
+                receiver = self._receivers[mid]
+                info = ProducerInfo(
+                    track_id=self._make_track_id(mid),
+                    participant_id=self.participant_id,
+                    kind=media.kind,
+                    source=spec.source,
+                    quality=spec.quality,
+                    codec=codec.name if media.kind == "video" else codec.name.lower(),
+                    clock_rate=codec.clockRate,
+                )
+                producer = Producer(info, self._pli_sender(receiver, rtcp_ssrc))
+                holder = self._taps[mid]
+                holder[0] = producer
+                buffer = holder[1]
+                producer.set_frame_hook(lambda fn, buffer=buffer: setattr(buffer, "on_frame", fn))
+                self.producers[mid] = producer
+                await self._on_producer(producer)
+            return self.pc.localDescription.sdp
+
+    def _pli_sender(self, receiver: RTCRtpReceiver, rtcp_ssrc: int) -> Callable[[int], bool]:
+        def send(media_ssrc: int) -> bool:
+            writer = self._writer
+            if writer is None or not writer.ready:
+                writer = seams.RtpWriter(receiver.transport)
+                if not writer.resolve():
+                    return False
+                self._writer = writer
+            writer.write_rtcp(bytes(RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=rtcp_ssrc, media_ssrc=media_ssrc)))
+            return True
+
+        return send
+
+    async def close(self) -> None:
+        for producer in self.producers.values():
+            producer.close()
+        await self.pc.close()
+
+
+class SilentTrack(MediaStreamTrack):
+    """Gives a subscriber transceiver its track id (announced in `a=msid`) without ever yielding a frame:
+    the sender's own RTP loop sleeps forever, the SFU writes RTP for it."""
+
+    def __init__(self, kind: str, track_id: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._id = track_id
+        self._never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def recv(self):  # type: ignore[override]
+        await self._never
+        raise asyncio.CancelledError
+
+    def stop(self) -> None:
+        if not self._never.done():
+            self._never.cancel()
+        super().stop()
+
+
+@dataclass(slots=True)
+class _Slot:
+    consumer: Consumer
+    transceiver: RTCRtpTransceiver
+    active: bool = True
+
+
+class SubscriberTransport:
+    """Sends the tracks a participant should receive; the SFU (re)offers whenever that set changes."""
+
+    def __init__(self, participant_id: str, send_offer: Callable[[str], Awaitable[None]]) -> None:
+        self.participant_id = participant_id
+        self.pc = RTCPeerConnection(_config())
+        self._send_offer = send_offer
+        self.slots: dict[str, _Slot] = {}
+        self._again = False
+        self._lock = asyncio.Lock()
+        self._writer: seams.RtpWriter | None = None
+
+    def consumer(self, track_id: str) -> Consumer | None:
+        slot = self.slots.get(track_id)
+        return slot.consumer if slot and slot.active else None
+
+    def add(self, track_id: str, producer: Producer, quality: str) -> Consumer:
+        """Start (or resume) forwarding `producer` as `track_id`; needs a negotiation when new."""
+        slot = self.slots.get(track_id)
+        if slot is not None:
+            consumer = slot.consumer
+            consumer.switch(producer, quality)
+            if not slot.active:
+                slot.active = True
+                slot.transceiver.direction = "sendonly"
+                consumer._waiting = True
+                if consumer.writer is not None:
+                    consumer.paused = False
+                    consumer.request_keyframe()
+            return consumer
+        consumer = Consumer(track_id, producer.kind, producer, producer.info.clock_rate)
+        consumer.quality = quality
+        transceiver = self.pc.addTransceiver(SilentTrack(producer.kind, track_id), direction="sendonly")
+        preferred = [
+            c for c in RTCRtpSender.getCapabilities(producer.kind).codecs
+            if c.name.lower() == producer.info.codec.lower() or c.name == "rtx"
+        ]
+        if preferred:
+            transceiver.setCodecPreferences(preferred)
+        seams.set_stream_id(transceiver.sender, producer.info.participant_id)
+        seams.capture_send_parameters(
+            transceiver.sender, lambda params, c=consumer, t=transceiver: self._start(c, t, params)
+        )
+        seams.intercept_sender_rtcp(transceiver.sender, self._rtcp_handler(consumer))
+        producer.add_consumer(consumer)
+        self.slots[track_id] = _Slot(consumer, transceiver)
+        return consumer
+
+    def remove(self, track_id: str) -> None:
+        slot = self.slots.get(track_id)
+        if slot is None or not slot.active:
+            return
+        slot.active = False
+        consumer = slot.consumer
+        consumer.paused = True
+        for producer in (consumer.source, consumer.target):
+            if producer is not None:
+                producer.remove_consumer(consumer)
+        consumer.target = None
+        slot.transceiver.direction = "inactive"
+
+    def _start(self, consumer: Consumer, transceiver: RTCRtpTransceiver, params: RTCRtpSendParameters) -> None:
+        if consumer.writer is not None:
+            return  # every renegotiation calls send() again; the sender started only once
+        if self._writer is None or not self._writer.ready:
+            writer = seams.RtpWriter(transceiver.sender.transport)
+            if not writer.resolve():
+                logger.warning("subscriber transport of %s not connected at sender start", self.participant_id)
+                return
+            self._writer = writer
+        codec = params.codecs[0]
+        rtx_pt = next(
+            (c.payloadType for c in params.codecs if c.name == "rtx" and c.parameters.get("apt") == codec.payloadType),
+            None,
+        )
+        abs_id = next((e.id for e in params.headerExtensions if e.uri.endswith("abs-send-time")), 0)
+        level_id = next((e.id for e in params.headerExtensions if e.uri.endswith("ssrc-audio-level")), 0)
+        ssrc, rtx_ssrc = seams.sender_ssrcs(transceiver.sender)
+        slot = self.slots.get(consumer.track_id)
+        consumer.start(self._writer, ssrc, rtx_ssrc, codec.payloadType, rtx_pt, (abs_id, level_id))
+        if slot is not None and not slot.active:
+            consumer.paused = True
+
+    def _rtcp_handler(self, consumer: Consumer) -> seams.RtcpHandler:
+        async def handle(packet: AnyRtcpPacket) -> bool:
+            if isinstance(packet, RtcpRtpfbPacket):
+                if packet.fmt == RTCP_RTPFB_NACK:
+                    consumer.on_nack(packet.lost)
+                return True
+            if isinstance(packet, RtcpPsfbPacket):
+                if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+                    consumer.on_keyframe_request()
+                return True  # REMB: forwarding does not adapt the publisher's bitrate
+            if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+                for report in packet.reports:
+                    if report.ssrc == consumer.ssrc:
+                        consumer.on_receiver_report(report.packets_lost, report.fraction_lost)
+            return False
+
+        return handle
+
+    def sync_sender_reports(self) -> None:
+        for slot in self.slots.values():
+            c = slot.consumer
+            if c.last_ntp:
+                seams.update_sender_report(
+                    slot.transceiver.sender, c.last_ntp, c._last_ts, c.counters.packets, c.counters.bytes
+                )
+
+    async def negotiate(self) -> None:
+        """Offer the current set of transceivers; if an offer is outstanding, offer again after its answer."""
+        async with self._lock:
+            if self.pc.signalingState != "stable":
+                self._again = True
+                return
+            self._again = False
+            offer = await self.pc.createOffer()
+            await self.pc.setLocalDescription(offer)
+            sdp = self.pc.localDescription.sdp
+        await self._send_offer(sdp)
+
+    async def apply_answer(self, sdp: str) -> None:
+        async with self._lock:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+            again = self._again
+        if again:
+            await self.negotiate()
+
+    async def close(self) -> None:
+        for slot in self.slots.values():
+            slot.consumer.close()
+        self.slots.clear()
+        await self.pc.close()

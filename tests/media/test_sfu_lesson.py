@@ -1,0 +1,91 @@
+"""A 1+3 delivery lesson through the real server: signaling over /ws, rooms' audience plan, the SFU."""
+
+from __future__ import annotations
+
+import time
+
+from loadtest.bots import Bot, WsSignal, wait_for
+
+HUB_HZ = 440
+CLASS_HZ = [550, 660, 770]
+
+
+def _pitch_ok(measured: float, expected: float) -> bool:
+    return abs(measured - expected) < 25
+
+
+async def test_delivery_1_plus_3_with_stage_and_late_joiner(lesson_server, high_clip, low_clip):
+    srv = lesson_server
+    room = await srv.room("delivery")
+    signals: list[WsSignal] = []
+    bots: list[Bot] = []
+
+    async def join(identity: str, role: str, side: str, hz: float | None, low: bool = True) -> Bot:
+        signal = WsSignal(srv.url, srv.token(room, "delivery", identity, role, side))
+        bot = Bot(identity, signal, clip=high_clip, low_clip=low_clip if low else None, tone_hz=hz)
+        await signal.connect(bot)
+        await bot.publish()
+        signals.append(signal)
+        bots.append(bot)
+        return bot
+
+    try:
+        hub = await join("hub", "hub_teacher", "hub", HUB_HZ, low=False)
+        classes = [await join(f"class{i}", "classroom", "remote", CLASS_HZ[i]) for i in range(3)]
+        hub_cam = "hub:0"
+
+        def frames(bot: Bot, track_id: str) -> int:
+            check = bot.video.get(track_id)
+            return check.frames if check else 0
+
+        # every remote classroom decodes the hub camera; the hub decodes the three return videos (low)
+        assert await wait_for(lambda: all(frames(c, hub_cam) >= 30 for c in classes), 15)
+        assert await wait_for(lambda: all(frames(hub, f"{c.name}:0") >= 20 for c in classes), 15)
+        for c in classes:
+            check = c.video[hub_cam]
+            assert check.broken == 0 and check.backwards == 0
+            assert (320, 240) in check.sizes
+            assert _pitch_ok(c.audio["hub:2"].pitch_hz if "hub:2" in c.audio else c.audio["hub:1"].pitch_hz, HUB_HZ)
+            # before the stage, classrooms neither see nor hear each other
+            assert not any(t.startswith("class") for t in c.video) and not any(t.startswith("class") for t in c.audio)
+        for c in classes:
+            check = hub.video[f"{c.name}:0"]
+            assert check.broken == 0 and check.backwards == 0
+            # low once the low twin is published (the high one may come first), without a stall
+            assert check.last_size == (160, 128)
+            gaps = [b - a for a, b in zip(check.times, check.times[1:], strict=False)]
+            assert max(gaps) < 0.3, max(gaps)
+        assert not hub.audio  # the hub hears only classrooms on stage
+
+        # the hub puts class0 on stage: the other two see it (high) and everyone hears it
+        await signals[0].request({"type": "stage.invite", "participant_id": "class0"})
+        staged_audio = "class0:2"
+        assert await wait_for(lambda: all(frames(c, "class0:0") >= 20 for c in classes[1:]), 15)
+        assert await wait_for(
+            lambda: all(staged_audio in b.audio and b.audio[staged_audio].pitch_hz > 0 for b in [hub, *classes[1:]]),
+            10,
+        )
+        for b in [hub, *classes[1:]]:
+            assert _pitch_ok(b.audio[staged_audio].pitch_hz, CLASS_HZ[0]), b.name
+        for c in classes[1:]:
+            check = c.video["class0:0"]
+            assert check.broken == 0 and check.backwards == 0
+            assert (320, 240) in check.sizes
+        assert await wait_for(lambda: (320, 240) in hub.video["class0:0"].sizes, 10)
+
+        # a late joiner gets its first picture within a second of its subscriber connection coming up
+        late = await join("class3", "classroom", "remote", None, low=True)
+        assert await wait_for(lambda: frames(late, hub_cam) >= 1, 10)
+        first = late.video[hub_cam].first_at - late.sub_connected_at
+        assert first < 1.0, first
+
+        # the SFU decoded nothing and every subscriber's frames kept advancing
+        for b in bots:
+            for track_id, check in b.video.items():
+                assert check.broken == 0 and check.backwards == 0, (b.name, track_id)
+    finally:
+        t0 = time.monotonic()
+        for bot, signal in zip(bots, signals, strict=True):
+            await bot.close()
+            await signal.close()
+        assert time.monotonic() - t0 < 20
