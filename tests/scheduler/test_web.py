@@ -26,8 +26,9 @@ from web.passwords import hash_password
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    srv, runner = await start_server(tmp_path)
+async def server(tmp_path: Path, db_url: str) -> AsyncIterator[Server]:
+    """The platform on SQLite and on PostgreSQL (the scheduler's migration runs on both)."""
+    srv, runner = await start_server(tmp_path, database_url=db_url)
     pw = hash_password(PASSWORD)
     async with srv.app[DB].session() as s:
         s.add_all([
