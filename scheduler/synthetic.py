@@ -72,7 +72,7 @@ def _county_dict(tier: Tier, rng: random.Random) -> dict:
                 })
     for r in range(tier.remotes):
         rid = f"r{r + 1:03d}"
-        offset = rng.choice((25, 30, 35)) if tier.offset else rng.choice((-10, -5, 0, 5, 10))
+        offset = rng.choice((20, 35, 50)) if tier.offset else rng.choice((-10, -5, 0, 5, 10))
         schools.append({
             "id": rid, "name": f"听讲学校{r + 1}", "kind": "remote", "streams": 6,
             "bells": _bells(rng, 8 * 60 + offset, rng.choice((40, 45)), rng.choice((10, 15)) if tier.offset else 10),
