@@ -2,8 +2,11 @@
 
 The county splits into independent parts (hub schools and the remote schools paired with them); each
 part is one CP-SAT model, solved with a fixed seed, one worker and a *deterministic* time budget, so the
-same input always gives the same timetable. A greedy placement (or, when re-planning, the previous
-timetable) is the solution hint.
+same input always gives the same timetable. A greedy placement with repair (or, when re-planning, the
+previous timetable topped up greedily) is the solution hint. When the hint leaves demand unplaced, a first
+CP-SAT stage maximises placement alone (its bound is known, so it stops once all is placed); the second
+stage optimises the full objective from there. If a stage finds nothing within its budget the hint, valid
+by construction, is kept (status "HINT").
 
 Hard: classroom and teacher never in two lessons at once; teacher weekly/daily limits and unavailability;
 at most N remote classrooms per lesson; each remote school's stream limit and each hub's lessons at once;
