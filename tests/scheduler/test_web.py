@@ -154,4 +154,13 @@ async def test_rooms_on_the_right_dates_and_planned_vs_held_from_presence(server
     assert lines[("teacher", "t-eng")]["held"] == 1
     assert lines[("week", "2026-W39")]["held"] == 1
     assert "开课比" in csv_text.splitlines()[0]
+    # Li Ying's home page lists the make-up Sunday's lesson with its room
+    http = await login(server, "t-eng")
+    try:
+        async with http.get(f"{server.url}/api/scheduler/today", params={"date": "2026-09-27"}) as r:
+            today = await r.json()
+    finally:
+        await http.close()
+    mine = next(ls for ls in today["lessons"] if ls["ref"] == ref)
+    assert mine["kind"] == "makeup" and mine["room_id"] == room.id and mine["classrooms"] == len(friday.classrooms)
     assert dt.datetime.now(TZ).date() > dt.date(2026, 10, 31)  # the whole test term lies in the past
