@@ -164,3 +164,27 @@ async def test_rooms_on_the_right_dates_and_planned_vs_held_from_presence(server
     mine = next(ls for ls in today["lessons"] if ls["ref"] == ref)
     assert mine["kind"] == "makeup" and mine["room_id"] == room.id and mine["classrooms"] == len(friday.classrooms)
     assert dt.datetime.now(TZ).date() > dt.date(2026, 10, 31)  # the whole test term lies in the past
+
+
+async def test_csv_templates_upload_over_http(server: Server, small_dict: dict) -> None:
+    from scheduler.templates import county_to_tables
+
+    async with aiohttp.ClientSession() as anon:
+        async with anon.get(f"{server.url}/api/scheduler/templates/teachers.csv") as r:
+            assert r.status == 200
+            assert (await r.read()).decode("utf-8-sig").splitlines()[0].startswith("id,name,school,subject,grades")
+    tables = county_to_tables(County.model_validate(small_dict))
+    tables["demand.csv"] = tables["demand.csv"].replace("r3-6,music,1", "r3-6,music,x")
+    http = await login(server, "coord")
+    try:
+        form = aiohttp.FormData()
+        for name, text in tables.items():
+            form.add_field("files", text.encode("gb18030"), filename=name, content_type="text/csv")
+        async with http.post(f"{server.url}/api/scheduler/county", data=form) as r:
+            assert r.status == 422
+            problems = (await r.json())["problems"]
+        row = next(n for n, line in enumerate(tables["demand.csv"].splitlines(), start=1) if "music,x" in line)
+        assert row == 10  # the header is row 1, as the spreadsheet shows it
+        assert [(p["file"], p["row"], p["field"]) for p in problems] == [("demand.csv", row, "per_week")]
+    finally:
+        await http.close()
