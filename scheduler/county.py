@@ -121,6 +121,9 @@ class Teacher(_Strict):
     max_per_week: int = Field(default=12, ge=0, le=60)
     max_per_day: int = Field(default=4, ge=0, le=12)
     unavailable: list[Unavailable] = Field(default_factory=list)
+    classroom: str | None = Field(
+        default=None, description="the hub classroom she teaches from (her own class), joining every lesson"
+    )
 
     @field_validator("grades")
     @classmethod
@@ -218,6 +221,12 @@ class County(_Strict):
                 out.append(Problem("teachers", i, "school", f"没有编号为 {teacher.school} 的学校"))
             elif school.kind != "hub":
                 out.append(Problem("teachers", i, "school", f"{school.name} 不是主讲学校"))
+            if teacher.classroom is not None:
+                own = classrooms.get(teacher.classroom)
+                if own is None:
+                    out.append(Problem("teachers", i, "classroom", f"没有编号为 {teacher.classroom} 的教室"))
+                elif own.school != teacher.school:
+                    out.append(Problem("teachers", i, "classroom", f"{own.name} 不在该教师的学校"))
             for j, u in enumerate(teacher.unavailable):
                 if school is None:
                     continue

@@ -21,7 +21,8 @@ TEMPLATES: dict[str, list[str]] = {
     "schools.csv": ["id", "name", "kind", "streams", "max_lessons_at_once"],
     "bells.csv": ["school", "weekday", "period", "start", "end"],
     "classrooms.csv": ["id", "school", "name", "grade", "students"],
-    "teachers.csv": ["id", "name", "school", "subject", "grades", "max_per_week", "max_per_day", "unavailable"],
+    "teachers.csv": ["id", "name", "school", "subject", "grades", "max_per_week", "max_per_day", "unavailable",
+                     "classroom"],
     "pairings.csv": ["hub", "remote"],
     "demand.csv": ["classroom", "subject", "per_week"],
     "term.csv": ["kind", "start", "end", "name", "follows"],
@@ -133,8 +134,8 @@ def import_tables(tables: dict[str, list[dict[str, str]]], row_numbers: dict[str
     for i, row in enumerate(tables["teachers.csv"]):
         rown = numbers["teachers.csv"][i]
         origin[("teachers", i)] = ("teachers.csv", rown, None)
-        item: dict = {k: val(row, k) for k in ("id", "name", "school", "subject", "max_per_week", "max_per_day")
-                      if val(row, k) is not None}
+        item: dict = {k: val(row, k) for k in ("id", "name", "school", "subject", "max_per_week", "max_per_day",
+                                               "classroom") if val(row, k) is not None}
         grades, err = _parse_grades(val(row, "grades") or "")
         if err:
             problems.append(ImportProblem("teachers.csv", rown, "grades", err))

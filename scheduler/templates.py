@@ -32,6 +32,7 @@ def county_to_tables(county: County) -> dict[str, str]:
             "max_per_day": t.max_per_day,
             "unavailable": ";".join(u.weekday + (":" + ",".join(map(str, u.periods)) if u.periods else "")
                                     for u in t.unavailable),
+            "classroom": t.classroom or "",
         })
     rows["pairings.csv"] = [p.model_dump() for p in county.pairings]
     rows["demand.csv"] = [d.model_dump() for d in county.demand]

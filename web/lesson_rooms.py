@@ -66,6 +66,8 @@ async def create_due_rooms(db: Database, now: dt.datetime, lead: dt.timedelta = 
             await create_room(s, RoomSpec(
                 kind=RoomKind.DELIVERY, title=title, subject=lesson.subject, grade=lesson.grade,
                 host_user_id=links.get(("teacher", lesson.teacher)),
+                hub_classroom_ids=[links[("classroom", teacher.classroom)]] if teacher is not None
+                and teacher.classroom is not None and ("classroom", teacher.classroom) in links else [],
                 remote_classroom_ids=[links[("classroom", c)] for c in lesson.classrooms if ("classroom", c) in links],
                 scheduled_start=o.start.astimezone(dt.UTC), scheduled_end=o.end.astimezone(dt.UTC),
                 timetable_ref=o.ref,

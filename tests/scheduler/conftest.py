@@ -33,6 +33,7 @@ SMALL = {
         {"id": "r3", "name": "山前小学", "kind": "remote", "streams": 1, "bells": {"default": _day("07:55", 40, 6)}},
     ],
     "classrooms": [
+        {"id": "h1-3", "school": "h1", "name": "三年级1班", "grade": 3, "students": 45},
         {"id": "r1-3", "school": "r1", "name": "三年级", "grade": 3, "students": 21},
         {"id": "r1-5", "school": "r1", "name": "五年级", "grade": 5, "students": 18},
         {"id": "r2-3", "school": "r2", "name": "三年级", "grade": 3, "students": 25},
@@ -42,7 +43,7 @@ SMALL = {
     ],
     "teachers": [
         {"id": "t-eng", "name": "李英", "school": "h1", "subject": "english", "grades": [3, 4], "max_per_week": 6,
-         "max_per_day": 2, "unavailable": [{"weekday": "wed"}]},
+         "max_per_day": 2, "unavailable": [{"weekday": "wed"}], "classroom": "h1-3"},
         {"id": "t-mus", "name": "王乐", "school": "h1", "subject": "music", "grades": [1, 2, 3, 4, 5, 6]},
         {"id": "t-eng2", "name": "赵文", "school": "h2", "subject": "english", "grades": [5, 6], "max_per_week": 8},
         {"id": "t-art", "name": "陈美", "school": "h2", "subject": "art", "grades": [3, 4, 5, 6],

@@ -49,7 +49,7 @@ def test_csv_errors_by_file_row_and_column(small: County) -> None:
     lines["teachers.csv"][2] = lines["teachers.csv"][2].replace('"1,2,3,4,5,6"', '"3-x"')  # 王乐, row 3
     lines["bells.csv"][4] = lines["bells.csv"][4].replace("10:40", "25:00")                   # row 5
     lines["demand.csv"][5] = lines["demand.csv"][5].replace("english,3", "english,0")         # row 6
-    lines["classrooms.csv"][1] = lines["classrooms.csv"][1].replace(",r1,", ",r7,")           # row 2
+    lines["classrooms.csv"][2] = lines["classrooms.csv"][2].replace(",r1,", ",r7,")           # row 3
     files = {name: ("\n".join(ls) + "\n").encode("gb18030") for name, ls in lines.items()}
     result = import_csv_files(files)
     assert result.county is None
@@ -60,7 +60,7 @@ def test_csv_errors_by_file_row_and_column(small: County) -> None:
         lines[name][row] = tables[name].splitlines()[row]
     files = {name: ("\n".join(ls) + "\n").encode("utf-8") for name, ls in lines.items()}
     result = import_csv_files(files)
-    assert [(p.file, p.row, p.field) for p in result.problems] == [("classrooms.csv", 2, "school")]
+    assert [(p.file, p.row, p.field) for p in result.problems] == [("classrooms.csv", 3, "school")]
     assert "r7" in result.problems[0].message and result.county is None
 
 

@@ -119,12 +119,19 @@ async def test_rooms_on_the_right_dates_and_planned_vs_held_from_presence(server
 
     ref = f"{friday.key}/2026-09-27"
     async with db.session() as s:
+        link = await links(s)
+
+    def link_of(county_ref: str) -> int:
+        return link[("classroom", county_ref)]
+
+    async with db.session() as s:
         room = (await s.execute(select(RoomRecord).where(RoomRecord.timetable_ref == ref))).scalar_one()
         members = list((await s.execute(select(RoomMember).where(RoomMember.room_id == room.id))).scalars())
         teacher = (await s.execute(select(User).where(User.username == "t-eng"))).scalar_one()
         assert room.host_user_id == teacher.id and room.kind == "delivery"
         assert room.scheduled_start == occ[ref].start
         classroom_ids = sorted(m.classroom_id for m in members if m.role == "classroom")
+        assert [m.classroom_id for m in members if m.role == "hub_classroom"] == [link_of("h1-3")]
         assert len(classroom_ids) == len(friday.classrooms) >= 2
         start = occ[ref].start.astimezone(dt.UTC)
         room.live_at, room.ended_at, room.state = start, start + dt.timedelta(minutes=40), "ended"
@@ -143,8 +150,6 @@ async def test_rooms_on_the_right_dates_and_planned_vs_held_from_presence(server
             csv_text = (await r.read()).decode("utf-8-sig")
     finally:
         await http.close()
-    async with db.session() as s:
-        link = await links(s)
     by_directory = {link[("classroom", c)]: c for c in friday.classrooms}
     first, second = by_directory[classroom_ids[0]], by_directory[classroom_ids[1]]
     planned_first = sum(1 for o in occ.values() if first in o.lesson.classrooms)
