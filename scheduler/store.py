@@ -2,7 +2,8 @@
 
 Each save is one transaction of the caller; nothing is half-written. The directory sync creates the
 county's schools and classrooms in the shared directory (so rooms and join codes can refer to them) and
-links hub teachers to user accounts whose username is the teacher's county id.
+links hub teachers to user accounts: the one whose username is the teacher's county id, else the only
+teacher account of that school with the teacher's name.
 """
 
 from __future__ import annotations
@@ -122,6 +123,11 @@ async def sync_directory(session: AsyncSession, county: County) -> dict[tuple[st
         await link("classroom", c.id, room.id)
     for t in county.teachers:
         user = (await session.execute(select(User).where(User.username == t.id))).scalar_one_or_none()
+        if user is None:
+            same_name = (await session.execute(select(User).where(
+                User.display_name == t.name, User.role == "teacher", User.school_id == known[("school", t.school)]
+            ))).scalars().all()
+            user = same_name[0] if len(same_name) == 1 else None
         if user is not None:
             await link("teacher", t.id, user.id)
     return known

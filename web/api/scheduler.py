@@ -58,6 +58,8 @@ class SolveJob:
 
 
 JOBS = web.AppKey("scheduler_jobs", dict)
+KEEP_JOBS = 20
+"""Finished solve jobs kept for their status page; older ones are forgotten."""
 
 
 class SolveBody(BaseModel):
@@ -155,7 +157,10 @@ async def start_solve(request: web.Request) -> web.Response:
             row = await store.latest_timetable(s, county_id)
             previous = store.timetable_of(row) if row else None
     job = SolveJob(secrets.token_hex(6), started=asyncio.get_running_loop().time())
-    request.app[JOBS][job.id] = job
+    jobs = request.app[JOBS]
+    for old in [k for k, j in jobs.items() if j.state != "running"][:-KEEP_JOBS]:
+        del jobs[old]
+    jobs[job.id] = job
 
     def progress(done: int, parts: int) -> None:
         job.done, job.parts = done, parts
