@@ -40,11 +40,11 @@ W_GAP = 1
 
 @dataclass(frozen=True)
 class SolveOptions:
-    deterministic_time: float = 0.25
-    """CP-SAT budget per part, in its deterministic time units, when the hint already places everything:
-    then only the soft goals can improve."""
+    deterministic_time: float = 0.05
+    """CP-SAT budget per part for the full objective, in its deterministic time units, started from a hint
+    that places everything it can (without presolve, so the hint is checked and improved at once)."""
     repair_time: float = 2.0
-    """Budget per part when the hint leaves demand unplaced: CP-SAT searches for the rest."""
+    """Budget per part for the placement-only stage, run when the hint leaves demand unplaced."""
     wall_time: float = 600.0
     """Safety net only: hitting it makes the result depend on machine speed."""
 
@@ -218,8 +218,9 @@ def _solve_part(
         for v, t, wd, p in gap_terms:
             model.add_hint(v, (t, wd, p - 1) in busy and (t, wd, p + 1) in busy and (t, wd, p) not in busy)
 
-    def run(budget: float) -> tuple[cp_model.CpSolver, bool, str]:
+    def run(budget: float, presolve: bool) -> tuple[cp_model.CpSolver, bool, str]:
         solver = cp_model.CpSolver()
+        solver.parameters.cp_model_presolve = presolve
         solver.parameters.num_workers = options.workers
         solver.parameters.random_seed = options.seed
         solver.parameters.max_deterministic_time = budget
@@ -234,7 +235,7 @@ def _solve_part(
         # placement first, alone: its bound (all demand) is known, so CP-SAT stops as soon as it gets there
         model.maximize(sum(x.values()) * (W_KEEP + 1) + sum(kept))
         set_hint(hint)
-        solver, found, status = run(options.repair_time)
+        solver, found, status = run(options.repair_time, True)
         statuses.append(status)
         if found:
             hint = {k for k, v in x.items() if solver.boolean_value(v)}
@@ -243,7 +244,7 @@ def _solve_part(
         - W_SPREAD * sum(v for v, _a, _b in spread_terms) - W_GAP * sum(v for v, *_ in gap_terms)
     )
     set_hint(hint)
-    solver, found, status = run(options.deterministic_time)
+    solver, found, status = run(options.deterministic_time, False)
     statuses.append(status if found else "HINT")
     chosen: dict[tuple[str, int, int, int], list[str]] = defaultdict(list)
     for k in sorted(x):
@@ -262,14 +263,20 @@ def _key(c: Candidate) -> tuple[str, str, int, int]:
 
 
 def _cliques(intervals: list[tuple[int, int, cp_model.IntVar]]) -> list[list[cp_model.IntVar]]:
-    """Maximal sets of intervals sharing a point: 'at most one at any time' is exact for intervals."""
-    if not intervals:
-        return []
-    points = sorted({s for s, _e, _v in intervals})
+    """Maximal sets of intervals sharing a point: 'at most one at any time' is exact for intervals.
+
+    A sweep over the start points keeps the intervals open at each one."""
+    order = sorted(range(len(intervals)), key=lambda i: intervals[i][0])
     out: list[list[cp_model.IntVar]] = []
+    active: list[int] = []
     previous: frozenset[int] = frozenset()
-    for point in points:
-        members = frozenset(i for i, (s, e, _v) in enumerate(intervals) if s <= point < e)
+    pos = 0
+    for point in sorted({s for s, _e, _v in intervals}):
+        while pos < len(order) and intervals[order[pos]][0] <= point:
+            active.append(order[pos])
+            pos += 1
+        active = [i for i in active if intervals[i][1] > point]
+        members = frozenset(active)
         if len(members) > 1 and not members <= previous:
             out.append([intervals[i][2] for i in sorted(members)])
         previous = members
