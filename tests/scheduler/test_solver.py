@@ -111,3 +111,18 @@ def test_replan_after_classroom_added_keeps_the_rest(small_dict: dict) -> None:
     assert moved_fraction(before, after) <= 0.05
     # the new class joins 赵文's grade-5 English lessons rather than opening new ones
     assert sum(1 for ls in after.lessons if "r2-5" in ls.classrooms and "r1-5" in ls.classrooms) == 3
+
+
+def test_cp_sat_places_what_greedy_cannot() -> None:
+    from scheduler.board import Board
+    from scheduler.candidates import CountyIndex
+    from scheduler.greedy import best_greedy
+
+    county, planted = generate(Tier("S", 2, 6), seed=21)   # a planted county where greedy falls one short
+    index = CountyIndex(county)
+    board = best_greedy(index, index.options, lambda: Board(index))
+    demanded = sum(d.per_week for d in county.demand)
+    assert sum(board.placed.values()) == demanded - 1
+    result = solve(county)
+    assert result.statuses[0].startswith("OPTIMAL")          # the placement stage proved all can be placed
+    assert result.timetable.placed_count() == demanded and validate(county, result.timetable) == []
