@@ -65,5 +65,14 @@ async def test_coordinator_imports_solves_and_moves_a_lesson(server: Server, sma
             await card.drag_to(page.locator("#grid td[data-weekday='3'][data-period='3']"))
             await expect(page.locator("#move-check")).to_contain_text("不能调到周三第3节")
             await expect(page.locator("#move-check")).to_contain_text("李英 该节不能排课")
+            await page.click("#publish")
+            await expect(page.locator("#publish-status")).to_contain_text("已发布")
+            await page.click("#load-supervision")
+            week = page.locator("#supervision tbody tr", has_text="2026 第36周")
+            await expect(week.locator("td").nth(3)).to_have_text("0")   # nothing was held: no room went live
+            await expect(week.locator("td").nth(4)).to_have_text("0.0%")
+            await expect(page.locator("#chart rect.planned")).to_have_count(9)  # 2026-09-01 to 10-31: 9 weeks
+            href = await page.get_attribute("#supervision-csv", "href")
+            assert href is not None and href.endswith("format=csv")
         finally:
             await browser.close()
