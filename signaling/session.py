@@ -20,7 +20,7 @@ from rooms.room import Participant
 from rooms.service import RoomError, room_channel
 from signaling import protocol as p
 from signaling.hub import SignalingHub
-from signaling.media_seam import PublishedTrackSpec
+from signaling.media_seam import MediaSeam, PublishedTrackSpec
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class Session:
                     await self.hub.apply_plan(room)
                 await self._ok(msg)
 
-    def _media(self):  # noqa: ANN202 - the seam's type lives in signaling.media_seam
+    def _media(self) -> MediaSeam:
         if self.hub.media is None:
             raise RoomError("media_unavailable", "this server runs without media", "type")
         return self.hub.media

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
@@ -68,7 +69,7 @@ def create_app(settings: Settings, media: object | None = None, with_media: bool
     app.router.add_get("/{page:[a-z0-9-]+}", page)
     app.router.add_static("/static/", STATIC, append_version=False)
 
-    async def lifecycle(app: web.Application):  # noqa: ANN202 - aiohttp cleanup context
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         db = Database(settings.db_url)
         await db.migrate()
         bus: Bus = create_bus(settings.redis_url)
