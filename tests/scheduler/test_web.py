@@ -164,6 +164,8 @@ async def test_rooms_on_the_right_dates_and_planned_vs_held_from_presence(server
     try:
         async with http.get(f"{server.url}/api/scheduler/today", params={"date": "2026-09-27"}) as r:
             today = await r.json()
+        async with http.get(f"{server.url}/api/scheduler/today", params={"date": "27/09/2026"}) as r:
+            assert r.status == 400 and (await r.json())["error"]["field"] == "date"
     finally:
         await http.close()
     mine = next(ls for ls in today["lessons"] if ls["ref"] == ref)

@@ -324,8 +324,11 @@ async def today(request: web.Request) -> web.Response:
     async with request.app[DB].session() as s:
         links = await store.links(s)
     reverse = {(kind, directory_id): ref for (kind, ref), directory_id in links.items()}
-    day = dt.datetime.fromisoformat(request.query["date"]).date() if request.query.get("date") else (
-        utcnow().astimezone(TZ).date())
+    try:
+        day = dt.date.fromisoformat(request.query["date"]) if request.query.get("date") else (
+            utcnow().astimezone(TZ).date())
+    except ValueError as e:
+        raise ApiError(400, "invalid_field", "date is YYYY-MM-DD", "date") from e
     if request.query.get("classroom"):
         try:
             ref = reverse.get(("classroom", int(request.query["classroom"])))
