@@ -47,10 +47,11 @@ class SolveOptions:
     """Budget per part for the placement-only stage, run when the hint leaves demand unplaced."""
     wall_time: float = 600.0
     """Safety net only: hitting it makes the result depend on machine speed."""
-
     workers: int = 1
+    """CP-SAT workers; 1 keeps the search order, hence the result, fixed."""
     seed: int = 0
     linearization: int = 1
+    """CP-SAT's linearization level (1, its default, was the fastest to a placement here)."""
 
 
 @dataclass
