@@ -32,6 +32,7 @@ class Board:
         self.teacher_week: dict[str, int] = defaultdict(int)
         self.teacher_day: dict[tuple[str, int], int] = defaultdict(int)
         self.hub_at: dict[tuple[str, int, int], int] = defaultdict(int)
+        self.hub_room: dict[tuple[str, int, int], int] = defaultdict(int)
         self.streams: dict[str, list[tuple[int, int]]] = defaultdict(list)
         self.assigned: dict[str, list[Candidate]] = defaultdict(list)
         """Classroom → its placed candidates."""
@@ -59,6 +60,8 @@ class Board:
                 return f"{teacher.name}老师每天最多 {teacher.max_per_day} 节，可用的日子已排满"
             if self.hub_at[(c.hub, c.weekday, c.period)] >= hub.max_lessons_at_once:
                 return f"{hub.name}同一时间最多开 {hub.max_lessons_at_once} 节专递课，已达上限"
+            if teacher.classroom is not None and self.hub_room[(teacher.classroom, c.weekday, c.period)]:
+                return f"{teacher.name}老师所在的主讲教室在这些节次已有别的专递课"
         overlapping = sum(1 for s, e in self.streams[c.remote] if s < c.end and c.start < e)
         if overlapping >= remote.streams:
             return f"{remote.name}的网络同时最多接 {remote.streams} 路直播，这些时段已满"
@@ -71,6 +74,9 @@ class Board:
             self.teacher_week[c.teacher] += 1
             self.teacher_day[(c.teacher, c.weekday)] += 1
             self.hub_at[(c.hub, c.weekday, c.period)] += 1
+            own = self.index.teachers[c.teacher].classroom
+            if own is not None:
+                self.hub_room[(own, c.weekday, c.period)] += 1
         lesson.classrooms.append(c.classroom)
         self.class_busy[c.classroom].append((c.busy_start, c.busy_end))
         self.subject_days[(c.classroom, c.subject)].add(c.weekday)
@@ -87,6 +93,9 @@ class Board:
             self.teacher_week[c.teacher] -= 1
             self.teacher_day[(c.teacher, c.weekday)] -= 1
             self.hub_at[(c.hub, c.weekday, c.period)] -= 1
+            own = self.index.teachers[c.teacher].classroom
+            if own is not None:
+                self.hub_room[(own, c.weekday, c.period)] -= 1
         self.class_busy[c.classroom].remove((c.busy_start, c.busy_end))
         self.subject_days[(c.classroom, c.subject)].discard(c.weekday)
         self.placed[(c.classroom, c.subject)] -= 1

@@ -8,7 +8,8 @@ CP-SAT stage maximises placement alone (its bound is known, so it stops once all
 stage optimises the full objective from there. If a stage finds nothing within its budget the hint, valid
 by construction, is kept (status "HINT").
 
-Hard: classroom and teacher never in two lessons at once; teacher weekly/daily limits and unavailability;
+Hard: classroom (remote, or the hub classroom a teacher teaches from) and teacher never in two lessons
+at once; teacher weekly/daily limits and unavailability;
 at most N remote classrooms per lesson; each remote school's stream limit and each hub's lessons at once;
 grade match; at most one lesson of a subject per classroom per day.
 Soft, in this order: place the most; keep the previous timetable when re-planning; fewer lessons (larger
@@ -142,6 +143,7 @@ def _solve_part(
     per_week: dict[str, list] = defaultdict(list)
     per_day: dict[tuple[str, int], list] = defaultdict(list)
     hub_at: dict[tuple[str, int, int], list] = defaultdict(list)
+    hub_room: dict[tuple[str, int, int], list] = defaultdict(list)
     for (t, wd, p), vs in sorted(teacher_slot.items()):
         if len(vs) > 1:
             model.add_at_most_one(vs)
@@ -149,12 +151,17 @@ def _solve_part(
         per_week[t].extend(vs)
         per_day[(t, wd)].extend(vs)
         hub_at[(index.teachers[t].school, wd, p)].extend(vs)
+        if index.teachers[t].classroom is not None:
+            hub_room[(index.teachers[t].classroom, wd, p)].extend(vs)
     for t, vs in per_week.items():
         if len(vs) > index.teachers[t].max_per_week:
             model.add(sum(vs) <= index.teachers[t].max_per_week)
     for (t, _wd), vs in per_day.items():
         if len(vs) > index.teachers[t].max_per_day:
             model.add(sum(vs) <= index.teachers[t].max_per_day)
+    for vs in hub_room.values():
+        if len(vs) > 1:
+            model.add_at_most_one(vs)
     for (hub, _wd, _p), vs in hub_at.items():
         if len(vs) > index.schools[hub].max_lessons_at_once:
             model.add(sum(vs) <= index.schools[hub].max_lessons_at_once)

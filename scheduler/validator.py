@@ -44,6 +44,7 @@ def validate(county: County, timetable: Timetable) -> list[Violation]:
     teacher_week: Counter[str] = Counter()
     teacher_day: Counter[tuple[str, int]] = Counter()
     hub_at: Counter[tuple[str, int, int]] = Counter()
+    hub_room: Counter[tuple[str, int, int]] = Counter()
     busy: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
     streams: dict[str, list[tuple[int, int]]] = defaultdict(list)
     subject_day: Counter[tuple[str, str, int]] = Counter()
@@ -74,6 +75,8 @@ def validate(county: County, timetable: Timetable) -> list[Violation]:
         teacher_week[teacher.id] += 1
         teacher_day[(teacher.id, lesson.weekday)] += 1
         hub_at[(teacher.school, lesson.weekday, lesson.period)] += 1
+        if teacher.classroom is not None:
+            hub_room[(teacher.classroom, lesson.weekday, lesson.period)] += 1
         if not lesson.classrooms:
             bad("empty", lesson, "没有听讲教室")
         if len(lesson.classrooms) > county.settings.max_n:
@@ -121,6 +124,9 @@ def validate(county: County, timetable: Timetable) -> list[Violation]:
     for (hub, wd, p), n in hub_at.items():
         if hub in schools and n > schools[hub].max_lessons_at_once:
             out.append(Violation("hub-at-once", f"{hub}@{wd}.{p}", f"{schools[hub].name} 同时 {n} 节专递课"))
+    for (room_id, wd, p), n in hub_room.items():
+        if n > 1:
+            out.append(Violation("hub-classroom-double", f"{room_id}@{wd}.{p}", f"主讲教室 {room_id} 同一节有 {n} 节专递课"))
     for room_id, spans in busy.items():
         spans.sort()
         reach, reach_key = -1, ""

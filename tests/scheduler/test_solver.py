@@ -126,3 +126,18 @@ def test_cp_sat_places_what_greedy_cannot() -> None:
     result = solve(county)
     assert result.statuses[0].startswith("OPTIMAL")          # the placement stage proved all can be placed
     assert result.timetable.placed_count() == demanded and validate(county, result.timetable) == []
+
+
+def test_hub_classroom_shared_by_two_teachers_never_double_booked(small_dict: dict) -> None:
+    small_dict["teachers"][1]["classroom"] = "h1-3"   # 王乐 teaches music from 李英's class too
+    small_dict["teachers"][0]["unavailable"] = [{"weekday": d} for d in ("mon", "tue", "wed")]
+    small_dict["teachers"][1]["unavailable"] = [{"weekday": d} for d in ("mon", "tue")]
+    county = County.model_validate(small_dict)
+    tt = solve(county).timetable
+    assert validate(county, tt) == [] and tt.unplaced == []
+    from_h13 = [(ls.weekday, ls.period) for ls in tt.lessons if ls.teacher in ("t-eng", "t-mus")]
+    assert len(from_h13) == len(set(from_h13))
+    english = next(ls for ls in tt.lessons if ls.teacher == "t-eng")
+    music_then = replace(english, teacher="t-mus", subject="music", grade=6, classrooms=("r3-6",))
+    clash = Timetable([ls for ls in tt.lessons if not (ls.teacher == "t-mus" and "r3-6" in ls.classrooms)] + [music_then])
+    assert "hub-classroom-double" in {v.code for v in validate(county, clash)}
