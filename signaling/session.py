@@ -228,6 +228,11 @@ class Session:
     async def _start(self, room_id: str, me: Participant, resume: str, request_id: Any, resumed: bool) -> None:
         self.room_id = room_id
         self.participant = me
+        if resumed and self.hub.media is not None:
+            # A resumed or replacing connection brings new peer connections: drop the old ones first,
+            # or the SFU would keep a dead publisher and never offer the new subscriber connection.
+            self.hub.forget_plan(room_id, me.id)
+            await self.hub.media.leave(room_id, me.id)
         self._events = await self.hub.rooms.bus.subscribe(room_channel(room_id))
         room = self.hub.rooms.get(room_id)
         snapshot = room.snapshot(me) if room else {}

@@ -25,7 +25,9 @@ from web.ws import websocket
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
-API_MODULES = ["web.api.directory", "web.api.rooms", "web.api.audit", "web.metrics", "web.api.scheduler"]
+API_MODULES = [
+    "web.api.directory", "web.api.rooms", "web.api.audit", "web.metrics", "web.api.netcheck", "web.api.scheduler",
+]
 
 
 def create_media(settings: Settings) -> object | None:
