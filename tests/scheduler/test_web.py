@@ -13,7 +13,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from core.directory import User
+from core.directory import Classroom, User
 from rooms.records import PresenceRecord, RoomMember, RoomRecord
 from scheduler.calendar import TZ, occurrences
 from scheduler.county import County
@@ -170,6 +170,15 @@ async def test_rooms_on_the_right_dates_and_planned_vs_held_from_presence(server
         await http.close()
     mine = next(ls for ls in today["lessons"] if ls["ref"] == ref)
     assert mine["kind"] == "makeup" and mine["room_id"] == room.id and mine["classrooms"] == len(friday.classrooms)
+    # a classroom PC, not logged in, lists its own lessons by its join code
+    async with db.session() as s:
+        code = (await s.get(Classroom, classroom_ids[0])).join_code
+    async with aiohttp.ClientSession() as anon:
+        async with anon.get(f"{server.url}/api/scheduler/today", params={"code": code, "date": "2026-09-27"}) as r:
+            assert r.status == 200
+            assert ref in {ls["ref"] for ls in (await r.json())["lessons"]}
+        async with anon.get(f"{server.url}/api/scheduler/today", params={"code": "NOPE2345"}) as r:
+            assert r.status == 404 and (await r.json())["error"]["field"] == "code"
     assert dt.datetime.now(TZ).date() > dt.date(2026, 10, 31)  # the whole test term lies in the past
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from core.audit import audit
 from core.db import utcnow
+from core.directory import Classroom
 from rooms.records import PresenceRecord, RoomRecord
 from scheduler import store
 from scheduler.calendar import TZ, Move, occurrences
@@ -37,6 +38,7 @@ from web import lesson_rooms
 from web.auth import current_user, require_role
 from web.errors import ApiError, parse_body
 from web.keys import DB
+from web.limits import CODE_LIMIT
 from web.openapi import route
 
 
@@ -318,8 +320,26 @@ async def ical(request: web.Request) -> web.Response:
 
 
 async def today(request: web.Request) -> web.Response:
-    """Today's lessons of the logged-in teacher, or of ?classroom=<directory classroom id>, with their rooms."""
-    user = await current_user(request)
+    """Today's lessons of the logged-in teacher, of ?classroom=<directory id>, or of the classroom whose
+    join ?code= a classroom PC shows (no login: the code already lets it join), with their rooms."""
+    code = request.query.get("code", "").strip().upper()
+    if code:
+        limiter, client = request.app[CODE_LIMIT], request.remote or "?"
+        if limiter.blocked(client):
+            raise ApiError(429, "too_many_attempts", "too many wrong codes; wait a minute", "code")
+        async with request.app[DB].session() as s:
+            room_row = (await s.execute(select(Classroom).where(Classroom.join_code == code))).scalar_one_or_none()
+        if room_row is None:
+            limiter.fail(client)
+            raise ApiError(404, "bad_code", "no classroom has this code", "code")
+        directory_classroom: int | None = room_row.id
+        user = None
+    else:
+        user = await current_user(request)
+        try:
+            directory_classroom = int(request.query["classroom"]) if request.query.get("classroom") else None
+        except ValueError as e:
+            raise ApiError(400, "invalid_field", "classroom is a number", "classroom") from e
     county, tt, moves = await _published(request)
     async with request.app[DB].session() as s:
         links = await store.links(s)
@@ -329,13 +349,11 @@ async def today(request: web.Request) -> web.Response:
             utcnow().astimezone(TZ).date())
     except ValueError as e:
         raise ApiError(400, "invalid_field", "date is YYYY-MM-DD", "date") from e
-    if request.query.get("classroom"):
-        try:
-            ref = reverse.get(("classroom", int(request.query["classroom"])))
-        except ValueError as e:
-            raise ApiError(400, "invalid_field", "classroom is a number", "classroom") from e
+    if directory_classroom is not None:
+        ref = reverse.get(("classroom", directory_classroom))
         lessons = lessons_for(county, tt, classroom=ref) if ref else []
     else:
+        assert user is not None
         ref = reverse.get(("teacher", user.id))
         lessons = lessons_for(county, tt, teacher=ref) if ref else []
     keys = {ls.key for ls in lessons}
@@ -419,6 +437,6 @@ def setup(app: web.Application) -> None:
     route(app, "POST", "/api/scheduler/timetable/publish", publish, "Publish the latest timetable", tag=tag)
     route(app, "POST", "/api/scheduler/moves", add_one_off_move, "Move one date's lesson (调课)", OneOffMoveBody, tag)
     route(app, "GET", "/api/scheduler/ical", ical, "iCalendar for ?teacher=, ?classroom= or ?school=", tag=tag)
-    route(app, "GET", "/api/scheduler/today", today, "Today's lessons of me or ?classroom=", tag=tag)
+    route(app, "GET", "/api/scheduler/today", today, "Today's lessons of me, ?classroom= or ?code=", tag=tag)
     route(app, "GET", "/api/scheduler/supervision", supervision, "Planned vs held (开课比); ?format=csv", tag=tag)
     lesson_rooms.setup(app)
