@@ -2,7 +2,8 @@
 
 Every half minute it creates the room of every occurrence starting within the lead time (default 15 min)
 that has none yet, with the hub teacher as host and the remote classrooms as expected members. The room
-carries the occurrence's reference (`timetable_ref`), so a restart never creates a room twice.
+carries the occurrence's reference (`timetable_ref`), so a restart never creates a room twice, and with
+several nodes a bus lock lets one node at a time do it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from rooms.store import RoomSpec, create_room
 from scheduler import store
 from scheduler.calendar import TZ, occurrences
 from scheduler.county import subject_label
-from web.keys import DB
+from web.keys import BUS, DB
 
 log = logging.getLogger(__name__)
 LEAD = dt.timedelta(minutes=15)
@@ -80,7 +81,9 @@ async def create_due_rooms(db: Database, now: dt.datetime, lead: dt.timedelta = 
 async def _loop(app: web.Application) -> None:
     while True:
         try:
-            created = await create_due_rooms(app[DB], utcnow())
+            # with several nodes every node runs this job; the lock makes one create, the others then find the rooms
+            async with app[BUS].lock("lesson-rooms", timeout=INTERVAL):
+                created = await create_due_rooms(app[DB], utcnow())
             if created:
                 log.info("created %d lesson rooms from the timetable", len(created))
         except asyncio.CancelledError:
