@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from core.directory import User
-from tests.conftest import PASSWORD, Server, start_server
+from tests.conftest import CHROMIUM_ARGS, PASSWORD, Server, require_chromium, start_server
 from web.keys import DB
 from web.passwords import hash_password
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture
@@ -29,7 +26,6 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
         await runner.cleanup()
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine")
 async def test_coordinator_imports_solves_and_moves_a_lesson(server: Server, small_dict: dict, tmp_path: Path) -> None:
     from playwright.async_api import async_playwright, expect
 
@@ -37,8 +33,9 @@ async def test_coordinator_imports_solves_and_moves_a_lesson(server: Server, sma
     bad["classrooms"][2]["grade"] = 13
     (tmp_path / "bad.json").write_text(json.dumps(bad), encoding="utf-8")
     (tmp_path / "county.json").write_text(json.dumps(small_dict, ensure_ascii=False), encoding="utf-8")
+    chromium = require_chromium()
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page()
             await page.goto(f"{server.url}/timetable")
