@@ -4,5 +4,6 @@ MODEL_MODULES = [
     "core.directory",
     "core.audit",
     "rooms.records",
+    "scheduler.models",
     "recorder.models",
 ]

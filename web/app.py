@@ -25,7 +25,10 @@ from web.ws import websocket
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
-API_MODULES = ["web.api.directory", "web.api.rooms", "web.api.audit", "web.metrics", "web.api.netcheck", "web.api.library"]
+API_MODULES = [
+    "web.api.directory", "web.api.rooms", "web.api.audit", "web.metrics", "web.api.netcheck", "web.api.scheduler",
+    "web.api.library",
+]
 
 
 def create_media(settings: Settings) -> object | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import tempfile
 import threading
@@ -20,21 +19,9 @@ from typing import Any
 import pytest
 
 from rooms.roles import RoomKind
-from tests.conftest import PASSWORD, County, missing, seed_county, start_server
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, County, missing, seed_county, start_server
 from web.keys import DB, MEDIA
 
-CHROMIUM = os.environ.get("SANKE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
@@ -49,7 +36,7 @@ class LiveServer:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server() -> Iterator[LiveServer]:
     """The platform with media on 127.0.0.1, a county of one hub school and two remote classrooms."""
     tmp = Path(tempfile.mkdtemp(prefix="sanke-web-"))
@@ -71,7 +58,7 @@ def live_server() -> Iterator[LiveServer]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         missing("Chromium", f"{CHROMIUM} is not installed (apt-get install chromium)")
@@ -116,7 +103,7 @@ def with_media(live_server: LiveServer) -> LiveServer:
     return live_server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS

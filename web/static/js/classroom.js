@@ -4,6 +4,7 @@ import { cameraItems, openCamera, SankeClient } from './sanke-client.js';
 import { AudioOut, wireConnection } from './session-ui.js';
 import { Tiles } from './tiles.js';
 import { t } from '../i18n.js';
+import { renderToday } from '../today.js';
 import { attach, banner, clock, el, errorText, params, runPage, toast, topBar, videoTile } from './ui.js';
 
 const CODE_KEY = 'sanke.classroom.code';
@@ -51,6 +52,12 @@ function showJoin(code, error = '') {
     }
   });
   document.getElementById('main').replaceChildren(form);
+  if (code) {
+    // the timetable's lessons of this classroom today, each with its own join button once open
+    const today = el('section', { class: 'joincard', id: 'today' });
+    document.getElementById('main').append(today);
+    renderToday(today, { code }).catch(() => today.remove());
+  }
   input.focus();
 }
 

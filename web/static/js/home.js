@@ -2,6 +2,7 @@
 import { logout, requireUser, rooms as listRooms } from './api.js';
 import { t } from '../i18n.js';
 import { el, runPage, topBar } from './ui.js';
+import { renderToday } from '../today.js';
 
 function lessonUrl(room, user) {
   if (room.kind === 'delivery' && room.host_user_id === user.id) return `/teacher?room=${room.id}`;
@@ -39,6 +40,7 @@ runPage(async () => {
   const shown = user.role === 'teacher' ? all.filter((r) => r.host_user_id === user.id || members(r)) : all;
   const links = el('div', { class: 'row' },
     user.role === 'coordinator' ? el('a', { class: 'btn primary', href: '/coordinator', id: 'go-coordinator', text: `${t('home.coordinator')} · ${t('home.patrol')}` }) : null,
+    user.role === 'coordinator' ? el('a', { class: 'btn', href: '/timetable', id: 'go-timetable', text: t('home.timetable') }) : null,
     el('a', { class: 'btn', href: '/library', id: 'nav-library', text: t('nav.library') }),
     el('a', { class: 'btn', href: '/devicecheck', text: t('nav.devicecheck') }),
     el('button', { class: 'btn ghost', onclick: async () => { await logout(); location.href = '/login'; }, text: t('nav.logout') }),
@@ -47,5 +49,8 @@ runPage(async () => {
     el('div', { class: 'card' }, el('h2', { text: t('home.hello', { name: user.display_name }) }), links),
     el('h2', { text: user.role === 'teacher' ? t('home.lessons') : t('home.rooms') }),
     shown.length ? el('div', { class: 'cards', id: 'rooms' }, shown.map((r) => roomCard(r, user))) : el('p', { class: 'muted', text: t('home.none') }),
+    user.role === 'teacher' ? el('section', { class: 'card', id: 'today' }) : null,
   ));
+  const today = document.getElementById('today');
+  if (today) await renderToday(today);
 });
