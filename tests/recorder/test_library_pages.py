@@ -3,10 +3,8 @@ playback page shows the MP4 with one timeline tick per marker."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import select
 
 from recorder.composite import CompositeSettings, compose
@@ -16,16 +14,15 @@ from recorder.recording import Recording, TrackInfo
 from recorder.resources import LessonFacts, create_from_recording, set_catalogue
 from recorder.review import Actor, apply_review
 from recorder.testclip import looped
-from tests.conftest import seed_county, start_server
+from tests.conftest import CHROMIUM_ARGS, require_chromium, seed_county, start_server
 from web.api.library import LIBRARY, ensure_curriculum
 from web.keys import DB
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine")
 async def test_library_and_playback_pages(tmp_path, camera_clip, mic_clip):
     from playwright.async_api import async_playwright
+
+    chromium = require_chromium()
 
     server, runner = await start_server(tmp_path)
     try:
@@ -69,7 +66,7 @@ async def test_library_and_playback_pages(tmp_path, camera_clip, mic_clip):
             await s.commit()
 
         async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = await browser.new_page(locale="zh-CN")
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
