@@ -118,3 +118,25 @@ async def test_a_lesson_switched_off_before_it_starts_is_not_recorded(api):
             assert (await r.json())["recording"] is False
     finally:
         await teacher.close()
+
+
+async def test_a_timetabled_lesson_is_filed_with_its_timetable_entry(api):
+    from datetime import UTC, datetime
+
+    from recorder.index import RecordingIndex
+    from rooms.roles import RoomKind
+    from rooms.store import RoomSpec, create_room
+    from web.api.library import lesson_facts
+
+    server, _, _, _ = api
+    async with server.app[DB].session() as s:
+        room = await create_room(s, RoomSpec(
+            kind=RoomKind.DELIVERY, title="英语 4年级 1+3 · 王老师", subject="english", grade=4,
+            scheduled_start=datetime(2026, 11, 30, 0, 50, tzinfo=UTC), timetable_ref="T-wang@mon.2/2026-11-30",
+        ))  # fmt: skip
+        await s.commit()
+    index = RecordingIndex(recording_id="x", room_id=room.id, started_at="2026-11-30T00:51:00+00:00",
+                           duration=2400, tracks=[], markers=[])  # fmt: skip
+    facts = await lesson_facts(server.app, room.id, index)
+    assert (facts.subject, facts.grade, facts.timetable_ref) == ("英语", 4, "T-wang@mon.2/2026-11-30")
+    assert facts.started_at == datetime(2026, 11, 30, 0, 50, tzinfo=UTC)

@@ -36,6 +36,7 @@ from rooms.records import PresenceRecord, RoomMember, RoomRecord
 from rooms.roles import Role, RoomKind, grants_for
 from rooms.room import Room
 from rooms.service import RoomService, room_channel
+from scheduler.county import subject_label
 from web.auth import current_user
 from web.errors import ApiError, parse_body
 from web.keys import BUS, DB, MEDIA, ROOMS, SETTINGS
@@ -130,7 +131,7 @@ async def lesson_facts(app: web.Application, room_id: str, index: RecordingIndex
             room_id=room_id,
             title=room.title,
             room_kind=room.kind,
-            subject=room.subject,
+            subject=subject_label(room.subject),  # timetable rooms carry a key ("english"): file as 英语
             grade=room.grade,
             teacher_user_id=host.id if host else None,
             teacher_name=host.display_name if host else "",
