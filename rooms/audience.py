@@ -42,9 +42,7 @@ def plan(room: Room, preferences: dict[str, dict[str, str]] | None = None) -> Pl
             continue
         wanted: dict[str, str] = {}  # publisher → default camera quality
 
-        if sub.role == Role.RECORDER:
-            wanted = {p.id: "high" for p in publishers}
-        elif room.kind == RoomKind.BROADCAST:
+        if room.kind == RoomKind.BROADCAST:
             wanted = {p.id: "high" for p in hubs or publishers}
         elif room.kind == RoomKind.COTEACH:
             for p in recent[: LAST_N + 1]:
@@ -67,7 +65,7 @@ def plan(room: Room, preferences: dict[str, dict[str, str]] | None = None) -> Pl
             if quality == "off":
                 continue
             for t in by_owner[pub_id]:
-                if t.kind == "audio" and sub.role != Role.RECORDER and not _hears(room, pub_id, stage):
+                if t.kind == "audio" and not _hears(room, pub_id, stage):
                     continue
                 tracks[t.track_id] = quality if (t.kind == "video" and t.source == "camera") else "high"
         out[sub.id] = tracks
