@@ -19,7 +19,8 @@ from typing import Any
 
 from core.bus import Bus
 from core.tokens import Claims
-from rooms.roles import Role
+from rooms.audience import is_hub
+from rooms.roles import Role, RoomKind
 from rooms.room import Participant, Room, RoomState, TrackInfo
 from rooms.stage import Stage, StageError
 from rooms.store import RoomStore
@@ -231,7 +232,10 @@ class RoomService:
         room = self._room(room_id)
         self._participant(room, pid)
         if room.stage.raise_hand(pid, time.time()):
-            await self._emit(room, {"type": "hand.raised", "participant_id": pid, "hands": room.stage.queue()})
+            await self._emit(
+                room, {"type": "hand.raised", "participant_id": pid, "hands": room.stage.queue()},
+                about=room.participants[pid],
+            )
 
     async def lower_hand(self, room_id: str, actor_id: str, target: str | None = None) -> None:
         room = self._room(room_id)
@@ -239,7 +243,10 @@ class RoomService:
         if target != actor_id:
             self._require_admin(room, actor_id)
         if room.stage.lower_hand(target):
-            await self._emit(room, {"type": "hand.lowered", "participant_id": target, "hands": room.stage.queue()})
+            await self._emit(
+                room, {"type": "hand.lowered", "participant_id": target, "hands": room.stage.queue()},
+                about=room.participants.get(target),
+            )
 
     async def invite(self, room_id: str, actor_id: str, target: str) -> None:
         room = self._room(room_id)
@@ -319,8 +326,10 @@ class RoomService:
         await self._emit(room, {"type": kind, "participant": p.to_dict()}, about=p)
 
     async def _emit_stage(self, room: Room) -> None:
+        on_stage = [room.participants[pid].to_dict() for pid in room.stage.on_stage if pid in room.participants]
         await self._emit(
-            room, {"type": "stage.changed", "stage": list(room.stage.on_stage), "hands": room.stage.queue()}
+            room,
+            {"type": "stage.changed", "stage": list(room.stage.on_stage), "hands": room.stage.queue(), "on_stage": on_stage},
         )
 
     async def _emit(
@@ -329,8 +338,14 @@ class RoomService:
         event = dict(event, room=room.id, at=time.time())
         if to is not None:
             event["to"] = to
-        if about is not None and about.hidden:
-            event["hidden"] = True
+        if about is not None:
+            event["about"] = about.id
+            if about.hidden:
+                event["hidden"] = True
+            elif room.kind == RoomKind.DELIVERY and not is_hub(about):
+                # A remote classroom's comings and goings and its hand matter to the hub side and the
+                # moderators, not to the other N-1 classrooms: scoping them keeps 1+N fan-out linear.
+                event["scope"] = "hub"
         await self.bus.publish(room_channel(room.id), event)
 
     async def _notify(self, room: Room) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from core.bus import Subscription
 from core.tokens import TokenError
+from rooms.audience import is_hub
 from rooms.room import Participant
 from rooms.service import RoomError, room_channel
 from signaling import protocol as p
@@ -54,6 +55,7 @@ class Session:
         self._invalid: deque[float] = deque()
         self._closed = False
         self._left = False
+        self._hub_side = False
 
     # transport side ----------------------------------------------------------------------------
 
@@ -228,6 +230,7 @@ class Session:
     async def _start(self, room_id: str, me: Participant, resume: str, request_id: Any, resumed: bool) -> None:
         self.room_id = room_id
         self.participant = me
+        self._hub_side = is_hub(me) or me.grants.room_admin or me.hidden
         if resumed and self.hub.media is not None:
             # A resumed or replacing connection brings new peer connections: drop the old ones first,
             # or the SFU would keep a dead publisher and never offer the new subscriber connection.
@@ -252,6 +255,8 @@ class Session:
             if event.get("to") not in (None, me.id):
                 continue
             if event.get("hidden") and not me.hidden:
+                continue
+            if event.get("scope") == "hub" and not self._hub_side and event.get("about") != me.id:
                 continue
             await self.send_raw(envelope.raw)
             if event["type"] == "room.ended":

@@ -146,8 +146,12 @@ async def test_teacher_removes_a_classroom(server: Server, county: County) -> No
     assert (await c1.next("removed"))["by"] == teacher.participant_id
     msg = await c1.ws.receive()
     assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 4003
-    left = await c2.next("participant.left")
+    left = await teacher.next("participant.left")
     assert (left["participant_id"], left["reason"]) == (c1.participant_id, "removed")
+    # Another classroom is not told of every classroom's comings and goings (1+N fan-out stays linear).
+    about_others = [e for e in await c2.drain(0.3)
+                    if e["type"].startswith(("participant.", "hand.")) and e.get("about") != c2.participant_id]
+    assert not about_others
     async with server.app[DB].session() as s:
         entry = (await s.execute(select(AuditEntry).where(AuditEntry.action == "participant.remove"))).scalar_one()
         assert entry.actor == teacher.participant_id and entry.target == f"{county.room_id}/{c1.participant_id}"

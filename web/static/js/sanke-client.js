@@ -254,6 +254,8 @@ export class SankeClient extends EventTarget {
         room.hands = ev.hands;
         break;
       case 'stage.changed':
+        // Classrooms are not told of every other classroom's arrival: the stage names its own.
+        for (const p of ev.on_stage || []) room.participants.set(p.id, p);
         room.stage = ev.stage;
         room.hands = ev.hands;
         break;
