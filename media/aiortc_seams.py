@@ -99,6 +99,26 @@ class RtpWriter:
 
     __slots__ = ("_dtls", "_protect", "_protect_rtcp", "_sendto", "_addr", "_async_send")
 
+    # The hot path (Consumer.forward) calls these three directly: protect(data) then sendto(out, addr).
+    @property
+    def protect(self) -> Callable[[bytes], bytes]:
+        return self._protect  # type: ignore[return-value]
+
+    @property
+    def sendto(self) -> Callable[[bytes, Any], None]:
+        if self._sendto is not None:
+            return self._sendto
+        send = self._async_send
+
+        def sendto(data: bytes, addr: Any) -> None:
+            asyncio.ensure_future(send(data, addr))  # type: ignore[misc]
+
+        return sendto
+
+    @property
+    def addr(self) -> Any:
+        return self._addr
+
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self._dtls = dtls
         self._protect: Callable[[bytes], bytes] | None = None
@@ -119,7 +139,8 @@ class RtpWriter:
         self._protect_rtcp = dtls._tx_srtp.protect_rtcp
         self._addr = pair.remote_addr
         datagram = getattr(pair.protocol, "transport", None)
-        if isinstance(datagram, asyncio.DatagramTransport):
+        # asyncio's selector datagram transport does not subclass asyncio.DatagramTransport: duck-type it
+        if datagram is not None and callable(getattr(datagram, "sendto", None)):
             self._sendto = datagram.sendto
         else:
             self._async_send = pair.protocol.send_data
@@ -224,6 +245,18 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
         callback()
 
     sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
+
+
+def on_retransmit(sender: RTCRtpSender, callback: Callable[[int], None]) -> None:
+    """Bots: be told of each sequence number the remote NACKed. Relies on: `RTCRtpSender._retransmit(seq)`
+    being awaited for every NACKed sequence number."""
+    original = sender._retransmit
+
+    async def retransmit(sequence_number: int) -> None:
+        callback(sequence_number)
+        await original(sequence_number)
+
+    sender._retransmit = retransmit  # type: ignore[method-assign]
 
 
 async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:

@@ -8,20 +8,27 @@ keyframe without a gap in sequence numbers, and answer the subscriber's NACKs fr
 from __future__ import annotations
 
 import random
-import time
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import pylibsrtp
 from aiortc.rtp import RtpPacket
 
 from media.aiortc_seams import RtpWriter
-from media.rtp import rtp_header, seq_newer, wrap_rtx
+from media.rtp import wrap_rtx
 
 if TYPE_CHECKING:
     from media.producer import ExtKey, Producer
 
+_pack = struct.Struct("!BBHII").pack
 HISTORY = 1024  # packets kept for retransmission (≈ 8 s of 1 Mbps video)
 _MASK = HISTORY - 1
+
+
+def _not_started(*args: Any) -> Any:
+    raise RuntimeError("consumer used before its transport started")
 
 
 @dataclass(slots=True)
@@ -42,7 +49,7 @@ class Consumer:
         "track_id", "kind", "source", "target", "writer", "ssrc", "rtx_ssrc", "payload_type",
         "rtx_payload_type", "ext_key", "quality", "counters", "_waiting", "_seq_off", "_ts_off",
         "_start_seq", "_last_seq", "_last_ts", "_last_at", "_history", "_rtx_seq", "last_ntp",
-        "clock_rate", "paused", "closed",
+        "clock_rate", "paused", "closed", "_protect", "_sendto", "_addr",
     )
 
     def __init__(self, track_id: str, kind: str, source: Producer, clock_rate: int) -> None:
@@ -69,12 +76,18 @@ class Consumer:
         self._history: list[bytes | None] = [None] * HISTORY if kind == "video" else []
         self._rtx_seq = random.randint(0, 0x7FFF)
         self.last_ntp = 0
+        self._protect: Callable[[bytes], bytes] = _not_started
+        self._sendto: Callable[[bytes, Any], None] = _not_started
+        self._addr: Any = None
         self.paused = True  # until the subscriber connection's sender is started
         self.closed = False
 
     def start(self, writer: RtpWriter, ssrc: int, rtx_ssrc: int, pt: int, rtx_pt: int | None, ext_key: ExtKey) -> None:
         """The subscriber connection is up: begin forwarding (video from the next keyframe)."""
         self.writer = writer
+        self._protect = writer.protect
+        self._sendto = writer.sendto
+        self._addr = writer.addr
         self.ssrc = ssrc
         self.rtx_ssrc = rtx_ssrc
         self.payload_type = pt
@@ -92,42 +105,52 @@ class Consumer:
 
     # -- hot path -------------------------------------------------------------------------------------
 
-    def forward(self, producer: Producer, packet: RtpPacket, keyframe: bool, ext: bytes, ntp: int) -> None:
+    def forward(self, producer: Producer, packet: RtpPacket, keyframe: bool, ext: bytes, ntp: int, now: float) -> None:
+        """Rewrite and send one packet. The per-subscriber cost of the SFU: keep it lean."""
         if self.paused:
             return
         in_seq = packet.sequence_number
         if producer is not self.source:
             if producer is not self.target or not keyframe:
                 return
-            self._switch_to(producer, packet)
+            self._switch_to(producer, packet, now)
         elif self._waiting:
             if not keyframe and self.kind == "video":
                 self.counters.dropped_waiting += 1
                 return
-            self._begin(packet)
+            self._begin(packet, now)
         elif ((in_seq - self._start_seq) & 0xFFFF) >= 0x8000:
             return  # older than where this consumer started: the subscriber never expected it
         seq = (in_seq + self._seq_off) & 0xFFFF
         ts = (packet.timestamp + self._ts_off) & 0xFFFFFFFF
-        data = rtp_header(packet.marker, self.payload_type, seq, ts, self.ssrc, bool(ext)) + ext + packet.payload
-        sent = self.writer.write_rtp(data)  # type: ignore[union-attr]
+        data = (
+            _pack(0x90 if ext else 0x80, (packet.marker << 7) | self.payload_type, seq, ts, self.ssrc)
+            + ext
+            + packet.payload
+        )
+        try:
+            out = self._protect(data)
+        except pylibsrtp.Error:
+            return
+        self._sendto(out, self._addr)
         if self._history:
             self._history[seq & _MASK] = data
-        if self._last_seq is None or seq_newer(seq, self._last_seq):
+        last = self._last_seq
+        if last is None or ((seq - last) & 0xFFFF) < 0x8000:
             self._last_seq = seq
             self._last_ts = ts
-            self._last_at = time.monotonic()
+            self._last_at = now
             self.last_ntp = ntp
         c = self.counters
         c.packets += 1
-        c.bytes += sent
+        c.bytes += len(out)
 
-    def _begin(self, packet: RtpPacket) -> None:
+    def _begin(self, packet: RtpPacket, now: float) -> None:
         """First keyframe: continue our own sequence if we forwarded before, else start fresh."""
         self._waiting = False
-        self._align(packet)
+        self._align(packet, now)
 
-    def _switch_to(self, producer: Producer, packet: RtpPacket) -> None:
+    def _switch_to(self, producer: Producer, packet: RtpPacket, now: float) -> None:
         old = self.source
         self.source = producer
         self.target = None
@@ -135,16 +158,16 @@ class Consumer:
         if old is not None:
             old.remove_consumer(self)
         self.counters.switches += 1
-        self._align(packet)
+        self._align(packet, now)
 
-    def _align(self, packet: RtpPacket) -> None:
+    def _align(self, packet: RtpPacket, now: float) -> None:
         self._start_seq = packet.sequence_number
         if self._last_seq is None:
             out_seq = random.randint(0, 0x7FFF)
             out_ts = random.randint(0, 0xFFFFFFFF)
         else:
             out_seq = (self._last_seq + 1) & 0xFFFF
-            elapsed = max(time.monotonic() - self._last_at, 1 / 90)
+            elapsed = max(now - self._last_at, 1 / 90)
             out_ts = (self._last_ts + max(1, int(elapsed * self.clock_rate))) & 0xFFFFFFFF
         self._seq_off = (out_seq - packet.sequence_number) & 0xFFFF
         self._ts_off = (out_ts - packet.timestamp) & 0xFFFFFFFF

@@ -93,6 +93,7 @@ class Producer:
     def on_packet(self, packet: RtpPacket) -> None:
         """One media packet from the publisher (RTX already unwrapped)."""
         t0 = time.perf_counter()
+        now = time.monotonic()
         c = self.counters
         seq = packet.sequence_number
         payload = packet.payload
@@ -121,21 +122,21 @@ class Producer:
                 ext = cache.get(key)
                 if ext is None:
                     ext = cache[key] = abs_send_time_extension(key[0], ntp) if key[0] else b""
-                consumer.forward(self, packet, keyframe, ext, ntp)
+                consumer.forward(self, packet, keyframe, ext, ntp, now)
         else:
             level = packet.extensions.audio_level
             cache = self._ext_cache
             cache.clear()
             if level is not None:
                 self.level_dbov = level[1]
-                self.level_at = time.monotonic()
+                self.level_at = now
             ntp = ntp_now()
             for consumer in self.consumers:
                 key = consumer.ext_key
                 ext = cache.get(key)
                 if ext is None:
                     ext = cache[key] = audio_level_extension(key[1], level) if key[1] and level else b""
-                consumer.forward(self, packet, False, ext, ntp)
+                consumer.forward(self, packet, False, ext, ntp, now)
         dt = time.perf_counter() - t0
         c.transit_sum += dt
         c.transit_count += 1

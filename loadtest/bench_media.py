@@ -1,0 +1,302 @@
+"""`sanke bench media`: what forwarding costs the SFU, against aiortc's transcoding relay in the same run.
+
+The SFU runs in its own process (`loadtest.sfu_host`); its CPU time is read from its /proc entry, so the
+bots' work is not counted. One bot publishes a pre-encoded 640×480 30 fps VP8 clip; subscriber bots in
+two worker processes count complete frames (decoding forty streams would starve a 2-core machine), and
+late joiners decode, read the frame number from the pixels and time connected → first decoded frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing as mp
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+import aiohttp
+
+from loadtest.bots import Bot, wait_for
+from loadtest.clip import load
+
+WIDTH, HEIGHT, FPS, BITRATE = 640, 480, 30, 1_300_000  # the clip comes out near 1 Mbps
+CLIP_FRAMES = 150
+WORKERS = 2
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+class HttpSignal:
+    def __init__(self, base: str, http: aiohttp.ClientSession) -> None:
+        self.base = base
+        self.http = http
+
+    async def _post(self, path: str, body: dict) -> dict:
+        async with self.http.post(self.base + path, json=body) as r:
+            r.raise_for_status()
+            return await r.json()
+
+    async def publish(self, bot: Bot, sdp: str, tracks: list[dict]) -> str:
+        return (await self._post("/publish", {"pid": bot.name, "sdp": sdp, "tracks": tracks}))["sdp"]
+
+    async def subscribe(self, bot: Bot, plan: dict[str, str]) -> None:
+        offer = (await self._post("/subscribe", {"pid": bot.name, "plan": plan}))["sdp"]
+        await bot.on_subscriber_offer(offer)
+
+    async def subscriber_answer(self, bot: Bot, sdp: str) -> None:
+        await self._post("/answer", {"pid": bot.name, "sdp": sdp})
+
+    async def leave(self, bot: Bot) -> None:
+        await self._post("/leave", {"pid": bot.name})
+
+    async def forwarded(self) -> int:
+        async with self.http.get(self.base + "/stats") as r:
+            return (await r.json())["forwarded"]
+
+
+# -- subscriber worker processes ------------------------------------------------------------------
+
+
+def _worker(conn, base: str) -> None:
+    asyncio.run(_worker_loop(conn, base))
+
+
+async def _worker_loop(conn, base: str) -> None:
+    loop = asyncio.get_running_loop()
+    bots: list[Bot] = []
+    async with aiohttp.ClientSession() as http:
+        signal = HttpSignal(base, http)
+        while True:
+            cmd, arg = await loop.run_in_executor(None, conn.recv)
+            if cmd == "add":
+                names, plan = arg
+                new = [Bot(name, signal, subscribe_mode="count") for name in names]
+                for bot in new:
+                    await signal.subscribe(bot, plan)
+                bots.extend(new)
+                ok = await wait_for(lambda: all(any(c.frames for c in b.video.values()) for b in new), 20)
+                conn.send((ok, [b.name for b in new if not any(c.frames for c in b.video.values())]))
+            elif cmd == "fps":
+                since, until = arg
+                conn.send([min((c.fps(since, until) for c in b.video.values()), default=0.0) for b in bots])
+            elif cmd == "stop":
+                for bot in bots:
+                    await bot.close()
+                conn.send(True)
+                return
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Row:
+    mode: str
+    n: int
+    cpu_pct: float
+    pps: float
+    us_per_packet: float
+    min_fps: float
+    late_join_ms: float | None
+
+
+async def _recv(conn):
+    """Wait for a worker's reply without blocking the loop: the publisher bot runs on it."""
+    return await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _wait_http(base: str, http: aiohttp.ClientSession, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(aiohttp.ClientError):
+            async with http.get(base + "/stats") as r:
+                if r.status == 200:
+                    return
+        await asyncio.sleep(0.2)
+    raise RuntimeError("SFU host did not start")
+
+
+async def _late_join(signal: HttpSignal, plan: dict[str, str], index: int) -> float | None:
+    bot = Bot(f"late{index}", signal, subscribe_mode="decode")
+    try:
+        await signal.subscribe(bot, plan)
+        ok = await wait_for(lambda: any(c.numbers for c in bot.video.values()), 5, step=0.005)
+        check = next(iter(bot.video.values()), None)
+        if not ok or check is None or bot.sub_connected_at is None or check.first_at is None:
+            return None
+        return (check.first_at - bot.sub_connected_at) * 1000
+    finally:
+        await bot.close()
+        await signal.leave(bot)
+
+
+async def run_mode(
+    mode: str, ns: list[int], window: float, late_joins: int, profile: str | None, log
+) -> tuple[list[Row], list[float]]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "loadtest.sfu_host", "--port", str(port), "--mode", mode]
+    if profile:
+        cmd += ["--profile", profile]
+    errlog = open(os.path.join(tempfile.gettempdir(), f"sanke-bench-sfu-{mode}.log"), "w")  # noqa: SIM115
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errlog)
+    ctx = mp.get_context("spawn")
+    workers = []
+    rows: list[Row] = []
+    late_ms: list[float] = []
+    clip = load(WIDTH, HEIGHT, FPS, CLIP_FRAMES, BITRATE)
+    async with aiohttp.ClientSession() as http:
+        signal = HttpSignal(base, http)
+        publisher = Bot("publisher", signal, clip=clip)
+        try:
+            await _wait_http(base, http)
+            await publisher.publish()
+            plan = {"publisher:0": "high"}
+            for _ in range(WORKERS):
+                parent, child = ctx.Pipe()
+                p = ctx.Process(target=_worker, args=(child, base), daemon=True)
+                p.start()
+                workers.append((p, parent))
+            count = 0
+            for n in ns:
+                names = [f"sub{i}" for i in range(count, n)]
+                for w, (_, conn) in enumerate(workers):
+                    conn.send(("add", (names[w::WORKERS], plan)))
+                replies = [await _recv(conn) for _, conn in workers]
+                count = n
+                missing = [name for ok, names in replies for name in names]
+                if missing:
+                    log(f"  {mode} N={n}: no video at {', '.join(missing)}")
+                await asyncio.sleep(1.5)
+                fwd0, cpu0, t0 = await signal.forwarded(), _cpu_seconds(proc.pid), time.monotonic()
+                await asyncio.sleep(window)
+                fwd1, cpu1, t1 = await signal.forwarded(), _cpu_seconds(proc.pid), time.monotonic()
+                fps: list[float] = []
+                for _, conn in workers:
+                    conn.send(("fps", (t0, t1)))
+                for _, conn in workers:
+                    fps.extend(await _recv(conn))
+                joins: list[float] = []
+                for i in range(late_joins if mode == "forward" else 0):
+                    await asyncio.sleep(0.6)  # past the PLI throttle window of the previous joiner
+                    ms = await _late_join(signal, plan, len(late_ms) + i)
+                    if ms is not None:
+                        joins.append(ms)
+                late_ms.extend(joins)
+                wall = t1 - t0
+                cpu = (cpu1 - cpu0) / wall
+                pps = (fwd1 - fwd0) / wall
+                row = Row(
+                    mode, n, cpu * 100, pps, cpu * 1e6 / pps if pps else float("nan"), min(fps, default=0.0),
+                    max(joins) if joins else None,
+                )
+                rows.append(row)
+                log(_format(row))
+        finally:
+            for _, conn in workers:
+                with contextlib.suppress(Exception):
+                    conn.send(("stop", None))
+                    await _recv(conn)
+            for p, _ in workers:
+                p.join(5)
+                if p.is_alive():
+                    p.kill()
+            await publisher.close()
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return rows, late_ms
+
+
+HEADER = f"{'mode':<10}{'N':>4}{'SFU CPU %':>11}{'pkt/s fwd':>11}{'us/pkt':>9}{'min fps':>9}{'late join ms':>14}"
+
+
+def _format(r: Row) -> str:
+    late = f"{r.late_join_ms:.0f}" if r.late_join_ms is not None else "-"
+    return f"{r.mode:<10}{r.n:>4}{r.cpu_pct:>11.1f}{r.pps:>11.0f}{r.us_per_packet:>9.1f}{r.min_fps:>9.1f}{late:>14}"
+
+
+def _p95(values: list[float]) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def summarise(fwd: list[Row], base: list[Row], late_ms: list[float]) -> str:
+    by_n = {r.n: r for r in fwd}
+    lo, hi = by_n[min(by_n)], by_n[max(by_n)]
+    us = (hi.cpu_pct - lo.cpu_pct) / 100 * 1e6 / (hi.pps - lo.pps) if hi.pps > lo.pps else float("nan")
+    bn = {r.n: r for r in base}
+    ratio = float("nan")
+    if 1 in bn and 10 in bn and 1 in by_n and 10 in by_n:
+        fwd_marginal = (by_n[10].cpu_pct - by_n[1].cpu_pct) / 9
+        base_marginal = (bn[10].cpu_pct - bn[1].cpu_pct) / 9
+        ratio = base_marginal / fwd_marginal if fwd_marginal > 0 else float("inf")
+    min_fps = min(r.min_fps for r in fwd)
+    return (
+        f"media-bench: us_per_packet={us:.2f} ratio_vs_transcode={ratio:.1f} "
+        f"min_fps={min_fps:.1f} late_join_ms={_p95(late_ms):.1f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sanke bench media", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="N = 1, 10 only, shorter windows (< 90 s)")
+    parser.add_argument("--ns", help="comma-separated subscriber counts for forwarding")
+    parser.add_argument("--baseline-ns", help="comma-separated subscriber counts for the transcoding baseline")
+    parser.add_argument("--window", type=float, help="seconds measured per N")
+    parser.add_argument("--late-joins", type=int, help="late joiners per N (forwarding)")
+    parser.add_argument("--profile", help="cProfile the SFU process (forwarding) into this file and print its top")
+    args = parser.parse_args(argv)
+    ns = [int(x) for x in (args.ns or ("1,10" if args.quick else "1,5,10,20,40")).split(",")]
+    base_spec = args.baseline_ns if args.baseline_ns is not None else ("1,10" if args.quick else "1,5,10")
+    base_ns = [int(x) for x in base_spec.split(",") if x]
+    window = args.window or (3.0 if args.quick else 5.0)
+    late = args.late_joins if args.late_joins is not None else (3 if args.quick else 2)
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    started = time.monotonic()
+    log(f"SFU benchmark: one 640x480 {FPS} fps VP8 publisher, subscribers {ns}, baseline {base_ns}")
+    log(f"(machine: {os.cpu_count()} cores, shared with other work; SFU CPU read from its own process)")
+    log(HEADER)
+    fwd, late_ms = asyncio.run(run_mode("forward", ns, window, late, args.profile, log))
+    base: list[Row] = []
+    if base_ns:
+        base, _ = asyncio.run(run_mode("transcode", base_ns, window, 0, None, log))
+    if args.profile:
+        import pstats
+
+        log("")
+        log("profile of the SFU process (top by own time):")
+        pstats.Stats(args.profile).sort_stats("tottime").print_stats(18)
+    log(f"({time.monotonic() - started:.0f} s; late joins measured: {len(late_ms)}, "
+        f"median {statistics.median(late_ms) if late_ms else float('nan'):.0f} ms)")
+    log(summarise(fwd, base, late_ms))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
