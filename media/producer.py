@@ -82,6 +82,7 @@ class Producer:
         self.level_dbov = 127
         self.level_at = 0.0
         self.closed = False
+        self.created_at = time.monotonic()
 
     # -- publisher side -------------------------------------------------------------------------------
 
