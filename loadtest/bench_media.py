@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import multiprocessing as mp
 import os
 import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 
@@ -63,7 +62,13 @@ class HttpSignal:
 # -- subscriber worker processes ------------------------------------------------------------------
 
 
+def _quiet_asyncio() -> None:
+    """aiortc/aioice leave 'Task exception was never retrieved' for sends on sockets closed at teardown."""
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+
+
 def _worker(conn, base: str) -> None:
+    _quiet_asyncio()
     asyncio.run(_worker_loop(conn, base))
 
 
@@ -80,7 +85,7 @@ async def _worker_loop(conn, base: str) -> None:
                 for bot in new:
                     await signal.subscribe(bot, plan)
                 bots.extend(new)
-                ok = await wait_for(lambda: all(any(c.frames for c in b.video.values()) for b in new), 20)
+                ok = await wait_for(lambda new=new: all(any(c.frames for c in b.video.values()) for b in new), 20)
                 conn.send((ok, [b.name for b in new if not any(c.frames for c in b.video.values())]))
             elif cmd == "fps":
                 since, until = arg
@@ -156,8 +161,7 @@ async def run_mode(
     cmd = [sys.executable, "-m", "loadtest.sfu_host", "--port", str(port), "--mode", mode]
     if profile:
         cmd += ["--profile", profile]
-    errlog = open(os.path.join(tempfile.gettempdir(), f"sanke-bench-sfu-{mode}.log"), "w")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errlog)
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.DEVNULL)
     ctx = mp.get_context("spawn")
     workers = []
     rows: list[Row] = []
@@ -222,9 +226,10 @@ async def run_mode(
             await publisher.close()
             proc.terminate()
             try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
                 proc.kill()
+                await proc.wait()
     return rows, late_ms
 
 
@@ -278,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(line: str) -> None:
         print(line, flush=True)
 
+    _quiet_asyncio()
     started = time.monotonic()
     log(f"SFU benchmark: one 640x480 {FPS} fps VP8 publisher, subscribers {ns}, baseline {base_ns}")
     log(f"(machine: {os.cpu_count()} cores, shared with other work; SFU CPU read from its own process)")

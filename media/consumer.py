@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 _pack = struct.Struct("!BBHII").pack
 HISTORY = 1024  # packets kept for retransmission (≈ 8 s of 1 Mbps video)
 _MASK = HISTORY - 1
+RTX_MIN_INTERVAL_S = 0.1  # retransmit a packet at most once per this interval (≈ an RTT on a LAN)
 
 
 def _not_started(*args: Any) -> Any:
@@ -49,7 +51,7 @@ class Consumer:
         "track_id", "kind", "source", "target", "writer", "ssrc", "rtx_ssrc", "payload_type",
         "rtx_payload_type", "ext_key", "quality", "counters", "_waiting", "_seq_off", "_ts_off",
         "_start_seq", "_last_seq", "_last_ts", "_last_at", "_history", "_rtx_seq", "last_ntp",
-        "clock_rate", "paused", "closed", "_protect", "_sendto", "_addr",
+        "clock_rate", "paused", "closed", "_protect", "_sendto", "_addr", "_rtx_at",
     )
 
     def __init__(self, track_id: str, kind: str, source: Producer, clock_rate: int) -> None:
@@ -74,6 +76,7 @@ class Consumer:
         self._last_ts = 0
         self._last_at = 0.0
         self._history: list[bytes | None] = [None] * HISTORY if kind == "video" else []
+        self._rtx_at: list[float] = [0.0] * HISTORY if kind == "video" else []
         self._rtx_seq = random.randint(0, 0x7FFF)
         self.last_ntp = 0
         self._protect: Callable[[bytes], bytes] = _not_started
@@ -204,10 +207,15 @@ class Consumer:
         writer = self.writer
         if writer is None or not self._history or self.rtx_payload_type is None:
             return
+        now = time.monotonic()
         for seq in lost:
-            data = self._history[seq & _MASK]
+            slot = seq & _MASK
+            data = self._history[slot]
             if data is None or ((data[2] << 8) | data[3]) != seq:
                 continue
+            if now - self._rtx_at[slot] < RTX_MIN_INTERVAL_S:
+                continue  # asked again before the last retransmission could have arrived
+            self._rtx_at[slot] = now
             rtx = wrap_rtx(data, self.rtx_payload_type, self._rtx_seq, self.rtx_ssrc)
             self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
             writer.write_rtp(rtx)

@@ -89,3 +89,52 @@ async def test_delivery_1_plus_3_with_stage_and_late_joiner(lesson_server, high_
             await bot.close()
             await signal.close()
         assert time.monotonic() - t0 < 20
+
+
+async def test_coteach_room_of_six_forwards_last_n(lesson_server, low_clip, monkeypatch):
+    from rooms import audience
+
+    monkeypatch.setattr(audience, "LAST_N", 3)
+    srv = lesson_server
+    room = await srv.room("coteach")
+    bots: list[Bot] = []
+    signals: list[WsSignal] = []
+    speakers = {"t1", "t3", "t4"}
+    try:
+        for i in range(6):
+            name = f"t{i}"
+            signal = WsSignal(srv.url, srv.token(room, "coteach", name, "coteacher"))
+            bot = Bot(name, signal, clip=low_clip, tone_hz=400 + 60 * i, speaking=name in speakers,
+                      subscribe_mode="count")
+            await signal.connect(bot)
+            await bot.publish()
+            bots.append(bot)
+            signals.append(signal)
+        live = srv.rooms.get(room)
+        assert await wait_for(lambda: speakers <= set(live.speakers) and len(live.tracks) == 12, 10)
+        router = srv.media.routers[room]
+
+        def videos(pid: str) -> set[str]:
+            slots = router.subscribers[pid].slots
+            return {t for t, s in slots.items() if s.active and s.consumer.kind == "video"}
+
+        def audios(pid: str) -> set[str]:
+            slots = router.subscribers[pid].slots
+            return {t for t, s in slots.items() if s.active and s.consumer.kind == "audio"}
+
+        speaker_cams = {f"{s}:0" for s in speakers}
+        for bot in bots:
+            expected = speaker_cams - {f"{bot.name}:0"}
+            assert await wait_for(lambda bot=bot, expected=expected: expected <= videos(bot.name), 10), bot.name
+            assert len(videos(bot.name)) == 3, (bot.name, videos(bot.name))
+            assert len(audios(bot.name)) == 5  # everyone is heard
+        # the last-N videos really flow
+        for bot in bots:
+            for track_id in videos(bot.name):
+                assert await wait_for(
+                    lambda bot=bot, t=track_id: t in bot.video and bot.video[t].frames >= 10, 10
+                ), (bot.name, track_id)
+    finally:
+        for bot, signal in zip(bots, signals, strict=True):
+            await bot.close()
+            await signal.close()
