@@ -6,7 +6,14 @@ import asyncio
 import inspect
 
 import aiortc.rtcrtpreceiver as aiortc_receiver
-from aiortc import RTCCertificate, RTCDtlsTransport, RTCIceGatherer, RTCIceTransport, RTCRtpReceiver, RTCRtpSender
+from aiortc import (
+    RTCCertificate,
+    RTCDtlsTransport,
+    RTCIceGatherer,
+    RTCIceTransport,
+    RTCRtpReceiver,
+    RTCRtpSender,
+)
 
 from loadtest.bots import Bot, DirectSignal, wait_for
 from media import aiortc_seams as seams
