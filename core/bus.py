@@ -14,6 +14,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -21,29 +22,45 @@ import redis.asyncio as aioredis
 Message = dict[str, Any]
 
 
+@dataclass(slots=True, frozen=True)
+class Envelope:
+    """A published message, decoded once and shared by every local subscriber (treat `data` as
+    read-only); `raw` is its JSON text, so a relay can forward it without encoding it again."""
+
+    data: Message
+    raw: str
+
+    @classmethod
+    def of(cls, raw: str) -> Envelope:
+        return cls(json.loads(raw), raw)
+
+
 class Subscription:
     """Messages of one channel, in order, for one listener. Iterate it; close it when done."""
 
     def __init__(self, channel: str, on_close: Any) -> None:
         self.channel = channel
-        self._queue: asyncio.Queue[Message | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[Envelope | None] = asyncio.Queue()
         self._on_close = on_close
         self._closed = False
 
-    def _deliver(self, message: Message | None) -> None:
-        self._queue.put_nowait(message)
+    def _deliver(self, envelope: Envelope | None) -> None:
+        self._queue.put_nowait(envelope)
+
+    async def envelope(self, timeout: float | None = None) -> Envelope:
+        env = await asyncio.wait_for(self._queue.get(), timeout)
+        if env is None:
+            raise StopAsyncIteration
+        return env
 
     async def get(self, timeout: float | None = None) -> Message:
-        msg = await asyncio.wait_for(self._queue.get(), timeout)
-        if msg is None:
-            raise StopAsyncIteration
-        return msg
+        return (await self.envelope(timeout)).data
 
-    def __aiter__(self) -> AsyncIterator[Message]:
+    def __aiter__(self) -> AsyncIterator[Envelope]:
         return self
 
-    async def __anext__(self) -> Message:
-        return await self.get()
+    async def __anext__(self) -> Envelope:
+        return await self.envelope()
 
     async def close(self) -> None:
         if not self._closed:
@@ -108,9 +125,11 @@ class InProcessBus(Bus):
 
     async def publish(self, channel: str, message: Message) -> None:
         # A JSON round trip keeps the in-process bus honest: what passes here passes Redis too.
-        encoded = json.dumps(message)
-        for sub in list(self._subs.get(channel, ())):
-            sub._deliver(json.loads(encoded))
+        subs = self._subs.get(channel)
+        if subs:
+            envelope = Envelope.of(json.dumps(message, ensure_ascii=False))
+            for sub in list(subs):
+                sub._deliver(envelope)
 
     async def subscribe(self, channel: str) -> Subscription:
         sub = Subscription(channel, self._unsubscribe)
@@ -177,7 +196,7 @@ class RedisBus(Bus):
         await self._redis.ping()
 
     async def publish(self, channel: str, message: Message) -> None:
-        await self._redis.publish(self._k(channel), json.dumps(message))
+        await self._redis.publish(self._k(channel), json.dumps(message, ensure_ascii=False))
 
     async def subscribe(self, channel: str) -> Subscription:
         sub = Subscription(channel, self._unsubscribe)
@@ -213,10 +232,11 @@ class RedisBus(Bus):
                 continue
             if msg is None or msg.get("type") != "message":
                 continue
-            channel = msg["channel"][plen:]
-            data = json.loads(msg["data"])
-            for sub in list(self._subs.get(channel, ())):
-                sub._deliver(data)
+            subs = self._subs.get(msg["channel"][plen:])
+            if subs:
+                envelope = Envelope.of(msg["data"])
+                for sub in list(subs):
+                    sub._deliver(envelope)
 
     async def set(self, key: str, value: str, ttl: float | None = None) -> None:
         await self._redis.set(self._k(key), value, px=int(ttl * 1000) if ttl else None)

@@ -21,6 +21,7 @@ class Settings:
     session_ttl: int = 8 * 3600
     resume_grace: float = 20.0
     stage_seats: int = 6
+    public_url: str | None = None  # how other nodes reach this one; default http://host:port
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -28,6 +29,10 @@ class Settings:
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'sanke.db').resolve()}"
+
+    @property
+    def address(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def media_dir(self) -> Path:

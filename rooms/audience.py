@@ -70,7 +70,7 @@ def plan(room: Room, preferences: dict[str, dict[str, str]] | None = None) -> Pl
             if quality == "off":
                 continue
             for t in by_owner[pub_id]:
-                if t.kind == "audio" and not _hears(room, sub, pub_id, stage):
+                if t.kind == "audio" and sub.role != Role.RECORDER and not _hears(room, pub_id, stage):
                     continue
                 tracks[t.track_id] = quality if (t.kind == "video" and t.source == "camera") else "high"
         for pub_id in heard_only:
@@ -83,7 +83,7 @@ def plan(room: Room, preferences: dict[str, dict[str, str]] | None = None) -> Pl
     return out
 
 
-def _hears(room: Room, sub: Participant, pub_id: str, stage: set[str]) -> bool:
+def _hears(room: Room, pub_id: str, stage: set[str]) -> bool:
     """In a delivery room the hub hears only the classrooms on stage; everyone hears the hubs."""
     if room.kind != RoomKind.DELIVERY:
         return True

@@ -88,7 +88,7 @@ class RoomService:
                 raise RoomError("room_ended", "this lesson has ended", "room")
             async with self.bus.lock(f"room-create:{room_id}"):
                 owner = await self.bus.get(f"room-node:{room_id}")
-                if owner not in (None, self.node_id):
+                if owner not in (None, self.node_id) and await self.bus.get(f"node-alive:{owner}") is not None:
                     raise RoomError("wrong_node", f"room is hosted on {owner}", "room")
                 await self.bus.set(f"room-node:{room_id}", self.node_id)
             room = Room(
@@ -158,7 +158,9 @@ class RoomService:
             room_id, p.id, p.role.value, p.joined_at, p.meta.get("user_id"), p.meta.get("classroom_id")
         )
         room.participants[p.id] = p
-        await self.bus.hset(f"room:{room_id}:participants", p.id, json.dumps(p.to_dict(), ensure_ascii=False))
+        await self.bus.hset(
+            f"room:{room_id}:participants", p.id, json.dumps(dict(p.to_dict(), hidden=p.hidden), ensure_ascii=False)
+        )
         await self.heartbeat(room_id, p.id)
         await self._emit_participant(room, "participant.joined", p)
         await self._notify(room)

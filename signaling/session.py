@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import deque
@@ -37,14 +38,14 @@ class CloseCode:
     REPLACED = 4009
 
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+SendRaw = Callable[[str], Awaitable[None]]
 Close = Callable[[int, str], Awaitable[None]]
 
 
 class Session:
-    def __init__(self, hub: SignalingHub, send: Send, close: Close) -> None:
+    def __init__(self, hub: SignalingHub, send_raw: SendRaw, close: Close) -> None:
         self.hub = hub
-        self._send = send
+        self._send_raw = send_raw
         self._close = close
         self.room_id: str | None = None
         self.participant: Participant | None = None
@@ -57,9 +58,12 @@ class Session:
     # transport side ----------------------------------------------------------------------------
 
     async def send(self, message: dict[str, Any]) -> None:
+        await self.send_raw(json.dumps(message, ensure_ascii=False))
+
+    async def send_raw(self, text: str) -> None:
         if not self._closed:
             with contextlib.suppress(ConnectionError, RuntimeError):
-                await self._send(message)
+                await self._send_raw(text)
 
     async def close(self, code: int, reason: str) -> None:
         if not self._closed:
@@ -238,12 +242,13 @@ class Session:
     async def _relay_events(self, events: Subscription) -> None:
         me = self.participant
         assert me is not None
-        async for event in events:
+        async for envelope in events:
+            event = envelope.data
             if event.get("to") not in (None, me.id):
                 continue
             if event.get("hidden") and not me.hidden:
                 continue
-            await self.send(event)
+            await self.send_raw(envelope.raw)
             if event["type"] == "room.ended":
                 self._left = True
                 await self.close(CloseCode.ROOM_ENDED, "the lesson has ended")

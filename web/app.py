@@ -10,6 +10,7 @@ from aiohttp import web
 
 from core.bus import Bus, RedisBus, create_bus
 from core.db import Database
+from core.nodes import NodeRegistry
 from core.settings import Settings
 from core.tokens import TokenSigner
 from rooms.service import RoomService
@@ -17,7 +18,7 @@ from rooms.store import RoomStore
 from signaling.hub import SignalingHub
 from web import auth
 from web.errors import error_middleware
-from web.keys import BUS, DB, HUB, MEDIA, OPENAPI, ROOMS, SETTINGS, TOKENS
+from web.keys import BUS, DB, HUB, MEDIA, NODES, OPENAPI, ROOMS, SETTINGS, TOKENS
 from web.openapi import new_spec
 from web.ws import websocket
 
@@ -71,8 +72,12 @@ def create_app(settings: Settings, media: object | None = None, with_media: bool
         db = Database(settings.db_url)
         await db.migrate()
         bus: Bus = create_bus(settings.redis_url)
+        nodes = None
         if isinstance(bus, RedisBus):
             await bus.ping()
+            nodes = NodeRegistry(bus, settings.node_id, settings.address)
+            await nodes.start()
+        app[NODES] = nodes
         rooms = RoomService(bus, RoomStore(db), settings.node_id, settings.resume_grace)
         app[DB], app[BUS], app[ROOMS] = db, bus, rooms
         app[MEDIA] = media if media is not None else (create_media(settings) if with_media else None)
@@ -81,6 +86,8 @@ def create_app(settings: Settings, media: object | None = None, with_media: bool
         if app[MEDIA] is not None:
             await app[MEDIA].close()
         await rooms.close()
+        if nodes is not None:
+            await nodes.stop()
         await bus.close()
         await db.close()
 

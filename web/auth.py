@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
-
 from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -14,14 +11,12 @@ from core.directory import User
 from core.tokens import TokenError
 from web.errors import ApiError, parse_body
 from web.keys import DB, SETTINGS, TOKENS
+from web.limits import LOGIN_LIMIT, AttemptLimiter
 from web.openapi import route
 from web.passwords import verify_password
 
 COOKIE = "sanke_session"
-FAILURES_ALLOWED = 5  # per username per FAILURE_WINDOW seconds
-FAILURE_WINDOW = 60.0
-_failures: dict[str, deque[float]] = defaultdict(deque)
-USER_KEY = "sanke_user"
+USER_KEY = web.RequestKey("sanke_user", User)
 
 
 class LoginBody(BaseModel):
@@ -65,27 +60,20 @@ async def require_role(request: web.Request, *roles: str) -> User:
     return user
 
 
-def _too_many(username: str) -> bool:
-    q = _failures[username]
-    now = time.monotonic()
-    while q and now - q[0] > FAILURE_WINDOW:
-        q.popleft()
-    return len(q) >= FAILURES_ALLOWED
-
-
 async def login(request: web.Request) -> web.Response:
     body = await parse_body(request, LoginBody)
-    if _too_many(body.username):
+    limiter = request.app[LOGIN_LIMIT]
+    if limiter.blocked(body.username):
         raise ApiError(429, "too_many_attempts", "too many failed logins; wait a minute", "username")
     async with request.app[DB].session() as s:
         user = (await s.execute(select(User).where(User.username == body.username))).scalar_one_or_none()
         ok = user is not None and user.active and verify_password(user.password_hash, body.password)
         if not ok:
-            _failures[body.username].append(time.monotonic())
+            limiter.fail(body.username)
             audit(s, body.username, "login.failed", request.remote or "")
             await s.commit()
             raise ApiError(401, "bad_credentials", "wrong username or password", "password")
-    _failures.pop(body.username, None)
+    limiter.clear(body.username)
     settings = request.app[SETTINGS]
     token = request.app[TOKENS].issue_session(user.id, settings.session_ttl)
     resp = web.json_response({"user": user_json(user), "session_token": token})
@@ -104,6 +92,7 @@ async def me(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app[LOGIN_LIMIT] = AttemptLimiter(limit=5, window=60.0)  # per username
     route(app, "POST", "/api/login", login, "Log in; sets the session cookie", LoginBody, "auth", auth=False)
     route(app, "POST", "/api/logout", logout, "Log out", tag="auth", auth=False)
     route(app, "GET", "/api/me", me, "The logged-in user", tag="auth")

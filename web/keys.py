@@ -8,6 +8,7 @@ from aiohttp import web
 
 from core.bus import Bus
 from core.db import Database
+from core.nodes import NodeRegistry
 from core.settings import Settings
 from core.tokens import TokenSigner
 from rooms.service import RoomService
@@ -21,3 +22,4 @@ ROOMS = web.AppKey("rooms", RoomService)
 HUB = web.AppKey("hub", SignalingHub)
 MEDIA = web.AppKey("media", Any)  # a signaling.media_seam.MediaSeam, or None without media
 OPENAPI = web.AppKey("openapi", dict)
+NODES = web.AppKey("nodes", NodeRegistry | None)  # type: ignore[arg-type]  # None on one node

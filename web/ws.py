@@ -1,35 +1,40 @@
-"""The /ws endpoint: one WebSocket per participant, handed to a signaling Session."""
+"""The /ws endpoint: one WebSocket per participant, handed to a signaling Session (or relayed to the
+node that hosts the room)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 
 from aiohttp import WSMsgType, web
 
 from signaling.protocol import MAX_MESSAGE_BYTES
+from signaling.relay import owner_address, relay
 from signaling.session import JOIN_TIMEOUT, CloseCode, Session
-from web.keys import HUB
+from web.keys import HUB, NODES
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=10.0, max_msg_size=MAX_MESSAGE_BYTES * 2)
     await ws.prepare(request)
 
-    async def send(message: dict) -> None:
-        await ws.send_str(json.dumps(message, ensure_ascii=False))
 
     async def close(code: int, reason: str) -> None:
         await ws.close(code=code, message=reason.encode())
 
-    session = Session(request.app[HUB], send, close)
+    session = Session(request.app[HUB], ws.send_str, close)
     watchdog = asyncio.create_task(_join_watchdog(session))
+    first = True
     try:
         async for msg in ws:
-            if msg.type == WSMsgType.TEXT:
-                await session.handle(msg.data)
-            elif msg.type == WSMsgType.BINARY:
+            if first and msg.type == WSMsgType.TEXT:
+                first = False
+                address = await owner_address(request.app[HUB], request.app[NODES], msg.data)
+                if address is not None:
+                    watchdog.cancel()
+                    await relay(ws, msg.data, address)
+                    return ws
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 await session.handle(msg.data)
             elif msg.type == WSMsgType.ERROR:
                 break

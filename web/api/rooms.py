@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from datetime import datetime
 
 from aiohttp import web
@@ -21,10 +20,8 @@ from rooms.store import RoomSpec, create_room
 from web.auth import current_user, require_role
 from web.errors import ApiError, parse_body
 from web.keys import BUS, DB, ROOMS, SETTINGS, TOKENS
+from web.limits import CODE_LIMIT, AttemptLimiter
 from web.openapi import route
-
-CODE_ATTEMPTS = 10  # per client address per minute: join codes are short
-_code_attempts: dict[str, deque[float]] = defaultdict(deque)
 
 
 class RoomBody(BaseModel):
@@ -190,24 +187,16 @@ def _token_response(
     })
 
 
-def _code_limited(request: web.Request) -> None:
-    key = request.remote or "?"
-    q = _code_attempts[key]
-    now = time.monotonic()
-    while q and now - q[0] > 60:
-        q.popleft()
-    if len(q) >= CODE_ATTEMPTS:
-        raise ApiError(429, "too_many_attempts", "too many wrong codes; wait a minute", "code")
-    q.append(now)
-
-
 async def classroom_join(request: web.Request) -> web.Response:
     """A classroom PC joins by its code: into the room named, or the classroom's current lesson."""
     body = await parse_body(request, ClassroomJoinBody)
+    limiter, client = request.app[CODE_LIMIT], request.remote or "?"
+    if limiter.blocked(client):
+        raise ApiError(429, "too_many_attempts", "too many wrong codes; wait a minute", "code")
     async with request.app[DB].session() as s:
         c = (await s.execute(select(Classroom).where(Classroom.join_code == body.code.upper()))).scalar_one_or_none()
         if c is None:
-            _code_limited(request)
+            limiter.fail(client)
             raise ApiError(404, "bad_code", "no classroom has this code", "code")
         school = await s.get(School, c.school_id)
         q = (
@@ -267,6 +256,7 @@ async def end_room(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app[CODE_LIMIT] = AttemptLimiter(limit=10, window=60.0)  # per client address: join codes are short
     route(app, "GET", "/api/rooms", list_rooms, "List rooms (?state=open,live)", tag="rooms")
     route(app, "POST", "/api/rooms", create_room_handler, "Create a room", RoomBody, "rooms")
     route(app, "GET", "/api/rooms/{id}", get_room, "A room with its members and live state", tag="rooms")

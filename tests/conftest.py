@@ -1,0 +1,267 @@
+"""Shared fixtures: real Redis and PostgreSQL (required in CI), a server on a free port, a county."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from core.db import Database
+from core.directory import Classroom, School, User
+from core.settings import Settings
+from rooms.roles import RoomKind
+from rooms.store import RoomSpec, create_room
+from web.api.directory import new_join_code
+from web.app import create_app
+from web.passwords import hash_password
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+PG_ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+PASSWORD = "correct-horse-battery"
+
+
+def missing(component: str, why: str) -> None:
+    """A required component is absent: a failure in CI, a skip with the reason elsewhere."""
+    if IN_CI:
+        pytest.fail(f"{component} is required in CI: {why}", pytrace=False)
+    pytest.skip(f"{component} not available: {why}")
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+@pytest.fixture
+def redis_url() -> str:
+    if not _port_open("127.0.0.1", 6379) and "REDIS_URL" not in os.environ:
+        missing("Redis", "nothing listens on 127.0.0.1:6379")
+    return REDIS_URL
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://"), timeout=3)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database per test, dropped afterwards (parallel runs never share tables)."""
+    name = f"sanke_t_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except OSError as e:
+        missing("PostgreSQL", str(e))
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@dataclass
+class County:
+    """A small county: a hub school with a teacher and a hub classroom, three remote classrooms."""
+
+    coordinator: str = "coord"
+    teacher: str = "wang"
+    observer: str = "chen"
+    codes: dict[str, str] = field(default_factory=dict)  # classroom label → join code
+    classroom_ids: dict[str, int] = field(default_factory=dict)
+    room_id: str = ""
+    user_ids: dict[str, int] = field(default_factory=dict)
+
+
+async def seed_county(db: Database, kind: RoomKind = RoomKind.DELIVERY, remotes: int = 3) -> County:
+    county = County()
+    async with db.session() as s:
+        hub = School(name="城关一小", kind="hub")
+        s.add(hub)
+        schools = [School(name=f"村小{i + 1}", kind="remote") for i in range(remotes)]
+        s.add_all(schools)
+        await s.flush()
+        classrooms = [Classroom(school_id=sc.id, name="四年级", grade=4, join_code=new_join_code()) for sc in schools]
+        s.add_all(classrooms)
+        pw = hash_password(PASSWORD)
+        users = {
+            "coord": User(username="coord", display_name="李主任", password_hash=pw, role="coordinator"),
+            "wang": User(username="wang", display_name="王老师", password_hash=pw, role="teacher", school_id=hub.id,
+                         subject="英语"),
+            "zhao": User(username="zhao", display_name="赵老师", password_hash=pw, role="teacher", school_id=hub.id),
+            "chen": User(username="chen", display_name="陈督学", password_hash=pw, role="observer"),
+        }
+        s.add_all(users.values())
+        await s.flush()
+        room = await create_room(s, RoomSpec(
+            kind=kind, title="英语 1+3", subject="英语", grade=4, host_user_id=users["wang"].id,
+            remote_classroom_ids=[c.id for c in classrooms],
+            coteacher_ids=[users["zhao"].id] if kind == RoomKind.COTEACH else [],
+        ))
+        await s.commit()
+        for i, c in enumerate(classrooms):
+            county.codes[f"c{i + 1}"] = c.join_code
+            county.classroom_ids[f"c{i + 1}"] = c.id
+        county.user_ids = {k: u.id for k, u in users.items()}
+        county.room_id = room.id
+    return county
+
+
+@dataclass
+class Server:
+    url: str
+    app: web.Application
+    settings: Settings
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def start_server(
+    tmp_path: Path, redis_url: str | None = None, media: Any = None, with_media: bool = False,
+    database_url: str | None = None, resume_grace: float = 20.0,
+) -> tuple[Server, web.AppRunner]:
+    settings = Settings(data_dir=tmp_path / "data", redis_url=redis_url, database_url=database_url,
+                        port=free_port(), resume_grace=resume_grace)
+    app = create_app(settings, media=media, with_media=with_media)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", settings.port)
+    await site.start()
+    return Server(f"http://127.0.0.1:{settings.port}", app, settings), runner
+
+
+@pytest.fixture(params=["inprocess", "redis"])
+async def server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Server]:
+    """The platform without media, on each bus implementation."""
+    redis = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    srv, runner = await start_server(tmp_path, redis_url=redis)
+    try:
+        yield srv
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def county(server: Server) -> County:
+    from web.keys import DB
+
+    return await seed_county(server.app[DB])
+
+
+class WsClient:
+    """A participant's WebSocket: send messages, wait for the next message of a type, keep everything seen."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, http: aiohttp.ClientSession) -> None:
+        self.ws = ws
+        self.http = http
+        self.seen: list[dict[str, Any]] = []
+        self._pending: list[dict[str, Any]] = []
+        self.participant_id = ""
+        self.resume_token = ""
+
+    async def send(self, message: dict[str, Any] | str) -> None:
+        await self.ws.send_str(message if isinstance(message, str) else json.dumps(message))
+
+    async def next(self, type_: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+        for i, m in enumerate(self._pending):
+            if m.get("type") == type_ and all(m.get(k) == v for k, v in match.items()):
+                return self._pending.pop(i)
+        async with asyncio.timeout(timeout):
+            while True:
+                m = await self._read()
+                if m.get("type") == type_ and all(m.get(k) == v for k, v in match.items()):
+                    return m
+                self._pending.append(m)
+
+    async def _read(self) -> dict[str, Any]:
+        msg = await self.ws.receive()
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            raise ConnectionError(f"socket closed: {msg.type} {self.ws.close_code}")
+        data = json.loads(msg.data)
+        self.seen.append(data)
+        return data
+
+    async def drain(self, seconds: float = 0.2) -> list[dict[str, Any]]:
+        """Everything that arrives within `seconds` (to show that nothing unexpected arrived)."""
+        got = list(self._pending)
+        self._pending.clear()
+        try:
+            async with asyncio.timeout(seconds):
+                while True:
+                    got.append(await self._read())
+        except (TimeoutError, ConnectionError):
+            pass
+        return got
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self.http.close()
+
+
+async def login(server: Server, username: str) -> aiohttp.ClientSession:
+    http = aiohttp.ClientSession()
+    async with http.post(f"{server.url}/api/login", json={"username": username, "password": PASSWORD}) as r:
+        assert r.status == 200, await r.text()
+        token = (await r.json())["session_token"]
+    http.headers["Authorization"] = f"Bearer {token}"
+    return http
+
+
+async def user_token(server: Server, username: str, room_id: str) -> str:
+    http = await login(server, username)
+    try:
+        async with http.post(f"{server.url}/api/rooms/{room_id}/token") as r:
+            assert r.status == 200, await r.text()
+            return (await r.json())["token"]
+    finally:
+        await http.close()
+
+
+async def classroom_token(server: Server, code: str) -> str:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{server.url}/api/classroom/join", json={"code": code}) as r:
+            assert r.status == 200, await r.text()
+            return (await r.json())["token"]
+
+
+async def connect(server: Server, token: str | None = None) -> WsClient:
+    http = aiohttp.ClientSession()
+    ws = await http.ws_connect(server.ws_url)
+    client = WsClient(ws, http)
+    if token is not None:
+        await client.send({"type": "join", "token": token, "id": 1})
+        joined = await client.next("joined")
+        client.participant_id = joined["participant_id"]
+        client.resume_token = joined["resume_token"]
+        client.seen.append(joined)
+    return client
