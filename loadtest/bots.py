@@ -235,15 +235,16 @@ class Bot:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         track_id = track.id
+        receiver = next(t.receiver for t in self.sub.getTransceivers() if t.receiver.track is track)
         if track.kind == "video":
             check = self.video.setdefault(track_id, VideoCheck())
             if self.subscribe_mode == "count":
-                receiver = next(t.receiver for t in self.sub.getTransceivers() if t.receiver.track is track)
                 buffer = seams.install_receive_tap(
                     receiver, "video", lambda packet, check=check: self._first_packet(check, packet)
                 )
                 buffer.on_frame = lambda frame, check=check: self._count(check)
                 return
+            seams.route_rtx(receiver)
             self._tasks.append(asyncio.ensure_future(self._read_video(track, check)))
         else:
             check_a = self.audio.setdefault(track_id, AudioCheck())

@@ -65,7 +65,29 @@ def install_receive_tap(receiver: RTCRtpReceiver, kind: str, tap: PacketTap) -> 
         stop_decoder(receiver)
 
     receiver.receive = receive_without_decoder  # type: ignore[method-assign]
+    route_rtx(receiver)
     return buffer
+
+
+def route_rtx(receiver: RTCRtpReceiver) -> None:
+    """Make retransmissions reach the receiver when several video receivers share a transport.
+
+    aiortc registers only the media SSRCs of a receiver with the transport's RtpRouter; an RTX packet
+    is then routed by payload type alone, and dropped as soon as two video receivers (a camera's high
+    and low tracks, or a subscriber's several videos) share the RTX payload type. Relies on:
+    `RTCDtlsTransport._rtp_router.ssrc_table` (SSRC → receiver) and `receive(parameters)` carrying the
+    RTX SSRCs in `parameters.encodings[i].rtx.ssrc`.
+    """
+    original_receive = receiver.receive
+
+    async def receive_and_route_rtx(parameters: Any) -> None:
+        await original_receive(parameters)
+        table = receiver.transport._rtp_router.ssrc_table
+        for encoding in parameters.encodings:
+            if encoding.rtx is not None:
+                table[encoding.rtx.ssrc] = receiver
+
+    receiver.receive = receive_and_route_rtx  # type: ignore[method-assign]
 
 
 def stop_decoder(receiver: RTCRtpReceiver) -> None:

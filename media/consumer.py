@@ -202,6 +202,29 @@ class Consumer:
         if not self.paused:
             producer.keyframes.request()
 
+    def suspend(self) -> None:
+        """The subscriber no longer receives this track (its transceiver goes inactive)."""
+        self.paused = True
+        for producer in (self.source, self.target):
+            if producer is not None:
+                producer.remove_consumer(self)
+        self.source = self.target = None
+
+    def resume(self, producer: Producer, quality: str) -> None:
+        """Receive again, continuing this consumer's sequence numbers; forwarding restarts (from a
+        keyframe) in `unpause`, once the subscriber has accepted the renegotiation that re-enables it."""
+        self.source = producer
+        self.target = None
+        self.quality = quality
+        self._waiting = True
+        producer.add_consumer(self)
+
+    def unpause(self) -> None:
+        if self.paused and self.writer is not None and self.source is not None:
+            self._waiting = True
+            self.paused = False
+            self.request_keyframe()
+
     def on_nack(self, lost: list[int]) -> None:
         self.counters.nacks += len(lost)
         writer = self.writer

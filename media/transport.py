@@ -205,14 +205,12 @@ class SubscriberTransport:
         slot = self.slots.get(track_id)
         if slot is not None:
             consumer = slot.consumer
-            consumer.switch(producer, quality)
-            if not slot.active:
-                slot.active = True
-                slot.transceiver.direction = "sendonly"
-                consumer._waiting = True
-                if consumer.writer is not None:
-                    consumer.paused = False
-                    consumer.request_keyframe()
+            if slot.active:
+                consumer.switch(producer, quality)
+                return consumer
+            slot.active = True
+            slot.transceiver.direction = "sendonly"
+            consumer.resume(producer, quality)
             return consumer
         consumer = Consumer(track_id, producer.kind, producer, producer.info.clock_rate)
         consumer.quality = quality
@@ -237,12 +235,7 @@ class SubscriberTransport:
         if slot is None or not slot.active:
             return
         slot.active = False
-        consumer = slot.consumer
-        consumer.paused = True
-        for producer in (consumer.source, consumer.target):
-            if producer is not None:
-                producer.remove_consumer(consumer)
-        consumer.target = None
+        slot.consumer.suspend()
         slot.transceiver.direction = "inactive"
 
     def _start(self, consumer: Consumer, transceiver: RTCRtpTransceiver, params: RTCRtpSendParameters) -> None:
@@ -309,6 +302,9 @@ class SubscriberTransport:
         async with self._lock:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
             again = self._again
+            for slot in self.slots.values():
+                if slot.active and slot.transceiver.currentDirection == "sendonly":
+                    slot.consumer.unpause()  # resubscribed tracks: the subscriber listens again
         if again:
             await self.negotiate()
 

@@ -133,16 +133,18 @@ async def test_switch_high_to_low_decodes_without_a_broken_frame(room, high_clip
     await service.set_subscriptions(ROOM, "sub", {"pub:0": "high"})
     assert await wait_for(lambda: check.last_size == (320, 240), 5)
     assert check.broken == 0 and check.backwards == 0
-    gaps = [b - a for a, b in zip(check.times, check.times[1:], strict=False)]
-    assert max(gaps) < 0.3
+    steps = [(b - a) % len(high_clip) for a, b in zip(check.numbers, check.numbers[1:], strict=False)]
+    # no stall waiting for a keyframe at the switch (a switch may repeat the previous instant or two)
+    assert max(s for s in steps if s < len(high_clip) - 2) <= 10, check.numbers
     consumer = service.routers[ROOM].consumer("sub", "pub:0")
     assert consumer.counters.switches == 2
 
 
-async def test_nack_and_rtx_on_both_legs(room, high_clip):
-    """Drop packets publisher → SFU and SFU → subscriber; retransmissions repair both."""
+async def test_nack_and_rtx_on_both_legs(room, high_clip, low_clip):
+    """Drop packets publisher → SFU and SFU → subscriber; retransmissions repair both. The publisher
+    sends two videos (high and low) on one transport, as aiortc only routes RTX by SSRC then."""
     service, signal, add = room
-    pub = add(Bot("pub", signal, clip=high_clip))
+    pub = add(Bot("pub", signal, clip=high_clip, low_clip=low_clip))
     await pub.publish()
     assert await wait_for(lambda: signal.published, 5)
     nacked_at_publisher: list[int] = []
@@ -242,3 +244,23 @@ async def test_stats_and_prometheus_text(room, high_clip):
     assert '# TYPE sanke_media_track_packets_forwarded_total counter' in text
     line = next(x for x in text.splitlines() if x.startswith("sanke_media_track_packets_forwarded_total{"))
     assert 'track="pub:0"' in line and float(line.rsplit(" ", 1)[1]) > 0
+
+
+async def test_unsubscribe_and_resubscribe_resumes_on_the_same_transceiver(room, low_clip):
+    service, signal, add = room
+    pub = add(Bot("pub", signal, clip=low_clip, tone_hz=300))
+    await pub.publish()
+    assert await wait_for(lambda: len(signal.published) == 2, 5)
+    sub = add(Bot("sub", signal))
+    full = {"pub:0": "high", "pub:1": "high"}
+    for _ in range(3):
+        await service.set_subscriptions(ROOM, "sub", full)
+        target = _frames(sub, "pub:0") + 10
+        assert await wait_for(lambda target=target: _frames(sub, "pub:0") >= target, 8)
+        await service.set_subscriptions(ROOM, "sub", {"pub:1": "high"})
+        await asyncio.sleep(0.2)
+    transport = service.routers[ROOM].subscribers["sub"]
+    assert len(transport.pc.getTransceivers()) == 2  # no new m-line per resubscription
+    assert not transport.slots["pub:0"].active
+    check = sub.video["pub:0"]
+    assert check.broken == 0 and check.backwards == 0

@@ -10,6 +10,12 @@ HUB_HZ = 440
 CLASS_HZ = [550, 660, 770]
 
 
+def _max_skip(numbers: list[int], clip_frames: int) -> int:
+    """Largest jump in frame numbers: a stall for a keyframe (≥ 0.5 s) skips about 15 frames."""
+    steps = [(b - a) % clip_frames for a, b in zip(numbers, numbers[1:], strict=False)]
+    return max((s for s in steps if s < clip_frames - 2), default=0)  # a switch may step back one or two
+
+
 def _pitch_ok(measured: float, expected: float) -> bool:
     return abs(measured - expected) < 25
 
@@ -53,8 +59,7 @@ async def test_delivery_1_plus_3_with_stage_and_late_joiner(lesson_server, high_
             assert check.broken == 0 and check.backwards == 0
             # low once the low twin is published (the high one may come first), without a stall
             assert check.last_size == (160, 128)
-            gaps = [b - a for a, b in zip(check.times, check.times[1:], strict=False)]
-            assert max(gaps) < 0.3, max(gaps)
+            assert _max_skip(check.numbers, len(high_clip)) <= 10, check.numbers
         assert not hub.audio  # the hub hears only classrooms on stage
 
         # the hub puts class0 on stage: the other two see it (high) and everyone hears it
