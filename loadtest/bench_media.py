@@ -149,8 +149,8 @@ async def _late_join(signal: HttpSignal, plan: dict[str, str], index: int) -> fl
             return None
         return (check.first_at - bot.sub_connected_at) * 1000
     finally:
-        await bot.close()
         await signal.leave(bot)
+        await bot.close()
 
 
 async def run_mode(

@@ -7,6 +7,7 @@ keyframe without a gap in sequence numbers, and answer the subscriber's NACKs fr
 
 from __future__ import annotations
 
+import logging
 import random
 import struct
 import time
@@ -23,6 +24,7 @@ from media.rtp import wrap_rtx
 if TYPE_CHECKING:
     from media.producer import ExtKey, Producer
 
+logger = logging.getLogger(__name__)
 _pack = struct.Struct("!BBHII").pack
 HISTORY = 1024  # packets kept for retransmission (≈ 8 s of 1 Mbps video)
 _MASK = HISTORY - 1
@@ -135,7 +137,11 @@ class Consumer:
             out = self._protect(data)
         except pylibsrtp.Error:
             return
-        self._sendto(out, self._addr)
+        try:
+            self._sendto(out, self._addr)
+        except Exception:  # the subscriber's socket is gone (closed or failed connection)
+            self._transport_failed()
+            return
         if self._history:
             self._history[seq & _MASK] = data
         last = self._last_seq
@@ -147,6 +153,10 @@ class Consumer:
         c = self.counters
         c.packets += 1
         c.bytes += len(out)
+
+    def _transport_failed(self) -> None:
+        logger.info("consumer of %s: subscriber transport gone, pausing", self.track_id)
+        self.paused = True
 
     def _begin(self, packet: RtpPacket, now: float) -> None:
         """First keyframe: continue our own sequence if we forwarded before, else start fresh."""

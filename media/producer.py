@@ -123,7 +123,10 @@ class Producer:
                 ext = cache.get(key)
                 if ext is None:
                     ext = cache[key] = abs_send_time_extension(key[0], ntp) if key[0] else b""
-                consumer.forward(self, packet, keyframe, ext, ntp, now)
+                try:
+                    consumer.forward(self, packet, keyframe, ext, ntp, now)
+                except Exception:
+                    self._consumer_failed(consumer)
         else:
             level = packet.extensions.audio_level
             cache = self._ext_cache
@@ -137,12 +140,20 @@ class Producer:
                 ext = cache.get(key)
                 if ext is None:
                     ext = cache[key] = audio_level_extension(key[1], level) if key[1] and level else b""
-                consumer.forward(self, packet, False, ext, ntp, now)
+                try:
+                    consumer.forward(self, packet, False, ext, ntp, now)
+                except Exception:
+                    self._consumer_failed(consumer)
         dt = time.perf_counter() - t0
         c.transit_sum += dt
         c.transit_count += 1
         if dt > c.transit_max:
             c.transit_max = dt
+
+    def _consumer_failed(self, consumer: Consumer) -> None:
+        """One broken subscriber must never stop the publisher's receive loop (and everyone's media)."""
+        logger.exception("forwarding %s failed; pausing that consumer", self.info.track_id)
+        consumer.paused = True
 
     @property
     def packets_lost(self) -> int:

@@ -195,6 +195,12 @@ class SubscriberTransport:
         self._again = False
         self._lock = asyncio.Lock()
         self._writer: seams.RtpWriter | None = None
+        self.pc.on("connectionstatechange", self._on_state)
+
+    def _on_state(self) -> None:
+        if self.pc.connectionState in ("failed", "closed"):
+            for slot in self.slots.values():
+                slot.consumer.paused = True  # nothing to send to until signaling says leave
 
     def consumer(self, track_id: str) -> Consumer | None:
         slot = self.slots.get(track_id)

@@ -264,3 +264,25 @@ async def test_unsubscribe_and_resubscribe_resumes_on_the_same_transceiver(room,
     assert not transport.slots["pub:0"].active
     check = sub.video["pub:0"]
     assert check.broken == 0 and check.backwards == 0
+
+
+async def test_a_subscriber_vanishing_does_not_stop_the_others(room, low_clip):
+    """A subscriber whose connection dies without a leave must not break forwarding to the rest."""
+    service, signal, add = room
+    pub = add(Bot("pub", signal, clip=low_clip))
+    await pub.publish()
+    assert await wait_for(lambda: signal.published, 5)
+    stays = add(Bot("stays", signal, subscribe_mode="count"))
+    goes = add(Bot("goes", signal, subscribe_mode="count"))
+    for bot in (stays, goes):
+        await service.set_subscriptions(ROOM, bot.name, {"pub:0": "high"})
+    assert await wait_for(lambda: _frames(stays, "pub:0") >= 5 and _frames(goes, "pub:0") >= 5, 8)
+    router = service.routers[ROOM]
+    gone_consumer = router.consumer("goes", "pub:0")
+    await goes.close()  # no leave: the server has not been told yet
+    await router.subscribers["goes"].pc.close()  # and its side of the connection is torn down
+    target = _frames(stays, "pub:0") + 30
+    assert await wait_for(lambda: _frames(stays, "pub:0") >= target, 5)
+    assert gone_consumer.paused
+    await service.leave(ROOM, "goes")
+    assert "goes" not in router.subscribers
