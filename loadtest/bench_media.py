@@ -54,9 +54,11 @@ class HttpSignal:
     async def leave(self, bot: Bot) -> None:
         await self._post("/leave", {"pid": bot.name})
 
-    async def forwarded(self) -> int:
+    async def forwarded(self) -> tuple[int, int]:
+        """(packets forwarded, packets retransmitted) so far."""
         async with self.http.get(self.base + "/stats") as r:
-            return (await r.json())["forwarded"]
+            body = await r.json()
+            return body["forwarded"], body["retransmitted"]
 
 
 # -- subscriber worker processes ------------------------------------------------------------------
@@ -109,6 +111,8 @@ class Row:
     us_per_packet: float
     min_fps: float
     late_join_ms: float | None
+    kernel_pct: float = 0.0  # share of the SFU's CPU time spent in the kernel (sockets)
+    rtx_per_s: float = 0.0  # retransmissions to subscribers (their NACKs), not counted as forwarded
 
 
 async def _recv(conn):
@@ -117,9 +121,15 @@ async def _recv(conn):
 
 
 def _cpu_seconds(pid: int) -> float:
+    user, system = _cpu_split(pid)
+    return user + system
+
+
+def _cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, from /proc/<pid>/stat."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return int(fields[11]) / TICK, int(fields[12]) / TICK
 
 
 def _free_port() -> int:
@@ -190,9 +200,12 @@ async def run_mode(
                 if missing:
                     log(f"  {mode} N={n}: no video at {', '.join(missing)}")
                 await asyncio.sleep(1.5)
-                fwd0, cpu0, t0 = await signal.forwarded(), _cpu_seconds(proc.pid), time.monotonic()
+                fwd0, split0, t0 = await signal.forwarded(), _cpu_split(proc.pid), time.monotonic()
                 await asyncio.sleep(window)
-                fwd1, cpu1, t1 = await signal.forwarded(), _cpu_seconds(proc.pid), time.monotonic()
+                fwd1, split1, t1 = await signal.forwarded(), _cpu_split(proc.pid), time.monotonic()
+                (fwd0, rtx0), (fwd1, rtx1) = fwd0, fwd1
+                cpu0, cpu1 = sum(split0), sum(split1)
+                sys_share = (split1[1] - split0[1]) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0
                 fps: list[float] = []
                 for _, conn in workers:
                     conn.send(("fps", (t0, t1)))
@@ -210,7 +223,7 @@ async def run_mode(
                 pps = (fwd1 - fwd0) / wall
                 row = Row(
                     mode, n, cpu * 100, pps, cpu * 1e6 / pps if pps else float("nan"), min(fps, default=0.0),
-                    max(joins) if joins else None,
+                    max(joins) if joins else None, sys_share * 100, (rtx1 - rtx0) / wall,
                 )
                 rows.append(row)
                 log(_format(row))
@@ -233,12 +246,18 @@ async def run_mode(
     return rows, late_ms
 
 
-HEADER = f"{'mode':<10}{'N':>4}{'SFU CPU %':>11}{'pkt/s fwd':>11}{'us/pkt':>9}{'min fps':>9}{'late join ms':>14}"
+HEADER = (
+    f"{'mode':<10}{'N':>4}{'SFU CPU %':>11}{'pkt/s fwd':>11}{'us/pkt':>9}{'min fps':>9}{'late join ms':>14}"
+    f"{'kernel %':>10}{'rtx/s':>7}"
+)
 
 
 def _format(r: Row) -> str:
     late = f"{r.late_join_ms:.0f}" if r.late_join_ms is not None else "-"
-    return f"{r.mode:<10}{r.n:>4}{r.cpu_pct:>11.1f}{r.pps:>11.0f}{r.us_per_packet:>9.1f}{r.min_fps:>9.1f}{late:>14}"
+    return (
+        f"{r.mode:<10}{r.n:>4}{r.cpu_pct:>11.1f}{r.pps:>11.0f}{r.us_per_packet:>9.1f}{r.min_fps:>9.1f}{late:>14}"
+        f"{r.kernel_pct:>10.0f}{r.rtx_per_s:>7.0f}"
+    )
 
 
 def _p95(values: list[float]) -> float:

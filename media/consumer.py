@@ -7,6 +7,7 @@ keyframe without a gap in sequence numbers, and answer the subscriber's NACKs fr
 
 from __future__ import annotations
 
+import errno
 import logging
 import random
 import struct
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 _pack = struct.Struct("!BBHII").pack
+_TRANSIENT = (errno.EAGAIN, errno.ENOBUFS, errno.ECONNREFUSED, errno.EPERM)
 HISTORY = 1024  # packets kept for retransmission (≈ 8 s of 1 Mbps video)
 _MASK = HISTORY - 1
 RTX_MIN_INTERVAL_S = 0.1  # retransmit a packet at most once per this interval (≈ an RTT on a LAN)
@@ -44,6 +46,7 @@ class ConsumerCounters:
     keyframe_requests: int = 0
     switches: int = 0
     dropped_waiting: int = 0
+    send_errors: int = 0
     remote_lost: int = 0
     remote_fraction_lost: float = 0.0
 
@@ -139,7 +142,14 @@ class Consumer:
             return
         try:
             self._sendto(out, self._addr)
-        except Exception:  # the subscriber's socket is gone (closed or failed connection)
+        except OSError as e:  # full buffers (EAGAIN, ENOBUFS) drop the packet like any UDP loss
+            if self.writer is None or self.writer.closed:  # …but a closed socket ends this consumer
+                self._transport_failed()
+                return
+            self.counters.send_errors += 1
+            if e.errno not in _TRANSIENT:
+                logger.debug("send to subscriber failed: %s", e)
+        except Exception:  # the subscriber's transport is gone (closed or failed connection)
             self._transport_failed()
             return
         if self._history:

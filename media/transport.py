@@ -258,7 +258,9 @@ class SubscriberTransport:
             (c.payloadType for c in params.codecs if c.name == "rtx" and c.parameters.get("apt") == codec.payloadType),
             None,
         )
-        abs_id = next((e.id for e in params.headerExtensions if e.uri.endswith("abs-send-time")), 0)
+        # No abs-send-time toward subscribers: it only feeds receiver-side bandwidth estimation (REMB),
+        # which this SFU does not act on; leaving it out saves bytes and the subscribers' REMB traffic.
+        abs_id = 0
         level_id = next((e.id for e in params.headerExtensions if e.uri.endswith("ssrc-audio-level")), 0)
         ssrc, rtx_ssrc = seams.sender_ssrcs(transceiver.sender)
         slot = self.slots.get(consumer.track_id)

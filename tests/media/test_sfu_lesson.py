@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import aiohttp
+
 from loadtest.bots import Bot, WsSignal, wait_for
 
 HUB_HZ = 440
@@ -84,7 +86,14 @@ async def test_delivery_1_plus_3_with_stage_and_late_joiner(lesson_server, high_
         first = late.video[hub_cam].first_at - late.sub_connected_at
         assert first < 1.0, first
 
-        # the SFU decoded nothing and every subscriber's frames kept advancing
+        # per-track stats as Prometheus text
+        async with aiohttp.ClientSession() as http, http.get(srv.url + "/metrics") as response:
+            assert response.status == 200
+            text = await response.text()
+        line = next(x for x in text.splitlines() if x.startswith("sanke_media_track_packets_forwarded_total{"))
+        assert f'room="{room}"' in line
+
+        # every subscriber's frames kept advancing
         for b in bots:
             for track_id, check in b.video.items():
                 assert check.broken == 0 and check.backwards == 0, (b.name, track_id)
