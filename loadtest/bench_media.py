@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     ns = [int(x) for x in (args.ns or ("1,10" if args.quick else "1,5,10,20,40")).split(",")]
     base_spec = args.baseline_ns if args.baseline_ns is not None else ("1,10" if args.quick else "1,5,10")
     base_ns = [int(x) for x in base_spec.split(",") if x]
-    window = args.window or (3.0 if args.quick else 5.0)
+    window = args.window or (3.0 if args.quick else 8.0)
     late = args.late_joins if args.late_joins is not None else (3 if args.quick else 2)
 
     def log(line: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiortc.jitterbuffer import JitterFrame
@@ -36,7 +36,6 @@ class ProducerCounters:
     packets: int = 0
     bytes: int = 0
     keyframes: int = 0
-    nacks_sent: int = 0
     base_seq: int | None = None
     max_seq: int = 0
     cycles: int = 0
@@ -60,8 +59,6 @@ class ProducerInfo:
     quality: str
     codec: str
     clock_rate: int
-    main_track_id: str = ""  # the high-quality twin's id for a low track; own id otherwise
-    extra: dict = field(default_factory=dict)
 
 
 class Producer:
