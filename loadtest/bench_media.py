@@ -54,6 +54,9 @@ class HttpSignal:
     async def leave(self, bot: Bot) -> None:
         await self._post("/leave", {"pid": bot.name})
 
+    async def profile(self, on: bool) -> None:
+        await self._post("/profile", {"on": on})
+
     async def forwarded(self) -> tuple[int, int]:
         """(packets forwarded, packets retransmitted) so far."""
         async with self.http.get(self.base + "/stats") as r:
@@ -200,9 +203,14 @@ async def run_mode(
                 if missing:
                     log(f"  {mode} N={n}: no video at {', '.join(missing)}")
                 await asyncio.sleep(1.5)
+                profiling = bool(profile) and n == ns[-1]
+                if profiling:
+                    await signal.profile(True)
                 fwd0, split0, t0 = await signal.forwarded(), _cpu_split(proc.pid), time.monotonic()
                 await asyncio.sleep(window)
                 fwd1, split1, t1 = await signal.forwarded(), _cpu_split(proc.pid), time.monotonic()
+                if profiling:
+                    await signal.profile(False)
                 (fwd0, rtx0), (fwd1, rtx1) = fwd0, fwd1
                 cpu0, cpu1 = sum(split0), sum(split1)
                 sys_share = (split1[1] - split0[1]) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0
@@ -315,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         import pstats
 
         log("")
-        log("profile of the SFU process (top by own time):")
+        log(f"profile of the SFU process during the N={ns[-1]} window (CPU time, top by own time; "
+            "profiling slows the process, compare entries with each other):")
         pstats.Stats(args.profile).sort_stats("tottime").print_stats(18)
     log(f"({time.monotonic() - started:.0f} s; late joins measured: {len(late_ms)}, "
         f"median {statistics.median(late_ms) if late_ms else float('nan'):.0f} ms)")

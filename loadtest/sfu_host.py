@@ -128,7 +128,7 @@ class TranscodeHost:
             await self.leave(pid)
 
 
-def make_app(host: ForwardHost | TranscodeHost) -> web.Application:
+def make_app(host: ForwardHost | TranscodeHost, profiler=None) -> web.Application:
     async def publish(request: web.Request) -> web.Response:
         body = await request.json()
         return web.json_response({"sdp": await host.publish(body["pid"], body["sdp"], body["tracks"])})
@@ -150,6 +150,13 @@ def make_app(host: ForwardHost | TranscodeHost) -> web.Application:
     async def stats(request: web.Request) -> web.Response:
         return web.json_response({"forwarded": await host.forwarded(), "retransmitted": await host.retransmitted()})
 
+    async def profile(request: web.Request) -> web.Response:
+        """Profile only the measured window: POST {"on": true} … {"on": false}."""
+        body = await request.json()
+        if profiler is not None:
+            profiler.enable() if body.get("on") else profiler.disable()
+        return web.json_response({"profiling": profiler is not None})
+
     async def cleanup(app: web.Application):  # noqa: ANN202 - aiohttp cleanup context
         yield
         await host.close()
@@ -160,6 +167,7 @@ def make_app(host: ForwardHost | TranscodeHost) -> web.Application:
     app.router.add_post("/answer", answer)
     app.router.add_post("/leave", leave)
     app.router.add_get("/stats", stats)
+    app.router.add_post("/profile", profile)
     app.cleanup_ctx.append(cleanup)
     return app
 
@@ -178,10 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         import time
 
         profiler = cProfile.Profile(time.process_time)  # CPU time: the machine is shared
-        profiler.enable()
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            web.run_app(make_app(host), host="127.0.0.1", port=args.port, print=None, handle_signals=True)
+            web.run_app(make_app(host, profiler), host="127.0.0.1", port=args.port, print=None, handle_signals=True)
     finally:
         if profiler is not None:
             profiler.disable()
