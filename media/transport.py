@@ -21,6 +21,7 @@ from aiortc import (
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import (
@@ -32,6 +33,7 @@ from aiortc.rtp import (
     RtcpRrPacket,
     RtcpRtpfbPacket,
     RtcpSrPacket,
+    RtpPacket,
 )
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
@@ -68,6 +70,26 @@ class PublishedMedia:
     quality: str
 
 
+class _Tap:
+    """Receives a publisher receiver's packets; hands them to its Producer once that exists."""
+
+    __slots__ = ("receiver", "producer", "buffer")
+
+    def __init__(self, receiver: RTCRtpReceiver) -> None:
+        self.receiver = receiver
+        self.producer: Producer | None = None
+        self.buffer: seams.TapJitterBuffer | None = None
+
+    def __call__(self, packet: RtpPacket) -> None:
+        producer = self.producer
+        if producer is not None:
+            producer.on_packet(packet)
+
+    def set_frame_handler(self, handler: Callable[[JitterFrame], None] | None) -> None:
+        if self.buffer is not None:
+            self.buffer.on_frame = handler
+
+
 class PublisherTransport:
     """Receives a participant's tracks; each becomes a Producer whose packets bypass aiortc's decoder."""
 
@@ -81,27 +103,19 @@ class PublisherTransport:
         self.pc = RTCPeerConnection(_config())
         self._make_track_id = make_track_id
         self._on_producer = on_producer
-        self._taps: dict[str, list[Producer | None]] = {}  # mid → [producer] once known
-        self._receivers: dict[str, RTCRtpReceiver] = {}
+        self._taps: dict[str, _Tap] = {}  # by mid
         self.producers: dict[str, Producer] = {}  # by mid
         self._writer: seams.RtpWriter | None = None
         self._lock = asyncio.Lock()
         self.pc.on("track", self._on_track)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
+        """Hook the receiver before any packet can arrive (connecting starts after the answer)."""
         for transceiver in self.pc.getTransceivers():
             if transceiver.receiver.track is track and transceiver.mid is not None:
-                holder: list[Producer | None] = [None]
-
-                def tap(packet, holder=holder) -> None:
-                    producer = holder[0]
-                    if producer is not None:
-                        producer.on_packet(packet)
-
-                buffer = seams.install_receive_tap(transceiver.receiver, transceiver.kind, tap)
-                holder.append(buffer)  # type: ignore[arg-type]
-                self._taps[transceiver.mid] = holder
-                self._receivers[transceiver.mid] = transceiver.receiver
+                tap = _Tap(transceiver.receiver)
+                tap.buffer = seams.install_receive_tap(transceiver.receiver, transceiver.kind, tap)
+                self._taps[transceiver.mid] = tap
 
     async def apply_offer(self, sdp: str, specs: dict[str, PublishedMedia]) -> str:
         async with self._lock:
@@ -111,15 +125,13 @@ class PublisherTransport:
             local = SessionDescription.parse(self.pc.localDescription.sdp)
             for media in local.media:
                 mid = media.rtp.muxId
-                if mid in self.producers or mid not in self._taps or not media.rtp.codecs:
+                tap = self._taps.get(mid)
+                if mid in self.producers or tap is None or not media.rtp.codecs:
                     continue
                 codec = media.rtp.codecs[0]
-                spec = specs.get(mid) or PublishedMedia(
-                    mid, media.kind, "camera" if media.kind == "video" else "microphone", "high"
-                )
-                transceiver = next(t for t in self.pc.getTransceivers() if t.mid == mid)
-                rtcp_ssrc = seams.sender_ssrcs(transceiver.sender)[0]
-                receiver = self._receivers[mid]
+                spec = specs.get(mid)
+                if spec is None or spec.kind != media.kind:  # the SDP decides what the m-line carries
+                    spec = PublishedMedia(mid, media.kind, "camera" if media.kind == "video" else "microphone", "high")
                 info = ProducerInfo(
                     track_id=self._make_track_id(mid),
                     participant_id=self.participant_id,
@@ -129,16 +141,16 @@ class PublisherTransport:
                     codec=codec.name if media.kind == "video" else codec.name.lower(),
                     clock_rate=codec.clockRate,
                 )
-                producer = Producer(info, self._pli_sender(receiver, rtcp_ssrc))
-                holder = self._taps[mid]
-                holder[0] = producer
-                buffer = holder[1]
-                producer.set_frame_hook(lambda fn, buffer=buffer: setattr(buffer, "on_frame", fn))
+                producer = Producer(info, self._pli_sender(tap.receiver))
+                tap.producer = producer
+                producer.set_frame_hook(tap.set_frame_handler)
                 self.producers[mid] = producer
                 await self._on_producer(producer)
             return self.pc.localDescription.sdp
 
-    def _pli_sender(self, receiver: RTCRtpReceiver, rtcp_ssrc: int) -> Callable[[int], bool]:
+    def _pli_sender(self, receiver: RTCRtpReceiver) -> Callable[[int], bool]:
+        rtcp_ssrc = seams.receiver_rtcp_ssrc(receiver) or 0
+
         def send(media_ssrc: int) -> bool:
             writer = self._writer
             if writer is None or not writer.ready:
