@@ -142,6 +142,21 @@ class RtpWriter:
     def addr(self) -> Any:
         return self._addr
 
+    def packet_sender(self) -> PacketSender:
+        """The hot path's send(header, ext, payload); see `srtp_packet_sender`."""
+        if self._sendto is not None:
+            return srtp_packet_sender(self._dtls._tx_srtp, self._sendto, self._addr)
+        protect = self._protect
+        send_async = self._async_send
+        addr = self._addr
+
+        def send(header: bytes, ext: bytes, payload: bytes) -> int:
+            out = protect(header + ext + payload)  # type: ignore[misc]
+            asyncio.ensure_future(send_async(out, addr))  # type: ignore[misc]
+            return len(out)
+
+        return send
+
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self._dtls = dtls
         self._protect: Callable[[bytes], bytes] | None = None
@@ -207,6 +222,50 @@ class RtpWriter:
         except pylibsrtp.Error:
             return
         self._send(out)
+
+
+PacketSender = Callable[[bytes, bytes, bytes], int]
+
+
+def srtp_packet_sender(session: pylibsrtp.Session, sendto: Callable[[Any, Any], Any], addr: Any) -> PacketSender:
+    """send(header, ext, payload): assemble the packet in libsrtp's work buffer, protect it in place and
+    send it from there — one copy of the payload per subscriber, no per-packet allocation.
+
+    Returns the bytes on the wire; raises pylibsrtp.Error if SRTP refuses, OSError from the socket.
+    Relies on: pylibsrtp's `Session._srtp` (the srtp_t handle), `_cdata` (its 1500-byte work buffer)
+    and `_buffer` (a buffer view of it), and `_binding.lib.srtp_protect(srtp_t, void *, int *)`.
+    """
+    from pylibsrtp._binding import ffi, lib
+
+    srtp = session._srtp[0]
+    cdata = session._cdata
+    view = session._buffer
+    window = memoryview(view)
+    length = ffi.new("int *")
+    protect = lib.srtp_protect
+    limit = len(cdata) - 144  # SRTP_MAX_TRAILER_LEN
+
+    def send(header: bytes, ext: bytes, payload: bytes) -> int:
+        start = len(header)
+        if ext:
+            view[0:start] = header
+            view[start : start + len(ext)] = ext
+            start += len(ext)
+        else:
+            view[0:start] = header
+        n = start + len(payload)
+        if n > limit:
+            raise pylibsrtp.Error("packet is too long")
+        view[start:n] = payload
+        length[0] = n
+        if protect(srtp, cdata, length):
+            raise pylibsrtp.Error("srtp_protect failed")
+        n = length[0]
+        sendto(window[0:n], addr)
+        return n
+
+    send.session = session  # type: ignore[attr-defined]  # keeps the handle alive
+    return send
 
 
 def fast_protect(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:

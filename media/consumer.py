@@ -20,7 +20,6 @@ import pylibsrtp
 from aiortc.rtp import RtpPacket
 
 from media.aiortc_seams import RtpWriter
-from media.rtp import wrap_rtx
 
 if TYPE_CHECKING:
     from media.producer import ExtKey, Producer
@@ -56,7 +55,7 @@ class Consumer:
         "track_id", "kind", "source", "target", "writer", "ssrc", "rtx_ssrc", "payload_type",
         "rtx_payload_type", "ext_key", "quality", "counters", "_waiting", "_seq_off", "_ts_off",
         "_start_seq", "_last_seq", "_last_ts", "_last_at", "_history", "_rtx_seq", "last_ntp",
-        "clock_rate", "paused", "closed", "_protect", "_sendto", "_addr", "_rtx_at",
+        "clock_rate", "paused", "closed", "_send", "_rtx_at", "_history_ts",
     )
 
     def __init__(self, track_id: str, kind: str, source: Producer, clock_rate: int) -> None:
@@ -80,22 +79,19 @@ class Consumer:
         self._last_seq: int | None = None
         self._last_ts = 0
         self._last_at = 0.0
-        self._history: list[bytes | None] = [None] * HISTORY if kind == "video" else []
+        self._history: list[RtpPacket | None] = [None] * HISTORY if kind == "video" else []
+        self._history_ts: list[int] = [0] * HISTORY if kind == "video" else []
         self._rtx_at: list[float] = [0.0] * HISTORY if kind == "video" else []
         self._rtx_seq = random.randint(0, 0x7FFF)
         self.last_ntp = 0
-        self._protect: Callable[[bytes], bytes] = _not_started
-        self._sendto: Callable[[bytes, Any], None] = _not_started
-        self._addr: Any = None
+        self._send: Callable[[bytes, bytes, bytes], int] = _not_started
         self.paused = True  # until the subscriber connection's sender is started
         self.closed = False
 
     def start(self, writer: RtpWriter, ssrc: int, rtx_ssrc: int, pt: int, rtx_pt: int | None, ext_key: ExtKey) -> None:
         """The subscriber connection is up: begin forwarding (video from the next keyframe)."""
         self.writer = writer
-        self._protect = writer.protect
-        self._sendto = writer.sendto
-        self._addr = writer.addr
+        self._send = writer.packet_sender()
         self.ssrc = ssrc
         self.rtx_ssrc = rtx_ssrc
         self.payload_type = pt
@@ -131,17 +127,14 @@ class Consumer:
             return  # older than where this consumer started: the subscriber never expected it
         seq = (in_seq + self._seq_off) & 0xFFFF
         ts = (packet.timestamp + self._ts_off) & 0xFFFFFFFF
-        data = (
-            _pack(0x90 if ext else 0x80, (packet.marker << 7) | self.payload_type, seq, ts, self.ssrc)
-            + ext
-            + packet.payload
-        )
         try:
-            out = self._protect(data)
+            sent = self._send(
+                _pack(0x90 if ext else 0x80, (packet.marker << 7) | self.payload_type, seq, ts, self.ssrc),
+                ext,
+                packet.payload,
+            )
         except pylibsrtp.Error:
             return
-        try:
-            self._sendto(out, self._addr)
         except OSError as e:  # full buffers (EAGAIN, ENOBUFS) drop the packet like any UDP loss
             if self.writer is None or self.writer.closed:  # …but a closed socket ends this consumer
                 self._transport_failed()
@@ -149,11 +142,15 @@ class Consumer:
             self.counters.send_errors += 1
             if e.errno not in _TRANSIENT:
                 logger.debug("send to subscriber failed: %s", e)
+            sent = 0
         except Exception:  # the subscriber's transport is gone (closed or failed connection)
             self._transport_failed()
             return
-        if self._history:
-            self._history[seq & _MASK] = data
+        history = self._history
+        if history:
+            slot = seq & _MASK
+            history[slot] = packet  # shared with the other consumers: no copy per subscriber
+            self._history_ts[slot] = ts
         last = self._last_seq
         if last is None or ((seq - last) & 0xFFFF) < 0x8000:
             self._last_seq = seq
@@ -162,7 +159,7 @@ class Consumer:
             self.last_ntp = ntp
         c = self.counters
         c.packets += 1
-        c.bytes += len(out)
+        c.bytes += sent
 
     def _transport_failed(self) -> None:
         logger.info("consumer of %s: subscriber transport gone, pausing", self.track_id)
@@ -253,16 +250,26 @@ class Consumer:
         now = time.monotonic()
         for seq in lost:
             slot = seq & _MASK
-            data = self._history[slot]
-            if data is None or ((data[2] << 8) | data[3]) != seq:
+            packet = self._history[slot]
+            if packet is None or self._history_seq(slot, packet) != seq:
                 continue
             if now - self._rtx_at[slot] < RTX_MIN_INTERVAL_S:
                 continue  # asked again before the last retransmission could have arrived
             self._rtx_at[slot] = now
-            rtx = wrap_rtx(data, self.rtx_payload_type, self._rtx_seq, self.rtx_ssrc)
+            # RFC 4588: the original sequence number in front of the payload, on the RTX SSRC
+            header = _pack(0x80, (packet.marker << 7) | self.rtx_payload_type, self._rtx_seq,
+                           self._history_ts[slot], self.rtx_ssrc)
             self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
-            writer.write_rtp(rtx)
+            try:
+                self._send(header, struct.pack("!H", seq), packet.payload)
+            except (pylibsrtp.Error, OSError):
+                continue
             self.counters.retransmitted += 1
+
+    def _history_seq(self, slot: int, packet: RtpPacket) -> int:
+        """The sequence number this consumer gave `packet` (offsets change only at a switch, and a
+        history entry from before a switch no longer matches: it is not retransmitted)."""
+        return (packet.sequence_number + self._seq_off) & 0xFFFF
 
     def on_keyframe_request(self) -> None:
         self.counters.keyframe_requests += 1
@@ -287,3 +294,4 @@ class Consumer:
                 producer.remove_consumer(self)
         self.source = self.target = None
         self._history = []
+        self._history_ts = []

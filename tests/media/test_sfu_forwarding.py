@@ -167,15 +167,16 @@ async def test_nack_and_rtx_on_both_legs(room, high_clip, low_clip):
     await service.set_subscriptions(ROOM, "sub", {"pub:0": "high"})
     assert await wait_for(lambda: service.routers[ROOM].consumer("sub", "pub:0").writer is not None, 5)
     consumer = service.routers[ROOM].consumer("sub", "pub:0")
-    real_sendto = consumer._sendto
+    consumer_send = consumer._send
     count = [0]
 
-    def lossy_subscriber(data: bytes, addr) -> None:
+    def lossy_subscriber(header: bytes, ext: bytes, payload: bytes) -> int:
         count[0] += 1
-        if count[0] % 30 != 0:
-            real_sendto(data, addr)
+        if count[0] % 30 == 0 and header[1] & 0x7F == consumer.payload_type:  # lose media, never RTX
+            return len(header) + len(ext) + len(payload)
+        return consumer_send(header, ext, payload)
 
-    consumer._sendto = lossy_subscriber
+    consumer._send = lossy_subscriber
     assert await wait_for(lambda: _frames(sub, "pub:0") >= 60, 10)
     check = sub.video["pub:0"]
     assert nacked_at_publisher, "the SFU did not NACK the publisher"
