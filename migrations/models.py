@@ -4,4 +4,5 @@ MODEL_MODULES = [
     "core.directory",
     "core.audit",
     "rooms.records",
+    "scheduler.models",
 ]

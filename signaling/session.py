@@ -20,7 +20,7 @@ from rooms.room import Participant
 from rooms.service import RoomError, room_channel
 from signaling import protocol as p
 from signaling.hub import SignalingHub
-from signaling.media_seam import PublishedTrackSpec
+from signaling.media_seam import MediaSeam, PublishedTrackSpec
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class Session:
                     await self.hub.apply_plan(room)
                 await self._ok(msg)
 
-    def _media(self):  # noqa: ANN202 - the seam's type lives in signaling.media_seam
+    def _media(self) -> MediaSeam:
         if self.hub.media is None:
             raise RoomError("media_unavailable", "this server runs without media", "type")
         return self.hub.media
@@ -228,6 +228,11 @@ class Session:
     async def _start(self, room_id: str, me: Participant, resume: str, request_id: Any, resumed: bool) -> None:
         self.room_id = room_id
         self.participant = me
+        if resumed and self.hub.media is not None:
+            # A resumed or replacing connection brings new peer connections: drop the old ones first,
+            # or the SFU would keep a dead publisher and never offer the new subscriber connection.
+            self.hub.forget_plan(room_id, me.id)
+            await self.hub.media.leave(room_id, me.id)
         self._events = await self.hub.rooms.bus.subscribe(room_channel(room_id))
         room = self.hub.rooms.get(room_id)
         snapshot = room.snapshot(me) if room else {}

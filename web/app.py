@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
@@ -24,7 +25,9 @@ from web.ws import websocket
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
-API_MODULES = ["web.api.directory", "web.api.rooms", "web.api.audit", "web.metrics"]
+API_MODULES = [
+    "web.api.directory", "web.api.rooms", "web.api.audit", "web.metrics", "web.api.netcheck", "web.api.scheduler",
+]
 
 
 def create_media(settings: Settings) -> object | None:
@@ -68,7 +71,7 @@ def create_app(settings: Settings, media: object | None = None, with_media: bool
     app.router.add_get("/{page:[a-z0-9-]+}", page)
     app.router.add_static("/static/", STATIC, append_version=False)
 
-    async def lifecycle(app: web.Application):  # noqa: ANN202 - aiohttp cleanup context
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         db = Database(settings.db_url)
         await db.migrate()
         bus: Bus = create_bus(settings.redis_url)

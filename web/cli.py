@@ -9,6 +9,8 @@ import logging
 import sys
 from pathlib import Path
 
+from core.settings import Settings
+
 BENCHES = {
     "media": "loadtest.bench_media",
     "schedule": "scheduler.bench",
@@ -16,9 +18,7 @@ BENCHES = {
 }
 
 
-def _settings(args: argparse.Namespace):  # noqa: ANN202
-    from core.settings import Settings
-
+def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
         host=getattr(args, "host", "127.0.0.1"), port=getattr(args, "port", 8080), data_dir=Path(args.data_dir),
         database_url=args.database_url, redis_url=getattr(args, "redis_url", None),
@@ -26,7 +26,7 @@ def _settings(args: argparse.Namespace):  # noqa: ANN202
     )
 
 
-async def _demo(settings) -> str:  # noqa: ANN001
+async def _demo(settings: Settings) -> str:
     from core.db import Database
     from web.demo import seed_demo
 

@@ -1,0 +1,111 @@
+"""A fast greedy placement: CP-SAT starts from it (a solution hint), so a good timetable comes early.
+
+Several demand orders are tried and the best board kept (most placed, then fewest lessons); all are
+deterministic, so the hint and hence the solver's result are too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from scheduler.board import Board
+from scheduler.candidates import Candidate, CountyIndex, DemandOptions
+
+OrderKey = Callable[[DemandOptions], tuple]
+
+ORDERS: dict[str, OrderKey] = {
+    # most constrained first: fewest places per lesson needed
+    "constrained": lambda o: (len(o.candidates) / o.demand.per_week, o.demand.classroom, o.demand.subject),
+    # one subject at a time: classes of a grade gather into the same lessons (larger N)
+    "by-subject": lambda o: (o.demand.subject, len(o.candidates) / o.demand.per_week, o.demand.classroom),
+    # fewest teachers able to serve first
+    "few-teachers": lambda o: (
+        len({c.teacher for c in o.candidates}), len(o.candidates) / o.demand.per_week, o.demand.classroom,
+        o.demand.subject,
+    ),
+}
+
+
+def greedy_place(index: CountyIndex, options: list[DemandOptions], board: Board | None = None,
+                 order: OrderKey = ORDERS["constrained"]) -> Board:
+    """Place demand in `order`; join an existing lesson before opening a new one."""
+    board = board or Board(index)
+    for opt in sorted(options, key=order):
+        key = (opt.demand.classroom, opt.demand.subject)
+        while board.placed[key] < opt.demand.per_week:
+            best: tuple[tuple, Candidate] | None = None
+            for c in opt.candidates:
+                if board.blocker(c) is not None:
+                    continue
+                lesson = board.lessons.get(c.lesson)
+                score = (
+                    (0, -len(lesson.classrooms)) if lesson is not None else (1, board.teacher_week[c.teacher]),
+                    c.weekday, c.period, c.teacher,
+                )
+                if best is None or score < best[0]:
+                    best = (score, c)
+            if best is None:
+                break
+            board.add(best[1])
+    return board
+
+
+def repair(board: Board, options: list[DemandOptions]) -> None:
+    """Place what greedy left out by clearing the way: for a place `c` the missing lesson could use, take
+    out what blocks it (one class-lesson, or the whole lesson of another grade the teacher has then), add
+    `c`, and put each removed class-lesson anywhere else it fits; undo all of it if one does not fit."""
+    by_key = {(o.demand.classroom, o.demand.subject): o for o in options}
+    for opt in options:
+        key = (opt.demand.classroom, opt.demand.subject)
+        progress = True
+        while board.placed[key] < opt.demand.per_week and progress:
+            progress = False
+            for c in opt.candidates:
+                if board.has(c):
+                    continue
+                lesson = board.lessons.get(c.lesson)
+                groups = [[e] for e in board.related(c)]
+                if lesson is not None and lesson.grade != c.grade:
+                    groups.append([e for room in lesson.classrooms for e in board.assigned[room] if e.lesson == c.lesson])
+                if any(_eject(board, c, group, by_key) for group in groups):
+                    progress = True
+                    break
+
+
+def _eject(board: Board, c: Candidate, group: list[Candidate], by_key: dict) -> bool:
+    for e in group:
+        board.remove(e)
+    if board.blocker(c) is not None:
+        for e in group:
+            board.add(e)
+        return False
+    board.add(c)
+    placed: list[Candidate] = []
+    for e in group:
+        other = by_key.get((e.classroom, e.subject))
+        alternative = next((a for a in (other.candidates if other else [])
+                            if a.lesson != e.lesson and not board.has(a) and board.blocker(a) is None), None)
+        if alternative is None:
+            for a in placed:
+                board.remove(a)
+            board.remove(c)
+            for x in group:
+                board.add(x)
+            return False
+        board.add(alternative)
+        placed.append(alternative)
+    return True
+
+
+def best_greedy(index: CountyIndex, options: list[DemandOptions], start: Callable[[], Board]) -> Board:
+    """The best board over all orders, each begun from a fresh `start()` (e.g. the kept lessons)."""
+    best: tuple[tuple[int, int], Board] | None = None
+    for order in ORDERS.values():
+        board = greedy_place(index, options, start(), order)
+        if sum(board.placed.values()) < sum(o.demand.per_week for o in options):
+            repair(board, options)
+        score = (-sum(board.placed.values()), len(board.lessons))
+        if best is None or score < best[0]:
+            best = (score, board)
+    assert best is not None
+    return best[1]

@@ -1,0 +1,117 @@
+// Before class: camera, microphone and speaker work, and the link to the server is good enough.
+import { openCamera } from './sanke-client.js';
+import { t } from '../i18n.js';
+import { attach, el, errorText, runPage, topBar, videoTile } from './ui.js';
+
+const UPLOAD_BYTES = 256 * 1024;
+
+function result(id) {
+  return el('div', { class: 'result', id, text: '—' });
+}
+
+function setResult(node, ok, text) {
+  node.className = `result ${ok ? 'ok' : 'fail'}`;
+  node.textContent = `${ok ? '✔' : '✘'} ${ok ? t('dc.ok') : t('dc.fail')}${text ? ` · ${text}` : ''}`;
+}
+
+async function roundTrips(n = 5) {
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const start = performance.now();
+    const r = await fetch(`/api/netcheck/ping?n=${i}`, { cache: 'no-store' });
+    await r.json();
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+async function upload() {
+  const body = new Uint8Array(UPLOAD_BYTES);
+  crypto.getRandomValues(body.subarray(0, 65536));
+  const start = performance.now();
+  const r = await fetch('/api/netcheck/upload', { method: 'POST', body });
+  await r.json();
+  const seconds = Math.max((performance.now() - start) / 1000, 0.001);
+  return Math.round((UPLOAD_BYTES * 8) / 1000 / seconds);
+}
+
+function levelMeter(stream, bar) {
+  const ctx = new AudioContext();
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 512;
+  ctx.createMediaStreamSource(stream).connect(analyser);
+  const data = new Uint8Array(analyser.fftSize);
+  let peak = 0;
+  const tick = () => {
+    analyser.getByteTimeDomainData(data);
+    let sum = 0;
+    for (const v of data) sum += ((v - 128) / 128) ** 2;
+    const level = Math.min(1, Math.sqrt(sum / data.length) * 4);
+    peak = Math.max(peak, level);
+    bar.style.width = `${Math.round(level * 100)}%`;
+    requestAnimationFrame(tick);
+  };
+  tick();
+  return () => peak;
+}
+
+function playTone() {
+  const ctx = new AudioContext();
+  const osc = ctx.createOscillator();
+  const gain = ctx.createGain();
+  osc.frequency.value = 660;
+  gain.gain.value = 0.2;
+  osc.connect(gain).connect(ctx.destination);
+  osc.start();
+  osc.stop(ctx.currentTime + 1.2);
+}
+
+runPage(async () => {
+  topBar({ title: t('dc.title') });
+  const cam = videoTile({ id: 'camera', name: t('dc.camera'), mirror: true });
+  const camResult = result('camera-result');
+  const micResult = result('mic-result');
+  const spkResult = result('speaker-result');
+  const netResult = result('net-result');
+  const bar = el('div');
+  const run = el('button', { class: 'btn primary big', id: 'run-check', text: t('dc.run') });
+  document.getElementById('main').replaceChildren(el('div', { class: 'page' },
+    el('div', { class: 'row' }, el('h2', { text: t('dc.title') }), el('div', { class: 'spacer' }), run),
+    el('div', { class: 'checks' },
+      el('section', { class: 'panel check' }, el('h2', { text: t('dc.camera') }), cam.tile, camResult),
+      el('section', { class: 'panel check' }, el('h2', { text: t('dc.mic') }), el('p', { class: 'muted', text: t('dc.micLevel') }),
+        el('div', { class: 'meter' }, bar), micResult),
+      el('section', { class: 'panel check' }, el('h2', { text: t('dc.speaker') }),
+        el('div', { class: 'row' },
+          el('button', { class: 'btn', id: 'play-tone', onclick: playTone, text: t('dc.playTone') }),
+          el('button', { class: 'btn', id: 'heard-tone', onclick: () => setResult(spkResult, true, ''), text: t('dc.heard') })),
+        spkResult),
+      el('section', { class: 'panel check' }, el('h2', { text: t('dc.network') }), netResult),
+    ),
+  ));
+
+  run.onclick = async () => {
+    run.disabled = true;
+    try {
+      const stream = await openCamera();
+      attach(cam.video, stream);
+      const s = stream.getVideoTracks()[0]?.getSettings() || {};
+      setResult(camResult, !!stream.getVideoTracks().length, s.width ? `${s.width}×${s.height}` : '');
+      const peak = levelMeter(stream, bar);
+      setTimeout(() => setResult(micResult, stream.getAudioTracks().length > 0 && peak() > 0.01, ''), 2000);
+    } catch (err) {
+      setResult(camResult, false, errorText(err));
+      setResult(micResult, false, '');
+    }
+    try {
+      const rtt = await roundTrips();
+      const kbps = await upload();
+      const good = rtt < 300 && kbps > 1000;
+      setResult(netResult, good, `${t('dc.rtt', { ms: Math.round(rtt) })}，${t('dc.upload', { kbps })}`);
+    } catch (err) {
+      setResult(netResult, false, errorText({ code: 'network' }));
+    }
+    run.disabled = false;
+  };
+});
