@@ -271,6 +271,10 @@ class Router:
     def track_stats(self) -> list[TrackStats]:
         return self.stats.collect(self.producers.values(), self.subscribers.values())
 
+    def _sync_sender_reports(self) -> None:
+        for transport in self.subscribers.values():
+            transport.sync_sender_reports()
+
     async def _tick(self) -> None:
         next_stats = time.monotonic() + STATS_INTERVAL_S
         while True:
@@ -281,8 +285,7 @@ class Router:
                 if (levels or self._last_levels) and listener is not None:
                     self._last_levels = levels
                     await listener.on_audio_levels(self.room_id, levels)
-                for transport in self.subscribers.values():
-                    transport.sync_sender_reports()
+                self._sync_sender_reports()  # in a helper: no loop variable outlives it in this frame
                 if time.monotonic() >= next_stats:
                     next_stats += STATS_INTERVAL_S
                     stats = self.track_stats()
