@@ -122,26 +122,6 @@ class RtpWriter:
     __slots__ = ("_dtls", "_protect", "_protect_rtcp", "_sendto", "_addr", "_async_send")
     # Also relies on asyncio's selector datagram transport keeping its socket in `_sock`.
 
-    # The hot path (Consumer.forward) calls these three directly: protect(data) then sendto(out, addr).
-    @property
-    def protect(self) -> Callable[[bytes], bytes]:
-        return self._protect  # type: ignore[return-value]
-
-    @property
-    def sendto(self) -> Callable[[bytes, Any], None]:
-        if self._sendto is not None:
-            return self._sendto
-        send = self._async_send
-
-        def sendto(data: bytes, addr: Any) -> None:
-            asyncio.ensure_future(send(data, addr))  # type: ignore[misc]
-
-        return sendto
-
-    @property
-    def addr(self) -> Any:
-        return self._addr
-
     def packet_sender(self) -> PacketSender:
         """The hot path's send(header, ext, payload); see `srtp_packet_sender`."""
         if self._sendto is not None:
@@ -173,7 +153,7 @@ class RtpWriter:
         pair = dtls.transport._connection._nominated.get(1)
         if pair is None:
             return False
-        self._protect = fast_protect(dtls._tx_srtp)
+        self._protect = dtls._tx_srtp.protect
         self._protect_rtcp = dtls._tx_srtp.protect_rtcp
         self._addr = pair.remote_addr
         datagram = getattr(pair.protocol, "transport", None)
@@ -195,15 +175,6 @@ class RtpWriter:
     @property
     def ready(self) -> bool:
         return self._protect is not None and self._dtls.state == "connected"
-
-    def write_rtp(self, data: bytes) -> int:
-        """Send one RTP packet; returns bytes on the wire (0 if SRTP refused it)."""
-        try:
-            out = self._protect(data)  # type: ignore[misc]
-        except pylibsrtp.Error:
-            return 0
-        self._send(out)
-        return len(out)
 
     def _send(self, out: bytes) -> None:
         if self._sendto is None:
@@ -266,35 +237,6 @@ def srtp_packet_sender(session: pylibsrtp.Session, sendto: Callable[[Any, Any], 
 
     send.session = session  # type: ignore[attr-defined]  # keeps the handle alive
     return send
-
-
-def fast_protect(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
-    """`Session.protect` without its per-call checks and allocation (about a third of its cost).
-
-    Relies on: pylibsrtp's `Session._srtp` (the srtp_t handle), `_cdata` (its 1500-byte work buffer)
-    and `_buffer` (a buffer view of it), and `_binding.lib.srtp_protect(srtp_t, void *, int *)`.
-    """
-    from pylibsrtp._binding import ffi, lib
-
-    srtp = session._srtp[0]
-    cdata = session._cdata
-    view = session._buffer
-    length = ffi.new("int *")
-    protect = lib.srtp_protect
-    limit = len(cdata) - 144  # SRTP_MAX_TRAILER_LEN
-
-    def protect_packet(data: bytes) -> bytes:
-        n = len(data)
-        if n > limit:
-            raise pylibsrtp.Error("packet is too long")
-        view[0:n] = data
-        length[0] = n
-        if protect(srtp, cdata, length):
-            raise pylibsrtp.Error("srtp_protect failed")
-        return view[0 : length[0]]
-
-    protect_packet.session = session  # type: ignore[attr-defined]  # keeps the handle alive
-    return protect_packet
 
 
 RtcpHandler = Callable[[AnyRtcpPacket], Awaitable[bool]]

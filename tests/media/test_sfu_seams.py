@@ -115,3 +115,36 @@ async def test_live_connections_use_the_synchronous_send_path_and_real_sender_re
         await pub.close()
         await sub.close()
         await service.close()
+
+
+def test_in_place_srtp_sender_round_trips_through_libsrtp():
+    """srtp_packet_sender uses pylibsrtp's work buffer directly: what it sends must unprotect intact."""
+    import os
+    import socket
+
+    from pylibsrtp import Policy, Session
+
+    key = os.urandom(30)
+    tx = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80))
+    rx = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80))
+    for name in ("_srtp", "_cdata", "_buffer"):
+        assert hasattr(tx, name), name
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(2)
+    try:
+        send = seams.srtp_packet_sender(tx, sender.sendto, receiver.getsockname())
+        from media.rtp import rtp_header
+
+        for seq in (10, 11):
+            header = rtp_header(1, 97, seq, 1000 * seq, 0xABCDEF01, True)
+            ext = bytes((0xBE, 0xDE, 0x00, 0x01, 0x20, 0x7F, 0, 0))
+            payload = os.urandom(900)
+            wire = send(header, ext, payload)
+            data = receiver.recv(2048)
+            assert len(data) == wire
+            assert rx.unprotect(data) == header + ext + payload
+    finally:
+        receiver.close()
+        sender.close()
