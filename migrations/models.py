@@ -5,4 +5,5 @@ MODEL_MODULES = [
     "core.audit",
     "rooms.records",
     "scheduler.models",
+    "recorder.models",
 ]

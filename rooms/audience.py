@@ -43,9 +43,7 @@ def plan(room: Room, preferences: dict[str, dict[str, str]] | None = None) -> Pl
         wanted: dict[str, str] = {}  # publisher → default camera quality
         heard_only: list[str] = []  # publishers whose audio only this subscriber receives
 
-        if sub.role == Role.RECORDER:
-            wanted = {p.id: "high" for p in publishers}
-        elif room.kind == RoomKind.BROADCAST:
+        if room.kind == RoomKind.BROADCAST:
             wanted = {p.id: "high" for p in hubs or publishers}
         elif room.kind == RoomKind.COTEACH:
             # everyone is heard; video from everyone up to LAST_N, past it from the most recent speakers
@@ -70,7 +68,7 @@ def plan(room: Room, preferences: dict[str, dict[str, str]] | None = None) -> Pl
             if quality == "off":
                 continue
             for t in by_owner[pub_id]:
-                if t.kind == "audio" and sub.role != Role.RECORDER and not _hears(room, pub_id, stage):
+                if t.kind == "audio" and not _hears(room, pub_id, stage):
                     continue
                 tracks[t.track_id] = quality if (t.kind == "video" and t.source == "camera") else "high"
         for pub_id in heard_only:

@@ -41,7 +41,7 @@ def grants_for(role: Role, kind: RoomKind, room_id: str) -> Grants:
             return Grants(**base, room_admin=True, hidden=True)
         case Role.OBSERVER:
             return Grants(**base, hidden=True)
-        case Role.RECORDER:
-            return Grants(**base, room_record=True)
+        case Role.RECORDER:  # takes encoded frames in-process from the SFU; subscribes to nothing
+            return Grants(room=room_id, room_join=True, room_record=True)
         case _:
             return Grants(**base)

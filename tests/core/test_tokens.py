@@ -42,5 +42,5 @@ def test_grants_per_role() -> None:
     assert g[Role.HUB_TEACHER].room_admin and g[Role.HUB_TEACHER].may_publish("screen")
     assert g[Role.CLASSROOM].may_publish("camera") and not g[Role.CLASSROOM].room_admin
     assert g[Role.OBSERVER].hidden and not g[Role.OBSERVER].can_publish
-    assert g[Role.RECORDER].room_record and not g[Role.RECORDER].hidden
+    assert g[Role.RECORDER].room_record and not g[Role.RECORDER].hidden and not g[Role.RECORDER].can_subscribe
     assert not grants_for(Role.CLASSROOM, RoomKind.BROADCAST, "r").can_publish

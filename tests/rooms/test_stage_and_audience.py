@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from core.tokens import Grants
 from rooms.audience import LAST_N, plan
 from rooms.roles import Role, RoomKind, grants_for
 from rooms.room import Participant, Room, TrackInfo
@@ -97,12 +96,3 @@ def test_broadcast_viewers_receive_only() -> None:
     p = plan(room)
     assert p["v1"] == {"hub:camera": "high", "hub:microphone": "high"}
     assert p["hub"] == {}
-
-
-def test_recorder_takes_everything_published() -> None:
-    room = _room(RoomKind.DELIVERY)
-    _add(room, "hub", Role.HUB_TEACHER, "hub", ("camera", "microphone", "screen"))
-    _add(room, "c1", Role.CLASSROOM, "remote")
-    room.participants["rec"] = Participant("rec", "录制", Role.RECORDER, Grants(room="r", room_join=True,
-                                           can_subscribe=True, room_record=True), 0.0)
-    assert set(plan(room)["rec"]) == {"hub:camera", "hub:microphone", "hub:screen", "c1:camera", "c1:microphone"}

@@ -92,6 +92,9 @@ async def test_rooms_tokens_and_openapi(server: Server, county: County) -> None:
         async with teacher.post(f"{server.url}/api/rooms", json={"kind": "coteach", "title": "集体备课"}) as r:
             room = (await r.json())["room"]
             assert r.status == 201 and room["host_user_id"] == county.user_ids["wang"]
+            assert room["record"] is False  # co-teaching records only on request
+        async with teacher.post(f"{server.url}/api/rooms", json={"kind": "delivery", "title": "英语"}) as r:
+            assert (await r.json())["room"]["record"] is True
         async with teacher.post(f"{server.url}/api/rooms/{room['id']}/token") as r:
             assert (await r.json())["role"] == "hub_teacher"
         async with observer.post(f"{server.url}/api/rooms/{room['id']}/token") as r:
@@ -99,8 +102,8 @@ async def test_rooms_tokens_and_openapi(server: Server, county: County) -> None:
             assert body["role"] == "observer" and body["grants"]["hidden"] is True
         async with observer.post(f"{server.url}/api/rooms/{room['id']}/end") as r:
             assert r.status == 403
-        async with teacher.patch(f"{server.url}/api/rooms/{room['id']}", json={"record": False}) as r:
-            assert (await r.json())["room"]["record"] is False
+        async with teacher.patch(f"{server.url}/api/rooms/{room['id']}", json={"record": True}) as r:
+            assert (await r.json())["room"]["record"] is True
         async with teacher.post(f"{server.url}/api/rooms/{room['id']}/end") as r:
             assert r.status == 200
         async with teacher.post(f"{server.url}/api/rooms/{room['id']}/token") as r:

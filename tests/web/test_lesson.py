@@ -46,6 +46,7 @@ def test_delivery_lesson_1_plus_2(new_page: Any, with_media: LiveServer, artifac
     teacher = open_teacher(new_page, server, room)
     teacher.click("#start")
     teacher.wait_for_selector("body[data-room-state='live']")
+    teacher.wait_for_selector("#recording:has-text('录制中')", state="visible")  # the recorder sits in the lesson
 
     first_frames = {}
     screen1, first_frames["c1"] = join_classroom(new_page, county.codes["c1"], room)
@@ -56,6 +57,7 @@ def test_delivery_lesson_1_plus_2(new_page: Any, with_media: LiveServer, artifac
     # every classroom plays the teacher; the teacher plays both return videos, with names and marks
     for screen in (screen1, screen2):
         wait_playing(screen, teacher_id)
+    screen1.wait_for_selector("#recording:has-text('录制中')", state="visible")
     wait_playing(teacher, c1)
     wait_playing(teacher, c2)
     teacher.wait_for_selector(f"#classrooms .tile[data-pid='{c1}'] .mark")

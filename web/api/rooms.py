@@ -35,7 +35,7 @@ class RoomBody(BaseModel):
     coteacher_ids: list[int] = Field(default_factory=list, max_length=50)
     scheduled_start: datetime | None = None
     scheduled_end: datetime | None = None
-    record: bool = True
+    record: bool | None = None  # default: delivery and broadcast record, coteach on request
     stage_seats: int = Field(default=6, ge=1, le=12)
 
 
@@ -104,7 +104,8 @@ async def create_room_handler(request: web.Request) -> web.Response:
     user = await require_role(request, "coordinator", "teacher")
     body = await parse_body(request, RoomBody)
     host = body.host_user_id if user.role == "coordinator" else user.id
-    spec = RoomSpec(**body.model_dump(exclude={"host_user_id"}), host_user_id=host)
+    record = body.record if body.record is not None else body.kind != RoomKind.COTEACH
+    spec = RoomSpec(**body.model_dump(exclude={"host_user_id", "record"}), host_user_id=host, record=record)
     async with request.app[DB].session() as s:
         for field, ids in (("hub_classroom_ids", spec.hub_classroom_ids), ("remote_classroom_ids", spec.remote_classroom_ids)):
             found = set((await s.execute(select(Classroom.id).where(Classroom.id.in_(ids)))).scalars())

@@ -101,6 +101,7 @@ async function enter(code, first) {
     mainview,
     el('aside', { class: 'side' }, el('h2', { text: t('classroom.stageTitle') }), stageList, self.tile),
     el('div', { class: 'bottom' }, raise, el('div', { class: 'onstage-note', text: t('classroom.onStage') }), status,
+      el('span', { class: 'recbadge', id: 'recording', text: t('state.recording') }),
       el('div', { class: 'spacer' }), unmuteBtn, clockNode, layoutBtn, fsBtn),
   ));
   const stageTiles = new Tiles(stageList);
@@ -155,6 +156,7 @@ async function enter(code, first) {
     const onStage = room.stage.includes(me);
     const handUp = room.hands.includes(me);
     document.body.toggleAttribute('data-on-stage', onStage);
+    document.body.toggleAttribute('data-recording', client.isRecording());
     raise.hidden = onStage || !client.me?.grants.can_publish; // a broadcast audience only watches
     raise.classList.toggle('up', handUp);
     raise.replaceChildren(el('span', { class: 'hand-icon' }), handUp ? t('classroom.lower') : t('classroom.raise'));

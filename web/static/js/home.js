@@ -41,6 +41,7 @@ runPage(async () => {
   const links = el('div', { class: 'row' },
     user.role === 'coordinator' ? el('a', { class: 'btn primary', href: '/coordinator', id: 'go-coordinator', text: `${t('home.coordinator')} · ${t('home.patrol')}` }) : null,
     user.role === 'coordinator' ? el('a', { class: 'btn', href: '/timetable', id: 'go-timetable', text: t('home.timetable') }) : null,
+    el('a', { class: 'btn', href: '/library', id: 'nav-library', text: t('nav.library') }),
     el('a', { class: 'btn', href: '/devicecheck', text: t('nav.devicecheck') }),
     el('button', { class: 'btn ghost', onclick: async () => { await logout(); location.href = '/login'; }, text: t('nav.logout') }),
   );

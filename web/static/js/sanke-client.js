@@ -491,9 +491,15 @@ export class SankeClient extends EventTarget {
     return out;
   }
 
-  /** Participants others can see (observers and patrolling coordinators are never listed). */
+  /** Participants others can see (observers and patrolling coordinators are never listed; the recorder
+   * is shown as the "录制中" badge, not as a classroom). */
   visibleParticipants() {
-    return [...this.room.participants.values()].filter((p) => p.role !== 'observer' && p.role !== 'coordinator');
+    return [...this.room.participants.values()].filter((p) => !['observer', 'coordinator', 'recorder'].includes(p.role));
+  }
+
+  /** Whether the lesson is being recorded: the recorder sits in the room. */
+  isRecording() {
+    return [...this.room.participants.values()].some((p) => p.role === 'recorder');
   }
 
   isSpeaking(pid) {

@@ -43,7 +43,8 @@ runPage(async () => {
   document.getElementById('main').replaceChildren(el('div', { class: 'console' },
     el('div', { class: 'left' },
       el('div', { class: 'controls' },
-        el('span', { class: 'livebadge', text: t('state.live') }), titleNode, el('div', { class: 'spacer' }),
+        el('span', { class: 'livebadge', text: t('state.live') }),
+        el('span', { class: 'recbadge', id: 'recording', text: t('state.recording') }), titleNode, el('div', { class: 'spacer' }),
         startBtn, camBtn, micBtn, cwBtn, endBtn),
       el('div', { class: 'stagearea' }, preview.tile, courseware.tile),
       el('section', { class: 'panel', style: 'display:grid;grid-template-rows:auto minmax(0,1fr);min-height:0' },
@@ -77,6 +78,7 @@ runPage(async () => {
     const room = client.room;
     titleNode.textContent = room.title || '';
     document.body.dataset.roomState = room.state;
+    document.body.toggleAttribute('data-recording', client.isRecording());
     startBtn.hidden = room.state === 'live';
     const list = classrooms();
     count.textContent = String(list.length);
