@@ -131,6 +131,7 @@ class VideoCheck:
     numbers: list[int] = field(default_factory=list)
     sizes: set[tuple[int, int]] = field(default_factory=set)
     last_size: tuple[int, int] | None = None
+    first_payload: bytes | None = None  # count mode: the first RTP payload received
     times: list[float] = field(default_factory=list)
 
     def fps(self, since: float, until: float) -> float:
@@ -234,17 +235,25 @@ class Bot:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         track_id = track.id
+        receiver = next(t.receiver for t in self.sub.getTransceivers() if t.receiver.track is track)
         if track.kind == "video":
             check = self.video.setdefault(track_id, VideoCheck())
             if self.subscribe_mode == "count":
-                receiver = next(t.receiver for t in self.sub.getTransceivers() if t.receiver.track is track)
-                buffer = seams.install_receive_tap(receiver, "video", lambda packet: None)
+                buffer = seams.install_receive_tap(
+                    receiver, "video", lambda packet, check=check: self._first_packet(check, packet)
+                )
                 buffer.on_frame = lambda frame, check=check: self._count(check)
                 return
+            seams.route_rtx(receiver)
             self._tasks.append(asyncio.ensure_future(self._read_video(track, check)))
         else:
             check_a = self.audio.setdefault(track_id, AudioCheck())
             self._tasks.append(asyncio.ensure_future(self._read_audio(track, check_a)))
+
+    @staticmethod
+    def _first_packet(check: VideoCheck, packet) -> None:
+        if check.first_payload is None:
+            check.first_payload = packet.payload
 
     @staticmethod
     def _count(check: VideoCheck) -> None:

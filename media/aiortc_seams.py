@@ -65,7 +65,29 @@ def install_receive_tap(receiver: RTCRtpReceiver, kind: str, tap: PacketTap) -> 
         stop_decoder(receiver)
 
     receiver.receive = receive_without_decoder  # type: ignore[method-assign]
+    route_rtx(receiver)
     return buffer
+
+
+def route_rtx(receiver: RTCRtpReceiver) -> None:
+    """Make retransmissions reach the receiver when several video receivers share a transport.
+
+    aiortc registers only the media SSRCs of a receiver with the transport's RtpRouter; an RTX packet
+    is then routed by payload type alone, and dropped as soon as two video receivers (a camera's high
+    and low tracks, or a subscriber's several videos) share the RTX payload type. Relies on:
+    `RTCDtlsTransport._rtp_router.ssrc_table` (SSRC → receiver) and `receive(parameters)` carrying the
+    RTX SSRCs in `parameters.encodings[i].rtx.ssrc`.
+    """
+    original_receive = receiver.receive
+
+    async def receive_and_route_rtx(parameters: Any) -> None:
+        await original_receive(parameters)
+        table = receiver.transport._rtp_router.ssrc_table
+        for encoding in parameters.encodings:
+            if encoding.rtx is not None:
+                table[encoding.rtx.ssrc] = receiver
+
+    receiver.receive = receive_and_route_rtx  # type: ignore[method-assign]
 
 
 def stop_decoder(receiver: RTCRtpReceiver) -> None:
@@ -98,6 +120,22 @@ class RtpWriter:
     """
 
     __slots__ = ("_dtls", "_protect", "_protect_rtcp", "_sendto", "_addr", "_async_send")
+    # Also relies on asyncio's selector datagram transport keeping its socket in `_sock`.
+
+    def packet_sender(self) -> PacketSender:
+        """The hot path's send(header, ext, payload); see `srtp_packet_sender`."""
+        if self._sendto is not None:
+            return srtp_packet_sender(self._dtls._tx_srtp, self._sendto, self._addr)
+        protect = self._protect
+        send_async = self._async_send
+        addr = self._addr
+
+        def send(header: bytes, ext: bytes, payload: bytes) -> int:
+            out = protect(header + ext + payload)  # type: ignore[misc]
+            asyncio.ensure_future(send_async(out, addr))  # type: ignore[misc]
+            return len(out)
+
+        return send
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self._dtls = dtls
@@ -119,27 +157,33 @@ class RtpWriter:
         self._protect_rtcp = dtls._tx_srtp.protect_rtcp
         self._addr = pair.remote_addr
         datagram = getattr(pair.protocol, "transport", None)
-        if isinstance(datagram, asyncio.DatagramTransport):
+        sock = getattr(datagram, "_sock", None)
+        if sock is not None and callable(getattr(sock, "sendto", None)):
+            # the datagram transport's non-blocking socket itself: one syscall, no asyncio bookkeeping.
+            # A full socket buffer raises BlockingIOError and the packet is dropped, as UDP would.
+            self._sendto = sock.sendto
+        elif datagram is not None and callable(getattr(datagram, "sendto", None)):
             self._sendto = datagram.sendto
         else:
             self._async_send = pair.protocol.send_data
         return True
 
     @property
+    def closed(self) -> bool:
+        return self._dtls.state in ("closed", "failed")
+
+    @property
     def ready(self) -> bool:
         return self._protect is not None and self._dtls.state == "connected"
 
-    def write_rtp(self, data: bytes) -> int:
-        """Send one RTP packet; returns bytes on the wire (0 if SRTP refused it)."""
-        try:
-            out = self._protect(data)  # type: ignore[misc]
-        except pylibsrtp.Error:
-            return 0
-        if self._sendto is not None:
-            self._sendto(out, self._addr)
-        else:
+    def _send(self, out: bytes) -> None:
+        if self._sendto is None:
             asyncio.ensure_future(self._async_send(out, self._addr))  # type: ignore[misc]
-        return len(out)
+            return
+        try:
+            self._sendto(out, self._addr)
+        except (OSError, AttributeError) as e:
+            logger.debug("RTP writer: packet dropped (%s)", e)  # full buffer or closed transport
 
     def write_rtcp(self, data: bytes) -> None:
         if not self.ready:
@@ -148,10 +192,51 @@ class RtpWriter:
             out = self._protect_rtcp(data)  # type: ignore[misc]
         except pylibsrtp.Error:
             return
-        if self._sendto is not None:
-            self._sendto(out, self._addr)
+        self._send(out)
+
+
+PacketSender = Callable[[bytes, bytes, bytes], int]
+
+
+def srtp_packet_sender(session: pylibsrtp.Session, sendto: Callable[[Any, Any], Any], addr: Any) -> PacketSender:
+    """send(header, ext, payload): assemble the packet in libsrtp's work buffer, protect it in place and
+    send it from there — one copy of the payload per subscriber, no per-packet allocation.
+
+    Returns the bytes on the wire; raises pylibsrtp.Error if SRTP refuses, OSError from the socket.
+    Relies on: pylibsrtp's `Session._srtp` (the srtp_t handle), `_cdata` (its 1500-byte work buffer)
+    and `_buffer` (a buffer view of it), and `_binding.lib.srtp_protect(srtp_t, void *, int *)`.
+    """
+    from pylibsrtp._binding import ffi, lib
+
+    srtp = session._srtp[0]
+    cdata = session._cdata
+    view = session._buffer
+    window = memoryview(view)
+    length = ffi.new("int *")
+    protect = lib.srtp_protect
+    limit = len(cdata) - 144  # SRTP_MAX_TRAILER_LEN
+
+    def send(header: bytes, ext: bytes, payload: bytes) -> int:
+        start = len(header)
+        if ext:
+            view[0:start] = header
+            view[start : start + len(ext)] = ext
+            start += len(ext)
         else:
-            asyncio.ensure_future(self._async_send(out, self._addr))  # type: ignore[misc]
+            view[0:start] = header
+        n = start + len(payload)
+        if n > limit:
+            raise pylibsrtp.Error("packet is too long")
+        view[start:n] = payload
+        length[0] = n
+        if protect(srtp, cdata, length):
+            raise pylibsrtp.Error("srtp_protect failed")
+        n = length[0]
+        sendto(window[0:n], addr)
+        return n
+
+    send.session = session  # type: ignore[attr-defined]  # keeps the handle alive
+    return send
 
 
 RtcpHandler = Callable[[AnyRtcpPacket], Awaitable[bool]]
@@ -224,6 +309,18 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
         callback()
 
     sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
+
+
+def on_retransmit(sender: RTCRtpSender, callback: Callable[[int], None]) -> None:
+    """Bots: be told of each sequence number the remote NACKed. Relies on: `RTCRtpSender._retransmit(seq)`
+    being awaited for every NACKed sequence number."""
+    original = sender._retransmit
+
+    async def retransmit(sequence_number: int) -> None:
+        callback(sequence_number)
+        await original(sequence_number)
+
+    sender._retransmit = retransmit  # type: ignore[method-assign]
 
 
 async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:

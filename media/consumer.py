@@ -7,21 +7,33 @@ keyframe without a gap in sequence numbers, and answer the subscriber's NACKs fr
 
 from __future__ import annotations
 
+import errno
+import logging
 import random
+import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import pylibsrtp
 from aiortc.rtp import RtpPacket
 
 from media.aiortc_seams import RtpWriter
-from media.rtp import rtp_header, seq_newer, wrap_rtx
 
 if TYPE_CHECKING:
     from media.producer import ExtKey, Producer
 
+logger = logging.getLogger(__name__)
+_pack = struct.Struct("!BBHII").pack
+_TRANSIENT = (errno.EAGAIN, errno.ENOBUFS, errno.ECONNREFUSED, errno.EPERM)
 HISTORY = 1024  # packets kept for retransmission (≈ 8 s of 1 Mbps video)
 _MASK = HISTORY - 1
+RTX_MIN_INTERVAL_S = 0.1  # retransmit a packet at most once per this interval (≈ an RTT on a LAN)
+
+
+def _not_started(*args: Any) -> Any:
+    raise RuntimeError("consumer used before its transport started")
 
 
 @dataclass(slots=True)
@@ -33,6 +45,7 @@ class ConsumerCounters:
     keyframe_requests: int = 0
     switches: int = 0
     dropped_waiting: int = 0
+    send_errors: int = 0
     remote_lost: int = 0
     remote_fraction_lost: float = 0.0
 
@@ -42,7 +55,7 @@ class Consumer:
         "track_id", "kind", "source", "target", "writer", "ssrc", "rtx_ssrc", "payload_type",
         "rtx_payload_type", "ext_key", "quality", "counters", "_waiting", "_seq_off", "_ts_off",
         "_start_seq", "_last_seq", "_last_ts", "_last_at", "_history", "_rtx_seq", "last_ntp",
-        "clock_rate", "paused", "closed",
+        "clock_rate", "paused", "closed", "_send", "_rtx_at", "_history_ts",
     )
 
     def __init__(self, track_id: str, kind: str, source: Producer, clock_rate: int) -> None:
@@ -66,15 +79,19 @@ class Consumer:
         self._last_seq: int | None = None
         self._last_ts = 0
         self._last_at = 0.0
-        self._history: list[bytes | None] = [None] * HISTORY if kind == "video" else []
+        self._history: list[RtpPacket | None] = [None] * HISTORY if kind == "video" else []
+        self._history_ts: list[int] = [0] * HISTORY if kind == "video" else []
+        self._rtx_at: list[float] = [0.0] * HISTORY if kind == "video" else []
         self._rtx_seq = random.randint(0, 0x7FFF)
         self.last_ntp = 0
+        self._send: Callable[[bytes, bytes, bytes], int] = _not_started
         self.paused = True  # until the subscriber connection's sender is started
         self.closed = False
 
     def start(self, writer: RtpWriter, ssrc: int, rtx_ssrc: int, pt: int, rtx_pt: int | None, ext_key: ExtKey) -> None:
         """The subscriber connection is up: begin forwarding (video from the next keyframe)."""
         self.writer = writer
+        self._send = writer.packet_sender()
         self.ssrc = ssrc
         self.rtx_ssrc = rtx_ssrc
         self.payload_type = pt
@@ -92,42 +109,68 @@ class Consumer:
 
     # -- hot path -------------------------------------------------------------------------------------
 
-    def forward(self, producer: Producer, packet: RtpPacket, keyframe: bool, ext: bytes, ntp: int) -> None:
+    def forward(self, producer: Producer, packet: RtpPacket, keyframe: bool, ext: bytes, ntp: int, now: float) -> None:
+        """Rewrite and send one packet. The per-subscriber cost of the SFU: keep it lean."""
         if self.paused:
             return
         in_seq = packet.sequence_number
         if producer is not self.source:
             if producer is not self.target or not keyframe:
                 return
-            self._switch_to(producer, packet)
+            self._switch_to(producer, packet, now)
         elif self._waiting:
             if not keyframe and self.kind == "video":
                 self.counters.dropped_waiting += 1
                 return
-            self._begin(packet)
+            self._begin(packet, now)
         elif ((in_seq - self._start_seq) & 0xFFFF) >= 0x8000:
             return  # older than where this consumer started: the subscriber never expected it
         seq = (in_seq + self._seq_off) & 0xFFFF
         ts = (packet.timestamp + self._ts_off) & 0xFFFFFFFF
-        data = rtp_header(packet.marker, self.payload_type, seq, ts, self.ssrc, bool(ext)) + ext + packet.payload
-        sent = self.writer.write_rtp(data)  # type: ignore[union-attr]
-        if self._history:
-            self._history[seq & _MASK] = data
-        if self._last_seq is None or seq_newer(seq, self._last_seq):
+        try:
+            sent = self._send(
+                _pack(0x90 if ext else 0x80, (packet.marker << 7) | self.payload_type, seq, ts, self.ssrc),
+                ext,
+                packet.payload,
+            )
+        except pylibsrtp.Error:
+            return
+        except OSError as e:  # full buffers (EAGAIN, ENOBUFS) drop the packet like any UDP loss
+            if self.writer is None or self.writer.closed:  # …but a closed socket ends this consumer
+                self._transport_failed()
+                return
+            self.counters.send_errors += 1
+            if e.errno not in _TRANSIENT:
+                logger.debug("send to subscriber failed: %s", e)
+            sent = 0
+        except Exception:  # the subscriber's transport is gone (closed or failed connection)
+            self._transport_failed()
+            return
+        history = self._history
+        if history:
+            slot = seq & _MASK
+            history[slot] = packet  # shared with the other consumers: no copy per subscriber
+            self._history_ts[slot] = ts
+        last = self._last_seq
+        if last is None or ((seq - last) & 0xFFFF) < 0x8000:
             self._last_seq = seq
             self._last_ts = ts
-            self._last_at = time.monotonic()
+            self._last_at = now
             self.last_ntp = ntp
         c = self.counters
         c.packets += 1
         c.bytes += sent
 
-    def _begin(self, packet: RtpPacket) -> None:
+    def _transport_failed(self) -> None:
+        logger.info("consumer of %s: subscriber transport gone, pausing", self.track_id)
+        self.paused = True
+
+    def _begin(self, packet: RtpPacket, now: float) -> None:
         """First keyframe: continue our own sequence if we forwarded before, else start fresh."""
         self._waiting = False
-        self._align(packet)
+        self._align(packet, now)
 
-    def _switch_to(self, producer: Producer, packet: RtpPacket) -> None:
+    def _switch_to(self, producer: Producer, packet: RtpPacket, now: float) -> None:
         old = self.source
         self.source = producer
         self.target = None
@@ -135,16 +178,16 @@ class Consumer:
         if old is not None:
             old.remove_consumer(self)
         self.counters.switches += 1
-        self._align(packet)
+        self._align(packet, now)
 
-    def _align(self, packet: RtpPacket) -> None:
+    def _align(self, packet: RtpPacket, now: float) -> None:
         self._start_seq = packet.sequence_number
         if self._last_seq is None:
             out_seq = random.randint(0, 0x7FFF)
             out_ts = random.randint(0, 0xFFFFFFFF)
         else:
             out_seq = (self._last_seq + 1) & 0xFFFF
-            elapsed = max(time.monotonic() - self._last_at, 1 / 90)
+            elapsed = max(now - self._last_at, 1 / 90)
             out_ts = (self._last_ts + max(1, int(elapsed * self.clock_rate))) & 0xFFFFFFFF
         self._seq_off = (out_seq - packet.sequence_number) & 0xFFFF
         self._ts_off = (out_ts - packet.timestamp) & 0xFFFFFFFF
@@ -176,19 +219,57 @@ class Consumer:
         if not self.paused:
             producer.keyframes.request()
 
+    def suspend(self) -> None:
+        """The subscriber no longer receives this track (its transceiver goes inactive)."""
+        self.paused = True
+        for producer in (self.source, self.target):
+            if producer is not None:
+                producer.remove_consumer(self)
+        self.source = self.target = None
+
+    def resume(self, producer: Producer, quality: str) -> None:
+        """Receive again, continuing this consumer's sequence numbers; forwarding restarts (from a
+        keyframe) in `unpause`, once the subscriber has accepted the renegotiation that re-enables it."""
+        self.source = producer
+        self.target = None
+        self.quality = quality
+        self._waiting = True
+        producer.add_consumer(self)
+
+    def unpause(self) -> None:
+        if self.paused and self.writer is not None and self.source is not None:
+            self._waiting = True
+            self.paused = False
+            self.request_keyframe()
+
     def on_nack(self, lost: list[int]) -> None:
         self.counters.nacks += len(lost)
         writer = self.writer
         if writer is None or not self._history or self.rtx_payload_type is None:
             return
+        now = time.monotonic()
         for seq in lost:
-            data = self._history[seq & _MASK]
-            if data is None or ((data[2] << 8) | data[3]) != seq:
+            slot = seq & _MASK
+            packet = self._history[slot]
+            if packet is None or self._history_seq(slot, packet) != seq:
                 continue
-            rtx = wrap_rtx(data, self.rtx_payload_type, self._rtx_seq, self.rtx_ssrc)
+            if now - self._rtx_at[slot] < RTX_MIN_INTERVAL_S:
+                continue  # asked again before the last retransmission could have arrived
+            self._rtx_at[slot] = now
+            # RFC 4588: the original sequence number in front of the payload, on the RTX SSRC
+            header = _pack(0x80, (packet.marker << 7) | self.rtx_payload_type, self._rtx_seq,
+                           self._history_ts[slot], self.rtx_ssrc)
             self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
-            writer.write_rtp(rtx)
+            try:
+                self._send(header, struct.pack("!H", seq), packet.payload)
+            except (pylibsrtp.Error, OSError):
+                continue
             self.counters.retransmitted += 1
+
+    def _history_seq(self, slot: int, packet: RtpPacket) -> int:
+        """The sequence number this consumer gave `packet` (offsets change only at a switch, and a
+        history entry from before a switch no longer matches: it is not retransmitted)."""
+        return (packet.sequence_number + self._seq_off) & 0xFFFF
 
     def on_keyframe_request(self) -> None:
         self.counters.keyframe_requests += 1
@@ -213,3 +294,4 @@ class Consumer:
                 producer.remove_consumer(self)
         self.source = self.target = None
         self._history = []
+        self._history_ts = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiortc.jitterbuffer import JitterFrame
@@ -36,7 +36,6 @@ class ProducerCounters:
     packets: int = 0
     bytes: int = 0
     keyframes: int = 0
-    nacks_sent: int = 0
     base_seq: int | None = None
     max_seq: int = 0
     cycles: int = 0
@@ -60,8 +59,6 @@ class ProducerInfo:
     quality: str
     codec: str
     clock_rate: int
-    main_track_id: str = ""  # the high-quality twin's id for a low track; own id otherwise
-    extra: dict = field(default_factory=dict)
 
 
 class Producer:
@@ -82,6 +79,7 @@ class Producer:
         self.level_dbov = 127
         self.level_at = 0.0
         self.closed = False
+        self.created_at = time.monotonic()
 
     # -- publisher side -------------------------------------------------------------------------------
 
@@ -93,6 +91,7 @@ class Producer:
     def on_packet(self, packet: RtpPacket) -> None:
         """One media packet from the publisher (RTX already unwrapped)."""
         t0 = time.perf_counter()
+        now = time.monotonic()
         c = self.counters
         seq = packet.sequence_number
         payload = packet.payload
@@ -121,26 +120,37 @@ class Producer:
                 ext = cache.get(key)
                 if ext is None:
                     ext = cache[key] = abs_send_time_extension(key[0], ntp) if key[0] else b""
-                consumer.forward(self, packet, keyframe, ext, ntp)
+                try:
+                    consumer.forward(self, packet, keyframe, ext, ntp, now)
+                except Exception:
+                    self._consumer_failed(consumer)
         else:
             level = packet.extensions.audio_level
             cache = self._ext_cache
             cache.clear()
             if level is not None:
                 self.level_dbov = level[1]
-                self.level_at = time.monotonic()
+                self.level_at = now
             ntp = ntp_now()
             for consumer in self.consumers:
                 key = consumer.ext_key
                 ext = cache.get(key)
                 if ext is None:
                     ext = cache[key] = audio_level_extension(key[1], level) if key[1] and level else b""
-                consumer.forward(self, packet, False, ext, ntp)
+                try:
+                    consumer.forward(self, packet, False, ext, ntp, now)
+                except Exception:
+                    self._consumer_failed(consumer)
         dt = time.perf_counter() - t0
         c.transit_sum += dt
         c.transit_count += 1
         if dt > c.transit_max:
             c.transit_max = dt
+
+    def _consumer_failed(self, consumer: Consumer) -> None:
+        """One broken subscriber must never stop the publisher's receive loop (and everyone's media)."""
+        logger.exception("forwarding %s failed; pausing that consumer", self.info.track_id)
+        consumer.paused = True
 
     @property
     def packets_lost(self) -> int:

@@ -42,6 +42,7 @@ class Router:
         self.stats = StatsCollector(room_id)
         self._last_levels: dict[str, float] = {}
         self._ticker: asyncio.Task[None] | None = None
+        self._announcing: set[asyncio.Task[None]] = set()
         self._closed = False
 
     # -- publishing -----------------------------------------------------------------------------------
@@ -60,15 +61,31 @@ class Router:
             )
             self.publishers[participant_id] = transport
         specs = {t.mid: PublishedMedia(t.mid, t.kind, t.source, t.quality) for t in tracks}
-        return await transport.apply_offer(sdp, specs)
+        before = set(self.producers)
+        answer = await transport.apply_offer(sdp, specs)
+        new = [p for tid, p in self.producers.items() if tid not in before]
+        if new:
+            # Announce after answering: the room's reaction (renegotiating every subscriber) must not
+            # delay the publisher's answer.
+            task = asyncio.get_running_loop().create_task(self._announce(new))
+            self._announcing.add(task)
+            task.add_done_callback(self._announcing.discard)
+        return answer
 
     async def _on_producer(self, producer: Producer) -> None:
-        info = producer.info
-        self.producers[info.track_id] = producer
-        listener = self._listener()
-        if listener is not None:
-            await listener.on_track_published(self.room_id, self._media_track(producer))
-        await self._reapply(lambda plan: info.track_id in plan or self._twin_key(producer) in plan)
+        self.producers[producer.info.track_id] = producer
+
+    async def _announce(self, producers: list[Producer]) -> None:
+        try:
+            for producer in producers:
+                if producer.closed:
+                    continue
+                listener = self._listener()
+                if listener is not None:
+                    await listener.on_track_published(self.room_id, self._media_track(producer))
+                await self._reapply(lambda plan, p=producer: p.info.track_id in plan or self._twin_key(p) in plan)
+        except Exception:
+            logger.exception("media room %s: announcing tracks failed", self.room_id)
 
     def _media_track(self, producer: Producer) -> MediaTrack:
         info = producer.info
@@ -220,6 +237,10 @@ class Router:
 
     async def close(self) -> None:
         self._closed = True
+        for task in list(self._announcing):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -250,6 +271,10 @@ class Router:
     def track_stats(self) -> list[TrackStats]:
         return self.stats.collect(self.producers.values(), self.subscribers.values())
 
+    def _sync_sender_reports(self) -> None:
+        for transport in self.subscribers.values():
+            transport.sync_sender_reports()
+
     async def _tick(self) -> None:
         next_stats = time.monotonic() + STATS_INTERVAL_S
         while True:
@@ -260,8 +285,7 @@ class Router:
                 if (levels or self._last_levels) and listener is not None:
                     self._last_levels = levels
                     await listener.on_audio_levels(self.room_id, levels)
-                for transport in self.subscribers.values():
-                    transport.sync_sender_reports()
+                self._sync_sender_reports()  # in a helper: no loop variable outlives it in this frame
                 if time.monotonic() >= next_stats:
                     next_stats += STATS_INTERVAL_S
                     stats = self.track_stats()

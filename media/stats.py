@@ -63,7 +63,7 @@ class StatsCollector:
             info = producer.info
             c = producer.counters
             seen.add(info.track_id)
-            then, then_bytes = self._prev.get(info.track_id, (now, c.bytes))
+            then, then_bytes = self._prev.get(info.track_id, (producer.created_at, 0))
             self._prev[info.track_id] = (now, c.bytes)
             bitrate = (c.bytes - then_bytes) * 8 / (now - then) if now > then else 0.0
             consumers = by_source.get(id(producer), [])

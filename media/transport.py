@@ -21,6 +21,7 @@ from aiortc import (
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import (
@@ -32,6 +33,7 @@ from aiortc.rtp import (
     RtcpRrPacket,
     RtcpRtpfbPacket,
     RtcpSrPacket,
+    RtpPacket,
 )
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
@@ -68,6 +70,26 @@ class PublishedMedia:
     quality: str
 
 
+class _Tap:
+    """Receives a publisher receiver's packets; hands them to its Producer once that exists."""
+
+    __slots__ = ("receiver", "producer", "buffer")
+
+    def __init__(self, receiver: RTCRtpReceiver) -> None:
+        self.receiver = receiver
+        self.producer: Producer | None = None
+        self.buffer: seams.TapJitterBuffer | None = None
+
+    def __call__(self, packet: RtpPacket) -> None:
+        producer = self.producer
+        if producer is not None:
+            producer.on_packet(packet)
+
+    def set_frame_handler(self, handler: Callable[[JitterFrame], None] | None) -> None:
+        if self.buffer is not None:
+            self.buffer.on_frame = handler
+
+
 class PublisherTransport:
     """Receives a participant's tracks; each becomes a Producer whose packets bypass aiortc's decoder."""
 
@@ -81,27 +103,19 @@ class PublisherTransport:
         self.pc = RTCPeerConnection(_config())
         self._make_track_id = make_track_id
         self._on_producer = on_producer
-        self._taps: dict[str, list[Producer | None]] = {}  # mid → [producer] once known
-        self._receivers: dict[str, RTCRtpReceiver] = {}
+        self._taps: dict[str, _Tap] = {}  # by mid
         self.producers: dict[str, Producer] = {}  # by mid
         self._writer: seams.RtpWriter | None = None
         self._lock = asyncio.Lock()
         self.pc.on("track", self._on_track)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
+        """Hook the receiver before any packet can arrive (connecting starts after the answer)."""
         for transceiver in self.pc.getTransceivers():
             if transceiver.receiver.track is track and transceiver.mid is not None:
-                holder: list[Producer | None] = [None]
-
-                def tap(packet, holder=holder) -> None:
-                    producer = holder[0]
-                    if producer is not None:
-                        producer.on_packet(packet)
-
-                buffer = seams.install_receive_tap(transceiver.receiver, transceiver.kind, tap)
-                holder.append(buffer)  # type: ignore[arg-type]
-                self._taps[transceiver.mid] = holder
-                self._receivers[transceiver.mid] = transceiver.receiver
+                tap = _Tap(transceiver.receiver)
+                tap.buffer = seams.install_receive_tap(transceiver.receiver, transceiver.kind, tap)
+                self._taps[transceiver.mid] = tap
 
     async def apply_offer(self, sdp: str, specs: dict[str, PublishedMedia]) -> str:
         async with self._lock:
@@ -111,15 +125,13 @@ class PublisherTransport:
             local = SessionDescription.parse(self.pc.localDescription.sdp)
             for media in local.media:
                 mid = media.rtp.muxId
-                if mid in self.producers or mid not in self._taps or not media.rtp.codecs:
+                tap = self._taps.get(mid)
+                if mid in self.producers or tap is None or not media.rtp.codecs:
                     continue
                 codec = media.rtp.codecs[0]
-                spec = specs.get(mid) or PublishedMedia(
-                    mid, media.kind, "camera" if media.kind == "video" else "microphone", "high"
-                )
-                transceiver = next(t for t in self.pc.getTransceivers() if t.mid == mid)
-                rtcp_ssrc = seams.sender_ssrcs(transceiver.sender)[0]
-                receiver = self._receivers[mid]
+                spec = specs.get(mid)
+                if spec is None or spec.kind != media.kind:  # the SDP decides what the m-line carries
+                    spec = PublishedMedia(mid, media.kind, "camera" if media.kind == "video" else "microphone", "high")
                 info = ProducerInfo(
                     track_id=self._make_track_id(mid),
                     participant_id=self.participant_id,
@@ -129,16 +141,16 @@ class PublisherTransport:
                     codec=codec.name if media.kind == "video" else codec.name.lower(),
                     clock_rate=codec.clockRate,
                 )
-                producer = Producer(info, self._pli_sender(receiver, rtcp_ssrc))
-                holder = self._taps[mid]
-                holder[0] = producer
-                buffer = holder[1]
-                producer.set_frame_hook(lambda fn, buffer=buffer: setattr(buffer, "on_frame", fn))
+                producer = Producer(info, self._pli_sender(tap.receiver))
+                tap.producer = producer
+                producer.set_frame_hook(tap.set_frame_handler)
                 self.producers[mid] = producer
                 await self._on_producer(producer)
             return self.pc.localDescription.sdp
 
-    def _pli_sender(self, receiver: RTCRtpReceiver, rtcp_ssrc: int) -> Callable[[int], bool]:
+    def _pli_sender(self, receiver: RTCRtpReceiver) -> Callable[[int], bool]:
+        rtcp_ssrc = seams.receiver_rtcp_ssrc(receiver) or 0
+
         def send(media_ssrc: int) -> bool:
             writer = self._writer
             if writer is None or not writer.ready:
@@ -195,6 +207,12 @@ class SubscriberTransport:
         self._again = False
         self._lock = asyncio.Lock()
         self._writer: seams.RtpWriter | None = None
+        self.pc.on("connectionstatechange", self._on_state)
+
+    def _on_state(self) -> None:
+        if self.pc.connectionState in ("failed", "closed"):
+            for slot in self.slots.values():
+                slot.consumer.paused = True  # nothing to send to until signaling says leave
 
     def consumer(self, track_id: str) -> Consumer | None:
         slot = self.slots.get(track_id)
@@ -205,14 +223,12 @@ class SubscriberTransport:
         slot = self.slots.get(track_id)
         if slot is not None:
             consumer = slot.consumer
-            consumer.switch(producer, quality)
-            if not slot.active:
-                slot.active = True
-                slot.transceiver.direction = "sendonly"
-                consumer._waiting = True
-                if consumer.writer is not None:
-                    consumer.paused = False
-                    consumer.request_keyframe()
+            if slot.active:
+                consumer.switch(producer, quality)
+                return consumer
+            slot.active = True
+            slot.transceiver.direction = "sendonly"
+            consumer.resume(producer, quality)
             return consumer
         consumer = Consumer(track_id, producer.kind, producer, producer.info.clock_rate)
         consumer.quality = quality
@@ -237,12 +253,7 @@ class SubscriberTransport:
         if slot is None or not slot.active:
             return
         slot.active = False
-        consumer = slot.consumer
-        consumer.paused = True
-        for producer in (consumer.source, consumer.target):
-            if producer is not None:
-                producer.remove_consumer(consumer)
-        consumer.target = None
+        slot.consumer.suspend()
         slot.transceiver.direction = "inactive"
 
     def _start(self, consumer: Consumer, transceiver: RTCRtpTransceiver, params: RTCRtpSendParameters) -> None:
@@ -259,7 +270,9 @@ class SubscriberTransport:
             (c.payloadType for c in params.codecs if c.name == "rtx" and c.parameters.get("apt") == codec.payloadType),
             None,
         )
-        abs_id = next((e.id for e in params.headerExtensions if e.uri.endswith("abs-send-time")), 0)
+        # No abs-send-time toward subscribers: it only feeds receiver-side bandwidth estimation (REMB),
+        # which this SFU does not act on; leaving it out saves bytes and the subscribers' REMB traffic.
+        abs_id = 0
         level_id = next((e.id for e in params.headerExtensions if e.uri.endswith("ssrc-audio-level")), 0)
         ssrc, rtx_ssrc = seams.sender_ssrcs(transceiver.sender)
         slot = self.slots.get(consumer.track_id)
@@ -309,6 +322,9 @@ class SubscriberTransport:
         async with self._lock:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
             again = self._again
+            for slot in self.slots.values():
+                if slot.active and slot.transceiver.currentDirection == "sendonly":
+                    slot.consumer.unpause()  # resubscribed tracks: the subscriber listens again
         if again:
             await self.negotiate()
 

@@ -34,19 +34,22 @@ def plan(room: Room, preferences: dict[str, dict[str, str]] | None = None) -> Pl
     stage = set(room.stage.on_stage)
     hubs = [p for p in publishers if is_hub(p)]
     remotes = [p for p in publishers if not is_hub(p)]
-    recent = sorted(publishers, key=lambda p: -room.speakers.get(p.id, 0.0))
+    recent = sorted(publishers, key=lambda p: -room.speakers.get(p.id, 0.0))  # stable: join order on ties
 
     out: Plan = {}
     for sub in room.participants.values():
         if not sub.grants.can_subscribe:
             continue
         wanted: dict[str, str] = {}  # publisher → default camera quality
+        heard_only: list[str] = []  # publishers whose audio only this subscriber receives
 
         if room.kind == RoomKind.BROADCAST:
             wanted = {p.id: "high" for p in hubs or publishers}
         elif room.kind == RoomKind.COTEACH:
-            for p in recent[: LAST_N + 1]:
+            # everyone is heard; video from everyone up to LAST_N, past it from the most recent speakers
+            for p in [p for p in recent if p.id != sub.id][:LAST_N]:
                 wanted[p.id] = "high"
+            heard_only = [p.id for p in publishers if p.id not in wanted and p.id != sub.id]
         elif is_hub(sub) or sub.hidden:
             wanted = {p.id: "high" for p in hubs}
             wanted.update({p.id: "high" if p.id in stage else "low" for p in remotes})
@@ -68,6 +71,12 @@ def plan(room: Room, preferences: dict[str, dict[str, str]] | None = None) -> Pl
                 if t.kind == "audio" and not _hears(room, pub_id, stage):
                     continue
                 tracks[t.track_id] = quality if (t.kind == "video" and t.source == "camera") else "high"
+        for pub_id in heard_only:
+            if preferences.get(sub.id, {}).get(pub_id) == "off":
+                continue
+            for t in by_owner[pub_id]:
+                if t.kind == "audio":
+                    tracks[t.track_id] = "high"
         out[sub.id] = tracks
     return out
 

@@ -1,0 +1,348 @@
+"""`sanke bench media`: what forwarding costs the SFU, against aiortc's transcoding relay in the same run.
+
+The SFU runs in its own process (`loadtest.sfu_host`); its CPU time is read from its /proc entry, so the
+bots' work is not counted. One bot publishes a pre-encoded 640×480 30 fps VP8 clip; subscriber bots in
+two worker processes count complete frames (decoding forty streams would starve a 2-core machine), and
+late joiners decode, read the frame number from the pixels and time connected → first decoded frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import multiprocessing as mp
+import os
+import socket
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+import aiohttp
+
+from loadtest.bots import Bot, wait_for
+from loadtest.clip import load
+
+WIDTH, HEIGHT, FPS, BITRATE = 640, 480, 30, 1_300_000  # the clip comes out near 1 Mbps
+CLIP_FRAMES = 150
+WORKERS = 2
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+class HttpSignal:
+    def __init__(self, base: str, http: aiohttp.ClientSession) -> None:
+        self.base = base
+        self.http = http
+
+    async def _post(self, path: str, body: dict) -> dict:
+        async with self.http.post(self.base + path, json=body) as r:
+            r.raise_for_status()
+            return await r.json()
+
+    async def publish(self, bot: Bot, sdp: str, tracks: list[dict]) -> str:
+        return (await self._post("/publish", {"pid": bot.name, "sdp": sdp, "tracks": tracks}))["sdp"]
+
+    async def subscribe(self, bot: Bot, plan: dict[str, str]) -> None:
+        offer = (await self._post("/subscribe", {"pid": bot.name, "plan": plan}))["sdp"]
+        await bot.on_subscriber_offer(offer)
+
+    async def subscriber_answer(self, bot: Bot, sdp: str) -> None:
+        await self._post("/answer", {"pid": bot.name, "sdp": sdp})
+
+    async def leave(self, bot: Bot) -> None:
+        await self._post("/leave", {"pid": bot.name})
+
+    async def profile(self, on: bool) -> None:
+        await self._post("/profile", {"on": on})
+
+    async def forwarded(self) -> tuple[int, int]:
+        """(packets forwarded, packets retransmitted) so far."""
+        async with self.http.get(self.base + "/stats") as r:
+            body = await r.json()
+            return body["forwarded"], body["retransmitted"]
+
+
+# -- subscriber worker processes ------------------------------------------------------------------
+
+
+def _quiet_asyncio() -> None:
+    """aiortc/aioice leave 'Task exception was never retrieved' for sends on sockets closed at teardown."""
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+
+
+def _worker(conn, base: str) -> None:
+    _quiet_asyncio()
+    asyncio.run(_worker_loop(conn, base))
+
+
+async def _worker_loop(conn, base: str) -> None:
+    loop = asyncio.get_running_loop()
+    bots: list[Bot] = []
+    async with aiohttp.ClientSession() as http:
+        signal = HttpSignal(base, http)
+        while True:
+            cmd, arg = await loop.run_in_executor(None, conn.recv)
+            if cmd == "add":
+                names, plan = arg
+                new = [Bot(name, signal, subscribe_mode="count") for name in names]
+                for bot in new:
+                    await signal.subscribe(bot, plan)
+                bots.extend(new)
+                ok = await wait_for(lambda new=new: all(any(c.frames for c in b.video.values()) for b in new), 20)
+                conn.send((ok, [b.name for b in new if not any(c.frames for c in b.video.values())]))
+            elif cmd == "fps":
+                since, until = arg
+                conn.send([min((c.fps(since, until) for c in b.video.values()), default=0.0) for b in bots])
+            elif cmd == "stop":
+                for bot in bots:
+                    await bot.close()
+                conn.send(True)
+                return
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Row:
+    mode: str
+    n: int
+    cpu_pct: float
+    pps: float
+    us_per_packet: float
+    min_fps: float
+    late_join_ms: float | None
+    kernel_pct: float = 0.0  # share of the SFU's CPU time spent in the kernel (sockets)
+    rtx_per_s: float = 0.0  # retransmissions to subscribers (their NACKs), not counted as forwarded
+    mean_fps: float = 0.0
+
+
+async def _recv(conn):
+    """Wait for a worker's reply without blocking the loop: the publisher bot runs on it."""
+    return await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+
+
+def _cpu_seconds(pid: int) -> float:
+    user, system = _cpu_split(pid)
+    return user + system
+
+
+def _cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) / TICK, int(fields[12]) / TICK
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _wait_http(base: str, http: aiohttp.ClientSession, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(aiohttp.ClientError):
+            async with http.get(base + "/stats") as r:
+                if r.status == 200:
+                    return
+        await asyncio.sleep(0.2)
+    raise RuntimeError("SFU host did not start")
+
+
+async def _late_join(signal: HttpSignal, plan: dict[str, str], index: int) -> float | None:
+    bot = Bot(f"late{index}", signal, subscribe_mode="decode")
+    try:
+        await signal.subscribe(bot, plan)
+        ok = await wait_for(lambda: any(c.numbers for c in bot.video.values()), 5, step=0.005)
+        check = next(iter(bot.video.values()), None)
+        if not ok or check is None or bot.sub_connected_at is None or check.first_at is None:
+            return None
+        return (check.first_at - bot.sub_connected_at) * 1000
+    finally:
+        await signal.leave(bot)
+        await bot.close()
+
+
+async def run_mode(
+    mode: str, ns: list[int], window: float, late_joins: int, profile: str | None, log
+) -> tuple[list[Row], list[float]]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "loadtest.sfu_host", "--port", str(port), "--mode", mode]
+    if profile:
+        cmd += ["--profile", profile]
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.DEVNULL)
+    ctx = mp.get_context("spawn")
+    workers = []
+    rows: list[Row] = []
+    late_ms: list[float] = []
+    clip = load(WIDTH, HEIGHT, FPS, CLIP_FRAMES, BITRATE)
+    async with aiohttp.ClientSession() as http:
+        signal = HttpSignal(base, http)
+        publisher = Bot("publisher", signal, clip=clip)
+        try:
+            await _wait_http(base, http)
+            await publisher.publish()
+            plan = {"publisher:0": "high"}
+            for _ in range(WORKERS):
+                parent, child = ctx.Pipe()
+                p = ctx.Process(target=_worker, args=(child, base), daemon=True)
+                p.start()
+                workers.append((p, parent))
+            count = 0
+            for n in ns:
+                names = [f"sub{i}" for i in range(count, n)]
+                for w, (_, conn) in enumerate(workers):
+                    conn.send(("add", (names[w::WORKERS], plan)))
+                replies = [await _recv(conn) for _, conn in workers]
+                count = n
+                missing = [name for ok, names in replies for name in names]
+                if missing:
+                    log(f"  {mode} N={n}: no video at {', '.join(missing)}")
+                await asyncio.sleep(1.5)
+                profiling = bool(profile) and n == ns[-1]
+                if profiling:
+                    await signal.profile(True)
+                fwd0, split0, t0 = await signal.forwarded(), _cpu_split(proc.pid), time.monotonic()
+                await asyncio.sleep(window)
+                fwd1, split1, t1 = await signal.forwarded(), _cpu_split(proc.pid), time.monotonic()
+                if profiling:
+                    await signal.profile(False)
+                (fwd0, rtx0), (fwd1, rtx1) = fwd0, fwd1
+                cpu0, cpu1 = sum(split0), sum(split1)
+                sys_share = (split1[1] - split0[1]) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0
+                fps: list[float] = []
+                for _, conn in workers:
+                    conn.send(("fps", (t0, t1)))
+                for _, conn in workers:
+                    fps.extend(await _recv(conn))
+                joins: list[float] = []
+                for i in range(late_joins if mode == "forward" else 0):
+                    await asyncio.sleep(0.6)  # past the PLI throttle window of the previous joiner
+                    ms = await _late_join(signal, plan, len(late_ms) + i)
+                    if ms is not None:
+                        joins.append(ms)
+                late_ms.extend(joins)
+                wall = t1 - t0
+                cpu = (cpu1 - cpu0) / wall
+                pps = (fwd1 - fwd0) / wall
+                row = Row(
+                    mode, n, cpu * 100, pps, cpu * 1e6 / pps if pps else float("nan"), min(fps, default=0.0),
+                    max(joins) if joins else None, sys_share * 100, (rtx1 - rtx0) / wall,
+                    statistics.fmean(fps) if fps else 0.0,
+                )
+                rows.append(row)
+                log(_format(row))
+        finally:
+            for _, conn in workers:
+                with contextlib.suppress(Exception):
+                    conn.send(("stop", None))
+                    await _recv(conn)
+            for p, _ in workers:
+                p.join(5)
+                if p.is_alive():
+                    p.kill()
+            await publisher.close()
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+    return rows, late_ms
+
+
+HEADER = (
+    f"{'mode':<10}{'N':>4}{'SFU CPU %':>11}{'pkt/s fwd':>11}{'us/pkt':>9}{'min fps':>9}{'late join ms':>14}"
+    f"{'kernel %':>10}{'rtx/s':>7}"
+)
+
+
+def _format(r: Row) -> str:
+    late = f"{r.late_join_ms:.0f}" if r.late_join_ms is not None else "-"
+    return (
+        f"{r.mode:<10}{r.n:>4}{r.cpu_pct:>11.1f}{r.pps:>11.0f}{r.us_per_packet:>9.1f}{r.min_fps:>9.1f}{late:>14}"
+        f"{r.kernel_pct:>10.0f}{r.rtx_per_s:>7.0f}"
+    )
+
+
+def _p95(values: list[float]) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def _at_full_rate(r: Row) -> float:
+    """CPU % scaled to the frame rate every subscriber should get: a starved transcoder that delivers
+    10 fps instead of 30 would otherwise look three times cheaper than it is. Forwarding runs at
+    ~30 fps, so this barely changes it."""
+    return r.cpu_pct * FPS / r.mean_fps if r.mean_fps > 0 else float("nan")
+
+
+def summarise(fwd: list[Row], base: list[Row], late_ms: list[float]) -> str:
+    by_n = {r.n: r for r in fwd}
+    lo, hi = by_n[min(by_n)], by_n[max(by_n)]
+    us = (hi.cpu_pct - lo.cpu_pct) / 100 * 1e6 / (hi.pps - lo.pps) if hi.pps > lo.pps else float("nan")
+    bn = {r.n: r for r in base}
+    ratio = float("nan")
+    if 1 in bn and 10 in bn and 1 in by_n and 10 in by_n:
+        fwd_marginal = (_at_full_rate(by_n[10]) - _at_full_rate(by_n[1])) / 9
+        base_marginal = (_at_full_rate(bn[10]) - _at_full_rate(bn[1])) / 9
+        ratio = base_marginal / fwd_marginal if fwd_marginal > 0 else float("inf")
+    min_fps = min(r.min_fps for r in fwd)
+    return (
+        f"media-bench: us_per_packet={us:.2f} ratio_vs_transcode={ratio:.1f} "
+        f"min_fps={min_fps:.1f} late_join_ms={_p95(late_ms):.1f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sanke bench media", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="N = 1, 10 only, shorter windows (< 90 s)")
+    parser.add_argument("--ns", help="comma-separated subscriber counts for forwarding")
+    parser.add_argument("--baseline-ns", help="comma-separated subscriber counts for the transcoding baseline")
+    parser.add_argument("--window", type=float, help="seconds measured per N")
+    parser.add_argument("--late-joins", type=int, help="late joiners per N (forwarding)")
+    parser.add_argument("--profile", help="cProfile the SFU process (forwarding) into this file and print its top")
+    args = parser.parse_args(argv)
+    ns = [int(x) for x in (args.ns or ("1,10" if args.quick else "1,5,10,20,40")).split(",")]
+    base_spec = args.baseline_ns if args.baseline_ns is not None else ("1,10" if args.quick else "1,5,10")
+    base_ns = [int(x) for x in base_spec.split(",") if x]
+    window = args.window or (3.0 if args.quick else 8.0)
+    late = args.late_joins if args.late_joins is not None else (3 if args.quick else 2)
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    _quiet_asyncio()
+    started = time.monotonic()
+    log(f"SFU benchmark: one 640x480 {FPS} fps VP8 publisher, subscribers {ns}, baseline {base_ns}")
+    log(f"(machine: {os.cpu_count()} cores, shared with other work; SFU CPU read from its own process)")
+    log(HEADER)
+    fwd, late_ms = asyncio.run(run_mode("forward", ns, window, late, args.profile, log))
+    base: list[Row] = []
+    if base_ns:
+        base, _ = asyncio.run(run_mode("transcode", base_ns, window, 0, None, log))
+    if args.profile:
+        import pstats
+
+        log("")
+        log(f"profile of the SFU process during the N={ns[-1]} window (CPU time, top by own time; "
+            "profiling slows the process, compare entries with each other):")
+        pstats.Stats(args.profile).sort_stats("tottime").print_stats(18)
+    log(f"({time.monotonic() - started:.0f} s; late joins measured: {len(late_ms)}, "
+        f"median {statistics.median(late_ms) if late_ms else float('nan'):.0f} ms)")
+    if base:
+        log("ratio_vs_transcode compares CPU per subscriber scaled to 30 fps delivered (mean fps: "
+            + ", ".join(f"{r.mode} N={r.n} {r.mean_fps:.1f}" for r in fwd + base if r.n in (1, 10)) + ")")
+    log(summarise(fwd, base, late_ms))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,200 @@
+"""The benchmark's SFU process: a MediaService (or aiortc's MediaRelay transcoding baseline) behind a tiny
+HTTP API, so that its CPU time can be read from its own /proc entry, apart from the bots.
+
+POST /publish {pid, sdp, tracks} → {sdp}; POST /subscribe {pid, plan} → {sdp} (the SFU's offer);
+POST /answer {pid, sdp}; POST /leave {pid}; GET /stats → packets forwarded so far.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import web
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamTrack
+
+from media.service import MediaService
+from signaling.media_seam import MediaTrack, PublishedTrackSpec
+
+ROOM = "bench"
+
+
+class ForwardHost:
+    def __init__(self) -> None:
+        self.service = MediaService()
+        self.service.set_listener(self)
+        self._offers: dict[str, asyncio.Future[str]] = {}
+
+    async def publish(self, pid: str, sdp: str, tracks: list[dict]) -> str:
+        specs = [PublishedTrackSpec(**t) for t in tracks]
+        return await self.service.publish_offer(ROOM, pid, sdp, specs)
+
+    async def subscribe(self, pid: str, plan: dict[str, str]) -> str:
+        future = self._offers[pid] = asyncio.get_running_loop().create_future()
+        await self.service.set_subscriptions(ROOM, pid, plan)  # type: ignore[arg-type]
+        return await asyncio.wait_for(future, 10)
+
+    async def answer(self, pid: str, sdp: str) -> None:
+        await self.service.subscriber_answer(ROOM, pid, sdp)
+
+    async def leave(self, pid: str) -> None:
+        await self.service.leave(ROOM, pid)
+
+    async def forwarded(self) -> int:
+        return sum(s.packets_forwarded for s in self.service.track_stats())
+
+    async def retransmitted(self) -> int:
+        return sum(s.retransmitted for s in self.service.track_stats())
+
+    # MediaListener
+    async def on_track_published(self, room_id: str, track: MediaTrack) -> None: ...
+
+    async def on_track_unpublished(self, room_id: str, track: MediaTrack) -> None: ...
+
+    async def on_subscriber_offer(self, room_id: str, participant_id: str, sdp: str) -> None:
+        future = self._offers.get(participant_id)
+        if future is not None and not future.done():
+            future.set_result(sdp)
+
+    async def on_audio_levels(self, room_id: str, levels: dict[str, float]) -> None: ...
+
+    async def on_track_stats(self, room_id: str, stats: list[dict]) -> None: ...
+
+    async def close(self) -> None:
+        await self.service.close()
+
+
+class TranscodeHost:
+    """The baseline: aiortc decodes the publisher's track once and encodes it again for every subscriber."""
+
+    async def retransmitted(self) -> int:
+        return 0  # aiortc's senders keep this to themselves
+
+    def __init__(self) -> None:
+        self.relay = MediaRelay()
+        self.tracks: dict[str, MediaStreamTrack] = {}
+        self.pcs: dict[str, RTCPeerConnection] = {}
+
+    async def publish(self, pid: str, sdp: str, tracks: list[dict]) -> str:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy="max-bundle"))
+        self.pcs[pid] = pc
+        mids = {t["mid"]: t for t in tracks}
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            for t in pc.getTransceivers():
+                if t.receiver.track is track:
+                    self.tracks[f"{pid}:{t.mid}"] = track
+                    if mids.get(t.mid, {}).get("kind") == "video":
+                        # keep the decoder running even before the first subscriber
+                        self.relay.subscribe(track)
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return pc.localDescription.sdp
+
+    async def subscribe(self, pid: str, plan: dict[str, str]) -> str:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy="max-bundle"))
+        self.pcs[pid] = pc
+        for track_id in plan:
+            track = self.tracks[track_id]
+            pc.addTrack(self.relay.subscribe(track, buffered=False))
+        await pc.setLocalDescription(await pc.createOffer())
+        return pc.localDescription.sdp
+
+    async def answer(self, pid: str, sdp: str) -> None:
+        await self.pcs[pid].setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+
+    async def leave(self, pid: str) -> None:
+        pc = self.pcs.pop(pid, None)
+        if pc is not None:
+            await pc.close()
+
+    async def forwarded(self) -> int:
+        total = 0
+        for pc in list(self.pcs.values()):
+            for sender in pc.getSenders():
+                for stat in (await sender.getStats()).values():
+                    if stat.type == "outbound-rtp":
+                        total += stat.packetsSent
+        return total
+
+    async def close(self) -> None:
+        for pid in list(self.pcs):
+            await self.leave(pid)
+
+
+def make_app(host: ForwardHost | TranscodeHost, profiler=None) -> web.Application:
+    async def publish(request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response({"sdp": await host.publish(body["pid"], body["sdp"], body["tracks"])})
+
+    async def subscribe(request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response({"sdp": await host.subscribe(body["pid"], body["plan"])})
+
+    async def answer(request: web.Request) -> web.Response:
+        body = await request.json()
+        await host.answer(body["pid"], body["sdp"])
+        return web.json_response({})
+
+    async def leave(request: web.Request) -> web.Response:
+        body = await request.json()
+        await host.leave(body["pid"])
+        return web.json_response({})
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response({"forwarded": await host.forwarded(), "retransmitted": await host.retransmitted()})
+
+    async def profile(request: web.Request) -> web.Response:
+        """Profile only the measured window: POST {"on": true} … {"on": false}."""
+        body = await request.json()
+        if profiler is not None:
+            profiler.enable() if body.get("on") else profiler.disable()
+        return web.json_response({"profiling": profiler is not None})
+
+    async def cleanup(app: web.Application):  # noqa: ANN202 - aiohttp cleanup context
+        yield
+        await host.close()
+
+    app = web.Application()
+    app.router.add_post("/publish", publish)
+    app.router.add_post("/subscribe", subscribe)
+    app.router.add_post("/answer", answer)
+    app.router.add_post("/leave", leave)
+    app.router.add_get("/stats", stats)
+    app.router.add_post("/profile", profile)
+    app.cleanup_ctx.append(cleanup)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loadtest.sfu_host")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--mode", choices=["forward", "transcode"], default="forward")
+    parser.add_argument("--profile", help="write a cProfile of the SFU process to this file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    host = ForwardHost() if args.mode == "forward" else TranscodeHost()
+    profiler = None
+    if args.profile:
+        import cProfile
+        import time
+
+        profiler = cProfile.Profile(time.process_time)  # CPU time: the machine is shared
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            web.run_app(make_app(host, profiler), host="127.0.0.1", port=args.port, print=None, handle_signals=True)
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
