@@ -313,7 +313,8 @@ class RoomService:
             if pid in room.participants:
                 room.speakers[pid] = now
         await self._emit(room, {"type": "speakers", "levels": levels})
-        await self._notify(room)
+        if room.kind == RoomKind.COTEACH:  # only last-N depends on who spoke last
+            await self._notify(room)
 
     # plumbing ----------------------------------------------------------------------------------
 
