@@ -171,7 +171,10 @@ class Recording:
                 next_beat = now + HEARTBEAT_SECONDS
                 for writer in self._writers.values():
                     writer.rotate_if_idle(now)
-                self.journal.heartbeat(now - self._started)
+                try:
+                    self.journal.heartbeat(now - self._started)
+                except OSError as e:  # a lost heartbeat costs only recovery precision; keep writing
+                    log.warning("recording %s: heartbeat not written: %s", self.journal.directory, e)
             if running:
                 time.sleep(BATCH_PAUSE)
         for writer in self._writers.values():

@@ -14,6 +14,7 @@ from scheduler.board import Board
 from scheduler.candidates import CountyIndex
 from scheduler.county import County, minutes_to_hhmm
 from scheduler.timetable import Timetable
+from scheduler.validator import peak_overlap
 
 SUBJECTS = {"english": (3, 6, (2, 3)), "music": (1, 6, (1, 2)), "art": (1, 6, (1, 2))}
 """subject → (lowest grade, highest grade, lessons per week range)."""
@@ -143,16 +144,8 @@ def generate(tier: Tier, seed: int = 1) -> tuple[County, Timetable | None]:
             )
         else:
             spans = board.streams.get(s["id"], [])
-            s["streams"] = max(1, _peak(spans))
+            s["streams"] = max(1, peak_overlap(spans))
     del index
     planted = Timetable(board.timetable_lessons())
     return County.model_validate(data), planted
 
-
-def _peak(spans: list[tuple[int, int]]) -> int:
-    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
-    peak = level = 0
-    for _, step in events:
-        level += step
-        peak = max(peak, level)
-    return peak

@@ -136,7 +136,7 @@ def validate(county: County, timetable: Timetable) -> list[Violation]:
             if e > reach:
                 reach, reach_key = e, k
     for school_id, spans in streams.items():
-        peak = _peak(spans)
+        peak = peak_overlap(spans)
         if peak > schools[school_id].streams:
             out.append(Violation("streams", school_id, f"{schools[school_id].name} 同时 {peak} 路直播，超过 {schools[school_id].streams}"))
     for (room_id, subject, wd), n in subject_day.items():
@@ -148,7 +148,8 @@ def validate(county: County, timetable: Timetable) -> list[Violation]:
     return out
 
 
-def _peak(spans: list[tuple[int, int]]) -> int:
+def peak_overlap(spans: list[tuple[int, int]]) -> int:
+    """The most intervals open at one instant (a school's streams at once)."""
     events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
     peak = level = 0
     for _, step in events:

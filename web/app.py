@@ -14,6 +14,7 @@ from core.db import Database
 from core.nodes import NodeRegistry
 from core.settings import Settings
 from core.tokens import TokenSigner
+from media.service import MediaService
 from rooms.service import RoomService
 from rooms.store import RoomStore
 from signaling.hub import SignalingHub
@@ -29,15 +30,6 @@ API_MODULES = [
     "web.api.directory", "web.api.rooms", "web.api.audit", "web.metrics", "web.api.netcheck", "web.api.scheduler",
     "web.api.library",
 ]
-
-
-def create_media(settings: Settings) -> object | None:
-    """The SFU, when the media package provides one."""
-    try:
-        module = importlib.import_module("media.service")
-    except ModuleNotFoundError:
-        return None
-    return module.MediaService(settings)
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -84,7 +76,7 @@ def create_app(settings: Settings, media: object | None = None, with_media: bool
         app[NODES] = nodes
         rooms = RoomService(bus, RoomStore(db), settings.node_id, settings.resume_grace)
         app[DB], app[BUS], app[ROOMS] = db, bus, rooms
-        app[MEDIA] = media if media is not None else (create_media(settings) if with_media else None)
+        app[MEDIA] = media if media is not None else (MediaService(settings) if with_media else None)
         app[HUB] = SignalingHub(rooms, app[TOKENS], app[MEDIA])
         yield
         if app[MEDIA] is not None:
