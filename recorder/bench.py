@@ -16,10 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -28,11 +24,10 @@ from pathlib import Path
 import av
 
 from recorder.composite import CompositeSettings, compose
+from recorder.crashdrill import run_and_kill
 from recorder.finalise import finalise, recover
 from recorder.recording import Recording, TrackInfo
 from recorder.testclip import audio_clip, looped, video_clip
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass(slots=True)
@@ -146,26 +141,7 @@ def _composite(root: Path, seconds: float) -> tuple[float, float, float, float]:
 
 def _kill(root: Path, after: float) -> tuple[float, float]:
     """(media handed to the killed recorder, media recovered after it) in seconds."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "recorder.crashdrill", str(root), "killed", "600", "640"],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    fed = 0.0
-    try:
-        assert child.stdout is not None
-        for line in child.stdout:
-            if line.startswith("fed "):
-                fed = float(line.split()[1])
-                if fed >= after:
-                    break
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=10)
-    finally:
-        if child.poll() is None:
-            child.kill()
+    fed, _ = run_and_kill(root, "killed", after, width=640)
     (index,) = recover(root)
     covered = min((t.start_offset + t.duration for t in index.tracks), default=0.0)
     return fed, covered

@@ -6,6 +6,9 @@ recorder; the test and the benchmark kill it mid-lesson and measure what finalis
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,6 +50,34 @@ def main(argv: list[str]) -> int:
     recording.stop()
     print("done", flush=True)
     return 0
+
+
+def run_and_kill(root: Path, recording_id: str, after: float, width: int = 160, timeout: float = 60.0) -> tuple[float, int]:
+    """Run the drill in a child process and SIGKILL it once `after` seconds of media were handed over.
+    Returns (seconds handed over, the child's return code)."""
+    repo = Path(__file__).resolve().parent.parent
+    child = subprocess.Popen(
+        [sys.executable, "-m", "recorder.crashdrill", str(root), recording_id, "600", str(width)],
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    fed = 0.0
+    deadline = time.monotonic() + timeout
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:
+            if line.startswith("fed "):
+                fed = float(line.split()[1])
+            if fed >= after or time.monotonic() > deadline:
+                break
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    return fed, child.returncode
 
 
 if __name__ == "__main__":
