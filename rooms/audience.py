@@ -72,7 +72,7 @@ def plan(room: Room, preferences: dict[str, dict[str, str]] | None = None) -> Pl
                     continue
                 tracks[t.track_id] = quality if (t.kind == "video" and t.source == "camera") else "high"
         for pub_id in heard_only:
-            if preferences.get(sub.id, {}).get(pub_id) == "off":
+            if prefs.get(pub_id) == "off":
                 continue
             for t in by_owner[pub_id]:
                 if t.kind == "audio":
