@@ -141,6 +141,8 @@ class RoomService:
         earlier connection of the same identity was replaced (its seat and hand are kept)."""
         if claims.grants.room != room_id or not claims.grants.room_join:
             raise RoomError("forbidden", "token does not grant joining this room", "token")
+        if claims.role not in Role.__members__.values():
+            raise RoomError("token_invalid", f"unknown role {claims.role[:40]!r}", "token")
         room = await self.activate(room_id)
         resume = secrets.token_urlsafe(24)
         existing = room.participants.get(claims.identity)

@@ -13,6 +13,7 @@ from core.tokens import TokenSigner
 from rooms.audience import Plan, plan
 from rooms.room import Room, TrackInfo
 from rooms.service import RoomService
+from signaling.fanout import Fanouts
 from signaling.media_seam import MediaSeam, MediaTrack
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ class SignalingHub:
         self.tokens = tokens
         self.media = media
         self.sessions: dict[tuple[str, str], Session] = {}
+        self.fanouts = Fanouts(rooms.bus)  # room events to this node's participants, filtered by audience
         self.preferences: dict[str, dict[str, dict[str, str]]] = {}  # room → subscriber → publisher → q
         self._plans: dict[str, Plan] = {}
         self.track_stats: dict[str, list[dict]] = {}
