@@ -37,7 +37,7 @@ PER_TYPE: dict[str, tuple[float, float]] = {
     "hand.raise": (1.0, 4.0),
     "hand.lower": (1.0, 4.0),
     "subscription.quality": (20.0, 120.0),
-    "ping": (2.0, 10.0),
+    "ping": (5.0, 20.0),
     "mute.request": (2.0, 10.0),
     "stage.invite": (2.0, 10.0),
     "stage.leave": (2.0, 10.0),

@@ -15,6 +15,7 @@ BENCHES = {
     "media": "loadtest.bench_media",
     "schedule": "scheduler.bench",
     "recorder": "recorder.bench",
+    "signaling": "loadtest.bench_signaling",
 }
 
 
@@ -49,7 +50,8 @@ def serve(args: argparse.Namespace) -> int:
     if settings.demo:
         print(asyncio.run(_demo(settings)), flush=True)
     print(f"Sanke on http://{settings.host}:{settings.port}  (data in {settings.data_dir.resolve()})", flush=True)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    # A class's worth of classroom PCs connects within the same second: the default backlog (128) drops SYNs.
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, backlog=2048)
     return 0
 
 
