@@ -6,4 +6,5 @@ MODEL_MODULES = [
     "rooms.records",
     "scheduler.models",
     "recorder.models",
+    "scheduler.progress_models",
 ]
