@@ -55,8 +55,6 @@ def create_app(settings: Settings, media: object | None = None, with_media: bool
     app[OPENAPI] = new_spec()
     app[TOKENS] = TokenSigner(settings.secret_keys())
     auth.setup(app)
-    for name in API_MODULES:
-        importlib.import_module(name).setup(app)
     app.router.add_get("/api/openapi.json", openapi)
     app.router.add_get("/api/health", health)
     app.router.add_get("/ws", websocket)
@@ -88,4 +86,7 @@ def create_app(settings: Settings, media: object | None = None, with_media: bool
         await db.close()
 
     app.cleanup_ctx.append(lifecycle)
+    # after the lifecycle: a module's own cleanup context starts once the database is up and ends before it closes
+    for name in API_MODULES:
+        importlib.import_module(name).setup(app)
     return app
