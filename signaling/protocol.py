@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from core.errors import SankeError
+
 MAX_MESSAGE_BYTES = 64 * 1024
 ParticipantId = Annotated[str, Field(min_length=1, max_length=120)]
 RequestId = Annotated[str | int | None, Field(default=None)]
@@ -195,12 +197,8 @@ REQUIRED_GRANT: dict[str, str] = {
 }
 
 
-class ProtocolError(Exception):
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
+class ProtocolError(SankeError):
+    """A message that fails size, JSON, type or schema checks, or a request the session cannot serve."""
 
 
 def parse(raw: str | bytes) -> Msg:

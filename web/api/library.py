@@ -38,7 +38,7 @@ from rooms.room import Room
 from rooms.service import RoomService, room_channel
 from scheduler.county import subject_label
 from web.auth import current_user
-from web.errors import ApiError, parse_body
+from web.errors import ApiError, api_error, parse_body
 from web.keys import BUS, DB, MEDIA, ROOMS, SETTINGS
 from web.openapi import route
 
@@ -325,7 +325,7 @@ async def patch_resource(request: web.Request) -> web.Response:
         try:
             await set_catalogue(s, r, **body.model_dump(exclude_unset=True))
         except ResourceError as e:
-            raise ApiError(e.status, e.code, e.message, e.field) from e
+            raise api_error(e) from e
         audit(s, actor.username, "library.edit", f"resource:{r.id}", fields=sorted(body.model_fields_set))
         await s.commit()
         return web.json_response({"resource": await resource_json(s, r, detail=True)})
@@ -345,7 +345,7 @@ async def review_resource(request: web.Request) -> web.Response:
         try:
             step = await apply_review(s, actor, r, body.action, body.scope, body.comment)
         except ReviewError as e:
-            raise ApiError(e.status, e.code, e.message, e.field) from e
+            raise api_error(e) from e
         await s.commit()
         return web.json_response({"status": r.status, "scope": r.scope, "step": step_json(step)})
 

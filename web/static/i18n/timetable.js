@@ -1,0 +1,3 @@
+// Strings of the timetable pages. Each key: [zh-CN, English].
+export default {
+};
