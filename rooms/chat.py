@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from core.db import Database
+from core.errors import SankeError
 from rooms.lesson_records import ChatRecord
 
 RATE_COUNT = 5  # messages per participant …
@@ -20,12 +21,8 @@ RATE_WINDOW = 10.0  # … within this many seconds
 HISTORY = 100
 
 
-class ChatError(Exception):
-    def __init__(self, code: str, message: str, field: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
+class ChatError(SankeError):
+    """Refused: the code and field say why."""
 
 
 def message_json(m: ChatRecord, moderator: bool = False) -> dict[str, Any]:

@@ -14,18 +14,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database, utcnow
+from core.errors import SankeError
 from rooms.lesson_records import QuizAnswerRecord, QuizRecord
 
 TRUE_FALSE = ["对", "错"]
 MAX_COUNT = 500  # students a classroom can report for one option
 
 
-class QuizError(Exception):
-    def __init__(self, code: str, message: str, field: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
+class QuizError(SankeError):
+    """Refused: the code and field say why."""
 
 
 @dataclass(slots=True)
