@@ -29,8 +29,7 @@ export function barChart({ series, points, title, width = 760, height = 240, id 
     series.forEach((s, j) => {
       const v = p.values[s.key] || 0;
       const h = (v / max) * plot;
-      const rect = svg('rect', { x: x0 + j * bar, y: bottom - h, width: bar - 2, height: h, class: `bar ${s.cls}`, dataset: '' });
-      rect.removeAttribute('dataset');
+      const rect = svg('rect', { x: x0 + j * bar, y: bottom - h, width: bar - 2, height: h, class: `bar ${s.cls}` });
       rect.append(svg('title', {}, `${p.label} ${s.label} ${v}`));
       root.append(rect);
     });

@@ -16,7 +16,7 @@ runPage(async () => {
   fields.password.wrap.querySelector('label').htmlFor = 'password';
   const error = el('div', { class: 'form-error', id: 'login-error', role: 'alert' });
   const submit = el('button', { class: 'btn primary big', type: 'submit', id: 'login-submit', text: t('login.submit') });
-  const form = el('form', { class: 'form panel center-card', novalidate: true },
+  const form = el('form', { class: 'form panel center-card', id: 'login-form', novalidate: true },
     el('h2', { text: t('login.title') }),
     el('p', { class: 'muted', text: t('app.tagline') }),
     fields.username.wrap, fields.password.wrap,

@@ -2,15 +2,9 @@
 // and the presence records; a CSV for the county's spreadsheet. Demo data is marked as such.
 import { api, requireUser } from './api.js';
 import { t } from '../i18n.js';
-import { barChart } from './chart.js';
-import { badge, button, dataTable, emptyState, field, pageHead } from './components.js';
+import { badge, button, emptyState, field, pageHead } from './components.js';
+import { supervisionQuery, supervisionView } from './supervision-view.js';
 import { el, errorText, runPage, topBar } from './ui.js';
-
-const GROUPS = ['week', 'teacher', 'classroom'];
-
-function pct(ratio) {
-  return ratio === null || ratio === undefined ? '—' : `${(ratio * 100).toFixed(1)}%`;
-}
 
 runPage(async () => {
   const user = await requireUser();
@@ -21,9 +15,7 @@ runPage(async () => {
   const out = el('div', { class: 'grid-stack', id: 'supervision-out' });
   const demo = el('span', { id: 'demo-mark' });
   const load = async () => {
-    const q = new URLSearchParams();
-    if (since.input.value) q.set('since', since.input.value);
-    if (until.input.value) q.set('until', until.input.value);
+    const q = supervisionQuery(since.input.value, until.input.value);
     csv.href = `/api/scheduler/supervision?${q}${q.size ? '&' : ''}format=csv`;
     let data;
     try {
@@ -35,28 +27,7 @@ runPage(async () => {
       return;
     }
     demo.replaceChildren(data.demo ? badge('demo') : '');
-    const weeks = data.lines.filter((l) => l.group === 'week');
-    if (!data.lines.length) {
-      out.replaceChildren(emptyState({ title: t('sup.none'), next: t('sup.none.next') }));
-      return;
-    }
-    const chart = barChart({
-      id: 'chart', title: t('sup.chart'),
-      series: [{ key: 'planned', label: t('sup.planned'), cls: 'planned' }, { key: 'held', label: t('sup.held'), cls: 'held' }],
-      points: weeks.map((w) => ({ label: w.key.slice(5), values: { planned: w.planned, held: w.held } })),
-    });
-    const tables = GROUPS.map((g) => el('section', { class: 'card' }, el('h3', { class: 'card-title', text: t(`sup.group.${g}`) }),
-      dataTable({
-        id: `sup-${g}`, pageSize: 10,
-        rows: data.lines.filter((l) => l.group === g),
-        columns: [
-          { key: 'label', label: t('sup.name') },
-          { key: 'planned', label: t('sup.planned'), num: true },
-          { key: 'held', label: t('sup.held'), num: true },
-          { key: 'ratio', label: t('sup.ratio'), num: true, render: (l) => pct(l.ratio) },
-        ],
-      })));
-    out.replaceChildren(el('section', { class: 'card' }, el('h3', { class: 'card-title', text: t('sup.chart') }), chart), el('div', { class: 'grid2' }, tables));
+    out.replaceChildren(el('section', { class: 'card' }, el('h3', { class: 'card-title', text: t('sup.chart') }), supervisionView(data.lines)));
   };
   document.getElementById('main').replaceChildren(el('div', { class: 'page' },
     pageHead(t('sup.title'), { sub: t('sup.sub'), actions: [demo] }),
