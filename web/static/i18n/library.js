@@ -1,0 +1,3 @@
+// Strings of the library pages. Each key: [zh-CN, English].
+export default {
+};
