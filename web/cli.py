@@ -22,7 +22,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
         host=getattr(args, "host", "127.0.0.1"), port=getattr(args, "port", 8080), data_dir=Path(args.data_dir),
         database_url=args.database_url, redis_url=getattr(args, "redis_url", None),
-        demo=getattr(args, "demo", False),
+        demo=getattr(args, "demo", False), storage_url=getattr(args, "storage_url", None),
     )
 
 
@@ -45,10 +45,18 @@ def serve(args: argparse.Namespace) -> int:
     from web.app import create_app
 
     settings = _settings(args)
+    from core.storage import StorageError, open_storage
+
+    try:
+        storage = open_storage(settings.storage_url, settings.media_dir)
+    except StorageError as exc:
+        print(f"sanke serve: --storage-url: {exc.message}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.demo:
         print(asyncio.run(_demo(settings)), flush=True)
-    print(f"Sanke on http://{settings.host}:{settings.port}  (data in {settings.data_dir.resolve()})", flush=True)
+    print(f"Sanke on http://{settings.host}:{settings.port}  (data in {settings.data_dir.resolve()}, "
+          f"media in {storage.describe()})", flush=True)
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
     return 0
 
@@ -86,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--port", type=int, default=8080)
     p_serve.add_argument("--redis-url", default=None, help="default: in-process bus")
     p_serve.add_argument("--demo", action="store_true", help="seed the demo county and print its accounts")
+    p_serve.add_argument("--storage-url", default=None,
+                         help="recordings: default <data-dir>/media; s3://bucket?endpoint=URL&region=R&prefix=P "
+                              "(credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
     p_serve.set_defaults(func=serve)
 
     p_demo = sub.add_parser("demo", help="seed the demo county and print accounts and join codes")
