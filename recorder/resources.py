@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
+from core.errors import SankeError
 from recorder import segment
 from recorder.catalogue import GRADE_NAMES, lineage, stage_of
 from recorder.index import RecordingIndex
@@ -39,10 +40,8 @@ class LessonFacts:
     timetable_ref: str = ""
 
 
-class ResourceError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
+class ResourceError(SankeError):
+    """A catalogue change naming a node or knowledge point that cannot hold it (HTTP status: web/errors.py)."""
 
 
 async def create_from_recording(
@@ -97,7 +96,7 @@ async def set_catalogue(
         node = await session.get(TextbookNode, textbook_node_id)
         if node is None or node.level not in ("chapter", "section"):
             raise ResourceError(
-                400, "invalid_field", "file a lesson under a chapter or a section", "textbook_node_id"
+                "invalid_field", "file a lesson under a chapter or a section", "textbook_node_id"
             )
         resource.textbook_node_id = node.id
     if knowledge_point_ids is not None:
@@ -109,7 +108,7 @@ async def set_catalogue(
             ).scalars()
         )
         if missing := [i for i in knowledge_point_ids if i not in found]:
-            raise ResourceError(400, "not_found", f"no knowledge point {missing[0]}", "knowledge_point_ids")
+            raise ResourceError("not_found", f"no knowledge point {missing[0]}", "knowledge_point_ids")
         await session.execute(delete(ResourceKnowledge).where(ResourceKnowledge.resource_id == resource.id))
         for kp in dict.fromkeys(knowledge_point_ids):
             session.add(ResourceKnowledge(resource_id=resource.id, knowledge_point_id=kp))
