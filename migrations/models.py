@@ -4,6 +4,8 @@ MODEL_MODULES = [
     "core.directory",
     "core.audit",
     "rooms.records",
+    "rooms.lesson_records",
     "scheduler.models",
     "recorder.models",
+    "scheduler.progress_models",
 ]

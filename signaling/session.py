@@ -17,15 +17,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from core.bus import Envelope
+from core.errors import SankeError
 from core.tokens import TokenError
 from rooms.audience import is_hub
+from rooms.classwork import classwork_for
 from rooms.room import Participant
 from rooms.service import RoomError, room_channel
 from signaling import protocol as p
+from signaling.classwork import classwork_reply
 from signaling.hub import SignalingHub
 from signaling.media_seam import MediaSeam, PublishedTrackSpec
-from signaling.outbox import Close, Outbox, SendRaw
 from signaling.ratelimit import MessageLimiter
+from signaling.sendqueue import Close, SendQueue, SendRaw
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,7 @@ class Session:
     def __init__(self, hub: SignalingHub, send_raw: SendRaw, close: Close) -> None:
         self.hub = hub
         self._close = close
-        self.outbox = Outbox(send_raw, close, self._on_slow)
+        self.outbox = SendQueue(send_raw, close, self._on_slow)
         self.room_id: str | None = None
         self.participant: Participant | None = None
         self.hub_side = False
@@ -113,11 +116,12 @@ class Session:
                 raise p.ProtocolError("rate_limited", f"too many {msg.type} messages; slow down", "type")  # type: ignore[attr-defined]
             await self._dispatch(msg)
         except p.ProtocolError as e:
-            await self._reject(e.code, e.message, e.field, request_id if request_id is not None else e.request_id, invalid=True)
-        except RoomError as e:
-            await self._reject(e.code, e.message, e.field, request_id)
+            rid = request_id if request_id is not None else e.request_id
+            await self._reject(e.code, e.message, e.field, rid, invalid=True)
         except TokenError as e:
-            await self._reject(e.code, e.message, "token", request_id)
+            await self._reject(e.code, e.message, e.field or "token", request_id)
+        except SankeError as e:  # rooms, stage, media state, classwork: each carries its code and field
+            await self._reject(e.code, e.message, e.field, request_id)
         except Exception:
             trace = secrets.token_hex(6)
             log.exception("internal error handling a message (trace %s, participant %s)", trace,
@@ -231,6 +235,10 @@ class Session:
                 if room is not None:
                     await self.hub.apply_plan(room)
                 await self._ok(msg)
+            case p.QuizPush() | p.QuizClose() | p.QuizAnswer() | p.ChatSend() | p.ChatDelete() \
+                    | p.CheckinHeadcount() | p.LessonState():
+                room_id, me = self._require(msg)
+                await self.send(await classwork_reply(classwork_for(rooms), room_id, me.id, msg))
 
     def _media(self) -> MediaSeam:
         if self.hub.media is None:
@@ -272,7 +280,7 @@ class Session:
             if old is not None:
                 self.hub.register(room_id, pid, old)
             raise
-        if old is not None:
+        if isinstance(old, Session):
             await old.close(CloseCode.REPLACED, why)
         return result
 
@@ -292,6 +300,7 @@ class Session:
         await self.send({
             "type": "joined", "id": request_id, "participant_id": me.id, "role": me.role.value,
             "grants": me.grants.to_claim(), "resume_token": resume, "resumed": resumed, "room": snapshot,
+            "ice_servers": self.hub.ice_servers(me.id) if self.hub.ice_servers else [],
         })
         fanout.add(me.id, self)  # no await since `joined` was queued: every later event follows it
         if room is not None:
@@ -306,12 +315,11 @@ class Session:
         await self.close(CloseCode.NORMAL, "left")
 
 
-
 async def _media_call(call: Awaitable[T], field: str) -> T:
     """Turn what the SFU raises on unusable input or state into a protocol error with a code."""
     try:
         return await call
-    except (p.ProtocolError, RoomError):
+    except SankeError:
         raise
     except Exception as e:
         if type(e).__name__ in _STATE_ERRORS or isinstance(e, KeyError):

@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from rooms.service import room_channel
-from signaling.outbox import MAX_OUTBOX_BYTES
+from signaling.sendqueue import MAX_OUTBOX_BYTES
 from signaling.session import CloseCode
 from tests.conftest import County, Server, classroom_token, connect, seed_county, start_server, user_token
 from tests.signaling.test_validation import undisturbed

@@ -28,7 +28,7 @@ class _CloseFrame:
     reason: str
 
 
-class Outbox:
+class SendQueue:
     def __init__(
         self, send_raw: SendRaw, close: Close, on_slow: Callable[[], None],
         max_bytes: int = MAX_OUTBOX_BYTES, max_seconds: float = MAX_OUTBOX_SECONDS,
