@@ -41,6 +41,12 @@ PER_TYPE: dict[str, tuple[float, float]] = {
     "mute.request": (2.0, 10.0),
     "stage.invite": (2.0, 10.0),
     "stage.leave": (2.0, 10.0),
+    "chat.send": (1.0, 5.0),  # a classroom typing, not a script
+    "chat.delete": (2.0, 10.0),
+    "quiz.push": (1.0, 3.0),
+    "quiz.answer": (2.0, 6.0),
+    "checkin.headcount": (1.0, 3.0),
+    "lesson.state": (2.0, 10.0),
 }
 PER_CONNECTION = (50.0, 200.0)
 

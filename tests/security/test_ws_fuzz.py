@@ -30,7 +30,7 @@ from web.keys import TOKENS
 COUNT = int(os.environ.get("SANKE_FUZZ_MESSAGES", "2000"))
 SEED = int(os.environ.get("SANKE_FUZZ_SEED", "20261203"))
 WORKERS = 4
-REPLIES = {"error", "ok", "pong", "joined", "publish.answer"}
+REPLIES = {"error", "ok", "pong", "joined", "publish.answer", "lesson.state"}
 ALLOWED_CLOSES = {1000, 4000, 4009}  # leave, abuse, the same identity joined elsewhere
 FIELDS = ["id", "type", "token", "participant_id", "sdp", "tracks", "candidate", "target", "quality", "source",
           "room", "resume_token", "mid", "kind"]
@@ -130,7 +130,10 @@ async def worker(n: int, frames: list[tuple[str, str | bytes]], server: Server, 
             await client.ws.send_bytes(frame)
         else:
             await client.ws.send_str(frame)
-        answer = await reply_to(client)
+        try:
+            answer = await reply_to(client)
+        except TimeoutError:
+            raise AssertionError(f"no answer within 5 s to {frame[:300]!r}") from None
         tally[answer] = tally.get(answer, 0) + 1
         if answer.startswith("close:"):
             assert int(answer[6:]) in ALLOWED_CLOSES, answer
