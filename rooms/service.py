@@ -342,9 +342,9 @@ class RoomService:
             event["about"] = about.id
             if about.hidden:
                 event["hidden"] = True
-            elif room.kind == RoomKind.DELIVERY and not is_hub(about):
-                # A remote classroom's comings and goings and its hand matter to the hub side and the
-                # moderators, not to the other N-1 classrooms: scoping them keeps 1+N fan-out linear.
+            elif room.kind in (RoomKind.DELIVERY, RoomKind.BROADCAST) and not is_hub(about):
+                # A remote classroom's (or a broadcast viewer's) comings and goings and its hand matter to
+                # the hub side and the moderators, not to the other N-1: scoping keeps fan-out linear.
                 event["scope"] = "hub"
         await self.bus.publish(room_channel(room.id), event)
 

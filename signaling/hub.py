@@ -37,7 +37,7 @@ class SignalingHub:
         self.preferences: dict[str, dict[str, dict[str, str]]] = {}  # room → subscriber → publisher → q
         self._plans: dict[str, Plan] = {}
         self.track_stats: dict[str, list[dict[str, Any]]] = {}
-        self._plan_locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # room → (lock, [callers in it])
+        self._plan_locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # room → (lock, [callers, generation])
         rooms.add_observer(self.apply_plan)
         if media is not None:
             media.set_listener(self)
@@ -68,12 +68,17 @@ class SignalingHub:
             return
         entry = self._plan_locks.get(room.id)
         if entry is None:
-            entry = self._plan_locks[room.id] = (asyncio.Lock(), [0])
+            entry = self._plan_locks[room.id] = (asyncio.Lock(), [0, 0])
         lock, callers = entry
         callers[0] += 1
+        callers[1] += 1
+        mine = callers[1]
         try:
             async with lock:
-                await self._apply_plan(room, self.media)
+                # A newer caller is already waiting: it will plan from a state at least as new as ours,
+                # so a burst of a thousand joins computes a few plans, not a thousand O(n) ones.
+                if callers[1] == mine:
+                    await self._apply_plan(room, self.media)
         finally:
             callers[0] -= 1
             if not callers[0] and self._plan_locks.get(room.id) is entry:
