@@ -54,12 +54,15 @@ export function header({ title = '', user, home = true } = {}) {
   applyI18n();
   if (title) document.title = `${title} · ${t('app.name')}`;
   const fill = (u) => {
-    if (!u) return;
+    if (!u) {
+      if (home) account.replaceChildren(el('a', { class: 'btn primary small', id: 'nav-login', href: `/login?next=${encodeURIComponent(location.pathname + location.search)}`, text: t('login.submit') }));
+      return;
+    }
     slot.replaceChildren(navigation(u));
     account.replaceChildren(who(u));
     document.body.dataset.role = u.role;
   };
-  if (user !== null) (user ? Promise.resolve(user) : currentUser()).then(fill);
+  (user === undefined ? currentUser() : Promise.resolve(user)).then(fill);
   return bar;
 }
 
