@@ -36,7 +36,7 @@ def test_quiz_checkin_and_messages_across_two_classrooms(new_page: Any, live_ser
     # 随堂测: a four-option question to both classrooms
     teacher.fill("#quiz-question", "Which one is a fruit?")
     teacher.fill("#quiz-options", "apple\ndesk\npen\ncar")
-    teacher.click("#quiz-push")
+    teacher.press("#quiz-question", "Enter")  # the form sends on Enter as on the button
     teacher.wait_for_selector("#quiz-results[data-answered='0']")
     for screen in screens:
         screen.wait_for_selector("#quiz-answer:visible")
