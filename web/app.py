@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 API_MODULES = [
     "web.api.directory", "web.api.rooms", "web.api.audit", "web.metrics", "web.api.netcheck", "web.api.scheduler",
-    "web.api.library", "web.api.classwork",
+    "web.api.library", "web.api.progress", "web.api.classwork",
 ]
 
 
@@ -56,8 +56,6 @@ def create_app(settings: Settings, media: object | None = None, with_media: bool
     app[OPENAPI] = new_spec()
     app[TOKENS] = TokenSigner(settings.secret_keys())
     auth.setup(app)
-    for name in API_MODULES:
-        importlib.import_module(name).setup(app)
     app.router.add_get("/api/openapi.json", openapi)
     app.router.add_get("/api/health", health)
     app.router.add_get("/ws", websocket)
@@ -90,4 +88,7 @@ def create_app(settings: Settings, media: object | None = None, with_media: bool
         await db.close()
 
     app.cleanup_ctx.append(lifecycle)
+    # after the lifecycle: a module's own cleanup context starts once the database is up and ends before it closes
+    for name in API_MODULES:
+        importlib.import_module(name).setup(app)
     return app
