@@ -17,7 +17,7 @@ import pytest
 
 from core.turn import load_secret
 from rooms.roles import RoomKind
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, missing, seed_county, start_server
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, seed_county, start_server
 from tests.turnserver import run_turnserver
 from tests.web.conftest import LiveServer, login, wait_for, wait_playing
 
@@ -99,20 +99,16 @@ def turn_lesson() -> Iterator[tuple[LiveServer, Any]]:
 
 
 @pytest.fixture(scope="module")
-def udp_blocked_browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        missing("Chromium", f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=[*CHROMIUM_ARGS, "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+def udp_blocked_browser(browser: Any) -> Iterator[Any]:
+    """A second Chromium from the same Playwright (its sync API cannot be started twice), UDP forbidden."""
+    blocked = browser.browser_type.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=[*CHROMIUM_ARGS, "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"],
+    )
+    try:
+        yield blocked
+    finally:
+        blocked.close()
 
 
 def test_lesson_through_turn_over_tcp_when_udp_is_blocked(turn_lesson, udp_blocked_browser) -> None:
@@ -160,7 +156,7 @@ def test_lesson_through_turn_over_tcp_when_udp_is_blocked(turn_lesson, udp_block
             for pair in pairs:  # the publisher and the subscriber connection
                 assert pair["policy"] == "relay"
                 assert pair["local"] == "relay" and pair["relayProtocol"] == "tcp", pair
-                assert pair["bytesSent"] > 10_000 or pair["bytesReceived"] > 10_000, pair
+                assert pair["bytesSent"] + pair["bytesReceived"] > 5_000, pair  # media, not only ICE checks
                 (ice,) = pair["iceServers"]
                 assert ice["urls"] == [turn.url("tcp")] and ice["username"].split(":", 1)[0].isdigit()
         log = turn.log.read_text(errors="replace")  # coturn allocated for each connection, over TCP
