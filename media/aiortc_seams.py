@@ -57,7 +57,7 @@ def install_receive_tap(receiver: RTCRtpReceiver, kind: str, tap: PacketTap) -> 
     buffer = TapJitterBuffer(kind, tap)
     if not hasattr(receiver, "_RTCRtpReceiver__jitter_buffer"):
         raise RuntimeError("aiortc changed: RTCRtpReceiver has no __jitter_buffer")
-    receiver._RTCRtpReceiver__jitter_buffer = buffer  # type: ignore[attr-defined]
+    receiver._RTCRtpReceiver__jitter_buffer = buffer
     original_receive = receiver.receive
 
     async def receive_without_decoder(parameters: Any) -> None:

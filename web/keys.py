@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from core.bus import Bus
+from core.contracts import Sfu
 from core.db import Database
 from core.nodes import NodeRegistry
 from core.settings import Settings
@@ -20,6 +19,6 @@ BUS = web.AppKey("bus", Bus)
 TOKENS = web.AppKey("tokens", TokenSigner)
 ROOMS = web.AppKey("rooms", RoomService)
 HUB = web.AppKey("hub", SignalingHub)
-MEDIA = web.AppKey("media", Any)  # a signaling.media_seam.MediaSeam, or None without media
+MEDIA: web.AppKey[Sfu | None] = web.AppKey("media")  # None: a node without media
 OPENAPI = web.AppKey("openapi", dict)
-NODES = web.AppKey("nodes", NodeRegistry | None)  # type: ignore[arg-type]  # None on one node
+NODES: web.AppKey[NodeRegistry | None] = web.AppKey("nodes")  # None on one node

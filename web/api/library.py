@@ -147,7 +147,6 @@ async def _start(app: web.Application) -> None:
     settings = app[SETTINGS]
     root = settings.media_dir / "recordings"
     media = app[MEDIA]
-    source = media if media is not None and hasattr(media, "attach_sink") else None
 
     async def filed(index: RecordingIndex, directory: Path) -> None:
         facts = await lesson_facts(app, index.room_id, index)
@@ -159,7 +158,7 @@ async def _start(app: web.Application) -> None:
         if index.tracks:
             app[LIBRARY].composites.submit(directory)
 
-    recorder = RecorderService(root, app[BUS], source, RoomSeat(app[ROOMS]), filed)
+    recorder = RecorderService(root, app[BUS], media, RoomSeat(app[ROOMS]), filed)
     composites = CompositeQueue()
     app[LIBRARY] = Library(recorder, composites, root)
     rooms: RoomService = app[ROOMS]
