@@ -4,6 +4,7 @@ MODEL_MODULES = [
     "core.directory",
     "core.audit",
     "rooms.records",
+    "rooms.lesson_records",
     "scheduler.models",
     "recorder.models",
 ]

@@ -36,6 +36,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "conflict": 409,
     "too_large": 413,
     "rate_limited": 429,
+    "storage_unavailable": 503,
 }
 
 

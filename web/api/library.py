@@ -21,12 +21,15 @@ from sqlalchemy import func, select
 
 from core.audit import audit
 from core.directory import Classroom, School, User
+from core.spool import Spool
+from core.storage import StorageError, open_storage
 from core.tokens import Claims
 from recorder import catalogue, knowledge
 from recorder.access import can_download, can_edit, can_view
+from recorder.archive import Archive
 from recorder.composite import MP4_NAME
-from recorder.index import INDEX_NAME, RecordingIndex, load_index
-from recorder.jobs import CompositeQueue
+from recorder.index import RecordingIndex
+from recorder.jobs import CompositeJob, CompositeQueue
 from recorder.models import KnowledgeFramework, KnowledgePoint, Resource, ReviewStep, TextbookNode
 from recorder.resources import LessonFacts, ResourceError, create_from_recording, resource_json, set_catalogue
 from recorder.review import ANONYMOUS, SCOPES, Actor, ReviewError, allowed_actions, apply_review, step_json
@@ -39,7 +42,7 @@ from rooms.service import RoomService, room_channel
 from scheduler.county import subject_label
 from web.auth import current_user
 from web.errors import ApiError, api_error, parse_body
-from web.keys import BUS, DB, MEDIA, ROOMS, SETTINGS
+from web.keys import BUS, DB, MEDIA, ROOMS, SETTINGS, SPOOL, STORAGE
 from web.openapi import route
 
 PLAYABLE = {".webm": "video/webm", ".mkv": "video/x-matroska", ".mp4": "video/mp4"}
@@ -50,6 +53,7 @@ class Library:
     recorder: RecorderService
     composites: CompositeQueue
     root: Path
+    archive: Archive
     curriculum_ready: bool = False
     curriculum_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -146,6 +150,10 @@ async def lesson_facts(app: web.Application, room_id: str, index: RecordingIndex
 async def _start(app: web.Application) -> None:
     settings = app[SETTINGS]
     root = settings.media_dir / "recordings"
+    storage = app[STORAGE] = open_storage(settings.storage_url, settings.media_dir)
+    spool = app[SPOOL] = Spool(storage, settings.spool_dir, retry_max=settings.storage_retry_max)
+    spool.start()
+    archive = Archive(storage, spool, root)
     media = app[MEDIA]
 
     async def filed(index: RecordingIndex, directory: Path) -> None:
@@ -158,9 +166,12 @@ async def _start(app: web.Application) -> None:
         if index.tracks:
             app[LIBRARY].composites.submit(directory)
 
-    recorder = RecorderService(root, app[BUS], media, RoomSeat(app[ROOMS]), filed)
-    composites = CompositeQueue()
-    app[LIBRARY] = Library(recorder, composites, root)
+    async def composited(job: CompositeJob) -> None:
+        archive.composited(job.directory)
+
+    recorder = RecorderService(root, app[BUS], media, RoomSeat(app[ROOMS]), filed, archive=archive)
+    composites = CompositeQueue(on_done=composited)
+    app[LIBRARY] = Library(recorder, composites, root, archive)
     rooms: RoomService = app[ROOMS]
 
     async def observe(room: Room) -> None:
@@ -178,6 +189,7 @@ async def _stop(app: web.Application) -> None:
     if library is not None:
         await library.recorder.close()
         await library.composites.stop()
+        await library.archive.spool.close()  # what is not uploaded yet stays spooled for the next start
 
 
 # -- helpers -------------------------------------------------------------------------------------------
@@ -224,16 +236,21 @@ async def _resource(request: web.Request, s: Any, actor: Actor) -> Resource:
     return r
 
 
-def _media_state(library: Library, r: Resource) -> dict[str, Any]:
-    directory = library.root / (r.recording_id or "")
-    out: dict[str, Any] = {"mp4": (directory / MP4_NAME).is_file(), "tracks": [], "markers": [], "job": None}
-    if r.recording_id and (directory / INDEX_NAME).is_file():
-        index = load_index(directory)
+async def _media_state(library: Library, r: Resource) -> dict[str, Any]:
+    """Tracks, markers and the MP4's state, from the local copy or the node's Storage."""
+    rid = r.recording_id or ""
+    try:
+        index = await library.archive.index(rid)
+        mp4 = await library.archive.size(rid, MP4_NAME) is not None
+    except StorageError:
+        index, mp4 = None, False  # the store is unreachable: the page shows the lesson without media
+    out: dict[str, Any] = {"mp4": mp4, "tracks": [], "markers": [], "job": None}
+    if index is not None:
         out["tracks"] = [t.model_dump(mode="json") for t in index.tracks]
         out["markers"] = [m.model_dump(mode="json") for m in index.markers]
         out["duration"] = index.duration
         out["recovered"], out["lost_seconds"] = index.recovered, index.lost_seconds
-    job = library.composites.status(r.recording_id or "")
+    job = library.composites.status(rid)
     if job is not None:
         out["job"] = job.as_dict() | {"position": library.composites.position(job.recording_id)}
     return out
@@ -300,7 +317,7 @@ async def get_resource(request: web.Request) -> web.Response:
     out["actions"] = allowed_actions(actor, r)
     out["can_edit"] = can_edit(actor, r)
     out["can_download"] = can_download(actor, r)
-    out["media"] = _media_state(request.app[LIBRARY], r)
+    out["media"] = await _media_state(request.app[LIBRARY], r)
     return web.json_response({"resource": out})
 
 
@@ -360,21 +377,32 @@ async def _file(request: web.Request, *, download: bool) -> web.StreamResponse:
         if download:
             audit(s, actor.username, "library.download", f"resource:{r.id}", title=r.title)
             await s.commit()
-    directory = request.app[LIBRARY].root / (r.recording_id or "")
-    name = MP4_NAME if download else request.match_info["file"]
-    allowed = {MP4_NAME} | (
-        {t.file for t in load_index(directory).tracks} if (directory / INDEX_NAME).is_file() else set()
-    )
-    path = directory / name
-    if name not in allowed or not path.is_file():
+    archive: Archive = request.app[LIBRARY].archive
+    rid, name = r.recording_id or "", MP4_NAME if download else request.match_info["file"]
+    index = await archive.index(rid)
+    allowed = {MP4_NAME} | ({t.file for t in index.tracks} if index is not None else set())
+    size = await archive.size(rid, name) if name in allowed else None
+    if size is None:
         raise ApiError(404, "not_found", "this file is not ready", "file")
     headers = {
-        "Content-Type": PLAYABLE.get(path.suffix, "application/octet-stream"),
+        "Content-Type": PLAYABLE.get(Path(name).suffix, "application/octet-stream"),
         "Cache-Control": "private",
     }
     if download:
         headers["Content-Disposition"] = f'attachment; filename="lesson-{r.id}.mp4"'
-    return web.FileResponse(path, headers=headers)
+    path = archive.local(rid, name)
+    if path is not None:
+        return web.FileResponse(path, headers=headers)
+    if not download:  # playback: the browser fetches (and seeks in) the object from the store itself
+        url = await archive.url(rid, name)
+        if url is not None:
+            raise web.HTTPFound(url, headers={"Cache-Control": "private, no-store"})
+    response = web.StreamResponse(headers=headers | {"Content-Length": str(size)})
+    await response.prepare(request)
+    async for chunk in archive.stream(rid, name):  # the download keeps its name and its audit line
+        await response.write(chunk)
+    await response.write_eof()
+    return response
 
 
 async def media_file(request: web.Request) -> web.StreamResponse:
