@@ -15,6 +15,7 @@ BENCHES = {
     "media": "loadtest.bench_media",
     "schedule": "scheduler.bench",
     "recorder": "recorder.bench",
+    "search": "recorder.search_bench",
 }
 
 

@@ -28,18 +28,21 @@ from recorder import catalogue, knowledge
 from recorder.access import can_download, can_edit, can_view
 from recorder.archive import Archive
 from recorder.composite import MP4_NAME
+from recorder.filing import file_taught
 from recorder.index import RecordingIndex
 from recorder.jobs import CompositeJob, CompositeQueue
 from recorder.models import KnowledgeFramework, KnowledgePoint, Resource, ReviewStep, TextbookNode
+from recorder.related import related
 from recorder.resources import LessonFacts, ResourceError, create_from_recording, resource_json, set_catalogue
 from recorder.review import ANONYMOUS, SCOPES, Actor, ReviewError, allowed_actions, apply_review, step_json
-from recorder.search import Query, related, search
+from recorder.search import Query, search
 from recorder.service import RECORDER_IDENTITY, RECORDER_NAME, RecorderService
 from rooms.records import PresenceRecord, RoomMember, RoomRecord
 from rooms.roles import Role, RoomKind, grants_for
 from rooms.room import Room
 from rooms.service import RoomService, room_channel
 from scheduler.county import subject_label
+from web.api.progress_lesson import ProgressTaught
 from web.auth import current_user
 from web.errors import ApiError, api_error, parse_body
 from web.keys import BUS, DB, MEDIA, ROOMS, SETTINGS, SPOOL, STORAGE
@@ -160,6 +163,7 @@ async def _start(app: web.Application) -> None:
         facts = await lesson_facts(app, index.room_id, index)
         async with app[DB].session() as s:
             resource = await create_from_recording(s, facts, index.recording_id, index)
+            await file_taught(s, resource, ProgressTaught(app[DB]))  # under the section its lesson taught
             audit(s, RECORDER_IDENTITY, "library.record", f"resource:{resource.id}", title=resource.title,
                   recording=index.recording_id, recovered=index.recovered, lost_seconds=index.lost_seconds)  # fmt: skip
             await s.commit()
