@@ -2,6 +2,7 @@
 import { requireUser, roomToken } from './api.js';
 import { cameraItems, openCamera, SankeClient } from './sanke-client.js';
 import { AudioOut, wireConnection } from './session-ui.js';
+import { sectionPanel } from './section-panel.js';
 import { qualityMark, setActions, setMarks, Tiles } from './tiles.js';
 import { t } from '../i18n.js';
 import { attach, confirmDialog, el, errorText, fullMessage, params, runPage, toast, topBar, videoTile } from './ui.js';
@@ -51,6 +52,7 @@ runPage(async () => {
         el('h2', {}, t('teacher.classrooms'), count), el('div', {}, emptyNote, grid)),
     ),
     el('div', { class: 'right' },
+      sectionPanel(roomId),
       el('section', { class: 'panel' }, el('h2', {}, t('teacher.hands'), handCount), hands),
       el('section', { class: 'panel', style: 'display:grid;grid-template-rows:auto minmax(0,1fr);min-height:0' },
         el('h2', { text: t('teacher.log') }), log),
