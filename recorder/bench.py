@@ -71,7 +71,7 @@ async def _sfu_phases(root: Path, bots_n: int, seconds: float, rounds: int) -> t
             phases.append(Phase("SFU only (baseline)", seconds, time.process_time() - t0))
             recording = Recording(root, f"bench-{r}", "bench-room", title="bench", segment_seconds=2.0)
             recording.start()
-            detach = [
+            subscriptions = [
                 service.attach_sink("bench-room", t.track_id, recording.add_track(
                     TrackInfo(t.track_id, t.participant_id, t.kind, t.source, t.codec or "opus")
                 ))
@@ -81,8 +81,8 @@ async def _sfu_phases(root: Path, bots_n: int, seconds: float, rounds: int) -> t
             w0, t0 = _thread_cpu(ident), time.process_time()
             await asyncio.sleep(seconds)
             w1, t1 = _thread_cpu(ident), time.process_time()
-            for d in detach:
-                d()
+            for subscription in subscriptions:
+                subscription.close()
             recording.stop()
             phases.append(Phase("SFU + recorder", seconds, t1 - t0, w1 - w0))
             index = finalise(recording.directory)

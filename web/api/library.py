@@ -158,7 +158,6 @@ async def _start(app: web.Application) -> None:
     spool.start()
     archive = Archive(storage, spool, root)
     media = app[MEDIA]
-    source = media if media is not None and hasattr(media, "attach_sink") else None
 
     async def filed(index: RecordingIndex, directory: Path) -> None:
         facts = await lesson_facts(app, index.room_id, index)
@@ -174,7 +173,7 @@ async def _start(app: web.Application) -> None:
     async def composited(job: CompositeJob) -> None:
         archive.composited(job.directory)
 
-    recorder = RecorderService(root, app[BUS], source, RoomSeat(app[ROOMS]), filed, archive=archive)
+    recorder = RecorderService(root, app[BUS], media, RoomSeat(app[ROOMS]), filed, archive=archive)
     composites = CompositeQueue(on_done=composited)
     app[LIBRARY] = Library(recorder, composites, root, archive)
     rooms: RoomService = app[ROOMS]
