@@ -48,6 +48,13 @@ def county_around(today: dt.date) -> County:
 @pytest.fixture
 async def progress_county(tmp_path):
     server, runner = await start_server(tmp_path)
+    try:
+        yield await seed_progress_county(server)
+    finally:
+        await runner.cleanup()
+
+
+async def seed_progress_county(server) -> ProgressCounty:
     db = server.app[DB]
     today = utcnow().astimezone(TZ).date()
     county = county_around(today)
@@ -94,7 +101,4 @@ async def progress_county(tmp_path):
         for ref in ("r1-3", "r2-4"):
             codes[ref] = (await s.get(Classroom, links[("classroom", ref)])).join_code
         classrooms = {ref: links[("classroom", ref)] for ref in ("r1-3", "r2-4")}
-    try:
-        yield ProgressCounty(server, occ, rooms, cancelled, teacher_id, classrooms, codes)
-    finally:
-        await runner.cleanup()
+    return ProgressCounty(server, occ, rooms, cancelled, teacher_id, classrooms, codes)
