@@ -16,6 +16,7 @@ import os
 import resource
 import socket
 import time
+from dataclasses import asdict
 from typing import Any
 
 from core.contracts import MediaTrack, PublishedTrackSpec
@@ -60,6 +61,7 @@ class WorkerHandler:
     def __init__(self, service: MediaService) -> None:
         self.service = service
         self._cpu0 = (time.process_time(), time.monotonic())
+        self.loop_lag = 0.0
 
     async def __call__(self, method: str, data: dict[str, Any]) -> Any:
         s = self.service
@@ -79,8 +81,8 @@ class WorkerHandler:
                 return await s.close_room(data["room_id"])
             case "load":
                 return self.load()
-            case "metrics":
-                return s.render_metrics()
+            case "track_stats":
+                return [asdict(x) for x in s.track_stats()]
             case "ping":
                 return os.getpid()
         raise KeyError(f"unknown method {method}")
@@ -97,6 +99,7 @@ class WorkerHandler:
             "consumers": sum(len(t.slots) for r in routers for t in r.subscribers.values()),
             "packets": sum(p.counters.packets for r in routers for p in r.producers.values()),
             "cpu": round((cpu - cpu0) / max(at - at0, 1e-6), 4),
+            "loop_lag": round(self.loop_lag, 4),
             "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         }
 
@@ -107,10 +110,24 @@ async def serve(fd: int) -> None:
     channel = Channel(reader, writer, name=f"worker {os.getpid()}")
     service = MediaService()
     service.set_listener(_Listener(channel))
+    handler = WorkerHandler(service)
+    lag = asyncio.get_running_loop().create_task(_measure_lag(handler))
     try:
-        await channel.run(handler=WorkerHandler(service))
+        await channel.run(handler=handler)
     finally:
+        lag.cancel()
         await service.close()
+
+
+async def _measure_lag(handler: WorkerHandler, interval: float = 0.5) -> None:
+    """How late the loop wakes up (a busy worker forwards late): the worst of the last few seconds."""
+    loop = asyncio.get_running_loop()
+    worst: list[float] = []
+    while True:
+        due = loop.time() + interval
+        await asyncio.sleep(interval)
+        worst = [*worst[-9:], max(0.0, loop.time() - due)]
+        handler.loop_lag = max(worst)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,7 @@ from core.errors import SankeError
 from core.settings import Settings
 from media.channel import Channel, ChannelClosed
 from media.service import MediaService
+from media.stats import TrackStats, render_prometheus, render_workers
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,15 @@ class WorkerPool:
             worker.consumers = int(load["consumers"])
             out.append({"worker": worker.index, **load})
         return out
+
+    async def metrics_text(self) -> str:
+        """Track stats from every worker, rendered once, then each worker's own gauges."""
+        loads = await self.refresh_load()
+        stats: list[TrackStats] = []
+        for worker in self.workers:
+            with contextlib.suppress(SankeError):
+                stats.extend(TrackStats(**x) for x in await worker.channel.request("track_stats", timeout=5))
+        return render_prometheus(stats) + render_workers(loads)
 
     # -- MediaSeam ----------------------------------------------------------------------------------------
 

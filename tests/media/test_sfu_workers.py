@@ -70,6 +70,11 @@ async def test_rooms_on_two_workers_forward_and_a_killed_worker_is_restarted(low
         assert {worker_a.pid, worker_b.pid}.isdisjoint({os.getpid()})
         loads = await pool.refresh_load()
         assert sorted(x["consumers"] for x in loads) == [1, 1] and all(x["rooms"] == 1 for x in loads)
+        text = await pool.metrics_text()  # /metrics: tracks from both workers, and each worker's gauges
+        assert 'track="room-a-host:0"' in text and 'track="room-b-host:0"' in text
+        for i in (0, 1):
+            assert f'sanke_media_worker_consumers{{worker="{i}"' in text
+            assert f'sanke_media_worker_loop_lag_seconds{{worker="{i}"' in text
 
         # a request in flight when its worker dies fails with a code instead of hanging
         pending = asyncio.ensure_future(pool.set_subscriptions("room-a", "late", {"room-a-host:0": "high"}))
