@@ -3,6 +3,7 @@
 MODEL_MODULES = [
     "core.directory",
     "core.audit",
+    "core.sessions",
     "rooms.records",
     "scheduler.models",
     "recorder.models",

@@ -18,8 +18,9 @@ from media.service import MediaService
 from rooms.service import RoomService
 from rooms.store import RoomStore
 from signaling.hub import SignalingHub
-from web import auth
+from web import auth, guards
 from web.errors import error_middleware
+from web.failed_logins import failed_logins_ctx
 from web.keys import BUS, DB, HUB, MEDIA, NODES, OPENAPI, ROOMS, SETTINGS, TOKENS
 from web.openapi import new_spec
 from web.ws import websocket
@@ -50,10 +51,11 @@ async def page(request: web.Request) -> web.FileResponse:
 
 def create_app(settings: Settings, media: object | None = None, with_media: bool = True) -> web.Application:
     settings.prepare()
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[error_middleware, guards.csrf_middleware], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
     app[OPENAPI] = new_spec()
     app[TOKENS] = TokenSigner(settings.secret_keys())
+    guards.setup(app)
     auth.setup(app)
     for name in API_MODULES:
         importlib.import_module(name).setup(app)
@@ -88,4 +90,6 @@ def create_app(settings: Settings, media: object | None = None, with_media: bool
         await db.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(failed_logins_ctx)
+    app.cleanup_ctx.append(auth.revocations_ctx)
     return app

@@ -22,7 +22,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
         host=getattr(args, "host", "127.0.0.1"), port=getattr(args, "port", 8080), data_dir=Path(args.data_dir),
         database_url=args.database_url, redis_url=getattr(args, "redis_url", None),
-        demo=getattr(args, "demo", False),
+        demo=getattr(args, "demo", False), public_url=getattr(args, "public_url", None),
     )
 
 
@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--host", default="127.0.0.1")
     p_serve.add_argument("--port", type=int, default=8080)
     p_serve.add_argument("--redis-url", default=None, help="default: in-process bus")
+    p_serve.add_argument("--public-url", default=None,
+                         help="the address users reach (https://… marks cookies Secure); default http://host:port")
     p_serve.add_argument("--demo", action="store_true", help="seed the demo county and print its accounts")
     p_serve.set_defaults(func=serve)
 

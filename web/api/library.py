@@ -40,6 +40,7 @@ from scheduler.county import subject_label
 from web.auth import current_user
 from web.errors import ApiError, parse_body
 from web.keys import BUS, DB, MEDIA, ROOMS, SETTINGS
+from web.limits import SeenOnce
 from web.openapi import route
 
 PLAYABLE = {".webm": "video/webm", ".mkv": "video/x-matroska", ".mp4": "video/mp4"}
@@ -302,6 +303,8 @@ async def get_resource(request: web.Request) -> web.Response:
     out["can_edit"] = can_edit(actor, r)
     out["can_download"] = can_download(actor, r)
     out["media"] = _media_state(request.app[LIBRARY], r)
+    if out["media"]["mp4"] and not out["can_download"]:  # the MP4 is for those who may download; others play tracks
+        out["media"].update(mp4=False, job=None, mp4_for_download_only=True)
     return web.json_response({"resource": out})
 
 
@@ -351,18 +354,24 @@ async def review_resource(request: web.Request) -> web.Response:
 
 
 async def _file(request: web.Request, *, download: bool) -> web.StreamResponse:
+    """The MP4 leaves with the download grant on every route (it is one file to copy); tracks stream for
+    playback with the view grant. Both are audited (playback once per person, resource and hour)."""
     actor = await actor_of(request)
+    name = MP4_NAME if download else request.match_info["file"]
     async with request.app[DB].session() as s:
         r = await _resource(request, s, actor)
-        if download and not can_download(actor, r):
+        if name == MP4_NAME and not can_download(actor, r):
             raise ApiError(
                 403, "forbidden", "downloading the lesson is for its school's and the county's teachers"
             )
-        if download:
-            audit(s, actor.username, "library.download", f"resource:{r.id}", title=r.title)
+        if download or name == MP4_NAME:
+            audit(s, actor.username or request.remote or "?", "library.download", f"resource:{r.id}",
+                  title=r.title, route="download" if download else "media")
+            await s.commit()
+        elif request.app[PLAYBACK_SEEN].first(f"{actor.username or request.remote}|{r.id}"):
+            audit(s, actor.username or request.remote or "?", "library.play", f"resource:{r.id}", title=r.title)
             await s.commit()
     directory = request.app[LIBRARY].root / (r.recording_id or "")
-    name = MP4_NAME if download else request.match_info["file"]
     allowed = {MP4_NAME} | (
         {t.file for t in load_index(directory).tracks} if (directory / INDEX_NAME).is_file() else set()
     )
@@ -462,8 +471,12 @@ async def recording_status(request: web.Request) -> web.Response:
     return web.json_response({"recording": rec is not None, "elapsed": round(rec.elapsed(), 1) if rec else 0})
 
 
+PLAYBACK_SEEN = web.AppKey("playback_seen", SeenOnce)
+
+
 def setup(app: web.Application) -> None:
     tag = "library"
+    app[PLAYBACK_SEEN] = SeenOnce()
     route(
         app,
         "GET",

@@ -3,6 +3,17 @@ import { login } from './api.js';
 import { t } from '../i18n.js';
 import { el, errorText, params, runPage, topBar } from './ui.js';
 
+/** Only a path on this site: never `//evil.example`, `/\\evil.example` or `https://…` (open redirect). */
+export function safeNext(next) {
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/home';
+  try {
+    const url = new URL(next, location.origin);
+    return url.origin === location.origin ? url.pathname + url.search + url.hash : '/home';
+  } catch {
+    return '/home';
+  }
+}
+
 runPage(async () => {
   topBar({ title: t('login.title'), home: false });
   const error = el('div', { class: 'error', id: 'login-error', role: 'alert' });
@@ -24,7 +35,7 @@ runPage(async () => {
     try {
       await login(username.value.trim(), password.value);
       const next = params.get('next');
-      location.href = next && next.startsWith('/') ? next : '/home';
+      location.href = safeNext(next);
     } catch (err) {
       error.textContent = errorText(err);
       submit.disabled = false;
