@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -9,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from core import uploads
 from core.bus import Bus, RedisBus, create_bus
 from core.db import Database
 from core.nodes import NodeRegistry
@@ -47,6 +50,16 @@ async def page(request: web.Request) -> web.FileResponse:
     if not path.is_file():
         raise web.HTTPNotFound()
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+
+async def upload_worker_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Warm the upload parser's worker process in the background, so the first upload does not wait."""
+    task = asyncio.create_task(uploads.start_worker())
+    yield
+    if not task.done():
+        task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
 
 
 def create_app(settings: Settings, media: object | None = None, with_media: bool = True) -> web.Application:
@@ -92,4 +105,5 @@ def create_app(settings: Settings, media: object | None = None, with_media: bool
     app.cleanup_ctx.append(lifecycle)
     app.cleanup_ctx.append(failed_logins_ctx)
     app.cleanup_ctx.append(auth.revocations_ctx)
+    app.cleanup_ctx.append(upload_worker_ctx)
     return app

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from core.audit import audit
 from core.directory import Classroom, School, User
 from core.tokens import Claims
+from core.uploads import UploadRefused, parse_in_worker
 from recorder import catalogue, knowledge
 from recorder.access import can_download, can_edit, can_view
 from recorder.composite import MP4_NAME
@@ -38,7 +39,7 @@ from rooms.room import Room
 from rooms.service import RoomService, room_channel
 from scheduler.county import subject_label
 from web.auth import current_user
-from web.errors import ApiError, parse_body
+from web.errors import ApiError, parse_body, upload_refused
 from web.keys import BUS, DB, MEDIA, ROOMS, SETTINGS
 from web.limits import SeenOnce
 from web.openapi import route
@@ -439,8 +440,10 @@ async def import_knowledge(request: web.Request) -> web.Response:
     if actor.role != "coordinator":
         raise ApiError(403, "forbidden", "knowledge frameworks are imported by a coordinator")
     raw = await request.read()
-    try:
-        fw = knowledge.parse_framework(raw)
+    try:  # parsed in the upload worker: limits on size, depth and items, off the event loop
+        fw = await parse_in_worker(knowledge.parse_framework, raw, file="knowledge.json")
+    except UploadRefused as e:
+        raise upload_refused(e) from e
     except knowledge.KnowledgeFormatError as e:
         raise ApiError(400, "invalid_field", e.message, e.field) from e
     async with request.app[DB].session() as s:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from core.audit import audit
 from core.db import utcnow
 from core.directory import Classroom
+from core.uploads import UploadRefused, check_xlsx, parse_in_worker
 from rooms.records import PresenceRecord, RoomRecord
 from scheduler import store
 from scheduler.calendar import TZ, Move, occurrences
@@ -36,10 +37,11 @@ from scheduler.timetable import Lesson, Timetable
 from scheduler.validator import validate
 from web import lesson_rooms
 from web.auth import current_user, require_role
-from web.errors import ApiError, parse_body
+from web.errors import ApiError, parse_body, upload_refused
 from web.keys import DB
 from web.limits import CODE_LIMIT
 from web.openapi import route
+from web.uploads import read_upload_body, read_upload_parts
 
 
 @dataclass
@@ -108,16 +110,20 @@ def _summary(county: County) -> dict:
 
 async def import_county(request: web.Request) -> web.Response:
     user = await require_role(request, "coordinator")
-    if request.content_type.startswith("multipart/"):
-        files: dict[str, bytes] = {}
-        reader = await request.multipart()
-        async for part in reader:
-            if part.filename:
-                files[part.filename.rsplit("/", 1)[-1]] = bytes(await part.read())
-        xlsx = [name for name in files if name.lower().endswith(".xlsx")]
-        result = import_xlsx(files[xlsx[0]]) if xlsx else import_csv_files(files)
-    else:
-        result = import_json(await request.read())
+    try:  # parsed in the upload worker within limits (core.uploads); over a limit → 413/422 naming the file
+        if request.content_type.startswith("multipart/"):
+            files, encoding = await read_upload_parts(request)
+            xlsx = [name for name in files if name.lower().endswith(".xlsx")]
+            if xlsx:
+                check_xlsx(files[xlsx[0]], xlsx[0])  # a bomb is refused here, before any worker starts
+                result = await parse_in_worker(import_xlsx, files[xlsx[0]], xlsx[0], file=xlsx[0])
+            else:
+                result = await parse_in_worker(import_csv_files, files, encoding, file=", ".join(files))
+        else:
+            body = await read_upload_body(request, "county.json")
+            result = await parse_in_worker(import_json, body, file="county.json")
+    except UploadRefused as e:
+        raise upload_refused(e) from e
     if not result.ok:
         return _problems_response(result)
     county = result.county
@@ -325,13 +331,13 @@ async def today(request: web.Request) -> web.Response:
     code = request.query.get("code", "").strip().upper()
     if code:
         limiter, client = request.app[CODE_LIMIT], request.remote or "?"
-        if limiter.blocked(client):
+        if not limiter.begin(client, code):  # counted before any await (web.limits.CodeLimiter)
             raise ApiError(429, "too_many_attempts", "too many wrong codes; wait a minute", "code")
         async with request.app[DB].session() as s:
             room_row = (await s.execute(select(Classroom).where(Classroom.join_code == code))).scalar_one_or_none()
         if room_row is None:
-            limiter.fail(client)
             raise ApiError(404, "bad_code", "no classroom has this code", "code")
+        limiter.succeeded(client, code)
         directory_classroom: int | None = room_row.id
         user = None
     else:
