@@ -365,20 +365,20 @@ async def _file(request: web.Request, *, download: bool) -> web.StreamResponse:
             raise ApiError(
                 403, "forbidden", "downloading the lesson is for its school's and the county's teachers"
             )
-        if download or name == MP4_NAME:
-            audit(s, actor.username or request.remote or "?", "library.download", f"resource:{r.id}",
-                  title=r.title, route="download" if download else "media")
+        directory = request.app[LIBRARY].root / (r.recording_id or "")
+        allowed = {MP4_NAME} | (
+            {t.file for t in load_index(directory).tracks} if (directory / INDEX_NAME).is_file() else set()
+        )
+        path = directory / name
+        if name not in allowed or not path.is_file():
+            raise ApiError(404, "not_found", "this file is not ready", "file")
+        who = actor.username or request.remote or "?"
+        if name == MP4_NAME:
+            audit(s, who, "library.download", f"resource:{r.id}", title=r.title, route="download" if download else "media")
             await s.commit()
-        elif request.app[PLAYBACK_SEEN].first(f"{actor.username or request.remote}|{r.id}"):
-            audit(s, actor.username or request.remote or "?", "library.play", f"resource:{r.id}", title=r.title)
+        elif request.app[PLAYBACK_SEEN].first(f"{who}|{r.id}"):
+            audit(s, who, "library.play", f"resource:{r.id}", title=r.title)
             await s.commit()
-    directory = request.app[LIBRARY].root / (r.recording_id or "")
-    allowed = {MP4_NAME} | (
-        {t.file for t in load_index(directory).tracks} if (directory / INDEX_NAME).is_file() else set()
-    )
-    path = directory / name
-    if name not in allowed or not path.is_file():
-        raise ApiError(404, "not_found", "this file is not ready", "file")
     headers = {
         "Content-Type": PLAYABLE.get(path.suffix, "application/octet-stream"),
         "Cache-Control": "private",
