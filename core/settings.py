@@ -22,6 +22,10 @@ class Settings:
     resume_grace: float = 20.0
     stage_seats: int = 6
     public_url: str | None = None  # how other nodes reach this one; default http://host:port
+    storage_url: str | None = None  # recordings/HLS: None = <data_dir>/media; s3://bucket?endpoint=… (core/storage)
+    turn_urls: list[str] = field(default_factory=list)  # turn:/turns: URLs handed out with each join (core/turn)
+    turn_ttl: int = 4 * 3600  # seconds a join's TURN credential is valid
+    storage_retry_max: float = 5.0  # seconds between upload retries at most, while the store is down
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -42,6 +46,10 @@ class Settings:
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
 
     def prepare(self) -> None:
         """Create the data dir; a first start creates its secret key there, never in the repo."""

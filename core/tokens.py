@@ -8,15 +8,14 @@ from typing import Any, Literal
 
 import jwt
 
+from core.errors import SankeError
+
 Source = Literal["camera", "microphone", "screen"]
 JOIN_TTL_MAX = 600
 
 
-class TokenError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class TokenError(SankeError):
+    """A token that is malformed, expired or signed with an unknown key."""
 
 
 @dataclass(slots=True, frozen=True)

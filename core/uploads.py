@@ -28,6 +28,7 @@ MiB = 1024 * 1024
 @dataclass(frozen=True, slots=True)
 class UploadLimits:
     max_bytes: int = 8 * MiB  # one uploaded file
+    total_bytes: int = 16 * MiB  # all files of one upload
     xlsx_unpacked: int = 32 * MiB  # the sum of the workbook's parts once unzipped
     xlsx_parts: int = 2000
     rows_per_sheet: int = 20_000  # also rows per CSV file

@@ -12,12 +12,12 @@ import logging
 import time
 from collections.abc import Callable
 
+from core.contracts import MediaListener, MediaTrack, PublishedTrackSpec, Quality
 from media.consumer import Consumer
 from media.frames import EncodedFrame
 from media.producer import Producer
 from media.stats import StatsCollector, TrackStats
 from media.transport import PublishedMedia, PublisherTransport, SubscriberTransport, add_ice_candidate
-from signaling.media_seam import MediaListener, MediaTrack, PublishedTrackSpec, Quality
 
 logger = logging.getLogger(__name__)
 

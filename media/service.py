@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from core.contracts import MediaListener, PcRole, PublishedTrackSpec, Quality
 from media.frames import EncodedFrame
 from media.router import Router
 from media.stats import TrackStats, render_prometheus
-from signaling.media_seam import MediaListener, PcRole, PublishedTrackSpec, Quality
 
 logger = logging.getLogger(__name__)
 

@@ -5,6 +5,8 @@ MODEL_MODULES = [
     "core.audit",
     "core.sessions",
     "rooms.records",
+    "rooms.lesson_records",
     "scheduler.models",
     "recorder.models",
+    "scheduler.progress_models",
 ]

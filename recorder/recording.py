@@ -52,12 +52,14 @@ class Recording:
         title: str = "",
         segment_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        on_segment: Callable[[Path], None] | None = None,
     ) -> None:
         self.recording_id = recording_id
         self.directory = root / recording_id
         self.journal = Journal(self.directory)
         self.segment_seconds = segment_seconds
         self._clock = clock
+        self._on_segment = on_segment  # each closed segment file (the storage spool uploads it)
         self._meta = RecordingMeta(
             recording_id=recording_id,
             room_id=room_id,
@@ -189,7 +191,8 @@ class Recording:
             return
         if writer is None:
             writer = self._writers[number] = SegmentWriter(
-                self.journal.track_dir(number), meta.codec, meta.kind, segment_seconds=self.segment_seconds
+                self.journal.track_dir(number), meta.codec, meta.kind, segment_seconds=self.segment_seconds,
+                on_closed=self._on_segment,
             )
         try:
             writer.write(frame)

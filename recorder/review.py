@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
 from core.db import utcnow
+from core.errors import SankeError
 from recorder.models import Resource, ReviewStep
 
 Status = Literal["draft", "submitted", "approved", "published"]
@@ -48,13 +49,8 @@ class Actor:
 ANONYMOUS = Actor(None, "", "")
 
 
-class ReviewError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
+class ReviewError(SankeError):
+    """A review step the actor may not take or the resource's status does not allow (status: web/errors.py)."""
 
 
 def capacities(actor: Actor, resource: Resource) -> set[str]:
@@ -75,21 +71,21 @@ def check_step(
 ) -> str:
     """Validate one step; return the status it leads to, or raise ReviewError saying why not."""
     if action not in STEPS:
-        raise ReviewError(400, "invalid_field", f"unknown action {action!r}", "action")
+        raise ReviewError("invalid_field", f"unknown action {action!r}", "action")
     src, dst, roles = STEPS[action]
     if not capacities(actor, resource) & roles:
         who = " or ".join(sorted("the resource's teacher" if r == "owner" else r for r in roles))
-        raise ReviewError(403, "forbidden", f"only {who} may {action}", "action")
+        raise ReviewError("forbidden", f"only {who} may {action}", "action")
     if resource.status != src:
         raise ReviewError(
-            409, "wrong_status", f"cannot {action} a resource that is {resource.status}", "action"
+            "wrong_status", f"cannot {action} a resource that is {resource.status}", "action"
         )
     if action == "approve" and submitter is not None and submitter == actor.user_id:
         raise ReviewError(
-            403, "forbidden", "a resource is approved by someone other than who submitted it", "action"
+            "forbidden", "a resource is approved by someone other than who submitted it", "action"
         )
     if action == "publish" and scope not in SCOPES:
-        raise ReviewError(400, "invalid_field", f"scope must be one of {', '.join(SCOPES)}", "scope")
+        raise ReviewError("invalid_field", f"scope must be one of {', '.join(SCOPES)}", "scope")
     return dst
 
 

@@ -8,6 +8,7 @@ RTP (unwrapped past 2^32) and are continuous across segments, so finalising is a
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -74,8 +75,12 @@ class TrackStats:
 class SegmentWriter:
     """One track → segment files in `directory`. Not thread-safe: one writer thread owns it."""
 
-    def __init__(self, directory: Path, codec: str, kind: str, *, segment_seconds: float = 2.0) -> None:
+    def __init__(
+        self, directory: Path, codec: str, kind: str, *, segment_seconds: float = 2.0,
+        on_closed: Callable[[Path], None] | None = None,
+    ) -> None:
         self.directory = directory
+        self.on_closed = on_closed  # told each closed segment's path (the storage spool uploads it)
         self.codec = codec
         self.kind = kind
         self.container: Container = container_for(codec)
@@ -159,6 +164,9 @@ class SegmentWriter:
         assert self._output is not None
         self._output.close()
         part = self.directory / segment_name(self._number, self.container.suffix, done=False)
-        os.replace(part, part.with_name(segment_name(self._number, self.container.suffix, done=True)))
+        done = part.with_name(segment_name(self._number, self.container.suffix, done=True))
+        os.replace(part, done)
         self._output = self._stream = None
         self.stats.segments += 1
+        if self.on_closed is not None:
+            self.on_closed(done)

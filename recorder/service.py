@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from core.bus import Bus, Subscription
 from media.frames import EncodedFrame
+from recorder.archive import Archive
 from recorder.finalise import finalise, recover
 from recorder.index import RecordingIndex
 from recorder.recording import Recording, TrackInfo
@@ -69,8 +70,10 @@ class RecorderService:
         seat: RoomSeat | None = None,
         on_finished: Finished | None = None,
         segment_seconds: float = 2.0,
+        archive: Archive | None = None,
     ) -> None:
         self.root = root
+        self.archive = archive  # the node's Storage: segments, track files and index are spooled to it
         self.bus = bus
         self.media = media
         self.seat = seat
@@ -195,6 +198,7 @@ class RecorderService:
             room_kind=str(snapshot.get("kind", "")),
             title=str(snapshot.get("title", "")),
             segment_seconds=self.segment_seconds,
+            on_segment=self.archive.segment_closed if self.archive is not None else None,
         )
         recording.start()
         participants = {p["id"]: p for p in snapshot.get("participants", []) if p.get("id")}
@@ -274,6 +278,11 @@ class RecorderService:
 
     async def _finished(self, index: RecordingIndex, directory: Path) -> None:
         self.finished.append(index)
+        if self.archive is not None:
+            try:
+                self.archive.finalised(directory, index)
+            except OSError:
+                log.exception("spooling recording %s failed", index.recording_id)
         if self.on_finished is not None:
             try:
                 await self.on_finished(index, directory)

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from core.bus import Bus
+from core.errors import SankeError
 from core.tokens import Claims
 from rooms.audience import is_hub
 from rooms.roles import Role, RoomKind
@@ -29,12 +30,8 @@ Observer = Callable[[Room], Awaitable[None]]
 PRESENCE_TTL = 30.0
 
 
-class RoomError(Exception):
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
+class RoomError(SankeError):
+    """A join/leave/stage request the room refuses (code + field)."""
 
 
 def room_channel(room_id: str) -> str:

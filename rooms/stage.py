@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.errors import SankeError
 
-class StageError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+
+class StageError(SankeError):
+    """A stage move that the seats or the hand queue do not allow."""
 
 
 @dataclass(slots=True)

@@ -1,46 +1,52 @@
 """The node's signaling hub: the sessions on this node, the rooms they join, and the SFU behind them.
 
 It is the MediaListener of the SFU and the observer of the room service, so that the media plan
-(who receives what) follows every room change in one place.
+(who receives what) follows every room change in one place. It sees sessions only as an `Outbox` (a
+`send`), so it does not import `signaling.session`; plans are applied one at a time per room, so a plan
+computed from an older room state can never land after a newer one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any, cast
 
+from core.contracts import MediaSeam, MediaTrack, Outbox, Quality
 from core.tokens import TokenSigner
 from rooms.audience import Plan, plan
 from rooms.room import Room, TrackInfo
 from rooms.service import RoomService
-from signaling.media_seam import MediaSeam, MediaTrack
-
-if TYPE_CHECKING:
-    from signaling.session import Session
 
 log = logging.getLogger(__name__)
 
 
 class SignalingHub:
-    def __init__(self, rooms: RoomService, tokens: TokenSigner, media: MediaSeam | None = None) -> None:
+    def __init__(
+        self, rooms: RoomService, tokens: TokenSigner, media: MediaSeam | None = None,
+        ice_servers: Callable[[str], list[dict[str, Any]]] | None = None,
+    ) -> None:
         self.rooms = rooms
+        self.ice_servers = ice_servers  # identity → iceServers with fresh TURN credentials (core/turn.py)
         self.tokens = tokens
         self.media = media
-        self.sessions: dict[tuple[str, str], Session] = {}
+        self.sessions: dict[tuple[str, str], Outbox] = {}
         self.preferences: dict[str, dict[str, dict[str, str]]] = {}  # room → subscriber → publisher → q
         self._plans: dict[str, Plan] = {}
-        self.track_stats: dict[str, list[dict]] = {}
+        self.track_stats: dict[str, list[dict[str, Any]]] = {}
+        self._plan_locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # room → (lock, [callers in it])
         rooms.add_observer(self.apply_plan)
         if media is not None:
             media.set_listener(self)
 
-    def register(self, room_id: str, pid: str, session: Session) -> Session | None:
+    def register(self, room_id: str, pid: str, session: Outbox) -> Outbox | None:
         """Make `session` the participant's connection; return the one it replaces, if any."""
         old = self.sessions.get((room_id, pid))
         self.sessions[(room_id, pid)] = session
         return old if old is not session else None
 
-    def unregister(self, room_id: str, pid: str, session: Session) -> bool:
+    def unregister(self, room_id: str, pid: str, session: Outbox) -> bool:
         if self.sessions.get((room_id, pid)) is session:
             del self.sessions[(room_id, pid)]
             return True
@@ -50,22 +56,42 @@ class SignalingHub:
         self.preferences.setdefault(room_id, {}).setdefault(subscriber, {})[publisher] = quality
 
     async def apply_plan(self, room: Room) -> None:
-        """Tell the SFU each subscriber's tracks when they changed; release those who left."""
+        """Tell the SFU each subscriber's tracks when they changed; release those who left.
+
+        One at a time per room: the plan is computed under the room's lock from the room as it is then,
+        and `_plans` (read before the SFU calls, written after them) is never interleaved with another
+        call's. A caller that waited computes from the newer state, so the newest plan is the last applied.
+        """
         if self.media is None:
             return
+        entry = self._plan_locks.get(room.id)
+        if entry is None:
+            entry = self._plan_locks[room.id] = (asyncio.Lock(), [0])
+        lock, callers = entry
+        callers[0] += 1
+        try:
+            async with lock:
+                await self._apply_plan(room, self.media)
+        finally:
+            callers[0] -= 1
+            if not callers[0] and self._plan_locks.get(room.id) is entry:
+                del self._plan_locks[room.id]  # nobody applying or waiting: a closed room leaves nothing
+
+    async def _apply_plan(self, room: Room, media: MediaSeam) -> None:
         new = plan(room, self.preferences.get(room.id)) if room.participants else {}
         old = self._plans.get(room.id, {})
         for pid in old.keys() - new.keys():
-            await self.media.leave(room.id, pid)
+            await media.leave(room.id, pid)
         for pid, tracks in new.items():
             if old.get(pid) != tracks:
-                await self.media.set_subscriptions(room.id, pid, tracks)  # type: ignore[arg-type]
+                # rooms.audience plans only "high"/"low"/"off" (its own Literal is a plain str alias)
+                await media.set_subscriptions(room.id, pid, cast(dict[str, Quality], tracks))
         if new:
             self._plans[room.id] = new
         else:
             self._plans.pop(room.id, None)
             self.preferences.pop(room.id, None)
-            await self.media.close_room(room.id)
+            await media.close_room(room.id)
 
     def forget_plan(self, room_id: str, pid: str) -> None:
         """The participant's media is gone (dropped connection): its next plan must be sent again."""
@@ -90,7 +116,7 @@ class SignalingHub:
     async def on_audio_levels(self, room_id: str, levels: dict[str, float]) -> None:
         await self.rooms.speaking(room_id, levels)
 
-    async def on_track_stats(self, room_id: str, stats: list[dict]) -> None:
+    async def on_track_stats(self, room_id: str, stats: list[dict[str, Any]]) -> None:
         self.track_stats[room_id] = stats
         room = self.rooms.get(room_id)
         if room is not None:

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from core.errors import SankeError
+
 MAX_MESSAGE_BYTES = 64 * 1024
 ParticipantId = Annotated[str, Field(min_length=1, max_length=120)]
 RequestId = Annotated[str | int | None, Field(default=None)]
@@ -112,9 +114,58 @@ class SubscriptionQuality(Msg):
     quality: Literal["high", "low", "off"]
 
 
+# Interaction across classrooms (双师课堂): 随堂测, text messages, 签到 (rooms/classwork.py). ------------
+QuizText = Annotated[str, Field(min_length=1, max_length=300)]
+OptionText = Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class QuizPush(Msg):
+    type: Literal["quiz.push"]
+    kind: Literal["choice", "truefalse"]
+    question: QuizText
+    options: Annotated[list[OptionText], Field(default_factory=list, max_length=6)]
+    correct: Annotated[int | None, Field(default=None, ge=0, le=5)]
+
+
+class QuizClose(Msg):
+    type: Literal["quiz.close"]
+    quiz_id: Annotated[int, Field(ge=1)]
+
+
+class QuizAnswer(Msg):
+    type: Literal["quiz.answer"]
+    quiz_id: Annotated[int, Field(ge=1)]
+    counts: Annotated[list[Annotated[int, Field(ge=0, le=500)]] | None, Field(default=None, max_length=6)]
+    choice: Annotated[int | None, Field(default=None, ge=0, le=5)]
+
+
+class ChatSend(Msg):
+    type: Literal["chat.send"]
+    to: Annotated[str, Field(min_length=1, max_length=120)] = "all"  # all | teacher | a participant id
+    text: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class ChatDelete(Msg):
+    type: Literal["chat.delete"]
+    message_id: Annotated[int, Field(ge=1)]
+
+
+class CheckinHeadcount(Msg):
+    type: Literal["checkin.headcount"]
+    present: Annotated[int, Field(ge=0, le=500)]
+
+
+class LessonState(Msg):
+    type: Literal["lesson.state"]
+
+
+CLASSWORK_MESSAGES = (QuizPush, QuizClose, QuizAnswer, ChatSend, ChatDelete, CheckinHeadcount, LessonState)
+
+
 ClientMessage = Annotated[
     Join | Resume | Ping | Leave | HandRaise | HandLower | StageInvite | StageLeave | MuteRequest
-    | ParticipantRemove | RoomStart | RoomEnd | PublishOffer | SubscriberAnswer | Ice | SubscriptionQuality,
+    | ParticipantRemove | RoomStart | RoomEnd | PublishOffer | SubscriberAnswer | Ice | SubscriptionQuality
+    | QuizPush | QuizClose | QuizAnswer | ChatSend | ChatDelete | CheckinHeadcount | LessonState,
     Field(discriminator="type"),
 ]
 CLIENT_MESSAGE = TypeAdapter(ClientMessage)
@@ -123,6 +174,7 @@ MESSAGE_TYPES = frozenset(
     for m in (
         Join, Resume, Ping, Leave, HandRaise, HandLower, StageInvite, StageLeave, MuteRequest,
         ParticipantRemove, RoomStart, RoomEnd, PublishOffer, SubscriberAnswer, Ice, SubscriptionQuality,
+        *CLASSWORK_MESSAGES,
     )
 )
 
@@ -137,15 +189,16 @@ REQUIRED_GRANT: dict[str, str] = {
     "publish.offer": "can_publish",
     "subscriber.answer": "can_subscribe",
     "subscription.quality": "can_subscribe",
+    "quiz.push": "room_admin",  # an observer or a classroom cannot push a quiz
+    "quiz.close": "room_admin",
+    "quiz.answer": "can_publish",
+    "chat.delete": "room_admin",
+    "checkin.headcount": "can_publish",
 }
 
 
-class ProtocolError(Exception):
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
+class ProtocolError(SankeError):
+    """A message that fails size, JSON, type or schema checks, or a request the session cannot serve."""
 
 
 def parse(raw: str | bytes) -> Msg:

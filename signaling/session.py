@@ -17,9 +17,11 @@ from typing import Any
 from core.bus import Subscription
 from core.tokens import TokenError
 from rooms.audience import is_hub
+from rooms.classwork import classwork_for
 from rooms.room import Participant
 from rooms.service import RoomError, room_channel
 from signaling import protocol as p
+from signaling.classwork import classwork_reply
 from signaling.hub import SignalingHub
 from signaling.media_seam import MediaSeam, PublishedTrackSpec
 
@@ -185,6 +187,10 @@ class Session:
                 if room is not None:
                     await self.hub.apply_plan(room)
                 await self._ok(msg)
+            case p.QuizPush() | p.QuizClose() | p.QuizAnswer() | p.ChatSend() | p.ChatDelete() \
+                    | p.CheckinHeadcount() | p.LessonState():
+                room_id, me = self._require(msg)
+                await self.send(await classwork_reply(classwork_for(rooms), room_id, me.id, msg))
 
     def _media(self) -> MediaSeam:
         if self.hub.media is None:
@@ -242,6 +248,7 @@ class Session:
         await self.send({
             "type": "joined", "id": request_id, "participant_id": me.id, "role": me.role.value,
             "grants": me.grants.to_claim(), "resume_token": resume, "resumed": resumed, "room": snapshot,
+            "ice_servers": self.hub.ice_servers(me.id) if self.hub.ice_servers else [],
         })
         self._relay = asyncio.create_task(self._relay_events(self._events), name=f"relay-{me.id}")
         if room is not None:

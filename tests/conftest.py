@@ -30,6 +30,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct-horse-battery"
+pytest_plugins = ["tests.s3server"]  # moto's S3 server and a fault proxy (the storage tests)
 CHROMIUM = os.environ.get("SANKE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream",
@@ -172,10 +173,10 @@ def free_port() -> int:
 
 async def start_server(
     tmp_path: Path, redis_url: str | None = None, media: Any = None, with_media: bool = False,
-    database_url: str | None = None, resume_grace: float = 20.0,
+    database_url: str | None = None, resume_grace: float = 20.0, **more: Any,
 ) -> tuple[Server, web.AppRunner]:
     settings = Settings(data_dir=tmp_path / "data", redis_url=redis_url, database_url=database_url,
-                        port=free_port(), resume_grace=resume_grace)
+                        port=free_port(), resume_grace=resume_grace, **more)
     app = create_app(settings, media=media, with_media=with_media)
     runner = web.AppRunner(app)
     await runner.setup()

@@ -15,6 +15,7 @@ BENCHES = {
     "media": "loadtest.bench_media",
     "schedule": "scheduler.bench",
     "recorder": "recorder.bench",
+    "search": "recorder.search_bench",
 }
 
 
@@ -22,7 +23,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
         host=getattr(args, "host", "127.0.0.1"), port=getattr(args, "port", 8080), data_dir=Path(args.data_dir),
         database_url=args.database_url, redis_url=getattr(args, "redis_url", None),
-        demo=getattr(args, "demo", False), public_url=getattr(args, "public_url", None),
+        demo=getattr(args, "demo", False), storage_url=getattr(args, "storage_url", None),
+        turn_urls=list(getattr(args, "turn_url", None) or []), public_url=getattr(args, "public_url", None),
     )
 
 
@@ -45,10 +47,21 @@ def serve(args: argparse.Namespace) -> int:
     from web.app import create_app
 
     settings = _settings(args)
+    from core.storage import StorageError, open_storage
+    from core.turn import TurnError, check_turn_url
+
+    try:
+        storage = open_storage(settings.storage_url, settings.media_dir)
+        for url in settings.turn_urls:
+            check_turn_url(url)
+    except (StorageError, TurnError) as exc:
+        print(f"sanke serve: --{(exc.field or '').replace('_', '-')}: {exc.message}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.demo:
         print(asyncio.run(_demo(settings)), flush=True)
-    print(f"Sanke on http://{settings.host}:{settings.port}  (data in {settings.data_dir.resolve()})", flush=True)
+    print(f"Sanke on http://{settings.host}:{settings.port}  (data in {settings.data_dir.resolve()}, "
+          f"media in {storage.describe()})", flush=True)
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
     return 0
 
@@ -61,6 +74,18 @@ def token(args: argparse.Namespace) -> int:
     grants = grants_for(Role(args.role), RoomKind(args.kind), args.room)
     signer = TokenSigner(settings.secret_keys())
     print(signer.issue_join(args.identity, args.name or args.identity, args.role, grants, ttl=args.ttl))
+    return 0
+
+
+def turn_config(args: argparse.Namespace) -> int:
+    """coturn's turnserver.conf lines for the REST credentials `serve --turn-url` hands out."""
+    from core.turn import load_secret
+
+    settings = _settings(args)
+    print("# /etc/turnserver.conf (coturn); the secret is this node's <data-dir>/turn.secret")
+    print(f"use-auth-secret\nstatic-auth-secret={load_secret(settings.data_dir)}\nrealm={args.realm}")
+    print("fingerprint\nno-cli\nno-multicast-peers\nlistening-port=3478\ntls-listening-port=5349")
+    print("# cert=/etc/ssl/turn.pem\n# pkey=/etc/ssl/turn.key")
     return 0
 
 
@@ -88,7 +113,18 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--public-url", default=None,
                          help="the address users reach (https://… marks cookies Secure); default http://host:port")
     p_serve.add_argument("--demo", action="store_true", help="seed the demo county and print its accounts")
+    p_serve.add_argument("--storage-url", default=None,
+                         help="recordings: default <data-dir>/media; s3://bucket?endpoint=URL&region=R&prefix=P "
+                              "(credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+    p_serve.add_argument("--turn-url", action="append", default=[], metavar="URL",
+                         help="TURN server for clients behind UDP-blocking firewalls, repeatable: "
+                              "turns:host:443?transport=tcp, turn:host:3478?transport=udp|tcp")
     p_serve.set_defaults(func=serve)
+
+    p_turn = sub.add_parser("turn-config", help="print the coturn settings that match this node's TURN secret")
+    common(p_turn)
+    p_turn.add_argument("--realm", default="sanke")
+    p_turn.set_defaults(func=turn_config)
 
     p_demo = sub.add_parser("demo", help="seed the demo county and print accounts and join codes")
     common(p_demo)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from core.errors import SankeError
 from core.uploads import UploadRefused
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,35 @@ class ApiError(web.HTTPException):
             body["field"] = field
         body.update(extra or {})
         super().__init__(text=json.dumps({"error": body}, ensure_ascii=False), content_type="application/json")
+
+
+# The one place a domain error's code becomes an HTTP status; anything not listed is the client's bad input.
+STATUS_BY_CODE: dict[str, int] = {
+    "not_logged_in": 401,
+    "token_invalid": 401,
+    "token_expired": 401,
+    "token_revoked": 401,
+    "session_revoked": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "wrong_status": 409,
+    "conflict": 409,
+    "too_large": 413,
+    "rate_limited": 429,
+    "storage_unavailable": 503,
+}
+
+
+def status_of(error: SankeError) -> int:
+    """`not_found` naming a body field is bad input (400); naming nothing, the addressed thing is missing (404)."""
+    if error.code == "not_found" and error.field is not None:
+        return 400
+    return STATUS_BY_CODE.get(error.code, 400)
+
+
+def api_error(error: SankeError) -> ApiError:
+    """The HTTP form of a domain error: same code, message and field."""
+    return ApiError(status_of(error), error.code, error.message, error.field)
 
 
 async def parse_body(request: web.Request, model: type[M]) -> M:
@@ -51,6 +81,8 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return await handler(request)
     except ApiError:
         raise
+    except SankeError as e:
+        raise api_error(e) from e
     except web.HTTPException as e:
         if request.path.startswith("/api/") and e.status >= 400:
             raise ApiError(e.status, e.reason.lower().replace(" ", "_"), e.reason) from e

@@ -10,6 +10,7 @@ from core.bus import Bus
 from core.db import Database
 from core.nodes import NodeRegistry
 from core.settings import Settings
+from core.spool import Spool
 from core.tokens import TokenSigner
 from rooms.service import RoomService
 from signaling.hub import SignalingHub
@@ -22,4 +23,6 @@ ROOMS = web.AppKey("rooms", RoomService)
 HUB = web.AppKey("hub", SignalingHub)
 MEDIA = web.AppKey("media", Any)  # a signaling.media_seam.MediaSeam, or None without media
 OPENAPI = web.AppKey("openapi", dict)
+STORAGE = web.AppKey("storage", Any)  # a core.storage.Storage (local directory or S3)
+SPOOL = web.AppKey("spool", Spool)  # uploads into STORAGE with retries (core/spool.py)
 NODES = web.AppKey("nodes", NodeRegistry | None)  # type: ignore[arg-type]  # None on one node

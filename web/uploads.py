@@ -31,6 +31,7 @@ async def read_upload_parts(request: web.Request, limits: UploadLimits = LIMITS)
     """Files of a multipart upload (name → bytes) and the declared text encoding (form field `encoding`,
     or `?encoding=`; default UTF-8), each file read in chunks and refused as soon as it passes the limit."""
     files: dict[str, bytes] = {}
+    total = 0
     encoding = request.query.get("encoding", "utf-8")
     reader = await request.multipart()
     async for part in reader:
@@ -47,8 +48,13 @@ async def read_upload_parts(request: web.Request, limits: UploadLimits = LIMITS)
         chunks, size = [], 0
         while chunk := await part.read_chunk(256 * 1024):
             size += len(chunk)
+            total += len(chunk)
             if size > limits.max_bytes:
                 raise _too_large(name, limits)
+            if total > limits.total_bytes:
+                mib = limits.total_bytes // (1024 * 1024)
+                raise UploadRefused(413, "too_large", name, f"total_bytes={limits.total_bytes}",
+                                    f"上传的文件合计超过 {mib} MiB 上限", f"the uploaded files exceed the {mib} MiB limit")
             chunks.append(chunk)
         files[name] = b"".join(chunks)
     return files, encoding

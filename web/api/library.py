@@ -21,26 +21,32 @@ from sqlalchemy import func, select
 
 from core.audit import audit
 from core.directory import Classroom, School, User
+from core.spool import Spool
+from core.storage import StorageError, open_storage
 from core.tokens import Claims
 from core.uploads import UploadRefused, parse_in_worker
 from recorder import catalogue, knowledge
 from recorder.access import can_download, can_edit, can_view
+from recorder.archive import Archive
 from recorder.composite import MP4_NAME
-from recorder.index import INDEX_NAME, RecordingIndex, load_index
-from recorder.jobs import CompositeQueue
+from recorder.filing import file_taught
+from recorder.index import RecordingIndex
+from recorder.jobs import CompositeJob, CompositeQueue
 from recorder.models import KnowledgeFramework, KnowledgePoint, Resource, ReviewStep, TextbookNode
+from recorder.related import related
 from recorder.resources import LessonFacts, ResourceError, create_from_recording, resource_json, set_catalogue
 from recorder.review import ANONYMOUS, SCOPES, Actor, ReviewError, allowed_actions, apply_review, step_json
-from recorder.search import Query, related, search
+from recorder.search import Query, search
 from recorder.service import RECORDER_IDENTITY, RECORDER_NAME, RecorderService
 from rooms.records import PresenceRecord, RoomMember, RoomRecord
 from rooms.roles import Role, RoomKind, grants_for
 from rooms.room import Room
 from rooms.service import RoomService, room_channel
 from scheduler.county import subject_label
+from web.api.progress_lesson import ProgressTaught
 from web.auth import current_user
-from web.errors import ApiError, parse_body, upload_refused
-from web.keys import BUS, DB, MEDIA, ROOMS, SETTINGS
+from web.errors import ApiError, api_error, parse_body, upload_refused
+from web.keys import BUS, DB, MEDIA, ROOMS, SETTINGS, SPOOL, STORAGE
 from web.limits import SeenOnce
 from web.openapi import route
 
@@ -52,6 +58,7 @@ class Library:
     recorder: RecorderService
     composites: CompositeQueue
     root: Path
+    archive: Archive
     curriculum_ready: bool = False
     curriculum_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -148,6 +155,10 @@ async def lesson_facts(app: web.Application, room_id: str, index: RecordingIndex
 async def _start(app: web.Application) -> None:
     settings = app[SETTINGS]
     root = settings.media_dir / "recordings"
+    storage = app[STORAGE] = open_storage(settings.storage_url, settings.media_dir)
+    spool = app[SPOOL] = Spool(storage, settings.spool_dir, retry_max=settings.storage_retry_max)
+    spool.start()
+    archive = Archive(storage, spool, root)
     media = app[MEDIA]
     source = media if media is not None and hasattr(media, "attach_sink") else None
 
@@ -155,15 +166,19 @@ async def _start(app: web.Application) -> None:
         facts = await lesson_facts(app, index.room_id, index)
         async with app[DB].session() as s:
             resource = await create_from_recording(s, facts, index.recording_id, index)
+            await file_taught(s, resource, ProgressTaught(app[DB]))  # under the section its lesson taught
             audit(s, RECORDER_IDENTITY, "library.record", f"resource:{resource.id}", title=resource.title,
                   recording=index.recording_id, recovered=index.recovered, lost_seconds=index.lost_seconds)  # fmt: skip
             await s.commit()
         if index.tracks:
             app[LIBRARY].composites.submit(directory)
 
-    recorder = RecorderService(root, app[BUS], source, RoomSeat(app[ROOMS]), filed)
-    composites = CompositeQueue()
-    app[LIBRARY] = Library(recorder, composites, root)
+    async def composited(job: CompositeJob) -> None:
+        archive.composited(job.directory)
+
+    recorder = RecorderService(root, app[BUS], source, RoomSeat(app[ROOMS]), filed, archive=archive)
+    composites = CompositeQueue(on_done=composited)
+    app[LIBRARY] = Library(recorder, composites, root, archive)
     rooms: RoomService = app[ROOMS]
 
     async def observe(room: Room) -> None:
@@ -181,6 +196,7 @@ async def _stop(app: web.Application) -> None:
     if library is not None:
         await library.recorder.close()
         await library.composites.stop()
+        await library.archive.spool.close()  # what is not uploaded yet stays spooled for the next start
 
 
 # -- helpers -------------------------------------------------------------------------------------------
@@ -227,16 +243,21 @@ async def _resource(request: web.Request, s: Any, actor: Actor) -> Resource:
     return r
 
 
-def _media_state(library: Library, r: Resource) -> dict[str, Any]:
-    directory = library.root / (r.recording_id or "")
-    out: dict[str, Any] = {"mp4": (directory / MP4_NAME).is_file(), "tracks": [], "markers": [], "job": None}
-    if r.recording_id and (directory / INDEX_NAME).is_file():
-        index = load_index(directory)
+async def _media_state(library: Library, r: Resource) -> dict[str, Any]:
+    """Tracks, markers and the MP4's state, from the local copy or the node's Storage."""
+    rid = r.recording_id or ""
+    try:
+        index = await library.archive.index(rid)
+        mp4 = await library.archive.size(rid, MP4_NAME) is not None
+    except StorageError:
+        index, mp4 = None, False  # the store is unreachable: the page shows the lesson without media
+    out: dict[str, Any] = {"mp4": mp4, "tracks": [], "markers": [], "job": None}
+    if index is not None:
         out["tracks"] = [t.model_dump(mode="json") for t in index.tracks]
         out["markers"] = [m.model_dump(mode="json") for m in index.markers]
         out["duration"] = index.duration
         out["recovered"], out["lost_seconds"] = index.recovered, index.lost_seconds
-    job = library.composites.status(r.recording_id or "")
+    job = library.composites.status(rid)
     if job is not None:
         out["job"] = job.as_dict() | {"position": library.composites.position(job.recording_id)}
     return out
@@ -303,7 +324,7 @@ async def get_resource(request: web.Request) -> web.Response:
     out["actions"] = allowed_actions(actor, r)
     out["can_edit"] = can_edit(actor, r)
     out["can_download"] = can_download(actor, r)
-    out["media"] = _media_state(request.app[LIBRARY], r)
+    out["media"] = await _media_state(request.app[LIBRARY], r)
     if out["media"]["mp4"] and not out["can_download"]:  # the MP4 is for those who may download; others play tracks
         out["media"].update(mp4=False, job=None, mp4_for_download_only=True)
     return web.json_response({"resource": out})
@@ -329,7 +350,7 @@ async def patch_resource(request: web.Request) -> web.Response:
         try:
             await set_catalogue(s, r, **body.model_dump(exclude_unset=True))
         except ResourceError as e:
-            raise ApiError(e.status, e.code, e.message, e.field) from e
+            raise api_error(e) from e
         audit(s, actor.username, "library.edit", f"resource:{r.id}", fields=sorted(body.model_fields_set))
         await s.commit()
         return web.json_response({"resource": await resource_json(s, r, detail=True)})
@@ -349,7 +370,7 @@ async def review_resource(request: web.Request) -> web.Response:
         try:
             step = await apply_review(s, actor, r, body.action, body.scope, body.comment)
         except ReviewError as e:
-            raise ApiError(e.status, e.code, e.message, e.field) from e
+            raise api_error(e) from e
         await s.commit()
         return web.json_response({"status": r.status, "scope": r.scope, "step": step_json(step)})
 
@@ -365,27 +386,40 @@ async def _file(request: web.Request, *, download: bool) -> web.StreamResponse:
             raise ApiError(
                 403, "forbidden", "downloading the lesson is for its school's and the county's teachers"
             )
-        directory = request.app[LIBRARY].root / (r.recording_id or "")
-        allowed = {MP4_NAME} | (
-            {t.file for t in load_index(directory).tracks} if (directory / INDEX_NAME).is_file() else set()
-        )
-        path = directory / name
-        if name not in allowed or not path.is_file():
+        archive: Archive = request.app[LIBRARY].archive
+        rid = r.recording_id or ""
+        index = await archive.index(rid)
+        allowed = {MP4_NAME} | ({t.file for t in index.tracks} if index is not None else set())
+        size = await archive.size(rid, name) if name in allowed else None
+        if size is None:
             raise ApiError(404, "not_found", "this file is not ready", "file")
         who = actor.username or request.remote or "?"
         if name == MP4_NAME:
-            audit(s, who, "library.download", f"resource:{r.id}", title=r.title, route="download" if download else "media")
+            audit(s, who, "library.download", f"resource:{r.id}", title=r.title,
+                  route="download" if download else "media")
             await s.commit()
         elif request.app[PLAYBACK_SEEN].first(f"{who}|{r.id}"):
             audit(s, who, "library.play", f"resource:{r.id}", title=r.title)
             await s.commit()
     headers = {
-        "Content-Type": PLAYABLE.get(path.suffix, "application/octet-stream"),
+        "Content-Type": PLAYABLE.get(Path(name).suffix, "application/octet-stream"),
         "Cache-Control": "private",
     }
     if download:
         headers["Content-Disposition"] = f'attachment; filename="lesson-{r.id}.mp4"'
-    return web.FileResponse(path, headers=headers)
+    path = archive.local(rid, name)
+    if path is not None:
+        return web.FileResponse(path, headers=headers)
+    if not download:  # playback: the browser fetches (and seeks in) the object from the store itself
+        url = await archive.url(rid, name)
+        if url is not None:
+            raise web.HTTPFound(url, headers={"Cache-Control": "private, no-store"})
+    response = web.StreamResponse(headers=headers | {"Content-Length": str(size)})
+    await response.prepare(request)
+    async for chunk in archive.stream(rid, name):  # the download keeps its name and its audit line
+        await response.write(chunk)
+    await response.write_eof()
+    return response
 
 
 async def media_file(request: web.Request) -> web.StreamResponse:
@@ -478,8 +512,8 @@ PLAYBACK_SEEN = web.AppKey("playback_seen", SeenOnce)
 
 
 def setup(app: web.Application) -> None:
-    tag = "library"
     app[PLAYBACK_SEEN] = SeenOnce()
+    tag = "library"
     route(
         app,
         "GET",

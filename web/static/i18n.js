@@ -1,307 +1,44 @@
-// Every visible string, zh-CN first, English available. t('key', {name}) fills {name} placeholders.
+// Every visible string, zh-CN first, English complete. t('key', {name}) fills {name} placeholders.
+// Strings live in per-area modules under i18n/ (one file per area, each key [zh-CN, English]), so that
+// engineers adding pages add a module and one line below instead of editing the same table.
 
-const STRINGS = {
-  'zh-CN': {
-    'app.name': '三课',
-    'app.tagline': '专递课堂 · 名师课堂 · 名校网络课堂',
-    'lang.switch': 'English',
-    'nav.home': '首页',
-    'nav.logout': '退出登录',
-    'nav.devicecheck': '设备检测',
-    'nav.library': '资源库',
-    'nav.classroom': '教室端入口',
-    'login.title': '登录三课',
-    'login.username': '用户名',
-    'login.password': '密码',
-    'login.submit': '登录',
-    'login.classroom': '教室大屏请用教室码加入',
-    'home.hello': '{name}，您好',
-    'home.role.teacher': '主讲教师',
-    'home.role.coordinator': '县级管理员',
-    'home.role.observer': '督导 / 听课',
-    'home.role.viewer': '观看',
-    'home.lessons': '我的课程',
-    'home.rooms': '课堂',
-    'home.none': '目前没有课程。',
-    'home.enter': '进入课堂',
-    'home.watch': '进入听课',
-    'home.patrol': '巡课墙',
-    'home.coordinator': '课堂总览',
-    'home.timetable': '县域排课',
-    'kind.delivery': '专递课堂',
-    'kind.coteach': '名师课堂',
-    'kind.broadcast': '名校网络课堂',
-    'state.scheduled': '未开始',
-    'state.open': '候课中',
-    'state.live': '上课中',
-    'state.recording': '录制中',
-    'state.ended': '已结束',
-    'conn.connecting': '正在连接…',
-    'conn.joined': '已连接',
-    'conn.reconnecting': '网络中断，正在重新连接…',
-    'conn.offline': '网络已断开，恢复后将自动重连',
-    'conn.ended': '课程已结束',
-    'conn.failed': '连接失败',
-    'quality.good': '良好',
-    'quality.fair': '一般',
-    'quality.poor': '较差',
-    'quality.offline': '已掉线',
-    'teacher.title': '主讲教师控制台',
-    'teacher.start': '开始上课',
-    'teacher.started': '正在上课',
-    'teacher.end': '结束课程',
-    'teacher.endConfirm': '确定结束本节课吗？所有教室将同时下课。',
-    'teacher.endYes': '结束课程',
-    'teacher.cancel': '取消',
-    'teacher.camera': '摄像头',
-    'teacher.mic': '麦克风',
-    'teacher.courseware': '共享课件',
-    'teacher.coursewareStop': '停止共享',
-    'teacher.coursewareStopped': '主讲教师已停止共享课件',
-    'teacher.coursewareCamera': '无法共享屏幕，已改用第二路摄像头作为课件画面',
-    'teacher.classrooms': '听讲教室',
-    'teacher.noClassrooms': '还没有教室加入。请把教室码告诉辅导教师。',
-    'teacher.hands': '举手',
-    'teacher.noHands': '暂无举手',
-    'teacher.stage': '上台',
-    'teacher.unstage': '下台',
-    'teacher.onStage': '台上',
-    'teacher.mute': '请其静音',
-    'teacher.muteSent': '已请 {name} 静音',
-    'teacher.log': '课堂动态',
-    'teacher.preview': '我的画面',
-    'classroom.title': '听讲教室',
-    'classroom.code': '教室码',
-    'classroom.codeHint': '请输入 8 位教室码',
-    'classroom.join': '加入课堂',
-    'classroom.waiting': '等待主讲教师开始上课…',
-    'classroom.raise': '举手',
-    'classroom.lower': '放下手',
-    'classroom.handUp': '已举手，等待老师回应',
-    'classroom.onStage': '本教室已上台，全体教室都能看到和听到',
-    'classroom.layout': '切换布局',
-    'classroom.fullscreen': '全屏',
-    'classroom.stageTitle': '台上教室',
-    'classroom.noStage': '暂无上台的教室',
-    'classroom.teacherDropped': '主讲教师网络中断，正在等待其重新连接…',
-    'classroom.self': '本教室',
-    'classroom.teacher': '主讲教师',
-    'classroom.courseware': '课件',
-    'classroom.noTeacher': '主讲教师画面即将出现',
-    'classroom.muteAsked': '主讲教师请本教室静音，麦克风已关闭',
-    'classroom.unmute': '打开麦克风',
-    'classroom.sound': '点击开启声音',
-    'coteach.title': '名师课堂 · 教研',
-    'coteach.observer': '旁听模式：您在观看，其他人看不到您',
-    'coteach.remove': '请出',
-    'coteach.speaking': '正在发言',
-    'coord.title': '课堂总览',
-    'coord.live': '正在上课',
-    'coord.upcoming': '即将开始',
-    'coord.present': '在线：{names}',
-    'coord.nobody': '暂无人在线',
-    'coord.patrol': '巡课墙',
-    'coord.patrolHint': '最多同时巡视 16 个教室，点击画面放大',
-    'coord.noLive': '目前没有正在上课的课堂',
-    'coord.close': '返回巡课墙',
-    'dc.title': '课前设备检测',
-    'dc.camera': '摄像头',
-    'dc.mic': '麦克风',
-    'dc.speaker': '扬声器',
-    'dc.network': '网络',
-    'dc.run': '开始检测',
-    'dc.playTone': '播放测试音',
-    'dc.rtt': '往返时延 {ms} 毫秒',
-    'dc.upload': '上行约 {kbps} kbit/s',
-    'dc.ok': '正常',
-    'dc.fail': '异常',
-    'dc.micLevel': '请对着麦克风说话，音量条应跳动',
-    'dc.heard': '听到了',
-    'event.joined': '{name} 加入了课堂',
-    'event.left': '{name} 离开了课堂',
-    'event.disconnected': '{name} 掉线了，正在等待重连',
-    'event.reconnected': '{name} 已重新连接',
-    'event.hand': '{name} 举手了',
-    'event.stage': '{name} 上台了',
-    'event.unstage': '{name} 下台了',
-    'ended.title': '本节课已结束',
-    'ended.body': '感谢参与。可以关闭此页面，或返回首页。',
-    'err.generic': '出了点问题：{message}',
-    'err.network': '无法连接服务器，请检查网络后重试',
-    'err.bad_credentials': '用户名或密码不正确',
-    'err.too_many_attempts': '尝试次数过多，请一分钟后再试',
-    'err.not_logged_in': '请先登录',
-    'err.bad_code': '教室码不正确，请核对后重新输入',
-    'err.no_lesson': '本教室现在没有课程',
-    'err.room_ended': '本节课已结束',
-    'err.token_expired': '进入课堂的凭证已过期，请重新进入',
-    'err.token_invalid': '进入课堂的凭证无效，请重新进入',
-    'err.forbidden': '您没有权限进行此操作',
-    'err.camera_denied': '无法使用摄像头或麦克风：浏览器拒绝了权限。请在地址栏允许摄像头和麦克风后刷新页面。',
-    'err.camera_missing': '没有找到摄像头或麦克风，请检查设备连接。',
-    'err.camera_busy': '摄像头被其他程序占用，请关闭其他程序后重试。',
-    'err.removed': '您已被主讲教师请出课堂',
-    'err.replaced': '本席位已在另一个窗口打开，此窗口已停止',
-    'err.media_unavailable': '服务器暂不支持音视频',
-    'err.not_found': '找不到这个课堂',
-    'err.resume_failed': '原席位已失效，正在重新加入',
-    'err.stage_full': '台上座位已满',
-    'err.noRoom': '缺少课堂编号，请从首页进入',
-    'common.retry': '重试',
-    'common.back': '返回首页',
-  },
-  en: {
-    'app.name': 'Sanke',
-    'app.tagline': 'Delivery classroom · Famous-teacher classroom · Network classroom',
-    'lang.switch': '中文',
-    'nav.home': 'Home',
-    'nav.logout': 'Log out',
-    'nav.devicecheck': 'Device check',
-    'nav.library': 'Resource library',
-    'nav.classroom': 'Classroom screen',
-    'login.title': 'Log in to Sanke',
-    'login.username': 'Username',
-    'login.password': 'Password',
-    'login.submit': 'Log in',
-    'login.classroom': 'Classroom screens join with a classroom code',
-    'home.hello': 'Hello, {name}',
-    'home.role.teacher': 'Hub teacher',
-    'home.role.coordinator': 'County coordinator',
-    'home.role.observer': 'Supervisor / observer',
-    'home.role.viewer': 'Viewer',
-    'home.lessons': 'My lessons',
-    'home.rooms': 'Lessons',
-    'home.none': 'No lessons right now.',
-    'home.enter': 'Enter',
-    'home.watch': 'Observe',
-    'home.patrol': 'Patrol wall',
-    'home.coordinator': 'Overview',
-    'home.timetable': 'County timetable',
-    'kind.delivery': 'Delivery classroom',
-    'kind.coteach': 'Famous-teacher classroom',
-    'kind.broadcast': 'Network classroom',
-    'state.scheduled': 'Scheduled',
-    'state.open': 'Open',
-    'state.live': 'Live',
-    'state.recording': 'Recording',
-    'state.ended': 'Ended',
-    'conn.connecting': 'Connecting…',
-    'conn.joined': 'Connected',
-    'conn.reconnecting': 'Connection lost, reconnecting…',
-    'conn.offline': 'Offline; will reconnect when the network is back',
-    'conn.ended': 'Lesson ended',
-    'conn.failed': 'Connection failed',
-    'quality.good': 'Good',
-    'quality.fair': 'Fair',
-    'quality.poor': 'Poor',
-    'quality.offline': 'Dropped',
-    'teacher.title': 'Teacher console',
-    'teacher.start': 'Start lesson',
-    'teacher.started': 'Lesson in progress',
-    'teacher.end': 'End lesson',
-    'teacher.endConfirm': 'End this lesson? Every classroom will leave.',
-    'teacher.endYes': 'End lesson',
-    'teacher.cancel': 'Cancel',
-    'teacher.camera': 'Camera',
-    'teacher.mic': 'Microphone',
-    'teacher.courseware': 'Share courseware',
-    'teacher.coursewareStop': 'Stop sharing',
-    'teacher.coursewareStopped': 'The teacher stopped sharing the courseware',
-    'teacher.coursewareCamera': 'The screen cannot be shared; a second camera shows the courseware',
-    'teacher.classrooms': 'Remote classrooms',
-    'teacher.noClassrooms': 'No classroom has joined yet. Give the assistant teachers the classroom code.',
-    'teacher.hands': 'Raised hands',
-    'teacher.noHands': 'No raised hands',
-    'teacher.stage': 'On stage',
-    'teacher.unstage': 'Off stage',
-    'teacher.onStage': 'On stage',
-    'teacher.mute': 'Ask to mute',
-    'teacher.muteSent': 'Asked {name} to mute',
-    'teacher.log': 'Activity',
-    'teacher.preview': 'My camera',
-    'classroom.title': 'Remote classroom',
-    'classroom.code': 'Classroom code',
-    'classroom.codeHint': 'Enter the 8-character classroom code',
-    'classroom.join': 'Join lesson',
-    'classroom.waiting': 'Waiting for the teacher to start…',
-    'classroom.raise': 'Raise hand',
-    'classroom.lower': 'Lower hand',
-    'classroom.handUp': 'Hand raised, waiting for the teacher',
-    'classroom.onStage': 'This classroom is on stage: every classroom sees and hears it',
-    'classroom.layout': 'Layout',
-    'classroom.fullscreen': 'Full screen',
-    'classroom.stageTitle': 'On stage',
-    'classroom.noStage': 'No classroom on stage',
-    'classroom.teacherDropped': 'The teacher’s connection dropped; waiting for it to return…',
-    'classroom.self': 'This classroom',
-    'classroom.teacher': 'Teacher',
-    'classroom.courseware': 'Courseware',
-    'classroom.noTeacher': 'The teacher’s video will appear here',
-    'classroom.muteAsked': 'The teacher asked this classroom to mute; the microphone is off',
-    'classroom.unmute': 'Unmute',
-    'classroom.sound': 'Click to turn sound on',
-    'coteach.title': 'Famous-teacher classroom',
-    'coteach.observer': 'Observer mode: you watch, nobody sees you',
-    'coteach.remove': 'Remove',
-    'coteach.speaking': 'Speaking',
-    'coord.title': 'Overview',
-    'coord.live': 'Live now',
-    'coord.upcoming': 'Upcoming',
-    'coord.present': 'Present: {names}',
-    'coord.nobody': 'Nobody present',
-    'coord.patrol': 'Patrol wall',
-    'coord.patrolHint': 'Up to 16 classrooms; click one to open it large',
-    'coord.noLive': 'No lesson is live now',
-    'coord.close': 'Back to the wall',
-    'dc.title': 'Device check before class',
-    'dc.camera': 'Camera',
-    'dc.mic': 'Microphone',
-    'dc.speaker': 'Speaker',
-    'dc.network': 'Network',
-    'dc.run': 'Run check',
-    'dc.playTone': 'Play test tone',
-    'dc.rtt': 'Round trip {ms} ms',
-    'dc.upload': 'Upload about {kbps} kbit/s',
-    'dc.ok': 'OK',
-    'dc.fail': 'Problem',
-    'dc.micLevel': 'Speak into the microphone; the bar should move',
-    'dc.heard': 'I heard it',
-    'event.joined': '{name} joined',
-    'event.left': '{name} left',
-    'event.disconnected': '{name} dropped, waiting for reconnect',
-    'event.reconnected': '{name} reconnected',
-    'event.hand': '{name} raised a hand',
-    'event.stage': '{name} is on stage',
-    'event.unstage': '{name} left the stage',
-    'ended.title': 'The lesson has ended',
-    'ended.body': 'Thank you. You may close this page or go back home.',
-    'err.generic': 'Something went wrong: {message}',
-    'err.network': 'Cannot reach the server; check the network and try again',
-    'err.bad_credentials': 'Wrong username or password',
-    'err.too_many_attempts': 'Too many attempts; wait a minute',
-    'err.not_logged_in': 'Please log in first',
-    'err.bad_code': 'Wrong classroom code; check it and try again',
-    'err.no_lesson': 'This classroom has no lesson now',
-    'err.room_ended': 'This lesson has ended',
-    'err.token_expired': 'Your pass into the lesson has expired; please enter again',
-    'err.token_invalid': 'Your pass into the lesson is not valid; please enter again',
-    'err.forbidden': 'You may not do this',
-    'err.camera_denied': 'Camera or microphone blocked by the browser. Allow them in the address bar and reload.',
-    'err.camera_missing': 'No camera or microphone found; check the devices.',
-    'err.camera_busy': 'The camera is used by another program; close it and try again.',
-    'err.removed': 'The teacher removed you from the lesson',
-    'err.replaced': 'This seat was opened in another window; this one stopped',
-    'err.media_unavailable': 'The server has no audio/video service now',
-    'err.not_found': 'This lesson was not found',
-    'err.resume_failed': 'The seat was not kept; joining again',
-    'err.stage_full': 'All stage seats are taken',
-    'err.noRoom': 'No lesson given; enter from the home page',
-    'common.retry': 'Retry',
-    'common.back': 'Back home',
-  },
-};
+import base from './i18n/base.js';
+import components from './i18n/components.js';
+import coordinator from './i18n/coordinator.js';
+import lesson from './i18n/lesson.js';
+import library from './i18n/library.js';
+import timetable from './i18n/timetable.js';
+import supervision from './i18n/supervision.js';
+import admin from './i18n/admin.js';
+import today from './i18n/today.js';
+
+/** Add an area's module here (one line each). */
+export const MODULES = { base, components, coordinator, lesson, library, timetable, supervision, admin, today };
+
+export const LANGS = ['zh-CN', 'en'];
+const STRINGS = { 'zh-CN': {}, en: {} };
+/** key → module name, so that a key defined twice is reported (the translation test fails on it). */
+export const ORIGIN = {};
+export const DUPLICATES = [];
+for (const [area, table] of Object.entries(MODULES)) {
+  for (const [key, pair] of Object.entries(table)) {
+    if (key in ORIGIN) DUPLICATES.push(`${key} (${ORIGIN[key]}, ${area})`);
+    ORIGIN[key] = area;
+    LANGS.forEach((code, i) => {
+      if (typeof pair[i] === 'string' && pair[i] !== '') STRINGS[code][key] = pair[i];
+    });
+  }
+}
+if (DUPLICATES.length) console.error(`i18n: keys defined twice: ${DUPLICATES.join(', ')}`);
 
 const KEY = 'sanke.lang';
+/** Keys this page asked for (the translation crawl reads them). */
+const USED = new Set();
+const MISSING = new Set();
+window.sankeI18n = { STRINGS, USED, MISSING, DUPLICATES };
+
+const fromUrl = new URLSearchParams(location.search).get('lang');
+if (fromUrl && STRINGS[fromUrl]) localStorage.setItem(KEY, fromUrl);
 
 export function lang() {
   const saved = localStorage.getItem(KEY);
@@ -311,22 +48,30 @@ export function lang() {
 
 export function setLang(value) {
   localStorage.setItem(KEY, value);
-  location.reload();
+  const url = new URL(location.href);
+  url.searchParams.delete('lang');
+  location.replace(url);
 }
 
 export function t(key, vars = {}) {
-  const table = STRINGS[lang()];
-  const text = table[key] ?? STRINGS['zh-CN'][key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => (vars[name] ?? ''));
+  USED.add(key);
+  const text = STRINGS[lang()][key] ?? STRINGS['zh-CN'][key];
+  if (text === undefined) {
+    MISSING.add(key);
+    console.error(`i18n: no string for ${key}`);
+    return key;
+  }
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ''));
 }
 
 export function has(key) {
   return key in STRINGS['zh-CN'];
 }
 
-/** Fill every element with data-i18n="key" (text) or data-i18n-placeholder="key". */
+/** Fill every element with data-i18n="key" (text), data-i18n-placeholder, data-i18n-label (aria-label). */
 export function applyI18n(root = document) {
   document.documentElement.lang = lang();
   for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
 }

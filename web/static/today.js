@@ -2,57 +2,40 @@
 // with a button to start or join once the lesson's room exists (15 minutes before it starts).
 // renderToday(element, { code, classroomId, date, joinUrl }): `code` for a classroom PC (no login),
 // `classroomId` for a logged-in user looking at one classroom, neither for the logged-in teacher.
+import { t } from './i18n.js';
+import { badge, emptyState } from './js/components.js';
+import { el } from './js/dom.js';
 
-const STATE = { scheduled: "未开始", open: "已开放", live: "上课中", ended: "已结束" };
-const KIND = { makeup: "（调休补课）", moved: "（调课）", regular: "" };
-
-function line(text, cls = "") {
-  const p = document.createElement("p");
-  p.textContent = text;
-  if (cls) p.className = cls;
-  return p;
-}
+const KIND = { makeup: 'today.kind.makeup', moved: 'today.kind.moved' };
 
 export async function renderToday(root, { code = null, classroomId = null, date = null, joinUrl = null } = {}) {
   const forClassroom = code !== null || classroomId !== null;
   const url = joinUrl || ((room) => (code ? `/classroom?code=${encodeURIComponent(code)}&room=${room}&auto` : `/teacher?room=${room}`));
   const params = new URLSearchParams();
-  if (code) params.set("code", code);
-  if (classroomId !== null) params.set("classroom", classroomId);
-  if (date) params.set("date", date);
-  const title = document.createElement("h2");
-  title.textContent = "今日课程";
-  root.replaceChildren(title);
-  const res = await fetch(`/api/scheduler/today?${params}`, { credentials: "same-origin" });
+  if (code) params.set('code', code);
+  if (classroomId !== null) params.set('classroom', classroomId);
+  if (date) params.set('date', date);
+  root.replaceChildren(el('h2', { class: 'card-title', text: t('today.title') }));
+  const res = await fetch(`/api/scheduler/today?${params}`, { credentials: 'same-origin' });
   if (res.status !== 200) {
-    root.append(line(res.status === 404 ? "课表尚未发布" : "无法读取今日课程", "muted"));
+    root.append(res.status === 404
+      ? emptyState({ title: t('today.unpublished'), next: t('today.unpublished.next') })
+      : emptyState({ title: t('today.failed'), next: t('today.failed.next') }));
     return;
   }
   const { lessons } = await res.json();
   if (!lessons.length) {
-    root.append(line("今天没有专递课", "muted"));
+    root.append(emptyState({ title: t('today.none'), next: t('today.none.next'), action: { text: t('nav.library'), href: '/library' } }));
     return;
   }
-  const list = document.createElement("ul");
-  list.className = "today";
-  for (const ls of lessons) {
-    const li = document.createElement("li");
-    li.dataset.ref = ls.ref;
-    const hhmm = (iso) => iso.slice(11, 16);
-    li.append(`${hhmm(ls.start)}–${hhmm(ls.end)} ${ls.subject_label} ${ls.grade}年级 · ${ls.teacher} · 1+${ls.classrooms}${KIND[ls.kind] || ""} `);
-    if (ls.room_id && ls.room_state !== "ended") {
-      const a = document.createElement("a");
-      a.href = url(ls.room_id);
-      a.className = "btn primary";
-      a.textContent = forClassroom ? "进入课堂" : "开始上课";
-      li.append(a);
-    } else {
-      const span = document.createElement("span");
-      span.className = "muted";
-      span.textContent = ls.room_id ? STATE[ls.room_state] || ls.room_state : "课前 15 分钟开放";
-      li.append(span);
-    }
-    list.append(li);
-  }
-  root.append(list);
+  const hhmm = (iso) => iso.slice(11, 16);
+  root.append(el('ul', { class: 'today' }, lessons.map((ls) => el('li', { dataset: { ref: ls.ref } },
+    el('span', { class: 'today-time', text: `${hhmm(ls.start)}–${hhmm(ls.end)}` }),
+    el('span', { class: 'today-what' },
+      el('strong', { text: `${ls.subject_label} · ${t('today.grade', { grade: ls.grade })}` }),
+      el('span', { class: 'meta', text: ` ${ls.teacher} · 1+${ls.classrooms}${KIND[ls.kind] ? ` · ${t(KIND[ls.kind])}` : ''}` })),
+    ls.room_state === 'live' ? badge('live') : null,
+    ls.room_id && ls.room_state !== 'ended'
+      ? el('a', { class: 'btn primary', href: url(ls.room_id), text: forClassroom ? t('today.enter') : t('today.start') })
+      : el('span', { class: 'muted', text: ls.room_id ? t(`state.${ls.room_state}`) : t('today.opensAt') })))));
 }

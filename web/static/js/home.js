@@ -1,6 +1,8 @@
-// The home page per role: a teacher's lessons, the coordinator's overview, an observer's live lessons.
-import { logout, requireUser, rooms as listRooms } from './api.js';
+// The home page per role: a teacher's day and lessons; the coordinator's live lessons and the areas of the
+// county; an observer's live lessons. Every part says what to do next when it is empty.
+import { requireUser, rooms as listRooms } from './api.js';
 import { t } from '../i18n.js';
+import { badge, card, emptyState, pageHead } from './components.js';
 import { el, runPage, topBar } from './ui.js';
 import { renderToday } from '../today.js';
 
@@ -17,39 +19,56 @@ function fmtTime(iso) {
 function roomCard(room, user) {
   const present = room.present || [];
   const mine = room.host_user_id === user.id;
+  const live = room.state === 'live' || room.state === 'open';
   return el('article', { class: 'card', dataset: { room: room.id } },
     el('div', { class: 'row' },
-      el('span', { class: `state ${room.state}`, text: t(`state.${room.state}`) }),
+      room.state === 'live' ? badge('live') : el('span', { class: `state ${room.state}`, text: t(`state.${room.state}`) }),
       el('span', { class: 'meta', text: t(`kind.${room.kind}`) }),
     ),
     el('h3', { text: room.title }),
     el('div', { class: 'meta', text: [room.subject, fmtTime(room.scheduled_start)].filter(Boolean).join(' · ') }),
-    room.state === 'open' || room.state === 'live'
-      ? el('div', { class: 'meta', text: present.length ? t('coord.present', { names: present.map((p) => p.name).join('、') }) : t('coord.nobody') })
-      : null,
+    live ? el('div', { class: 'meta', text: present.length ? t('coord.present', { names: present.map((p) => p.name).join('、') }) : t('coord.nobody') }) : null,
     el('div', { class: 'row' },
       el('a', { class: 'btn primary', href: lessonUrl(room, user), text: mine ? t('home.enter') : t('home.watch') })),
   );
 }
 
+const AREAS = {
+  coordinator: [
+    ['go-coordinator', '/coordinator', 'home.area.overview', 'home.area.overview.what'], ['go-timetable', '/timetable', 'home.area.timetable', 'home.area.timetable.what'],
+    ['go-library', '/library', 'home.area.library', 'home.area.library.what'], ['go-supervision', '/supervision', 'home.area.supervision', 'home.area.supervision.what'],
+    ['go-admin', '/admin', 'home.area.admin', 'home.area.admin.what'],
+  ],
+  observer: [['go-coordinator', '/coordinator', 'home.area.overview', 'home.area.overview.what'], ['go-supervision', '/supervision', 'home.area.supervision', 'home.area.supervision.what'],
+    ['go-library', '/library', 'home.area.library', 'home.area.library.what']],
+  teacher: [['go-today', '/today', 'home.area.today', 'home.area.today.what'], ['go-library', '/library', 'home.area.library', 'home.area.library.what'],
+    ['go-devicecheck', '/devicecheck', 'home.area.devicecheck', 'home.area.devicecheck.what']],
+};
+
+function areas(role) {
+  return el('div', { class: 'cards areas' }, (AREAS[role] || AREAS.observer).map(([id, href, key, what]) =>
+    el('a', { class: 'card area', id, href },
+      el('span', { class: 'area-title', text: t(key) }), el('span', { class: 'meta', text: t(what) }))));
+}
+
 runPage(async () => {
   const user = await requireUser();
-  topBar({ title: t(`home.role.${user.role}`) });
+  topBar({ title: t('nav.home'), user });
   const all = (await listRooms()).filter((r) => r.state !== 'ended');
   const members = (r) => (r.members || []).some((m) => m.user_id === user.id);
   const shown = user.role === 'teacher' ? all.filter((r) => r.host_user_id === user.id || members(r)) : all;
-  const links = el('div', { class: 'row' },
-    user.role === 'coordinator' ? el('a', { class: 'btn primary', href: '/coordinator', id: 'go-coordinator', text: `${t('home.coordinator')} · ${t('home.patrol')}` }) : null,
-    user.role === 'coordinator' ? el('a', { class: 'btn', href: '/timetable', id: 'go-timetable', text: t('home.timetable') }) : null,
-    el('a', { class: 'btn', href: '/library', id: 'nav-library', text: t('nav.library') }),
-    el('a', { class: 'btn', href: '/devicecheck', text: t('nav.devicecheck') }),
-    el('button', { class: 'btn ghost', onclick: async () => { await logout(); location.href = '/login'; }, text: t('nav.logout') }),
-  );
-  document.getElementById('main').replaceChildren(el('div', { class: 'page' },
-    el('div', { class: 'card' }, el('h2', { text: t('home.hello', { name: user.display_name }) }), links),
-    el('h2', { text: user.role === 'teacher' ? t('home.lessons') : t('home.rooms') }),
-    shown.length ? el('div', { class: 'cards', id: 'rooms' }, shown.map((r) => roomCard(r, user))) : el('p', { class: 'muted', text: t('home.none') }),
+  shown.sort((a, b) => (b.state === 'live') - (a.state === 'live') || String(a.scheduled_start).localeCompare(String(b.scheduled_start)));
+  const empty = user.role === 'teacher'
+    ? emptyState({ title: t('home.none'), next: t('home.none.teacher'), action: { text: t('nav.today'), href: '/today' } })
+    : emptyState({ title: t('home.none'), next: t('home.none.coordinator'), action: user.role === 'coordinator' ? { text: t('nav.timetable'), href: '/timetable' } : null });
+  const main = document.getElementById('main');
+  main.id = 'main';
+  main.replaceChildren(el('div', { class: 'page' },
+    pageHead(t('home.hello', { name: user.display_name }), { sub: t(`home.role.${user.role}`) }),
+    areas(user.role),
     user.role === 'teacher' ? el('section', { class: 'card', id: 'today' }) : null,
+    el('h2', { class: 'section-title', text: user.role === 'teacher' ? t('home.lessons') : t('home.rooms') }),
+    shown.length ? el('div', { class: 'cards', id: 'rooms' }, shown.map((r) => roomCard(r, user))) : empty,
   ));
   const today = document.getElementById('today');
   if (today) await renderToday(today);

@@ -1,23 +1,10 @@
-// Small DOM helpers shared by every page: elements, the top bar, plain-words errors, toasts, a confirm dialog.
+// Small DOM helpers shared by every page: elements, the header, plain-words errors, toasts, a confirm dialog.
 
-import { applyI18n, has, lang, setLang, t } from '../i18n.js';
+import { has, t } from '../i18n.js';
+import { el } from './dom.js';
+import { header } from './header.js';
 
-export function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === 'class') node.className = value;
-    else if (key === 'text') node.textContent = value;
-    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
-    else if (key === 'dataset') Object.assign(node.dataset, value);
-    else if (key === 'style') node.style.cssText = value; // CSSOM: allowed under the CSP (no inline style attributes)
-    else node.setAttribute(key, value === true ? '' : value);
-  }
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined) node.append(child.nodeType ? child : String(child));
-  }
-  return node;
-}
+export { el };
 
 /** A plain-words sentence for an error code (from the API, signaling or getUserMedia). */
 export function errorText(err) {
@@ -32,26 +19,16 @@ export function errorText(err) {
   return t('err.generic', { message: err?.message || String(err) });
 }
 
-/** The top bar every page has: name, title, connection state, language switch. */
-export function topBar({ title = '', home = true } = {}) {
-  const conn = el('span', { class: 'conn', id: 'conn', 'data-state': 'idle' });
-  const bar = el('header', { class: 'topbar' },
-    el('a', { class: 'brand', href: home ? '/home' : '#' }, el('span', { class: 'logo', text: '三' }), t('app.name')),
-    el('h1', { class: 'title', id: 'page-title', text: title }),
-    el('div', { class: 'spacer' }),
-    conn,
-    el('button', { class: 'btn ghost small', onclick: () => setLang(lang() === 'en' ? 'zh-CN' : 'en'), text: t('lang.switch') }),
-  );
-  document.body.prepend(bar);
-  applyI18n();
-  return bar;
+/** The header every page has (see header.js); kept under this name for the live pages. */
+export function topBar({ title = '', home = true, user } = {}) {
+  return header({ title, home, user: home ? user : null });
 }
 
 export function setConnection(state, text) {
   const node = document.getElementById('conn');
   if (!node) return;
   node.dataset.state = state;
-  node.textContent = text || t(`conn.${state}`);
+  node.textContent = text ?? (state === 'idle' ? '' : t(`conn.${state}`));
 }
 
 /** Replace the main area with a clear message, so the page is never blank. */

@@ -1,0 +1,122 @@
+"""The contracts between signaling, the SFU and the recorder: plain data and small Protocols, nothing else.
+
+A leaf module (it imports only the standard library), so `media/` and `signaling/` both depend on it and
+not on each other, as LiveKit keeps its interfaces in a leaf package. Everything that crosses the seam is
+data or an id: a track is a `track_id`, a frame sink is a `SinkHandle` (an id with `close()`), never a
+live media object. That keeps the seam the same shape when the SFU moves into worker processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+Quality = Literal["high", "low", "off"]
+PcRole = Literal["publisher", "subscriber"]
+MediaKind = Literal["audio", "video"]
+Source = Literal["camera", "microphone", "screen"]
+Layer = Literal["high", "low"]
+
+
+@dataclass(slots=True, frozen=True)
+class PublishedTrackSpec:
+    """What a publisher declares for a transceiver of its publisher connection."""
+
+    mid: str
+    kind: MediaKind
+    source: Source
+    quality: Layer = "high"
+
+
+@dataclass(slots=True, frozen=True)
+class MediaTrack:
+    """A track the SFU receives, announced to the room."""
+
+    track_id: str
+    participant_id: str
+    kind: MediaKind
+    source: Source
+    quality: Layer
+    codec: str
+
+
+@dataclass(slots=True, frozen=True)
+class EncodedFrame:
+    """A frame the SFU's jitter buffer assembled from RTP: still encoded, never decoded (the recorder's input)."""
+
+    track_id: str
+    kind: MediaKind
+    codec: str  # "VP8", "H264" or "opus" (mime subtype as negotiated)
+    data: bytes
+    timestamp: int  # RTP timestamp, in units of clock_rate
+    clock_rate: int  # 90000 for video, 48000 for Opus
+    keyframe: bool
+    arrival: float  # time.monotonic() when the last packet of the frame arrived
+
+
+FrameSink = Callable[[EncodedFrame], None]
+
+
+class SinkHandle(Protocol):
+    """A frame subscription: an id the SFU knows it by, and `close()` (idempotent) to end it."""
+
+    @property
+    def id(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class FrameSource(Protocol):
+    """The SFU as the recorder sees it: encoded frames of a track, from the next keyframe on."""
+
+    def attach_sink(self, room_id: str, track_id: str, sink: FrameSink) -> SinkHandle: ...
+
+
+class Outbox(Protocol):
+    """Where the hub sends a participant's messages (a signaling session, seen from the hub)."""
+
+    async def send(self, message: dict[str, Any]) -> None: ...
+
+
+class MediaListener(Protocol):
+    """What the SFU tells signaling (implemented by signaling)."""
+
+    async def on_track_published(self, room_id: str, track: MediaTrack) -> None: ...
+
+    async def on_track_unpublished(self, room_id: str, track: MediaTrack) -> None: ...
+
+    async def on_subscriber_offer(self, room_id: str, participant_id: str, sdp: str) -> None:
+        """The SFU (re)negotiates the subscriber connection: send this offer to the client."""
+
+    async def on_audio_levels(self, room_id: str, levels: dict[str, float]) -> None:
+        """participant_id → level 0..1 of those speaking now; at most a few times a second."""
+
+    async def on_track_stats(self, room_id: str, stats: list[dict[str, Any]]) -> None: ...
+
+
+class MediaSeam(Protocol):
+    """What signaling asks of the SFU."""
+
+    def set_listener(self, listener: MediaListener) -> None: ...
+
+    async def publish_offer(
+        self, room_id: str, participant_id: str, sdp: str, tracks: list[PublishedTrackSpec]
+    ) -> str:
+        """Apply the client's publisher offer; return the answer SDP."""
+
+    async def subscriber_answer(self, room_id: str, participant_id: str, sdp: str) -> None: ...
+
+    async def ice_candidate(
+        self, room_id: str, participant_id: str, target: PcRole, candidate: dict[str, Any]
+    ) -> None: ...
+
+    async def set_subscriptions(self, room_id: str, participant_id: str, plan: dict[str, Quality]) -> None:
+        """The whole set of tracks this participant should receive now (track_id → quality)."""
+
+    async def leave(self, room_id: str, participant_id: str) -> None:
+        """Close the participant's connections and unpublish its tracks."""
+
+    async def close_room(self, room_id: str) -> None: ...
+
+    async def close(self) -> None: ...

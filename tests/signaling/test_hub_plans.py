@@ -1,0 +1,73 @@
+"""Two plan changes racing for one room end in the newer plan, on the hub and in the real SFU."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from core.bus import InProcessBus
+from core.contracts import Quality
+from core.tokens import TokenSigner
+from media.service import MediaService
+from rooms.audience import plan
+from rooms.roles import Role, RoomKind, grants_for
+from rooms.room import Participant, Room, TrackInfo
+from rooms.service import RoomService
+from rooms.store import RoomStore
+from signaling.hub import SignalingHub
+
+
+class FirstCallHeld(MediaService):
+    """The real SFU, except that the first `set_subscriptions` waits at the door until released: the
+    slow renegotiation that lets a second plan overtake the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.held = asyncio.Event()
+        self.calls: list[dict[str, Quality]] = []
+
+    async def set_subscriptions(self, room_id: str, participant_id: str, plan: dict[str, Quality]) -> None:
+        self.calls.append(dict(plan))
+        if len(self.calls) == 1:
+            self.held.set()
+            await self.release.wait()
+        await super().set_subscriptions(room_id, participant_id, plan)
+
+
+def _lesson() -> Room:
+    room = Room(id="race", kind=RoomKind.DELIVERY, title="race")
+    for pid, role, side in (("hub", Role.HUB_TEACHER, "hub"), ("c1", Role.CLASSROOM, "remote")):
+        room.participants[pid] = Participant(pid, pid, role, grants_for(role, room.kind, room.id), 0.0,
+                                             meta={"side": side})  # fmt: skip
+        room.tracks[f"{pid}:cam"] = TrackInfo(f"{pid}:cam", pid, "video", "camera")
+        room.tracks[f"{pid}:cam:low"] = TrackInfo(f"{pid}:cam:low", pid, "video", "camera", quality="low")
+        room.tracks[f"{pid}:mic"] = TrackInfo(f"{pid}:mic", pid, "audio", "microphone")
+    return room
+
+
+async def test_racing_plan_changes_end_in_the_newer_plan():
+    media = FirstCallHeld()
+    rooms = RoomService(InProcessBus(), RoomStore(cast(Any, None)), "node-a")  # no DB used
+    hub = SignalingHub(rooms, TokenSigner({"k": b"x" * 32}), media)
+    room = _lesson()
+    del room.participants["c1"]  # first plan: the hub teacher alone (receives nothing)
+    try:
+        first = asyncio.create_task(hub.apply_plan(room))
+        await asyncio.wait_for(media.held.wait(), 5)
+        # while the SFU is busy with that plan, a classroom joins and the teacher asks for its camera high
+        room.participants["c1"] = _lesson().participants["c1"]
+        hub.set_preference(room.id, "hub", "c1", "high")
+        second = asyncio.create_task(hub.apply_plan(room))
+        await asyncio.sleep(0.2)  # the second plan has every chance to overtake
+        media.release.set()
+        await asyncio.wait_for(asyncio.gather(first, second), 10)
+
+        newest = plan(room, hub.preferences.get(room.id))
+        assert newest["hub"].get("c1:cam") == "high", newest
+        router = media.routers[room.id]
+        assert router.plans["hub"] == newest["hub"]  # the SFU holds the newer plan…
+        assert hub._plans[room.id]["hub"] == newest["hub"]  # …and the hub knows it did
+        assert not hub._plan_locks  # nobody waiting: the room's lock is forgotten
+    finally:
+        await media.close()

@@ -1,0 +1,23 @@
+// Strings of the supervision page (督导). Each key: [zh-CN, English].
+export default {
+  'sup.title': ['督导 · 开课统计', 'Supervision'],
+  'sup.sub': ['按已发布课表统计计划节数与实开节数（开课比），实开以教室在线记录为准。', 'Planned vs held lessons from the published timetable; held is measured from the classrooms\' presence.'],
+  'sup.since': ['开始日期', 'From'],
+  'sup.until': ['结束日期', 'To'],
+  'sup.load': ['统计', 'Show'],
+  'sup.csv': ['导出 CSV', 'Export CSV'],
+  'sup.chart': ['每周计划与实开节数', 'Planned and held lessons per week'],
+  'sup.planned': ['计划', 'Planned'],
+  'sup.held': ['实开', 'Held'],
+  'sup.ratio': ['开课比', 'Rate'],
+  'sup.name': ['名称', 'Name'],
+  'sup.group': ['分组', 'Group'],
+  'sup.group.week': ['周', 'Week'],
+  'sup.group.teacher': ['主讲教师', 'Hub teacher'],
+  'sup.group.classroom': ['听讲教室', 'Remote classroom'],
+  'sup.noTimetable': ['还没有已发布的课表', 'No published timetable yet'],
+  'sup.noTimetable.next': ['在“排课”中导入县域数据、排课并发布后，这里会出现统计。', 'Import the county, solve and publish in Timetable; the figures then appear here.'],
+  'sup.none': ['这段时间没有计划的课', 'No lessons were planned in this period'],
+  'sup.none.next': ['换一个日期范围再统计。', 'Choose another date range.'],
+  'sup.retry': ['请稍后重试。', 'Try again in a moment.'],
+};
