@@ -1,8 +1,8 @@
 """Browser-facing guards: CSRF checks on state-changing requests and security headers on every response.
 
 A cookie is sent by the browser on its own, so a request that changes state must prove it came from one
-of our pages: a JSON (or multipart upload) body, which a cross-site form cannot send, and an `Origin` or
-`Referer` naming this site. Scripts that authenticate with a Bearer header carry no ambient credential
+of our pages: a body type a cross-site form cannot send (JSON, or a file; never text/plain or a urlencoded
+form), and an `Origin` or `Referer` naming this site. Scripts that authenticate with a Bearer header carry no ambient credential
 and need no such proof.
 """
 
@@ -17,7 +17,9 @@ from web.errors import ApiError
 from web.keys import SETTINGS
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-BODY_TYPES = frozenset({"application/json", "multipart/form-data"})
+# What a cross-site <form> or a fetch without a CORS preflight can send, besides multipart uploads (which the
+# Origin check covers): never accepted. Other types (JSON, a CSV or XLSX file) need a preflight we never grant.
+REFUSED_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded"})
 COOKIE = "sanke_session"
 
 CSP = "; ".join([
@@ -54,7 +56,7 @@ def check_csrf(request: web.Request) -> None:
     if request.method in SAFE_METHODS or not request.path.startswith("/api/"):
         return
     has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-    if has_body and request.content_type not in BODY_TYPES:
+    if has_body and request.content_type in REFUSED_TYPES:
         raise ApiError(415, "unsupported_media_type",
                        f"send application/json, not {request.content_type} (请以 JSON 提交)", "Content-Type")
     if request.headers.get("Authorization", "").startswith("Bearer "):
