@@ -212,14 +212,15 @@ async def import_framework(session: AsyncSession, fw: Framework) -> KnowledgeFra
         ).scalars()
     }
     points: dict[str, KnowledgePoint] = {}
+    elsewhere: dict[str, KnowledgePoint] = {}  # one query per 500 identifiers, not one per item
+    new = [item.identifier for item in fw.CFItems if item.identifier not in existing]
+    for i in range(0, len(new), 500):
+        rows = await session.execute(select(KnowledgePoint).where(KnowledgePoint.identifier.in_(new[i:i + 500])))
+        elsewhere.update((p.identifier, p) for p in rows.scalars())
     for position, item in enumerate(fw.CFItems):
         point = existing.get(item.identifier)
         if point is None:
-            point = (
-                await session.execute(
-                    select(KnowledgePoint).where(KnowledgePoint.identifier == item.identifier)
-                )
-            ).scalar_one_or_none()
+            point = elsewhere.get(item.identifier)
             if point is not None and point.framework_id != row.id:
                 raise KnowledgeFormatError(
                     f"identifier {item.identifier!r} belongs to another framework", f"CFItems[{position}]"

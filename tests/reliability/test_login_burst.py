@@ -84,7 +84,8 @@ async def test_hundred_wrong_passwords_verify_at_most_five(
         async with coord.get(f"{server.url}/api/audit?action=login.failed",
                              headers={"Authorization": f"Bearer {token}"}) as r:
             rows = (await r.json())["entries"]
-    assert len(rows) == 1 and rows[0]["actor"] == "127.0.0.1" and rows[0]["detail"]["count"] == 100
+    assert 1 <= len(rows) <= 2 and all(r["actor"] == "127.0.0.1" for r in rows)  # one per minute (2 if straddling)
+    assert sum(r["detail"]["count"] for r in rows) == 100
 
 
 async def test_owner_from_another_address_still_logs_in(server: Server, county: County) -> None:

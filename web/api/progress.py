@@ -152,6 +152,7 @@ async def _editable(request: web.Request, s: AsyncSession) -> tuple[User, Progre
 
 async def put_items(request: web.Request) -> web.Response:
     """Reorder sections and change their lesson counts and weeks."""
+    await current_user(request)  # who asks before what is asked: anonymous gets 401, not a body error
     body = await parse_body(request, ItemsBody)
     async with request.app[DB].session() as s:
         user, plan, sections = await _editable(request, s)
