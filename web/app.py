@@ -13,6 +13,7 @@ from aiohttp import web
 
 from core import uploads
 from core.bus import Bus, RedisBus, create_bus
+from core.contracts import Sfu
 from core.db import Database
 from core.nodes import NodeRegistry
 from core.settings import Settings
@@ -63,7 +64,7 @@ async def upload_worker_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-def create_app(settings: Settings, media: object | None = None, with_media: bool = True) -> web.Application:
+def create_app(settings: Settings, media: Sfu | None = None, with_media: bool = True) -> web.Application:
     settings.prepare()
     app = web.Application(middlewares=[error_middleware, guards.csrf_middleware], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
@@ -94,8 +95,8 @@ def create_app(settings: Settings, media: object | None = None, with_media: bool
         turn = turn_from_settings(settings.turn_urls, settings.data_dir, settings.turn_ttl)
         app[HUB] = SignalingHub(rooms, app[TOKENS], app[MEDIA], turn.ice_servers if turn else None)
         yield
-        if app[MEDIA] is not None:
-            await app[MEDIA].close()
+        if (sfu := app[MEDIA]) is not None:
+            await sfu.close()
         await rooms.close()
         if nodes is not None:
             await nodes.stop()
