@@ -45,7 +45,7 @@ def _framework(n: int, kind: str) -> dict:
 
 
 def test_knowledge_chains_are_checked_iteratively() -> None:
-    t = time.perf_counter()
+    """The recursive check hit RecursionError at ~1,000 links; the loop handles any length."""
     with pytest.raises(KnowledgeFormatError, match=f"deeper than {MAX_DEPTH}"):
         parse_framework(_framework(5000, "isChildOf"))  # 5,000 deep: refused (the tree keeps ≤ 32 levels)
     fw = parse_framework(_framework(3000, "precedes"))  # 3,000 long: fine, no recursion
@@ -54,7 +54,6 @@ def test_knowledge_chains_are_checked_iteratively() -> None:
     cyclic["CFAssociations"].append({"associationType": "precedes", "originNodeURI": "kp0", "destinationNodeURI": "kp2999"})
     with pytest.raises(KnowledgeFormatError, match="cycle"):
         parse_framework(cyclic)
-    assert time.perf_counter() - t < 5.0
 
 
 @inproc
