@@ -3,6 +3,9 @@ naming a server-side session row so that logout and deactivation take effect at 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -14,7 +17,7 @@ from core.directory import User
 from core.tokens import TokenError
 from web.errors import ApiError, parse_body
 from web.failed_logins import FAILED_LOGINS
-from web.keys import DB, SETTINGS, TOKENS
+from web.keys import BUS, DB, SETTINGS, TOKENS
 from web.limits import LOGIN_LIMIT, LoginLimiter, Refusal
 from web.openapi import route
 from web.passwords import verify_password_async
@@ -133,13 +136,37 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response({"user": user_json(await current_user(request))})
 
 
+REVOKED_CHANNEL = "auth:revoked"
+
+
+async def revoke_join_tokens(app: web.Application, identity: str) -> None:
+    """Refuse the identity's join tokens here and, over the bus, on every other node."""
+    at = time.time()
+    app[TOKENS].revoke_identity(identity, at)
+    with contextlib.suppress(Exception):  # the bus down: this node refuses them; others learn at their start
+        await app[BUS].publish(REVOKED_CHANNEL, {"identity": identity, "at": at})
+
+
 async def revocations_ctx(app: web.Application) -> AsyncIterator[None]:
-    """At start, refuse join tokens of accounts deactivated before a restart (tokens outlive a process)."""
+    """At start, refuse join tokens of accounts deactivated before a restart (tokens outlive a process);
+    while running, apply revocations other nodes publish."""
     async with app[DB].session() as s:
         inactive = (await s.execute(select(User.id).where(User.active.is_(False)))).scalars()
         for uid in inactive:
             app[TOKENS].revoke_identity(f"user:{uid}")
+    sub = await app[BUS].subscribe(REVOKED_CHANNEL)
+
+    async def listen() -> None:
+        async for env in sub:
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                app[TOKENS].revoke_identity(str(env.data["identity"]), float(env.data["at"]))
+
+    task = asyncio.create_task(listen())
     yield
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await sub.close()
+        await task
 
 
 def setup(app: web.Application) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 from pathlib import Path
 
@@ -111,4 +112,32 @@ async def test_secure_cookie_behind_https_public_url(tmp_path: Path) -> None:
                 set_cookie = r.headers["Set-Cookie"]
         assert "Secure" in set_cookie and "HttpOnly" in set_cookie
     finally:
+        await runner.cleanup()
+
+
+async def test_revocations_reach_every_node_over_the_bus(tmp_path: Path, redis_url: str) -> None:
+    """Deactivation on one node: the others refuse the account's join tokens too (Redis bus)."""
+    from core.bus import RedisBus
+    from tests.conftest import start_server
+    from web.keys import TOKENS
+
+    srv, runner = await start_server(tmp_path, redis_url=redis_url)
+    other = RedisBus(redis_url)
+    try:
+        signer = srv.app[TOKENS]
+        identity = f"user:{900000 + int(time.time()) % 100000}"
+        token = signer.issue_join(identity, "x", "viewer", Grants(room="r", room_join=True), ttl=60)
+        await asyncio.sleep(1.1)  # a later second than the token's iat
+        await other.publish("auth:revoked", {"identity": identity, "at": time.time()})
+        for _ in range(50):
+            try:
+                signer.verify_join(token)
+            except TokenError as e:
+                assert e.code == "token_revoked"
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the revocation published by another node never arrived")
+    finally:
+        await other.close()
         await runner.cleanup()

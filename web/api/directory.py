@@ -13,9 +13,9 @@ from core.audit import audit
 from core.db import utcnow
 from core.directory import Classroom, School, SchoolKind, User, UserRole
 from core.sessions import revoke_user
-from web.auth import current_user, require_role, user_json
+from web.auth import current_user, require_role, revoke_join_tokens, user_json
 from web.errors import ApiError, parse_body
-from web.keys import DB, TOKENS
+from web.keys import DB
 from web.openapi import route
 from web.passwords import hash_password_async
 
@@ -166,7 +166,7 @@ async def patch_user(request: web.Request) -> web.Response:
             revoked = 0
             if not body.active:  # every session and join token of the account stops working now
                 revoked = await revoke_user(s, u.id, "deactivated")
-                request.app[TOKENS].revoke_identity(f"user:{u.id}")
+                await revoke_join_tokens(request.app, f"user:{u.id}")
             audit(s, actor.username, "user.active", u.username, active=body.active, sessions_revoked=revoked)
         if body.display_name is not None:
             u.display_name = body.display_name
