@@ -6,6 +6,7 @@ MODEL_MODULES = [
     "core.sessions",
     "rooms.records",
     "rooms.lesson_records",
+    "rooms.evaluation_records",
     "scheduler.models",
     "recorder.models",
     "scheduler.progress_models",

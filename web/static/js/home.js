@@ -30,7 +30,9 @@ function roomCard(room, user) {
     el('div', { class: 'meta', text: [room.subject, fmtTime(room.scheduled_start)].filter(Boolean).join(' · ') }),
     live ? el('div', { class: 'meta', text: present.length ? t('coord.present', { names: present.map((p) => p.name).join('、') }) : t('coord.nobody') }) : null,
     el('div', { class: 'row' },
-      el('a', { class: 'btn primary', href: lessonUrl(room, user), text: mine ? t('home.enter') : t('home.watch') })),
+      el('a', { class: 'btn primary', href: lessonUrl(room, user), text: mine ? t('home.enter') : t('home.watch') }),
+      room.kind === 'coteach' && room.state !== 'scheduled' && user.role !== 'viewer'
+        ? el('a', { class: 'btn', href: `/evaluate?room=${encodeURIComponent(room.id)}`, dataset: { action: 'evaluate' }, text: mine ? t('ev.results') : t('ev.open') }) : null),
   );
 }
 
