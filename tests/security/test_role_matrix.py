@@ -9,6 +9,8 @@ route needs a login, and no role ever gets a 5xx.
 
 from __future__ import annotations
 
+import re
+
 import aiohttp
 import pytest
 
@@ -89,8 +91,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
 
 
 def params(path: str, county: County) -> str:
-    return (path.replace("{id}", str(_id_for(path, county))).replace("{room}", county.room_id)
+    path = (path.replace("{id}", str(_id_for(path, county))).replace("{room}", county.room_id)
             .replace("{name}", "teachers.csv").replace("{file}", "cam.webm"))
+    return re.sub(r"\{[^}]+\}", "999999", path)  # a parameter of a route added later
 
 
 def _id_for(path: str, county: County) -> str | int:
