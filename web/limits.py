@@ -161,5 +161,27 @@ class SeenOnce:
         return True
 
 
+class AttemptLimiter:
+    """The older check-then-record limiter, kept for callers not yet moved: it counts a failure only after
+    the caller's awaits, so a concurrent burst passes it. New code uses `CodeLimiter` (counts on arrival)."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self._fails: dict[str, deque[float]] = {}
+
+    def blocked(self, key: str) -> bool:
+        q = self._fails.get(key)
+        now = time.monotonic()
+        while q and now - q[0] > self.window:
+            q.popleft()
+        return bool(q) and len(q) >= self.limit
+
+    def fail(self, key: str) -> None:
+        self._fails.setdefault(key, deque()).append(time.monotonic())
+
+    def clear(self, key: str) -> None:
+        self._fails.pop(key, None)
+
+
 LOGIN_LIMIT = web.AppKey("login_limit", LoginLimiter)
 CODE_LIMIT = web.AppKey("code_limit", CodeLimiter)
