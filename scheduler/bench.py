@@ -4,7 +4,7 @@ Each tier is solved twice to show the result is deterministic; violations (all, 
 in a classroom's busy period) are counted by the independent validator. `cost` is the objective CP-SAT
 minimises (see `scheduler.model`: 1000 per unplaced class-lesson, 20 per lesson, …), `bound` its proven lower
 bound, `gap %` = (cost − bound) / cost. A re-plan after one teacher loses a day shows the class-lessons that
-moved against those the change forced to move. Seconds are wall time of one solve (CPU seconds of the
+moved against those the change forced to move ("opt": CP-SAT proved no re-plan costs less). Seconds are wall time of one solve (CPU seconds of the
 process beside them, since the machine may be shared). With `--tenfold` each tier is solved once more at
 10 × the CP-SAT budget and its lesson count shown beside the default's. The last line is for the largest
 tier run.
@@ -45,7 +45,7 @@ def run_tier(name: str, seed: int, options: SolveOptions, tenfold: bool = False)
     same = json.dumps(first.timetable.to_json(), sort_keys=True) == json.dumps(second.timetable.to_json(), sort_keys=True)
     tt = first.timetable
     violations = validate(county, tt)
-    moved, forced, replan_violations = _replan(county, tt, options)
+    moved, forced, replan_violations, replan_optimal = _replan(county, tt, options)
     ten = None
     if tenfold:
         ten = solve(county, replace(options, deterministic_time=options.deterministic_time * 10)).timetable
@@ -56,29 +56,32 @@ def run_tier(name: str, seed: int, options: SolveOptions, tenfold: bool = False)
         "avg_n": tt.placed_count() / len(tt.lessons) if tt.lessons else 0.0,
         "unplaced": len(tt.unplaced), "seconds": seconds, "cpu": cpu, "parts": first.parts,
         "deterministic": same, "moved": moved, "forced": forced, "replan_violations": replan_violations,
+        "replan_optimal": replan_optimal,
         "cost": first.objective, "bound": first.bound, "gap_pct": first.gap_pct,
         "ten_lessons": len(ten.lessons) if ten is not None else None,
         "ten_placed": ten.placed_count() if ten is not None else None,
     }
 
 
-def _replan(county: County, before: Timetable, options: SolveOptions) -> tuple[int, int, int]:
+def _replan(county: County, before: Timetable, options: SolveOptions) -> tuple[int, int, int, bool]:
     """A coordinator's change: the teacher with the fewest class-lessons on one day can't teach that day.
-    Returns the class-lessons moved, those the change forced to move, and the validator's count after."""
+    Returns the class-lessons moved, those the change forced to move, the validator's count after, and
+    whether CP-SAT proved the re-plan optimal (then no timetable costs less: a forced lesson that can only
+    go where another one is moves that one too, and so on)."""
     per_day: dict[tuple[str, int], int] = {}
     for ls in before.lessons:
         per_day[(ls.teacher, ls.weekday)] = per_day.get((ls.teacher, ls.weekday), 0) + len(ls.classrooms)
     if not per_day:
-        return 0, 0, 0
+        return 0, 0, 0, True
     (teacher, weekday), _n = min(per_day.items(), key=lambda kv: (kv[1], kv[0]))
     data = county.model_dump(mode="json")
     for t in data["teachers"]:
         if t["id"] == teacher:
             t["unavailable"].append({"weekday": WEEKDAYS[weekday - 1], "periods": []})
     changed = County.model_validate(data)
-    after = solve(changed, options, previous=before).timetable
-    report = move_report(changed, before, after)
-    return report.moved, report.forced, len(validate(changed, after))
+    result = solve(changed, options, previous=before)
+    report = move_report(changed, before, result.timetable)
+    return report.moved, report.forced, len(validate(changed, result.timetable)), result.quality == "proven optimal"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         r = run_tier(name, args.seed, options, args.tenfold)
         rows.append(r)
         planted = "-" if r["planted"] is None else str(r["planted"])
-        replan = f"{r['moved']}/{r['forced']}" + ("" if r["replan_violations"] == 0 else "!")
+        replan = (f"{r['moved']}/{r['forced']}" + (" opt" if r["replan_optimal"] else "")
+                  + ("" if r["replan_violations"] == 0 else "!"))
         line = (f"{r['tier']:<7}{r['schools']:>8}{r['placed']:>8}/{r['demanded']:<6}{r['violations']:>5}"
                 f"{r['busy_violations']:>7}{r['lessons']:>8}{planted:>8}{r['avg_n']:>6.2f}{r['unplaced']:>5}"
                 f"{r['parts']:>6}{r['seconds']:>8.2f}{r['cpu']:>7.2f}{'yes' if r['deterministic'] else 'no':>8}"

@@ -138,6 +138,17 @@ def generate(tier: Tier, seed: int = 1) -> tuple[County, Timetable | None]:
         {**d, "per_week": board.placed[(d["classroom"], d["subject"])]}
         for d in data["demand"] if board.placed[(d["classroom"], d["subject"])] > 0
     ]
+    if tier.busy is None:
+        _tighten(data, board, rng)
+    planted = Timetable(board.timetable_lessons())
+    if tier.busy is not None:
+        _busy(data, board, planted, tier.busy, rng)
+    return County.model_validate(data), planted
+
+
+def _tighten(data: dict, board: Board, rng: random.Random) -> None:
+    """Teacher, stream and hub limits down to what the planted timetable uses (busy tiers keep the generous
+    ones, so that each classroom's availability is the rule that binds)."""
     week: dict[str, int] = {}
     day: dict[str, int] = {}
     for (t, _wd), n in board.teacher_day.items():
@@ -152,7 +163,6 @@ def generate(tier: Tier, seed: int = 1) -> tuple[County, Timetable | None]:
         if free and rng.random() < 0.5:
             wd, p = rng.choice(free)
             t["unavailable"] = [{"weekday": ("mon", "tue", "wed", "thu", "fri")[wd - 1], "periods": [p]}]
-    index = board.index
     for s in data["schools"]:
         if s["kind"] == "hub":
             s["max_lessons_at_once"] = max(
@@ -161,12 +171,6 @@ def generate(tier: Tier, seed: int = 1) -> tuple[County, Timetable | None]:
         else:
             spans = board.streams.get(s["id"], [])
             s["streams"] = max(1, peak_overlap(spans))
-    del index
-    planted = Timetable(board.timetable_lessons())
-    if tier.busy is not None:
-        _busy(data, board, planted, tier.busy, rng)
-    return County.model_validate(data), planted
-
 
 
 def _busy(data: dict, board: Board, planted: Timetable, share: tuple[float, float], rng: random.Random) -> None:
