@@ -23,6 +23,8 @@ class Settings:
     stage_seats: int = 6
     public_url: str | None = None  # how other nodes reach this one; default http://host:port
     storage_url: str | None = None  # recordings/HLS: None = <data_dir>/media; s3://bucket?endpoint=… (core/storage)
+    turn_urls: list[str] = field(default_factory=list)  # turn:/turns: URLs handed out with each join (core/turn)
+    turn_ttl: int = 4 * 3600  # seconds a join's TURN credential is valid
     storage_retry_max: float = 5.0  # seconds between upload retries at most, while the store is down
 
     def __post_init__(self) -> None:

@@ -7,4 +7,5 @@ MODEL_MODULES = [
     "rooms.lesson_records",
     "scheduler.models",
     "recorder.models",
+    "scheduler.progress_models",
 ]

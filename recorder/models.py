@@ -109,6 +109,12 @@ class Resource(Base):
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     scope: Mapped[str] = mapped_column(String(16), default="school")
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # Segmented words (recorder.segment) the full-text index reads: SQLite FTS5 `lib_resources_fts`,
+    # PostgreSQL's generated `search_vector` (migration 0014); weighted title > topic > body.
+    search_title: Mapped[str] = mapped_column(Text, default="", server_default="")
+    search_topic: Mapped[str] = mapped_column(Text, default="", server_default="")
+    search_body: Mapped[str] = mapped_column(Text, default="", server_default="")
+    review_score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # 0–5, set on review
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

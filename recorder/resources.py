@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
 from core.errors import SankeError
+from recorder import segment
 from recorder.catalogue import GRADE_NAMES, lineage, stage_of
 from recorder.index import RecordingIndex
 from recorder.models import KnowledgePoint, Resource, ResourceKnowledge, TextbookNode
@@ -134,16 +135,27 @@ async def knowledge_of(session: AsyncSession, resource_ids: list[int]) -> dict[i
     return out
 
 
-async def refresh_search_text(session: AsyncSession, resource: Resource) -> None:
-    """The text search looks at one denormalised column: metadata, chapter names and tag names."""
-    parts = [
-        resource.title, resource.description, resource.teacher_name, resource.school_name, resource.subject,
+def index_fields(resource: Resource, chapter_names: list[str], point_names: list[str]) -> None:
+    """Fill the search columns: the substring column, and the segmented title / topic / body the full-text
+    index ranks (title weighs most, then the chapter, section and knowledge points, then the rest)."""
+    body = [
+        resource.description, resource.teacher_name, resource.school_name, resource.subject,
         resource.stage, GRADE_NAMES.get(resource.grade, ""), " ".join(json.loads(resource.classrooms or "[]")),
     ]  # fmt: skip
-    if resource.textbook_node_id:
-        parts += [n.name for n in await lineage(session, resource.textbook_node_id)]
-    parts += [kp.name for kp in (await knowledge_of(session, [resource.id]))[resource.id]]
+    parts = [resource.title, *body, *chapter_names, *point_names]
     resource.search_text = " ".join(p for p in parts if p).lower()
+    resource.search_title = segment.index_text(resource.title)
+    resource.search_topic = segment.index_text(" ".join([*chapter_names, *point_names]))
+    resource.search_body = segment.index_text(" ".join(p for p in body if p))
+
+
+async def refresh_search_text(session: AsyncSession, resource: Resource) -> None:
+    """Re-index a resource after its metadata, chapter or tags changed."""
+    chapters = []
+    if resource.textbook_node_id:
+        chapters = [n.name for n in await lineage(session, resource.textbook_node_id)]
+    points = [kp.name for kp in (await knowledge_of(session, [resource.id]))[resource.id]]
+    index_fields(resource, chapters, points)
     await session.flush()
 
 

@@ -6,19 +6,21 @@ unplaced lesson could have gone, which rule blocks it.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from scheduler.candidates import Candidate, CountyIndex
-from scheduler.county import subject_label
+from scheduler.county import grades_may_mix, subject_label
 from scheduler.timetable import Lesson
 
 
 @dataclass
 class _Lesson:
-    grade: int
     subject: str
     classrooms: list[str] = field(default_factory=list)
+    grades: Counter[int] = field(default_factory=Counter)
+    """Grade → classrooms of that grade in the lesson (one grade unless the subject mixes grades)."""
 
 
 class Board:
@@ -39,38 +41,44 @@ class Board:
 
     def blocker(self, c: Candidate) -> str | None:
         """Why `c` cannot be added now, in a coordinator's words; None if it can."""
+        return next(self._rules(c), None)
+
+    def blockers(self, c: Candidate) -> list[str]:
+        """Every rule that blocks `c` now (the explainer counts them all, not just the first)."""
+        return list(self._rules(c))
+
+    def _rules(self, c: Candidate) -> Iterator[str]:
         ix = self.index
         teacher = ix.teachers[c.teacher]
         hub = ix.schools[c.hub]
         remote = ix.schools[c.remote]
         if any(s < c.busy_end and c.busy_start < e for s, e in self.class_busy[c.classroom]):
-            return "班级在这些时段已有别的专递课"
+            yield f"{remote.name}{ix.classrooms[c.classroom].name}在这些时段已有别的专递课"
         if c.weekday in self.subject_days[(c.classroom, c.subject)]:
-            return f"同一天已有{subject_label(c.subject)}课（每班每科每天最多一节）"
+            yield f"同一天已有{subject_label(c.subject)}课（每班每科每天最多一节）"
         lesson = self.lessons.get(c.lesson)
         if lesson is not None:
-            if lesson.grade != c.grade:
-                return f"{teacher.name}老师在这些节次已给其他年级上课"
+            if not grades_may_mix(self.index.county.settings.mix(c.subject), [*lesson.grades, c.grade]):
+                yield f"{teacher.name}老师在这些节次已给其他年级上课"
             if len(lesson.classrooms) >= self.max_n:
-                return f"{teacher.name}老师这些节次的课已满 {self.max_n} 个听讲教室（1+N 上限）"
+                yield f"{teacher.name}老师每节课最多 {self.max_n} 个听讲教室（1+N 上限），这些节次已满"
         else:
             if self.teacher_week[c.teacher] >= teacher.max_per_week:
-                return f"{teacher.name}老师每周最多 {teacher.max_per_week} 节，已排满"
+                yield f"{teacher.name}老师每周最多 {teacher.max_per_week} 节，已排满"
             if self.teacher_day[(c.teacher, c.weekday)] >= teacher.max_per_day:
-                return f"{teacher.name}老师每天最多 {teacher.max_per_day} 节，可用的日子已排满"
+                yield f"{teacher.name}老师每天最多 {teacher.max_per_day} 节，这些日子已排满"
             if self.hub_at[(c.hub, c.weekday, c.period)] >= hub.max_lessons_at_once:
-                return f"{hub.name}同一时间最多开 {hub.max_lessons_at_once} 节专递课，已达上限"
+                yield f"{hub.name}同一时间最多开 {hub.max_lessons_at_once} 节专递课，这些节次已达上限"
             if teacher.classroom is not None and self.hub_room[(teacher.classroom, c.weekday, c.period)]:
-                return f"{teacher.name}老师所在的主讲教室在这些节次已有别的专递课"
+                yield f"{teacher.name}老师所在的主讲教室在这些节次已有别的专递课"
         overlapping = sum(1 for s, e in self.streams[c.remote] if s < c.end and c.start < e)
         if overlapping >= remote.streams:
-            return f"{remote.name}的网络同时最多接 {remote.streams} 路直播，这些时段已满"
-        return None
+            yield f"{remote.name}的网络同时只能接{remote.streams}路"
 
     def add(self, c: Candidate) -> None:
         lesson = self.lessons.get(c.lesson)
         if lesson is None:
-            lesson = self.lessons[c.lesson] = _Lesson(c.grade, c.subject)
+            lesson = self.lessons[c.lesson] = _Lesson(c.subject)
             self.teacher_week[c.teacher] += 1
             self.teacher_day[(c.teacher, c.weekday)] += 1
             self.hub_at[(c.hub, c.weekday, c.period)] += 1
@@ -78,6 +86,7 @@ class Board:
             if own is not None:
                 self.hub_room[(own, c.weekday, c.period)] += 1
         lesson.classrooms.append(c.classroom)
+        lesson.grades[c.grade] += 1
         self.class_busy[c.classroom].append((c.busy_start, c.busy_end))
         self.subject_days[(c.classroom, c.subject)].add(c.weekday)
         self.placed[(c.classroom, c.subject)] += 1
@@ -88,6 +97,9 @@ class Board:
         """Undo `add(c)`; the lesson goes when its last classroom leaves."""
         lesson = self.lessons[c.lesson]
         lesson.classrooms.remove(c.classroom)
+        lesson.grades[c.grade] -= 1
+        if not lesson.grades[c.grade]:
+            del lesson.grades[c.grade]
         if not lesson.classrooms:
             del self.lessons[c.lesson]
             self.teacher_week[c.teacher] -= 1
@@ -121,7 +133,8 @@ class Board:
 
     def timetable_lessons(self) -> list[Lesson]:
         return sorted(
-            Lesson(wd, p, t, ls.subject, ls.grade, tuple(sorted(ls.classrooms)))
+            Lesson(wd, p, t, ls.subject, min(ls.grades), tuple(sorted(ls.classrooms)),
+                   tuple(sorted(ls.grades)) if len(ls.grades) > 1 else ())
             for (t, wd, p), ls in self.lessons.items() if ls.classrooms
         )
 

@@ -42,6 +42,9 @@ class DemandOptions:
     grade_teachers: list[str]
     unavailable_slots: int
     candidates: list[Candidate] = field(default_factory=list)
+    excluded: list[tuple[Candidate, tuple[str, ...]]] = field(default_factory=list)
+    """Places whose bells line up but that a fixed rule shuts (teacher unavailable, a classroom busy with its
+    own lessons), with those rules in a coordinator's words."""
 
 
 class CountyIndex:
@@ -79,18 +82,28 @@ class CountyIndex:
         hubs = self.paired.get(room.school, [])
         subject_teachers = [t for h in hubs for t in self.teachers_at.get(h, []) if t.subject == demand.subject]
         grade_teachers = [t for t in subject_teachers if room.grade in t.grades]
+        if demand.teacher is not None:
+            grade_teachers = [t for t in grade_teachers if t.id == demand.teacher]
         out = DemandOptions(demand, hubs, [t.id for t in subject_teachers], [t.id for t in grade_teachers], 0)
         remote_days = self._by_day.get(room.school, {})
         for t in grade_teachers:
+            own = self.classrooms.get(t.classroom) if t.classroom is not None else None
             for s in self.slots[t.school]:
                 m = match(s, remote_days.get(s.weekday, []), self.min_overlap)
                 if m is None:
                     continue
+                c = Candidate(room.id, t.id, s.weekday, s.period, demand.subject, room.grade, t.school, room.school,
+                              s.start, s.end, m.busy_start, m.busy_end)
+                shut = []
                 if t.is_unavailable(s.weekday, s.period):
                     out.unavailable_slots += 1
-                    continue
-                out.candidates.append(Candidate(
-                    room.id, t.id, s.weekday, s.period, demand.subject, room.grade, t.school, room.school,
-                    s.start, s.end, m.busy_start, m.busy_end,
-                ))
+                    shut.append(f"{t.name}老师在这些节次不能排课")
+                if room.is_busy(s.weekday, m.period):
+                    shut.append(f"{self.schools[room.school].name}{room.name}在这些节次有本校的课")
+                if own is not None and own.is_busy(s.weekday, s.period):
+                    shut.append(f"{t.name}老师所在的主讲教室{own.name}在这些节次有本校的课")
+                if shut:
+                    out.excluded.append((c, tuple(shut)))
+                else:
+                    out.candidates.append(c)
         return out

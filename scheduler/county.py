@@ -24,6 +24,13 @@ SUBJECT_ZH = {
 MINUTES_PER_DAY = 24 * 60
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
+MAX_SCHOOLS = 1000
+MAX_CLASSROOMS = 10_000
+MAX_TEACHERS = 5000
+MAX_PAIRINGS = 20_000
+MAX_DEMAND = 50_000
+"""Size limits of one county (docs/county-format.md); far above a real county's few hundred classrooms."""
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
@@ -97,12 +104,37 @@ class School(_Strict):
     bells: Bells
 
 
+class DayPeriods(_Strict):
+    """Periods of one weekday (1-based, of the classroom's own school's bells); none listed: the whole day."""
+
+    weekday: Weekday
+    periods: list[int] = Field(default_factory=list)
+
+    def covers(self, weekday: int, period: int) -> bool:
+        return self.weekday == WEEKDAYS[weekday - 1] and (not self.periods or period in self.periods)
+
+
 class Classroom(_Strict):
     id: str = Field(min_length=1, max_length=64)
     school: str = Field(min_length=1, description="school id")
     name: str = Field(min_length=1, max_length=200)
     grade: int = Field(ge=1, le=12)
     students: int = Field(default=0, ge=0, le=200)
+    open: list[DayPeriods] | None = Field(
+        default=None, max_length=70,
+        description="the only periods in which the classroom may receive (remote) or give (hub) a delivery "
+        "lesson; absent: every period is open",
+    )
+    busy: list[DayPeriods] = Field(
+        default_factory=list, max_length=70,
+        description="periods taken by the classroom's own lessons: no delivery lesson may touch them",
+    )
+
+    def is_busy(self, weekday: int, period: int) -> bool:
+        """Busy in this period of its own school's bells (listed busy, or not listed open)."""
+        if any(b.covers(weekday, period) for b in self.busy):
+            return True
+        return self.open is not None and not any(o.covers(weekday, period) for o in self.open)
 
 
 class Unavailable(_Strict):
@@ -148,6 +180,10 @@ class Demand(_Strict):
     classroom: str
     subject: str = Field(min_length=1, max_length=40)
     per_week: int = Field(ge=1, le=10)
+    teacher: str | None = Field(
+        default=None, description="pinned hub teacher (e.g. the one the class had last term); absent: the solver "
+        "chooses among the paired hubs' teachers of the subject and grade",
+    )
 
 
 class Holiday(_Strict):
@@ -175,20 +211,39 @@ class Term(_Strict):
     makeup_days: list[MakeupDay] = Field(default_factory=list)
 
 
+MixGrades = Literal["none", "adjacent", "any"]
+
+
 class Settings(_Strict):
     min_overlap_minutes: int = Field(default=30, ge=1, le=120)
     max_n: int = Field(default=6, ge=1, le=100, description="most remote classrooms in one lesson")
+    mix_grades: dict[str, MixGrades] = Field(
+        default_factory=dict, max_length=100,
+        description="subject → which grades may share one lesson: none (one grade, the default), adjacent (two "
+        "consecutive grades, e.g. 3 and 4) or any",
+    )
+
+    def mix(self, subject: str) -> str:
+        return self.mix_grades.get(subject, "none")
+
+
+def grades_may_mix(policy: str, grades: set[int] | list[int]) -> bool:
+    """Whether these grades may sit in one lesson under a subject's `mix_grades` policy."""
+    if len(set(grades)) <= 1 or policy == "any":
+        return True
+    return policy == "adjacent" and max(grades) - min(grades) <= 1
 
 
 class County(_Strict):
     format: Literal["sanke-county/1"] = FORMAT
     name: str = Field(min_length=1, max_length=200)
     settings: Settings = Field(default_factory=Settings)
-    schools: list[School]
-    classrooms: list[Classroom]
-    teachers: list[Teacher]
-    pairings: list[Pairing] = Field(default_factory=list, description="empty: every hub may serve every remote")
-    demand: list[Demand]
+    schools: list[School] = Field(max_length=MAX_SCHOOLS)
+    classrooms: list[Classroom] = Field(max_length=MAX_CLASSROOMS)
+    teachers: list[Teacher] = Field(max_length=MAX_TEACHERS)
+    pairings: list[Pairing] = Field(default_factory=list, max_length=MAX_PAIRINGS,
+                                    description="empty: every hub may serve every remote")
+    demand: list[Demand] = Field(max_length=MAX_DEMAND)
     term: Term | None = None
 
     def problems(self) -> list[Problem]:
@@ -196,6 +251,8 @@ class County(_Strict):
         out: list[Problem] = []
         schools = {s.id: s for s in self.schools}
         classrooms = {c.id: c for c in self.classrooms}
+        teachers = {t.id: t for t in self.teachers}
+        pairs = {(p.hub, p.remote) for p in self.pairings}
         for name, items in (("schools", self.schools), ("classrooms", self.classrooms), ("teachers", self.teachers)):
             seen: set[str] = set()
             for i, item in enumerate(items):
@@ -215,6 +272,16 @@ class County(_Strict):
         for i, room in enumerate(self.classrooms):
             if room.school not in schools:
                 out.append(Problem("classrooms", i, "school", f"没有编号为 {room.school} 的学校"))
+                continue
+            if room.open is not None and room.busy:
+                out.append(Problem("classrooms", i, "busy", "open 与 busy 只能填一个（开放节次或占用节次）"))
+            for kind, items in (("open", room.open or []), ("busy", room.busy)):
+                for j, item in enumerate(items):
+                    count = len(schools[room.school].bells.for_weekday(weekday_number(item.weekday)))
+                    bad = [p for p in item.periods if p < 1 or p > count]
+                    if bad:
+                        out.append(Problem("classrooms", i, f"{kind}[{j}].periods",
+                                           f"该日只有 {count} 节课，没有第 {bad[0]} 节"))
         for i, teacher in enumerate(self.teachers):
             school = schools.get(teacher.school)
             if school is None:
@@ -248,6 +315,16 @@ class County(_Strict):
                 out.append(Problem("demand", i, "classroom", f"没有编号为 {d.classroom} 的教室"))
             elif schools.get(room.school) is not None and schools[room.school].kind != "remote":
                 out.append(Problem("demand", i, "classroom", f"{room.name} 不属于听讲学校"))
+            if d.teacher is not None:
+                pinned = teachers.get(d.teacher)
+                if pinned is None:
+                    out.append(Problem("demand", i, "teacher", f"没有编号为 {d.teacher} 的教师"))
+                elif pinned.subject != d.subject:
+                    out.append(Problem("demand", i, "teacher", f"{pinned.name} 不教{subject_label(d.subject)}"))
+                elif room is not None and room.grade not in pinned.grades:
+                    out.append(Problem("demand", i, "teacher", f"{pinned.name} 不教 {room.grade} 年级"))
+                elif room is not None and self.pairings and (pinned.school, room.school) not in pairs:
+                    out.append(Problem("demand", i, "teacher", f"{pinned.name} 的学校未与该教室的学校配对"))
             if (d.classroom, d.subject) in seen_demand:
                 out.append(Problem("demand", i, "subject", f"{d.classroom} 的 {subject_label(d.subject)} 需求重复"))
             seen_demand.add((d.classroom, d.subject))

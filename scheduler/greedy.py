@@ -65,7 +65,7 @@ def repair(board: Board, options: list[DemandOptions]) -> None:
                     continue
                 lesson = board.lessons.get(c.lesson)
                 groups = [[e] for e in board.related(c)]
-                if lesson is not None and lesson.grade != c.grade:
+                if lesson is not None and board.blocker(c) is not None and set(lesson.grades) != {c.grade}:
                     groups.append([e for room in lesson.classrooms for e in board.assigned[room] if e.lesson == c.lesson])
                 if any(_eject(board, c, group, by_key) for group in groups):
                     progress = True

@@ -64,7 +64,7 @@ def export(county: County, timetable: Timetable, lessons: list[Lesson], name: st
     until_local = dt.datetime.combine(county.term.end, dt.time(23, 59, 59), TZ)
     until = until_local.astimezone(dt.UTC)
     for lesson in sorted(lessons):
-        summary = f"{subject_label(lesson.subject)} {lesson.grade}年级 · {teachers[lesson.teacher].name}"
+        summary = f"{subject_label(lesson.subject)} {'、'.join(map(str, lesson.all_grades))}年级 · {teachers[lesson.teacher].name}"
         where = "、".join(rooms[c].name + f"（{c}）" for c in lesson.classrooms)
         regular = [o for o in by_lesson[lesson.key] if o.kind == "regular"]
         first_day = county.term.start + dt.timedelta(days=(lesson.weekday - county.term.start.isoweekday()) % 7)

@@ -17,16 +17,30 @@ from pydantic import ValidationError
 from scheduler.county import WEEKDAYS, County
 
 TEMPLATES: dict[str, list[str]] = {
-    "county.csv": ["name", "min_overlap_minutes", "max_n"],
+    "county.csv": ["name", "min_overlap_minutes", "max_n", "mix_grades"],
     "schools.csv": ["id", "name", "kind", "streams", "max_lessons_at_once"],
     "bells.csv": ["school", "weekday", "period", "start", "end"],
-    "classrooms.csv": ["id", "school", "name", "grade", "students"],
+    "classrooms.csv": ["id", "school", "name", "grade", "students", "open", "busy"],
     "teachers.csv": ["id", "name", "school", "subject", "grades", "max_per_week", "max_per_day", "unavailable",
                      "classroom"],
     "pairings.csv": ["hub", "remote"],
-    "demand.csv": ["classroom", "subject", "per_week"],
+    "demand.csv": ["classroom", "subject", "per_week", "teacher"],
     "term.csv": ["kind", "start", "end", "name", "follows"],
 }
+MAX_JSON_BYTES = 1024 * 1024
+"""A county as one JSON body: 1 MiB, about 2 000 classrooms with their availability. Larger counties use
+the CSV templates or one XLSX workbook (docs/county-format.md, "Size limits")."""
+MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+"""CSV files or one XLSX workbook, all parts of one upload together."""
+TOO_LARGE_JSON = (
+    f"县域数据 JSON 超过 {MAX_JSON_BYTES // 1024 // 1024} MiB 上限，请改用 CSV 模板或一个 XLSX 工作簿上传"
+    f"（上限 {MAX_UPLOAD_BYTES // 1024 // 1024} MiB）。 / The county JSON exceeds the {MAX_JSON_BYTES // 1024 // 1024} MiB "
+    f"limit; upload the CSV templates or one XLSX workbook instead (up to {MAX_UPLOAD_BYTES // 1024 // 1024} MiB)."
+)
+TOO_LARGE_UPLOAD = (
+    f"上传的文件合计超过 {MAX_UPLOAD_BYTES // 1024 // 1024} MiB 上限。 / The uploaded files exceed the "
+    f"{MAX_UPLOAD_BYTES // 1024 // 1024} MiB limit."
+)
 REQUIRED = ("county.csv", "schools.csv", "bells.csv", "classrooms.csv", "teachers.csv", "demand.csv")
 BELL_DAYS = ("default", *WEEKDAYS)
 
@@ -93,7 +107,12 @@ def import_tables(tables: dict[str, list[dict[str, str]]], row_numbers: dict[str
     county_rows = tables["county.csv"]
     if not county_rows:
         return ImportResult(None, [ImportProblem("county.csv", 2, "name", "需要一行县名")])
-    settings = {k: val(county_rows[0], k) for k in ("min_overlap_minutes", "max_n") if val(county_rows[0], k)}
+    settings: dict = {k: val(county_rows[0], k) for k in ("min_overlap_minutes", "max_n") if val(county_rows[0], k)}
+    if val(county_rows[0], "mix_grades"):
+        mix, err = _parse_mix(val(county_rows[0], "mix_grades") or "")
+        if err:
+            problems.append(ImportProblem("county.csv", numbers["county.csv"][0], "mix_grades", err))
+        settings["mix_grades"] = mix
     data["name"] = val(county_rows[0], "name") or ""
     data["settings"] = settings
     origin[("name",)] = ("county.csv", numbers["county.csv"][0], "name")
@@ -129,8 +148,16 @@ def import_tables(tables: dict[str, list[dict[str, str]]], row_numbers: dict[str
                 origin[("schools", si, "bells", day, j)] = ("bells.csv", rown, None)
             school["bells"][day] = [p for _n, p, _r in entries]
     for i, row in enumerate(tables["classrooms.csv"]):
-        origin[("classrooms", i)] = ("classrooms.csv", numbers["classrooms.csv"][i], None)
-        data["classrooms"].append({k: val(row, k) for k in TEMPLATES["classrooms.csv"] if val(row, k) is not None})
+        rown = numbers["classrooms.csv"][i]
+        origin[("classrooms", i)] = ("classrooms.csv", rown, None)
+        room: dict = {k: val(row, k) for k in ("id", "school", "name", "grade", "students") if val(row, k) is not None}
+        for key in ("open", "busy"):
+            if val(row, key) is not None:
+                periods, err = _parse_unavailable(val(row, key) or "")
+                if err:
+                    problems.append(ImportProblem("classrooms.csv", rown, key, err))
+                room[key] = periods
+        data["classrooms"].append(room)
     for i, row in enumerate(tables["teachers.csv"]):
         rown = numbers["teachers.csv"][i]
         origin[("teachers", i)] = ("teachers.csv", rown, None)
@@ -229,8 +256,23 @@ def _parse_grades(text: str) -> tuple[list[int], str | None]:
     return grades, (None if grades else "至少一个年级，如 3-6")
 
 
+def _parse_mix(text: str) -> tuple[dict[str, str], str | None]:
+    """'music:any; art:adjacent' — subject → mix_grades policy."""
+    out = {}
+    for part in text.replace("；", ";").split(";"):
+        if not part.strip():
+            continue
+        subject, _, policy = part.partition(":")
+        policy = policy.strip().lower()
+        if policy not in ("none", "adjacent", "any"):
+            return {}, f"{part.strip()}：应为 学科:none|adjacent|any，如 music:any; art:adjacent"
+        out[subject.strip()] = policy
+    return out, None
+
+
 def _parse_unavailable(text: str) -> tuple[list[dict], str | None]:
-    """'wed:1,2; fri' — weekday, optionally followed by periods; without periods the whole day."""
+    """'wed:1,2; fri' — weekday, optionally followed by periods; without periods the whole day (also the
+    syntax of a classroom's `open` and `busy` periods)."""
     out = []
     for part in text.replace("；", ";").split(";"):
         part = part.strip()

@@ -18,10 +18,12 @@ N); a subject not on two consecutive days for a classroom; fewer single-period g
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
 
@@ -29,14 +31,12 @@ from scheduler.board import Board
 from scheduler.candidates import Candidate, CountyIndex, DemandOptions
 from scheduler.county import County
 from scheduler.greedy import best_greedy
+from scheduler.model import W_PLACE, Key, PartModel
 from scheduler.reasons import explain_unplaced
 from scheduler.timetable import Lesson, Timetable
 
-W_PLACE = 1000
-W_KEEP = 100
-W_LESSON = 20
-W_SPREAD = 2
-W_GAP = 1
+if TYPE_CHECKING:
+    from scheduler.jobs import CancelToken
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,16 @@ class SolveOptions:
     seed: int = 0
     linearization: int = 1
     """CP-SAT's linearization level (1, its default, was the fastest to a placement here)."""
+    presolve: bool = False
+    """Presolve in the full-objective stage."""
+
+
+@dataclass
+class PartResult:
+    lessons: list[Lesson]
+    status: str
+    cost: int
+    bound: int
 
 
 @dataclass
@@ -61,24 +71,44 @@ class SolveResult:
     seconds: float
     parts: int
     statuses: list[str]
+    objective: int = 0
+    """The cost minimised (see `scheduler.model`), summed over the parts."""
+    bound: int = 0
+    """CP-SAT's lower bound on that cost: no timetable can cost less."""
+
+    @property
+    def gap_pct(self) -> float:
+        return 100.0 * (self.objective - self.bound) / self.objective if self.objective else 0.0
+
+    @property
+    def quality(self) -> str:
+        """What a coordinator reads in the solve status."""
+        if self.objective <= self.bound:
+            return "proven optimal"
+        return f"within {self.gap_pct:.1f} % of the bound"
 
 
 def solve(
     county: County, options: SolveOptions | None = None, previous: Timetable | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, cancel: CancelToken | None = None,
 ) -> SolveResult:
-    """Solve the county; `progress(done, parts)` is called after each independent part (for a progress bar)."""
+    """Solve the county; `progress(done, parts)` is called after each independent part (for a progress bar);
+    `cancel` stops it between parts and inside CP-SAT (raising `scheduler.jobs.Cancelled`)."""
     options = options or SolveOptions()
     began = time.perf_counter()
     index = CountyIndex(county)
     keep = previous.assignments() if previous is not None else set()
     lessons: list[Lesson] = []
     statuses: list[str] = []
+    cost = bound = 0
     parts = _parts(index.options)
     for done, part in enumerate(parts, start=1):
-        part_lessons, status = _solve_part(index, part, options, keep)
-        lessons.extend(part_lessons)
-        statuses.append(status)
+        if cancel is not None:
+            cancel.check()
+        result = _solve_part(index, part, options, keep, cancel)
+        lessons.extend(result.lessons)
+        statuses.append(result.status)
+        cost, bound = cost + result.cost, bound + result.bound
         if progress is not None:
             progress(done, len(parts))
     lessons.sort()
@@ -88,7 +118,10 @@ def solve(
         for room in ls.classrooms:
             board.add(by_key[(room, ls.teacher, ls.weekday, ls.period)])
     unplaced = explain_unplaced(index, board)
-    return SolveResult(Timetable(lessons, unplaced), time.perf_counter() - began, len(parts), statuses)
+    # demand with no candidate at all is in no part: its cost is certain, in the objective and in the bound
+    lost = sum(opt.demand.per_week for opt in index.options if not opt.candidates) * W_PLACE
+    return SolveResult(Timetable(lessons, unplaced), time.perf_counter() - began, len(parts), statuses,
+                       cost + lost, bound + lost)
 
 
 def _parts(options: list[DemandOptions]) -> list[list[DemandOptions]]:
@@ -112,119 +145,10 @@ def _parts(options: list[DemandOptions]) -> list[list[DemandOptions]]:
 
 
 def _solve_part(
-    index: CountyIndex, part: list[DemandOptions], options: SolveOptions, keep: set[tuple[str, str, int, int]]
-) -> tuple[list[Lesson], str]:
-    model = cp_model.CpModel()
-    max_n = index.county.settings.max_n
-    x: dict[tuple[str, str, int, int], cp_model.IntVar] = {}
-    cand: dict[tuple[str, str, int, int], Candidate] = {}
-    y: dict[tuple[str, int, int, int], cp_model.IntVar] = {}
-    members: dict[tuple[str, int, int, int], list[cp_model.IntVar]] = defaultdict(list)
-    for opt in part:
-        for c in opt.candidates:
-            k = (c.classroom, c.teacher, c.weekday, c.period)
-            x[k] = model.new_bool_var("")
-            cand[k] = c
-            lk = (c.teacher, c.weekday, c.period, c.grade)
-            if lk not in y:
-                y[lk] = model.new_bool_var("")
-            members[lk].append(x[k])
-
-    for lk, xs in members.items():
-        for v in xs:
-            model.add_implication(v, y[lk])
-        model.add(sum(xs) <= max_n * y[lk])
-        model.add(sum(xs) >= y[lk])
-
-    teacher_slot: dict[tuple[str, int, int], list[cp_model.IntVar]] = defaultdict(list)
-    for (t, wd, p, _g), v in y.items():
-        teacher_slot[(t, wd, p)].append(v)
-    active: dict[tuple[str, int, int], cp_model.LinearExprT] = {}
-    per_week: dict[str, list] = defaultdict(list)
-    per_day: dict[tuple[str, int], list] = defaultdict(list)
-    hub_at: dict[tuple[str, int, int], list] = defaultdict(list)
-    hub_room: dict[tuple[str, int, int], list] = defaultdict(list)
-    for (t, wd, p), vs in sorted(teacher_slot.items()):
-        if len(vs) > 1:
-            model.add_at_most_one(vs)
-        active[(t, wd, p)] = sum(vs)
-        per_week[t].extend(vs)
-        per_day[(t, wd)].extend(vs)
-        hub_at[(index.teachers[t].school, wd, p)].extend(vs)
-        if index.teachers[t].classroom is not None:
-            hub_room[(index.teachers[t].classroom, wd, p)].extend(vs)
-    for t, vs in per_week.items():
-        if len(vs) > index.teachers[t].max_per_week:
-            model.add(sum(vs) <= index.teachers[t].max_per_week)
-    for (t, _wd), vs in per_day.items():
-        if len(vs) > index.teachers[t].max_per_day:
-            model.add(sum(vs) <= index.teachers[t].max_per_day)
-    for vs in hub_room.values():
-        if len(vs) > 1:
-            model.add_at_most_one(vs)
-    for (hub, _wd, _p), vs in hub_at.items():
-        if len(vs) > index.schools[hub].max_lessons_at_once:
-            model.add(sum(vs) <= index.schools[hub].max_lessons_at_once)
-
-    spread_terms = []
-    for opt in part:
-        d = opt.demand
-        vs = [x[(c.classroom, c.teacher, c.weekday, c.period)] for c in opt.candidates]
-        model.add(sum(vs) <= d.per_week)
-        by_day: dict[int, list] = defaultdict(list)
-        day_keys: dict[int, list] = defaultdict(list)
-        for c, v in zip(opt.candidates, vs, strict=True):
-            by_day[c.weekday].append(v)
-            day_keys[c.weekday].append(_key(c))
-        for day_vs in by_day.values():
-            if len(day_vs) > 1:
-                model.add_at_most_one(day_vs)
-        if d.per_week <= 3:
-            for wd in sorted(by_day):
-                if wd + 1 in by_day:
-                    both = model.new_bool_var("")
-                    model.add(sum(by_day[wd]) + sum(by_day[wd + 1]) <= 1 + both)
-                    spread_terms.append((both, day_keys[wd], day_keys[wd + 1]))
-
-    by_class: dict[str, list[Candidate]] = defaultdict(list)
-    by_remote: dict[str, list[Candidate]] = defaultdict(list)
-    for c in cand.values():
-        by_class[c.classroom].append(c)
-        by_remote[c.remote].append(c)
-    for cs in by_class.values():
-        for clique in _cliques([(c.busy_start, c.busy_end, x[_key(c)]) for c in cs]):
-            model.add_at_most_one(clique)
-    for remote, cs in by_remote.items():
-        limit = index.schools[remote].streams
-        if len({c.classroom for c in cs}) <= limit:
-            continue
-        for clique in _cliques([(c.start, c.end, x[_key(c)]) for c in cs]):
-            if len(clique) > limit:
-                model.add(sum(clique) <= limit)
-
-    gap_terms = []
-    for (t, wd, p), a in active.items():
-        before, after = active.get((t, wd, p - 1)), active.get((t, wd, p + 1))
-        if before is not None and after is not None:
-            gap = model.new_bool_var("")
-            model.add(before + after - a - 1 <= gap)
-            gap_terms.append((gap, t, wd, p))
-
-    kept = [v for k, v in x.items() if k in keep]
-    demanded = sum(opt.demand.per_week for opt in part)
-
-    def set_hint(chosen: set[tuple[str, str, int, int]]) -> None:
-        model.clear_hints()
-        for k, v in x.items():
-            model.add_hint(v, k in chosen)
-        lessons = {(c.teacher, c.weekday, c.period, c.grade) for k, c in cand.items() if k in chosen}
-        for lk, v in y.items():
-            model.add_hint(v, lk in lessons)
-        for v, day1, day2 in spread_terms:
-            model.add_hint(v, any(k in chosen for k in day1) and any(k in chosen for k in day2))
-        busy = {(t, wd, p) for t, wd, p, _g in lessons}
-        for v, t, wd, p in gap_terms:
-            model.add_hint(v, (t, wd, p - 1) in busy and (t, wd, p + 1) in busy and (t, wd, p) not in busy)
+    index: CountyIndex, part: list[DemandOptions], options: SolveOptions, keep: set[Key],
+    cancel: CancelToken | None,
+) -> PartResult:
+    pm = PartModel(index, part, keep)
 
     def run(budget: float, presolve: bool) -> tuple[cp_model.CpSolver, bool, str]:
         solver = cp_model.CpSolver()
@@ -234,66 +158,45 @@ def _solve_part(
         solver.parameters.max_deterministic_time = budget
         solver.parameters.max_time_in_seconds = options.wall_time
         solver.parameters.linearization_level = options.linearization
-        status = solver.solve(model)
+        if cancel is None:
+            status = solver.solve(pm.model)
+        else:
+            with cancel.running(solver):
+                status = solver.solve(pm.model)
         return solver, status in (cp_model.OPTIMAL, cp_model.FEASIBLE), solver.status_name(status)
 
-    hint = _hint(index, part, keep, cand)
+    hint = _hint(index, part, keep, pm.cand)
     statuses = []
-    if len(hint) < demanded:
+    if len(hint) < pm.demanded:
         # placement first, alone: its bound (all demand) is known, so CP-SAT stops as soon as it gets there
-        model.maximize(sum(x.values()) * (W_KEEP + 1) + sum(kept))
-        set_hint(hint)
+        pm.placement_objective()
+        pm.set_hint(hint)
         solver, found, status = run(options.repair_time, True)
         statuses.append(status)
         if found:
-            hint = {k for k, v in x.items() if solver.boolean_value(v)}
-    model.maximize(
-        W_PLACE * sum(x.values()) + W_KEEP * sum(kept) - W_LESSON * sum(y.values())
-        - W_SPREAD * sum(v for v, _a, _b in spread_terms) - W_GAP * sum(v for v, *_ in gap_terms)
-    )
-    set_hint(hint)
-    solver, found, status = run(options.deterministic_time, False)
+            hint = {k for k, v in pm.x.items() if solver.boolean_value(v)}
+    pm.full_objective()
+    pm.set_hint(hint)
+    solver, found, status = run(options.deterministic_time, options.presolve)
     statuses.append(status if found else "HINT")
-    chosen: dict[tuple[str, int, int, int], list[str]] = defaultdict(list)
-    for k in sorted(x):
-        if solver.boolean_value(x[k]) if found else k in hint:
-            c = cand[k]
-            chosen[(c.teacher, c.weekday, c.period, c.grade)].append(c.classroom)
-    lessons = [
-        Lesson(wd, p, t, index.teachers[t].subject, g, tuple(sorted(rooms)))
-        for (t, wd, p, g), rooms in chosen.items()
-    ]
-    return lessons, "+".join(statuses)
-
-
-def _key(c: Candidate) -> tuple[str, str, int, int]:
-    return (c.classroom, c.teacher, c.weekday, c.period)
-
-
-def _cliques(intervals: list[tuple[int, int, cp_model.IntVar]]) -> list[list[cp_model.IntVar]]:
-    """Maximal sets of intervals sharing a point: 'at most one at any time' is exact for intervals.
-
-    A sweep over the start points keeps the intervals open at each one."""
-    order = sorted(range(len(intervals)), key=lambda i: intervals[i][0])
-    out: list[list[cp_model.IntVar]] = []
-    active: list[int] = []
-    previous: frozenset[int] = frozenset()
-    pos = 0
-    for point in sorted({s for s, _e, _v in intervals}):
-        while pos < len(order) and intervals[order[pos]][0] <= point:
-            active.append(order[pos])
-            pos += 1
-        active = [i for i in active if intervals[i][1] > point]
-        members = frozenset(active)
-        if len(members) > 1 and not members <= previous:
-            out.append([intervals[i][2] for i in sorted(members)])
-        previous = members
-    return out
+    chosen_keys = {k for k in pm.x if solver.boolean_value(pm.x[k])} if found else hint
+    cost = round(solver.objective_value) if found else pm.cost(hint)
+    bound = min(cost, max(0, math.ceil(solver.best_objective_bound - 1e-6)))
+    chosen: dict[tuple[str, int, int], list[str]] = defaultdict(list)
+    for k in sorted(chosen_keys):
+        c = pm.cand[k]
+        chosen[(c.teacher, c.weekday, c.period)].append(c.classroom)
+    lessons = []
+    for (t, wd, p), rooms in chosen.items():
+        grades = sorted({index.classrooms[r].grade for r in rooms})
+        lessons.append(Lesson(wd, p, t, index.teachers[t].subject, grades[0], tuple(sorted(rooms)),
+                              tuple(grades) if len(grades) > 1 else ()))
+    return PartResult(lessons, "+".join(statuses), cost, bound)
 
 
 def _hint(
-    index: CountyIndex, part: list[DemandOptions], keep: set, cand: dict[tuple[str, str, int, int], Candidate]
-) -> set[tuple[str, str, int, int]]:
+    index: CountyIndex, part: list[DemandOptions], keep: set[Key], cand: dict[Key, Candidate]
+) -> set[Key]:
     """Previous timetable (what still fits) topped up greedily, or a plain greedy placement."""
     def start() -> Board:
         board = Board(index)

@@ -58,6 +58,16 @@ async def latest_timetable(session: AsyncSession, county_id: int, published: boo
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def replan_base(session: AsyncSession, county_id: int) -> TimetableVersion | None:
+    """The timetable a re-plan starts from: the newest published one of this or an earlier county version
+    (what the schools follow; county ids match across imports), else this version's newest draft."""
+    published = (await session.execute(
+        select(TimetableVersion).where(TimetableVersion.county_id <= county_id, TimetableVersion.state == "published")
+        .order_by(TimetableVersion.id.desc()).limit(1)
+    )).scalar_one_or_none()
+    return published or await latest_timetable(session, county_id)
+
+
 def timetable_of(row: TimetableVersion) -> Timetable:
     return Timetable.from_json(json.loads(row.data))
 

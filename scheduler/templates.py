@@ -12,10 +12,16 @@ from scheduler.county import WEEKDAYS, County
 from scheduler.importer import TEMPLATES
 
 
+def _periods(items: list) -> str:
+    """Weekday periods in the templates' syntax: 'wed:1,2;fri'."""
+    return ";".join(u.weekday + (":" + ",".join(map(str, u.periods)) if u.periods else "") for u in items)
+
+
 def county_to_tables(county: County) -> dict[str, str]:
     rows: dict[str, list[dict[str, object]]] = {name: [] for name in TEMPLATES}
     rows["county.csv"].append({"name": county.name, "min_overlap_minutes": county.settings.min_overlap_minutes,
-                               "max_n": county.settings.max_n})
+                               "max_n": county.settings.max_n,
+                               "mix_grades": "; ".join(f"{k}:{v}" for k, v in county.settings.mix_grades.items())})
     for s in county.schools:
         rows["schools.csv"].append({"id": s.id, "name": s.name, "kind": s.kind, "streams": s.streams,
                                     "max_lessons_at_once": s.max_lessons_at_once})
@@ -24,18 +30,20 @@ def county_to_tables(county: County) -> dict[str, str]:
             for i, p in enumerate(periods or [], start=1):
                 rows["bells.csv"].append({"school": s.id, "weekday": day, "period": i, "start": p.start, "end": p.end})
     for c in county.classrooms:
-        rows["classrooms.csv"].append(c.model_dump())
+        rows["classrooms.csv"].append({
+            **c.model_dump(exclude={"open", "busy"}),
+            "open": _periods(c.open) if c.open is not None else "", "busy": _periods(c.busy),
+        })
     for t in county.teachers:
         rows["teachers.csv"].append({
             "id": t.id, "name": t.name, "school": t.school, "subject": t.subject,
             "grades": ",".join(str(g) for g in t.grades), "max_per_week": t.max_per_week,
             "max_per_day": t.max_per_day,
-            "unavailable": ";".join(u.weekday + (":" + ",".join(map(str, u.periods)) if u.periods else "")
-                                    for u in t.unavailable),
+            "unavailable": _periods(t.unavailable),
             "classroom": t.classroom or "",
         })
     rows["pairings.csv"] = [p.model_dump() for p in county.pairings]
-    rows["demand.csv"] = [d.model_dump() for d in county.demand]
+    rows["demand.csv"] = [{**d.model_dump(), "teacher": d.teacher or ""} for d in county.demand]
     if county.term is not None:
         term = county.term
         rows["term.csv"].append({"kind": "term", "start": term.start, "end": term.end})

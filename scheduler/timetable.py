@@ -16,7 +16,14 @@ class Lesson:
     teacher: str
     subject: str
     grade: int
+    """The lowest grade of the lesson (its only grade unless the subject may mix grades)."""
     classrooms: tuple[str, ...]
+    grades: tuple[int, ...] = ()
+    """Every grade of a mixed-grade lesson (`settings.mix_grades`); empty for a one-grade lesson."""
+
+    @property
+    def all_grades(self) -> tuple[int, ...]:
+        return self.grades or (self.grade,)
 
     @property
     def key(self) -> str:
@@ -26,6 +33,7 @@ class Lesson:
     def to_json(self) -> dict:
         data = asdict(self)
         data["classrooms"] = list(self.classrooms)
+        data["grades"] = list(self.all_grades)
         data["key"] = self.key
         return data
 
@@ -35,7 +43,14 @@ class Lesson:
             weekday=int(data["weekday"]), period=int(data["period"]), teacher=str(data["teacher"]),
             subject=str(data["subject"]), grade=int(data["grade"]),
             classrooms=tuple(sorted(str(c) for c in data["classrooms"])),
+            grades=_mixed(data.get("grades"), int(data["grade"])),
         )
+
+
+def _mixed(grades: list | None, grade: int) -> tuple[int, ...]:
+    """Stored grades as the `grades` field keeps them: empty for a one-grade lesson."""
+    out = tuple(sorted({int(g) for g in grades or ()}))
+    return out if len(out) > 1 or (out and out[0] != grade) else ()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from scheduler.county import WEEKDAYS, County, Period, hhmm_to_minutes
+from scheduler.county import WEEKDAY_ZH, WEEKDAYS, Classroom, County, Period, hhmm_to_minutes
 from scheduler.timetable import Lesson, Timetable
 
 DAY = 1440
@@ -28,6 +28,7 @@ def validate(county: County, timetable: Timetable) -> list[Violation]:
     rooms = {c.id: c for c in county.classrooms}
     teachers = {t.id: t for t in county.teachers}
     demand = {(d.classroom, d.subject): d.per_week for d in county.demand}
+    pinned = {(d.classroom, d.subject): d.teacher for d in county.demand if d.teacher is not None}
     pairs = {(p.hub, p.remote) for p in county.pairings}
     min_overlap = county.settings.min_overlap_minutes
     out: list[Violation] = []
@@ -57,8 +58,9 @@ def validate(county: County, timetable: Timetable) -> list[Violation]:
             continue
         if teacher.subject != lesson.subject:
             bad("subject", lesson, f"{teacher.name} 不教 {lesson.subject}")
-        if lesson.grade not in teacher.grades:
-            bad("teacher-grade", lesson, f"{teacher.name} 不教 {lesson.grade} 年级")
+        for g in lesson.grades or (lesson.grade,):
+            if g not in teacher.grades:
+                bad("teacher-grade", lesson, f"{teacher.name} 不教 {g} 年级")
         hub_periods = periods(teacher.school, lesson.weekday) if teacher.school in schools else []
         if not 1 <= lesson.period <= len(hub_periods):
             bad("no-period", lesson, f"主讲学校该日没有第 {lesson.period} 节")
@@ -71,6 +73,11 @@ def validate(county: County, timetable: Timetable) -> list[Violation]:
             for u in teacher.unavailable
         ):
             bad("teacher-unavailable", lesson, f"{teacher.name} 该节不能排课")
+        if teacher.classroom is not None and teacher.classroom in rooms:
+            own = rooms[teacher.classroom]
+            for n, _rs, _re in _touching(periods(own.school, lesson.weekday), base, start, end):
+                if _busy(own, lesson.weekday, n):
+                    bad("classroom-busy", lesson, f"主讲教室 {own.name} {_day(lesson.weekday)}第 {n} 节有本校的课")
         teacher_slots[(teacher.id, lesson.weekday, lesson.period)] += 1
         teacher_week[teacher.id] += 1
         teacher_day[(teacher.id, lesson.weekday)] += 1
@@ -90,21 +97,22 @@ def validate(county: County, timetable: Timetable) -> list[Violation]:
                 continue
             if schools[room.school].kind != "remote":
                 bad("not-remote", lesson, f"{room.name} 不属于听讲学校")
-            if room.grade != lesson.grade:
+            if room.grade not in (lesson.grades or (lesson.grade,)):
                 bad("grade", lesson, f"{room.name} 是 {room.grade} 年级，课是 {lesson.grade} 年级")
+            if pinned.get((room_id, lesson.subject), teacher.id) != teacher.id:
+                bad("pinned-teacher", lesson, f"{room.name} 的{lesson.subject}指定由 {pinned[(room_id, lesson.subject)]} 上")
             if pairs and (teacher.school, room.school) not in pairs:
                 bad("not-paired", lesson, f"{room.school} 未与 {teacher.school} 配对")
             if (room_id, lesson.subject) not in demand:
                 bad("no-demand", lesson, f"{room.name} 没有 {lesson.subject} 的需求")
-            touching = []
-            for rp in periods(room.school, lesson.weekday):
-                rs, re_ = base + hhmm_to_minutes(rp.start), base + hhmm_to_minutes(rp.end)
-                if rs < end and start < re_:
-                    touching.append((rs, re_))
+            touching = _touching(periods(room.school, lesson.weekday), base, start, end)
+            for n, _rs, _re in touching:
+                if _busy(room, lesson.weekday, n):
+                    bad("classroom-busy", lesson, f"{room.name} {_day(lesson.weekday)}第 {n} 节有本校的课")
             if len(touching) != 1:
                 bad("bells", lesson, f"{room.name}: 与其 {len(touching)} 节课重叠（应恰好一节，不跨课间）")
                 continue
-            rs, re_ = touching[0]
+            _n, rs, re_ = touching[0]
             if min(end, re_) - max(start, rs) < min_overlap:
                 bad("bells", lesson, f"{room.name}: 与其节次重叠不足 {min_overlap} 分钟")
             busy[room_id].append((min(start, rs), max(end, re_), lesson.key))
@@ -142,10 +150,41 @@ def validate(county: County, timetable: Timetable) -> list[Violation]:
     for (room_id, subject, wd), n in subject_day.items():
         if n > 1:
             out.append(Violation("subject-day", room_id, f"{rooms[room_id].name} 周{wd} 有 {n} 节 {subject}"))
+    for ls in timetable.lessons:
+        grades = sorted({rooms[r].grade for r in ls.classrooms if r in rooms})
+        policy = county.settings.mix_grades.get(ls.subject, "none")
+        if ls.grades and (list(ls.grades) != grades or ls.grade != grades[0]):
+            out.append(Violation("grade", ls.key, f"课的年级 {list(ls.grades)} 与教室的年级 {grades} 不符"))
+        if len(grades) > 1 and (policy == "none" or (policy == "adjacent" and grades[-1] - grades[0] > 1)):
+            out.append(Violation("mix-grades", ls.key, f"{ls.subject} 的混年级规则为 {policy}，这节课有 {grades} 年级"))
     for (room_id, subject), n in placed.items():
         if n > demand.get((room_id, subject), 0):
             out.append(Violation("over-demand", room_id, f"{rooms[room_id].name} 的 {subject} 排了 {n} 节，需求 {demand.get((room_id, subject), 0)}"))
     return out
+
+
+def _touching(day: list[Period], base: int, start: int, end: int) -> list[tuple[int, int, int]]:
+    """(period number, start, end) of the periods of a school's day that the span [start, end) touches."""
+    out = []
+    for n, p in enumerate(day, start=1):
+        ps, pe = base + hhmm_to_minutes(p.start), base + hhmm_to_minutes(p.end)
+        if ps < end and start < pe:
+            out.append((n, ps, pe))
+    return out
+
+
+def _busy(room: Classroom, weekday: int, period: int) -> bool:
+    """Busy with its own lessons: listed in `busy`, or `open` is given and does not list it."""
+    name = WEEKDAYS[weekday - 1]
+
+    def listed(items: list) -> bool:
+        return any(i.weekday == name and (not i.periods or period in i.periods) for i in items)
+
+    return listed(room.busy) or (room.open is not None and not listed(room.open))
+
+
+def _day(weekday: int) -> str:
+    return WEEKDAY_ZH[weekday - 1]
 
 
 def peak_overlap(spans: list[tuple[int, int]]) -> int:

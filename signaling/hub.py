@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, cast
 
 from core.contracts import MediaSeam, MediaTrack, Outbox, Quality
@@ -22,8 +23,12 @@ log = logging.getLogger(__name__)
 
 
 class SignalingHub:
-    def __init__(self, rooms: RoomService, tokens: TokenSigner, media: MediaSeam | None = None) -> None:
+    def __init__(
+        self, rooms: RoomService, tokens: TokenSigner, media: MediaSeam | None = None,
+        ice_servers: Callable[[str], list[dict[str, Any]]] | None = None,
+    ) -> None:
         self.rooms = rooms
+        self.ice_servers = ice_servers  # identity → iceServers with fresh TURN credentials (core/turn.py)
         self.tokens = tokens
         self.media = media
         self.sessions: dict[tuple[str, str], Outbox] = {}

@@ -248,6 +248,7 @@ class Session:
         await self.send({
             "type": "joined", "id": request_id, "participant_id": me.id, "role": me.role.value,
             "grants": me.grants.to_claim(), "resume_token": resume, "resumed": resumed, "room": snapshot,
+            "ice_servers": self.hub.ice_servers(me.id) if self.hub.ice_servers else [],
         })
         self._relay = asyncio.create_task(self._relay_events(self._events), name=f"relay-{me.id}")
         if room is not None:

@@ -14,6 +14,7 @@ from core.db import Database
 from core.nodes import NodeRegistry
 from core.settings import Settings
 from core.tokens import TokenSigner
+from core.turn import turn_from_settings
 from media.service import MediaService
 from rooms.service import RoomService
 from rooms.store import RoomStore
@@ -55,8 +56,6 @@ def create_app(settings: Settings, media: object | None = None, with_media: bool
     app[OPENAPI] = new_spec()
     app[TOKENS] = TokenSigner(settings.secret_keys())
     auth.setup(app)
-    for name in API_MODULES:
-        importlib.import_module(name).setup(app)
     app.router.add_get("/api/openapi.json", openapi)
     app.router.add_get("/api/health", health)
     app.router.add_get("/ws", websocket)
@@ -77,7 +76,8 @@ def create_app(settings: Settings, media: object | None = None, with_media: bool
         rooms = RoomService(bus, RoomStore(db), settings.node_id, settings.resume_grace)
         app[DB], app[BUS], app[ROOMS] = db, bus, rooms
         app[MEDIA] = media if media is not None else (MediaService(settings) if with_media else None)
-        app[HUB] = SignalingHub(rooms, app[TOKENS], app[MEDIA])
+        turn = turn_from_settings(settings.turn_urls, settings.data_dir, settings.turn_ttl)
+        app[HUB] = SignalingHub(rooms, app[TOKENS], app[MEDIA], turn.ice_servers if turn else None)
         yield
         if app[MEDIA] is not None:
             await app[MEDIA].close()
@@ -88,4 +88,7 @@ def create_app(settings: Settings, media: object | None = None, with_media: bool
         await db.close()
 
     app.cleanup_ctx.append(lifecycle)
+    # after the lifecycle: a module's own cleanup context starts once the database is up and ends before it closes
+    for name in API_MODULES:
+        importlib.import_module(name).setup(app)
     return app

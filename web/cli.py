@@ -15,6 +15,7 @@ BENCHES = {
     "media": "loadtest.bench_media",
     "schedule": "scheduler.bench",
     "recorder": "recorder.bench",
+    "search": "recorder.search_bench",
 }
 
 
@@ -23,6 +24,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         host=getattr(args, "host", "127.0.0.1"), port=getattr(args, "port", 8080), data_dir=Path(args.data_dir),
         database_url=args.database_url, redis_url=getattr(args, "redis_url", None),
         demo=getattr(args, "demo", False), storage_url=getattr(args, "storage_url", None),
+        turn_urls=list(getattr(args, "turn_url", None) or []),
     )
 
 
@@ -48,11 +50,14 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     from core.storage import StorageError, open_storage
+    from core.turn import TurnError, check_turn_url
 
     try:
         storage = open_storage(settings.storage_url, settings.media_dir)
-    except StorageError as exc:
-        print(f"sanke serve: --storage-url: {exc.message}", file=sys.stderr)
+        for url in settings.turn_urls:
+            check_turn_url(url)
+    except (StorageError, TurnError) as exc:
+        print(f"sanke serve: --{(exc.field or '').replace('_', '-')}: {exc.message}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.demo:
@@ -76,6 +81,18 @@ def token(args: argparse.Namespace) -> int:
     grants = grants_for(Role(args.role), RoomKind(args.kind), args.room)
     signer = TokenSigner(settings.secret_keys())
     print(signer.issue_join(args.identity, args.name or args.identity, args.role, grants, ttl=args.ttl))
+    return 0
+
+
+def turn_config(args: argparse.Namespace) -> int:
+    """coturn's turnserver.conf lines for the REST credentials `serve --turn-url` hands out."""
+    from core.turn import load_secret
+
+    settings = _settings(args)
+    print("# /etc/turnserver.conf (coturn); the secret is this node's <data-dir>/turn.secret")
+    print(f"use-auth-secret\nstatic-auth-secret={load_secret(settings.data_dir)}\nrealm={args.realm}")
+    print("fingerprint\nno-cli\nno-multicast-peers\nlistening-port=3478\ntls-listening-port=5349")
+    print("# cert=/etc/ssl/turn.pem\n# pkey=/etc/ssl/turn.key")
     return 0
 
 
@@ -107,7 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--storage-url", default=None,
                          help="recordings: default <data-dir>/media; s3://bucket?endpoint=URL&region=R&prefix=P "
                               "(credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+    p_serve.add_argument("--turn-url", action="append", default=[], metavar="URL",
+                         help="TURN server for clients behind UDP-blocking firewalls, repeatable: "
+                              "turns:host:443?transport=tcp, turn:host:3478?transport=udp|tcp")
     p_serve.set_defaults(func=serve)
+
+    p_turn = sub.add_parser("turn-config", help="print the coturn settings that match this node's TURN secret")
+    common(p_turn)
+    p_turn.add_argument("--realm", default="sanke")
+    p_turn.set_defaults(func=turn_config)
 
     p_demo = sub.add_parser("demo", help="seed the demo county and print accounts and join codes")
     common(p_demo)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from sqlalchemy import select
@@ -94,17 +95,16 @@ async def _loop(app: web.Application) -> None:
 
 
 def setup(app: web.Application) -> None:
-    """Start the job once the database is up; stop it before the database closes."""
+    """Start the job once the database is up; stop it before the database closes (one cleanup context,
+    appended after the application's lifecycle)."""
 
-    async def start(app: web.Application) -> None:
-        app[JOB] = asyncio.create_task(_loop(app), name="lesson-rooms")
-
-    async def stop(app: web.Application) -> None:
-        task = app.get(JOB)
-        if task is not None:
+    async def job(app: web.Application) -> AsyncIterator[None]:
+        task = app[JOB] = asyncio.create_task(_loop(app), name="lesson-rooms")
+        try:
+            yield
+        finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    app.on_startup.append(start)
-    app.on_shutdown.append(stop)
+    app.cleanup_ctx.append(job)

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from core.audit import AuditEntry
 from core.directory import User
 from recorder.models import KnowledgePoint, Resource, TextbookNode
+from recorder.related import related
 from recorder.resources import LessonFacts, create_from_recording, resource_json, set_catalogue
 from recorder.review import ANONYMOUS, Actor, ReviewError, allowed_actions, apply_review
-from recorder.search import Query, related, search
+from recorder.search import Query, search
 
 
 async def actor(s, username: str) -> Actor:
@@ -78,7 +79,8 @@ async def test_resource_gets_lesson_metadata_and_is_found_by_knowledge_point_and
         for text in ("加法", "有理数 王老师", "1.3", "白石村", "有理数加法", "有理数的加减"):
             found = await search(s, Query(text=text), teacher)
             assert r.id in [x.id for x in found.resources], text
-        assert (await search(s, Query(text="加法 赵老师"), teacher)).total == 0
+        nobody = await search(s, Query(text="加法 赵老师"), teacher)
+        assert nobody.relaxed  # no lesson has every word: the answer says it shows partial matches
         chapter = await node(s, "第一章 有理数")
         assert [x.id for x in (await search(s, Query(textbook_node_id=chapter.id), teacher)).resources] == [
             r.id

@@ -31,9 +31,10 @@ from recorder.composite import MP4_NAME
 from recorder.index import RecordingIndex
 from recorder.jobs import CompositeJob, CompositeQueue
 from recorder.models import KnowledgeFramework, KnowledgePoint, Resource, ReviewStep, TextbookNode
+from recorder.related import related
 from recorder.resources import LessonFacts, ResourceError, create_from_recording, resource_json, set_catalogue
 from recorder.review import ANONYMOUS, SCOPES, Actor, ReviewError, allowed_actions, apply_review, step_json
-from recorder.search import Query, related, search
+from recorder.search import Query, search
 from recorder.service import RECORDER_IDENTITY, RECORDER_NAME, RecorderService
 from rooms.records import PresenceRecord, RoomMember, RoomRecord
 from rooms.roles import Role, RoomKind, grants_for

@@ -1,39 +1,39 @@
 """The county timetable over HTTP: import, solve with progress, grid views, moves, publish, iCal,
-today's lessons and planned vs held."""
+today's lessons and planned vs held. Thin: the queries, the solve jobs and the views live in `scheduler/`."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import secrets
-from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from core.audit import audit
 from core.db import utcnow
-from core.directory import Classroom
-from rooms.records import PresenceRecord, RoomRecord
-from scheduler import store
+from scheduler import facts, store
 from scheduler.calendar import TZ, Move, occurrences
 from scheduler.county import County, json_schema, subject_label
 from scheduler.ical import export, lessons_for
 from scheduler.importer import (
+    MAX_JSON_BYTES,
+    MAX_UPLOAD_BYTES,
     TEMPLATES,
+    TOO_LARGE_JSON,
+    TOO_LARGE_UPLOAD,
     ImportResult,
     import_csv_files,
     import_json,
     import_xlsx,
     template_csv,
 )
+from scheduler.jobs import SolveJobs
 from scheduler.models import LessonMove
-from scheduler.solver import SolveOptions, solve
-from scheduler.supervision import RoomFacts, planned_vs_held, to_csv
+from scheduler.solver import SolveOptions
+from scheduler.supervision import planned_vs_held, to_csv
 from scheduler.timetable import Lesson, Timetable
 from scheduler.validator import validate
+from scheduler.views import county_summary, timetable_view
 from web import lesson_rooms
 from web.auth import current_user, require_role
 from web.errors import ApiError, parse_body
@@ -41,27 +41,7 @@ from web.keys import DB
 from web.limits import CODE_LIMIT
 from web.openapi import route
 
-
-@dataclass
-class SolveJob:
-    id: str
-    state: str = "running"
-    done: int = 0
-    parts: int = 0
-    started: float = 0.0
-    seconds: float = 0.0
-    timetable_id: int | None = None
-    error: str = ""
-    task: asyncio.Task | None = field(default=None, repr=False)
-
-    def to_json(self) -> dict:
-        return {"id": self.id, "state": self.state, "done": self.done, "parts": self.parts,
-                "seconds": round(self.seconds, 2), "timetable_id": self.timetable_id, "error": self.error}
-
-
-JOBS = web.AppKey("scheduler_jobs", dict)
-KEEP_JOBS = 20
-"""Finished solve jobs kept for their status page; older ones are forgotten."""
+JOBS = web.AppKey("scheduler_jobs", SolveJobs)
 
 
 class SolveBody(BaseModel):
@@ -98,26 +78,37 @@ async def _county(request: web.Request) -> tuple[int, County]:
     return current[0].id, current[1]
 
 
-def _summary(county: County) -> dict:
-    return {
-        "name": county.name, "schools": len(county.schools), "classrooms": len(county.classrooms),
-        "teachers": len(county.teachers), "demand": sum(d.per_week for d in county.demand),
-        "term": county.term.model_dump(mode="json") if county.term else None,
-    }
+async def _bounded(part: BodyPartReader, limit: int, message: str) -> bytes:
+    """Read at most `limit` bytes of a multipart part; 413 with `message` beyond it."""
+    chunks, size = [], 0
+    while chunk := await part.read_chunk():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "too_large", message)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def import_county(request: web.Request) -> web.Response:
     user = await require_role(request, "coordinator")
     if request.content_type.startswith("multipart/"):
         files: dict[str, bytes] = {}
+        budget = MAX_UPLOAD_BYTES
         reader = await request.multipart()
         async for part in reader:
-            if part.filename:
-                files[part.filename.rsplit("/", 1)[-1]] = bytes(await part.read())
+            if isinstance(part, BodyPartReader) and part.filename:
+                blob = await _bounded(part, budget, TOO_LARGE_UPLOAD)
+                budget -= len(blob)
+                files[part.filename.rsplit("/", 1)[-1]] = blob
         xlsx = [name for name in files if name.lower().endswith(".xlsx")]
         result = import_xlsx(files[xlsx[0]]) if xlsx else import_csv_files(files)
     else:
-        result = import_json(await request.read())
+        if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+            raise ApiError(413, "too_large", TOO_LARGE_JSON)
+        raw = await request.content.read(MAX_JSON_BYTES + 1)
+        if len(raw) > MAX_JSON_BYTES:
+            raise ApiError(413, "too_large", TOO_LARGE_JSON)
+        result = import_json(raw)
     if not result.ok:
         return _problems_response(result)
     county = result.county
@@ -127,13 +118,13 @@ async def import_county(request: web.Request) -> web.Response:
         await store.sync_directory(s, county)
         audit(s, user.username, "county.import", str(row.id), name=county.name)
         await s.commit()
-    return web.json_response({"county_id": row.id, "summary": _summary(county)})
+    return web.json_response({"county_id": row.id, "summary": county_summary(county)})
 
 
 async def get_county(request: web.Request) -> web.Response:
     await require_role(request, "coordinator", "observer")
     county_id, county = await _county(request)
-    return web.json_response({"county_id": county_id, "summary": _summary(county),
+    return web.json_response({"county_id": county_id, "summary": county_summary(county),
                               "county": county.model_dump(mode="json")})
 
 
@@ -153,36 +144,8 @@ async def start_solve(request: web.Request) -> web.Response:
     user = await require_role(request, "coordinator")
     body = await parse_body(request, SolveBody)
     county_id, county = await _county(request)
-    previous = None
-    if body.replan:
-        async with request.app[DB].session() as s:
-            row = await store.latest_timetable(s, county_id)
-            previous = store.timetable_of(row) if row else None
-    job = SolveJob(secrets.token_hex(6), started=asyncio.get_running_loop().time())
-    jobs = request.app[JOBS]
-    for old in [k for k, j in jobs.items() if j.state != "running"][:-KEEP_JOBS]:
-        del jobs[old]
-    jobs[job.id] = job
-
-    def progress(done: int, parts: int) -> None:
-        job.done, job.parts = done, parts
-
-    async def run() -> None:
-        try:
-            result = await asyncio.to_thread(
-                solve, county, SolveOptions(deterministic_time=body.deterministic_time), previous, progress
-            )
-            async with request.app[DB].session() as s:
-                row = await store.save_timetable(s, county_id, result.timetable,
-                                                 sum(d.per_week for d in county.demand), result.seconds, user.username)
-                await s.commit()
-            job.timetable_id, job.state = row.id, "done"
-        except Exception as exc:  # reported to the page; the server keeps running
-            job.state, job.error = "failed", str(exc)
-        finally:
-            job.seconds = asyncio.get_running_loop().time() - job.started
-
-    job.task = asyncio.create_task(run(), name=f"solve-{job.id}")
+    job = await request.app[JOBS].start(county_id, county, SolveOptions(deterministic_time=body.deterministic_time),
+                                        body.replan, user.username)
     return web.json_response(job.to_json(), status=202)
 
 
@@ -191,39 +154,16 @@ async def solve_status(request: web.Request) -> web.Response:
     job = request.app[JOBS].get(request.match_info["id"])
     if job is None:
         raise ApiError(404, "not_found", "no such solve job", "id")
-    if job.state == "running":
-        job.seconds = asyncio.get_running_loop().time() - job.started
     return web.json_response(job.to_json())
 
 
-def _timetable_json(county: County, row_id: int, state: str, tt: Timetable) -> dict:
-    teachers = {t.id: t for t in county.teachers}
-    rooms = {c.id: c for c in county.classrooms}
-    schools = {s.id: s for s in county.schools}
-    lessons = []
-    for ls in tt.lessons:
-        teacher = teachers.get(ls.teacher)
-        hub = schools.get(teacher.school) if teacher else None
-        period = hub.bells.for_weekday(ls.weekday)[ls.period - 1] if hub and ls.period <= len(
-            hub.bells.for_weekday(ls.weekday)) else None
-        lessons.append({
-            **ls.to_json(), "subject_label": subject_label(ls.subject),
-            "teacher_name": teacher.name if teacher else ls.teacher, "hub": teacher.school if teacher else "",
-            "start": period.start if period else "", "end": period.end if period else "",
-            "classroom_names": [f"{schools[rooms[c].school].name} {rooms[c].name}" if c in rooms else c
-                                for c in ls.classrooms],
-            "schools": sorted({rooms[c].school for c in ls.classrooms if c in rooms}),
-        })
-    violations = validate(county, tt)
-    return {
-        "id": row_id, "state": state, "placed": tt.placed_count(),
-        "demanded": sum(d.per_week for d in county.demand), "lessons": lessons,
-        "unplaced": tt.to_json()["unplaced"],
-        "violations": [{"code": v.code, "lesson": v.lesson, "message": v.message} for v in violations],
-        "schools": [{"id": s.id, "name": s.name, "kind": s.kind} for s in county.schools],
-        "teachers": [{"id": t.id, "name": t.name, "school": t.school, "subject": t.subject} for t in county.teachers],
-        "classrooms": [{"id": c.id, "name": c.name, "school": c.school, "grade": c.grade} for c in county.classrooms],
-    }
+async def cancel_solve(request: web.Request) -> web.Response:
+    await require_role(request, "coordinator")
+    if not await request.app[JOBS].cancel(request.match_info["id"]):
+        raise ApiError(404, "not_found", "no such running solve job", "id")
+    job = request.app[JOBS].get(request.match_info["id"])
+    assert job is not None
+    return web.json_response(job.to_json())
 
 
 async def get_timetable(request: web.Request) -> web.Response:
@@ -233,7 +173,7 @@ async def get_timetable(request: web.Request) -> web.Response:
         row = await store.latest_timetable(s, county_id, published=request.query.get("published") == "1")
     if row is None:
         raise ApiError(404, "no_timetable", "no timetable yet: run the solver")
-    return web.json_response(_timetable_json(county, row.id, row.state, store.timetable_of(row)))
+    return web.json_response(timetable_view(county, row.id, row.state, store.timetable_of(row)))
 
 
 async def move_lesson(request: web.Request) -> web.Response:
@@ -328,11 +268,10 @@ async def today(request: web.Request) -> web.Response:
         if limiter.blocked(client):
             raise ApiError(429, "too_many_attempts", "too many wrong codes; wait a minute", "code")
         async with request.app[DB].session() as s:
-            room_row = (await s.execute(select(Classroom).where(Classroom.join_code == code))).scalar_one_or_none()
-        if room_row is None:
+            directory_classroom: int | None = await facts.classroom_by_code(s, code)
+        if directory_classroom is None:
             limiter.fail(client)
             raise ApiError(404, "bad_code", "no classroom has this code", "code")
-        directory_classroom: int | None = room_row.id
         user = None
     else:
         user = await current_user(request)
@@ -359,9 +298,7 @@ async def today(request: web.Request) -> web.Response:
     keys = {ls.key for ls in lessons}
     occ = [o for o in occurrences(county, tt, moves, since=day, until=day) if o.lesson_key in keys]
     async with request.app[DB].session() as s:
-        rooms = {r.timetable_ref: r for r in (await s.execute(
-            select(RoomRecord).where(RoomRecord.timetable_ref.in_([o.ref for o in occ] or ["-"]))
-        )).scalars()}
+        rooms = await facts.rooms_by_ref(s, [o.ref for o in occ])
     teachers = {t.id: t.name for t in county.teachers}
     out = []
     for o in occ:
@@ -388,8 +325,9 @@ async def supervision(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_field", "dates are YYYY-MM-DD", "since") from e
     now = utcnow()
     occ = occurrences(county, tt, moves, since=since, until=until or now.astimezone(TZ).date())
-    facts = await room_facts(request, [o.ref for o in occ])
-    lines = planned_vs_held(occ, facts, now, {t.id: t.name for t in county.teachers},
+    async with request.app[DB].session() as s:
+        held = await facts.room_facts(s, [o.ref for o in occ])
+    lines = planned_vs_held(occ, held, now, {t.id: t.name for t in county.teachers},
                             {c.id: f"{next(s.name for s in county.schools if s.id == c.school)} {c.name}"
                              for c in county.classrooms})
     if q.get("format") == "csv":
@@ -398,32 +336,17 @@ async def supervision(request: web.Request) -> web.Response:
     return web.json_response({"lines": [ln.to_json() for ln in lines]})
 
 
-async def room_facts(request: web.Request, refs: list[str]) -> dict[str, RoomFacts]:
-    """Live times and classroom presence of the rooms created for these occurrences."""
-    async with request.app[DB].session() as s:
-        links = await store.links(s)
-        classroom_ref = {directory_id: ref for (kind, ref), directory_id in links.items() if kind == "classroom"}
-        rooms = list((await s.execute(select(RoomRecord).where(RoomRecord.timetable_ref.in_(refs or ["-"])))).scalars())
-        presence: dict[str, list[PresenceRecord]] = defaultdict(list)
-        if rooms:
-            rows = await s.execute(select(PresenceRecord).where(PresenceRecord.room_id.in_([r.id for r in rooms])))
-            for p in rows.scalars():
-                presence[p.room_id].append(p)
-    facts: dict[str, RoomFacts] = {}
-    now = utcnow()
-    for r in rooms:
-        spans: dict[str, list] = defaultdict(list)
-        for p in presence[r.id]:
-            ref = classroom_ref.get(p.classroom_id) if p.classroom_id is not None else None
-            if ref is not None:
-                spans[ref].append((p.joined_at, p.left_at or r.ended_at or now))
-        assert r.timetable_ref is not None
-        facts[r.timetable_ref] = RoomFacts(r.live_at, r.ended_at, dict(spans))
-    return facts
+async def _jobs(app: web.Application) -> AsyncIterator[None]:
+    """The solve jobs live as long as the application; at shutdown running solves are stopped (CP-SAT too)."""
+    jobs = app[JOBS] = SolveJobs(app[DB])
+    try:
+        yield
+    finally:
+        await jobs.close()
 
 
 def setup(app: web.Application) -> None:
-    app[JOBS] = {}
+    app.cleanup_ctx.append(_jobs)
     tag = "scheduler"
     route(app, "GET", "/api/scheduler/schema", schema, "JSON Schema of the county format", tag=tag, auth=False)
     route(app, "GET", "/api/scheduler/templates/{name}", template, "An empty CSV template", tag=tag, auth=False)
@@ -432,6 +355,7 @@ def setup(app: web.Application) -> None:
     route(app, "GET", "/api/scheduler/county", get_county, "The current county data", tag=tag)
     route(app, "POST", "/api/scheduler/solve", start_solve, "Start the solver (202 + job)", SolveBody, tag)
     route(app, "GET", "/api/scheduler/solve/{id}", solve_status, "Progress of a solve job", tag=tag)
+    route(app, "DELETE", "/api/scheduler/solve/{id}", cancel_solve, "Cancel a running solve job", tag=tag)
     route(app, "GET", "/api/scheduler/timetable", get_timetable, "The latest timetable with violations", tag=tag)
     route(app, "POST", "/api/scheduler/timetable/move", move_lesson, "Check or save a hand move", MoveBody, tag)
     route(app, "POST", "/api/scheduler/timetable/publish", publish, "Publish the latest timetable", tag=tag)

@@ -150,6 +150,7 @@ export class SankeClient extends EventTarget {
   _joined(msg) {
     this.me = { participant_id: msg.participant_id, role: msg.role, grants: msg.grants };
     this.resumeToken = msg.resume_token;
+    this.iceServers = msg.ice_servers || []; // TURN with this join's credentials, for UDP-blocking firewalls
     const r = msg.room || {};
     this.room.id = r.id;
     this.room.kind = r.kind;
@@ -393,7 +394,7 @@ export class SankeClient extends EventTarget {
 
   async _negotiatePublisher() {
     if (!this.pub) {
-      const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+      const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: this.iceServers || [] });
       this.pub = pc;
       pc.onicecandidate = (e) => this._trickle(pc, 'publisher', e.candidate);
       pc.onconnectionstatechange = () => {
@@ -436,7 +437,7 @@ export class SankeClient extends EventTarget {
 
   async _answerSubscriber(sdp) {
     if (!this.sub) {
-      const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+      const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: this.iceServers || [] });
       this.sub = pc;
       pc.onicecandidate = (e) => this._trickle(pc, 'subscriber', e.candidate);
       pc.ontrack = (e) => this._onTrack(pc, e);

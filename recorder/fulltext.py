@@ -1,0 +1,56 @@
+"""The full-text match on each database, over the same segmented columns (migration 0014).
+
+SQLite: FTS5 `lib_resources_fts` ranked by `bm25` with column weights (title 5, topic 3, body 1).
+PostgreSQL: the generated `search_vector` (weights A/B/D) ranked by `ts_rank_cd` with normalisation 32
+(rank / (rank + 1)). Both give a relevance in [0, 1) so the combined score weighs them alike. Terms come
+from `recorder.segment` (letters and digits only) and are bound or quoted as plain phrases: a query can
+never be FTS syntax.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import ColumnElement, Date, Float, Integer, Subquery, cast, func, literal_column, select
+from sqlalchemy import text as sql_text
+
+from recorder.models import Resource
+
+Mode = Literal["all", "any"]
+BM25 = "bm25(lib_resources_fts, 5.0, 3.0, 1.0)"
+
+
+def _fts5_expression(terms: list[str], mode: Mode) -> str:
+    joiner = " AND " if mode == "all" else " OR "
+    return joiner.join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def match(dialect: str, terms: list[str], mode: Mode) -> Subquery:
+    """Rows matching the terms: a subquery with `rid` (resource id) and `rel` (relevance in [0, 1))."""
+    if dialect == "postgresql":
+        vector = literal_column("lib_resources.search_vector")
+        parts = [func.plainto_tsquery("simple", t) for t in terms]
+        query = parts[0]
+        for p in parts[1:]:
+            query = query.op("&&" if mode == "all" else "||")(p)
+        rank = func.ts_rank_cd(vector, query, 32)
+        return (
+            select(Resource.id.label("rid"), cast(rank, Float).label("rel"))
+            .where(vector.op("@@")(query))
+            .subquery("fts")
+        )
+    raw = sql_text(
+        f"SELECT rowid AS rid, -{BM25} AS b FROM lib_resources_fts WHERE lib_resources_fts MATCH :expr"
+    ).bindparams(expr=_fts5_expression(terms, mode))
+    inner = raw.columns(rid=Integer, b=Float).subquery("fts_raw")
+    # bm25 grows without bound: b / (b + 1) maps it into [0, 1) like ts_rank_cd's normalisation 32.
+    return select(inner.c.rid, (inner.c.b / (inner.c.b + 1.0)).label("rel")).subquery("fts")
+
+
+def days_since(dialect: str, column: ColumnElement) -> ColumnElement[float]:
+    """Age of a date column in days, 365 when unknown."""
+    if dialect == "postgresql":
+        age = cast(func.current_date() - cast(column, Date), Float)
+    else:
+        age = func.julianday("now") - func.julianday(column)
+    return func.coalesce(age, 365.0)
