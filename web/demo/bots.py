@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
 from media import aiortc_seams as seams
 from web.demo.clip import Clip, load
@@ -49,6 +49,8 @@ class Peer:
         self.reader: asyncio.Task | None = None
         self.closed = asyncio.Event()
         self.replaced = False  # a person opened this seat (the teacher, a classroom PC): the bot gives it up
+        self.answers: list[asyncio.Task] = []
+        self.answering = asyncio.Lock()  # one renegotiation at a time
 
     async def join(self) -> dict:
         self.ws = await self.http.ws_connect(self.url.replace("http", "ws", 1) + "/ws", heartbeat=15)
@@ -79,7 +81,7 @@ class Peer:
                     continue
                 data = json.loads(msg.data)
                 if data.get("type") == "subscriber.offer":
-                    asyncio.create_task(self._answer(data["sdp"]))
+                    self.answers.append(asyncio.create_task(self._answer(data["sdp"])))
                     continue
                 future = self.pending.get(data.get("id"))
                 if future is not None and not future.done():
@@ -92,7 +94,7 @@ class Peer:
             self.closed.set()
 
     async def publish(self) -> None:
-        pc = self.pub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = self.pub = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         specs = []
         for quality, clip in zip(("high", "low"), self.clips, strict=True):
             track = ClipTrack(clip)
@@ -108,8 +110,12 @@ class Peer:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
 
     async def _answer(self, sdp: str) -> None:
+        async with self.answering:
+            await self._answer_one(sdp)
+
+    async def _answer_one(self, sdp: str) -> None:
         if self.sub is None:
-            self.sub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            self.sub = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
 
             @self.sub.on("track")
             def _track(track) -> None:  # type: ignore[no-untyped-def]
