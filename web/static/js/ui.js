@@ -1,6 +1,6 @@
 // Small DOM helpers shared by every page: elements, the header, plain-words errors, toasts, a confirm dialog.
 
-import { has, t } from '../i18n.js';
+import { has, lang, t } from '../i18n.js';
 import { el } from './dom.js';
 import { header } from './header.js';
 
