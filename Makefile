@@ -15,10 +15,12 @@ run: $(BIN)/.installed
 	$(BIN)/sanke serve --demo
 
 test: $(BIN)/.installed
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench-media: $(BIN)/.installed
 	$(BIN)/sanke bench media

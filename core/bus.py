@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
@@ -245,7 +245,7 @@ class RedisBus(Bus):
         return bool(await self._redis.set(self._k(key), value, nx=True, px=int(ttl * 1000) if ttl else None))
 
     async def get(self, key: str) -> str | None:
-        return await self._redis.get(self._k(key))
+        return cast(str | None, await self._redis.get(self._k(key)))  # decode_responses=True: str
 
     async def delete(self, key: str) -> None:
         await self._redis.delete(self._k(key))
@@ -257,7 +257,7 @@ class RedisBus(Bus):
         await self._redis.hdel(self._k(key), field)
 
     async def hgetall(self, key: str) -> dict[str, str]:
-        return await self._redis.hgetall(self._k(key))
+        return cast(dict[str, str], await self._redis.hgetall(self._k(key)))
 
     async def close(self) -> None:
         if self._reader is not None:

@@ -74,9 +74,12 @@ class FrameSource(Protocol):
 
 
 class Outbox(Protocol):
-    """Where the hub sends a participant's messages (a signaling session, seen from the hub)."""
+    """A participant's connection as the hub sees it (a signaling session): send it a message, or close it
+    when another connection replaces it."""
 
     async def send(self, message: dict[str, Any]) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
 
 
 class MediaListener(Protocol):
@@ -120,3 +123,7 @@ class MediaSeam(Protocol):
     async def close_room(self, room_id: str) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class Sfu(MediaSeam, FrameSource, Protocol):
+    """The SFU a node runs: the seam signaling calls plus the frame source the recorder taps."""

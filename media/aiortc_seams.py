@@ -2,8 +2,9 @@
 
 aiortc is a WebRTC endpoint, not an SFU: its receiver decodes every frame and its sender encodes or
 repacketises. To forward encoded RTP we need a few hooks below its public API. They all live here, each
-says what it relies on, and `tests/media/test_aiortc_seams.py` fails if aiortc changes underneath.
-Checked against aiortc 1.16.0 / aioice 0.10.
+says what it relies on, and `tests/media/test_sfu_seams.py` fails if aiortc changes underneath.
+Checked against the versions in `CHECKED` (aiortc 1.16.0, aioice 0.13.0); pyproject.toml allows
+only those, and `unchecked_versions()` names any installed version outside them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import pylibsrtp
@@ -21,6 +23,27 @@ from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import AnyRtcpPacket, RtpPacket
 
 logger = logging.getLogger(__name__)
+
+# package → the minor releases every seam below was checked against (keep pyproject.toml's range the same)
+CHECKED: dict[str, tuple[str, ...]] = {"aiortc": ("1.16",), "aioice": ("0.13",)}
+
+
+def unchecked_versions() -> list[str]:
+    """One line per installed aiortc/aioice whose minor release the seams were not checked against."""
+    out = []
+    for package, minors in CHECKED.items():
+        try:
+            installed = version(package)
+        except PackageNotFoundError:
+            out.append(f"{package} is not installed")
+            continue
+        if ".".join(installed.split(".")[:2]) not in minors:
+            out.append(
+                f"{package} {installed} is installed, but media/aiortc_seams.py was checked against "
+                f"{package} {' / '.join(m + '.x' for m in minors)}: run tests/media/test_sfu_seams.py, review "
+                f"each seam against the new {package}, then add it to CHECKED and to pyproject.toml's range"
+            )
+    return out
 
 PacketTap = Callable[[RtpPacket], None]
 
@@ -57,7 +80,7 @@ def install_receive_tap(receiver: RTCRtpReceiver, kind: str, tap: PacketTap) -> 
     buffer = TapJitterBuffer(kind, tap)
     if not hasattr(receiver, "_RTCRtpReceiver__jitter_buffer"):
         raise RuntimeError("aiortc changed: RTCRtpReceiver has no __jitter_buffer")
-    receiver._RTCRtpReceiver__jitter_buffer = buffer  # type: ignore[attr-defined]
+    receiver._RTCRtpReceiver__jitter_buffer = buffer
     original_receive = receiver.receive
 
     async def receive_without_decoder(parameters: Any) -> None:

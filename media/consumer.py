@@ -3,6 +3,10 @@
 Like mediasoup it rewrites SSRC, payload type, sequence number and timestamp per consumer, so it can
 start on a keyframe (no delta frame before it), switch between a camera's high and low tracks on a
 keyframe without a gap in sequence numbers, and answer the subscriber's NACKs from its own history (RTX).
+
+It holds its producer's id, never the producer (mediasoup's `producerId`): which packets reach it is the
+Router's fan-out, told of every change through `ConsumerListener.on_consumer_changed`, and a keyframe is
+asked of the Router by producer id. A producer's end arrives as `producer_closed(id)` from the Router.
 """
 
 from __future__ import annotations
@@ -14,15 +18,15 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pylibsrtp
 from aiortc.rtp import RtpPacket
 
+from core.contracts import MediaKind
 from media.aiortc_seams import RtpWriter
-
-if TYPE_CHECKING:
-    from media.producer import ExtKey, Producer
+from media.lifecycle import Closable
+from media.rtp import ExtKey
 
 logger = logging.getLogger(__name__)
 _pack = struct.Struct("!BBHII").pack
@@ -50,19 +54,35 @@ class ConsumerCounters:
     remote_fraction_lost: float = 0.0
 
 
-class Consumer:
+class ConsumerListener(Protocol):
+    """The Router, as a consumer sees it."""
+
+    def on_consumer_changed(self, consumer: Consumer) -> None:
+        """`producer_id`/`target_id` changed: fan out to exactly those producers from now on."""
+
+    def on_consumer_closed(self, consumer: Consumer) -> None: ...
+
+    def request_keyframe(self, producer_id: str) -> None: ...
+
+
+class Consumer(Closable):
     __slots__ = (
-        "track_id", "kind", "source", "target", "writer", "ssrc", "rtx_ssrc", "payload_type",
+        "track_id", "kind", "producer_id", "target_id", "writer", "ssrc", "rtx_ssrc", "payload_type",
         "rtx_payload_type", "ext_key", "quality", "counters", "_waiting", "_seq_off", "_ts_off",
         "_start_seq", "_last_seq", "_last_ts", "_last_at", "_history", "_rtx_seq", "last_ntp",
-        "clock_rate", "paused", "closed", "_send", "_rtx_at", "_history_ts",
+        "clock_rate", "paused", "_send", "_rtx_at", "_history_ts", "_listener",
     )
+    what = "consumer"
 
-    def __init__(self, track_id: str, kind: str, source: Producer, clock_rate: int) -> None:
+    def __init__(
+        self, track_id: str, kind: MediaKind, producer_id: str, clock_rate: int, listener: ConsumerListener
+    ) -> None:
+        super().__init__()
         self.track_id = track_id  # the main (high) track id the subscriber knows
         self.kind = kind
-        self.source: Producer | None = source
-        self.target: Producer | None = None  # producer we switch to at its next keyframe
+        self.producer_id: str | None = producer_id  # the producer forwarded now
+        self.target_id: str | None = None  # the producer we switch to at its next keyframe
+        self._listener = listener
         self.writer: RtpWriter | None = None
         self.ssrc = 0
         self.rtx_ssrc = 0
@@ -86,10 +106,10 @@ class Consumer:
         self.last_ntp = 0
         self._send: Callable[[bytes, bytes, bytes], int] = _not_started
         self.paused = True  # until the subscriber connection's sender is started
-        self.closed = False
 
     def start(self, writer: RtpWriter, ssrc: int, rtx_ssrc: int, pt: int, rtx_pt: int | None, ext_key: ExtKey) -> None:
         """The subscriber connection is up: begin forwarding (video from the next keyframe)."""
+        self.check_open("start")
         self.writer = writer
         self._send = writer.packet_sender()
         self.ssrc = ssrc
@@ -103,21 +123,21 @@ class Consumer:
             self.request_keyframe()
 
     def request_keyframe(self) -> None:
-        producer = self.target or self.source
-        if producer is not None:
-            producer.keyframes.request()
+        producer_id = self.target_id or self.producer_id
+        if producer_id is not None and self.state == "open":
+            self._listener.request_keyframe(producer_id)
 
     # -- hot path -------------------------------------------------------------------------------------
 
-    def forward(self, producer: Producer, packet: RtpPacket, keyframe: bool, ext: bytes, ntp: int, now: float) -> None:
+    def forward(self, producer_id: str, packet: RtpPacket, keyframe: bool, ext: bytes, ntp: int, now: float) -> None:
         """Rewrite and send one packet. The per-subscriber cost of the SFU: keep it lean."""
         if self.paused:
             return
         in_seq = packet.sequence_number
-        if producer is not self.source:
-            if producer is not self.target or not keyframe:
+        if producer_id != self.producer_id:
+            if producer_id != self.target_id or not keyframe:
                 return
-            self._switch_to(producer, packet, now)
+            self._switch_to(producer_id, packet, now)
         elif self._waiting:
             if not keyframe and self.kind == "video":
                 self.counters.dropped_waiting += 1
@@ -165,20 +185,22 @@ class Consumer:
         logger.info("consumer of %s: subscriber transport gone, pausing", self.track_id)
         self.paused = True
 
+    def pause(self) -> None:
+        """Stop sending (a failed connection or a failed forward) until `unpause`."""
+        self.paused = True
+
     def _begin(self, packet: RtpPacket, now: float) -> None:
         """First keyframe: continue our own sequence if we forwarded before, else start fresh."""
         self._waiting = False
         self._align(packet, now)
 
-    def _switch_to(self, producer: Producer, packet: RtpPacket, now: float) -> None:
-        old = self.source
-        self.source = producer
-        self.target = None
+    def _switch_to(self, producer_id: str, packet: RtpPacket, now: float) -> None:
+        self.producer_id = producer_id
+        self.target_id = None
         self._waiting = False
-        if old is not None:
-            old.remove_consumer(self)
         self.counters.switches += 1
         self._align(packet, now)
+        self._listener.on_consumer_changed(self)  # the old producer stops fanning out to us
 
     def _align(self, packet: RtpPacket, now: float) -> None:
         self._start_seq = packet.sequence_number
@@ -194,50 +216,43 @@ class Consumer:
 
     # -- control --------------------------------------------------------------------------------------
 
-    def switch(self, producer: Producer, quality: str) -> None:
+    def switch(self, producer_id: str, quality: str) -> None:
         """Move to another version of the track (high/low); takes effect on its next keyframe."""
+        self.check_open("switch")
         self.quality = quality
-        if producer is self.source:
-            if self.target is not None:
-                self.target.remove_consumer(self)
-                self.target = None
-            return
-        if self.target is not None and self.target is not producer:
-            self.target.remove_consumer(self)
-        if self.source is None or self.source.closed:
-            if self.source is not None:
-                self.source.remove_consumer(self)
-            self.source = producer
-            self.target = None
+        if producer_id == self.producer_id:
+            self.target_id = None
+        elif self.producer_id is None:  # what we forwarded is gone: start on the new one's next keyframe
+            self.producer_id = producer_id
+            self.target_id = None
             self._waiting = True
-            producer.add_consumer(self)
             if not self.paused:
                 self.request_keyframe()
-            return
-        self.target = producer
-        producer.add_consumer(self)
-        if not self.paused:
-            producer.keyframes.request()
+        else:
+            self.target_id = producer_id
+            if not self.paused:
+                self._listener.request_keyframe(producer_id)
+        self._listener.on_consumer_changed(self)
 
     def suspend(self) -> None:
         """The subscriber no longer receives this track (its transceiver goes inactive)."""
+        self.check_open("suspend")
         self.paused = True
-        for producer in (self.source, self.target):
-            if producer is not None:
-                producer.remove_consumer(self)
-        self.source = self.target = None
+        self.producer_id = self.target_id = None
+        self._listener.on_consumer_changed(self)
 
-    def resume(self, producer: Producer, quality: str) -> None:
+    def resume(self, producer_id: str, quality: str) -> None:
         """Receive again, continuing this consumer's sequence numbers; forwarding restarts (from a
         keyframe) in `unpause`, once the subscriber has accepted the renegotiation that re-enables it."""
-        self.source = producer
-        self.target = None
+        self.check_open("resume")
+        self.producer_id = producer_id
+        self.target_id = None
         self.quality = quality
         self._waiting = True
-        producer.add_consumer(self)
+        self._listener.on_consumer_changed(self)
 
     def unpause(self) -> None:
-        if self.paused and self.writer is not None and self.source is not None:
+        if self.paused and self.state == "open" and self.writer is not None and self.producer_id is not None:
             self._waiting = True
             self.paused = False
             self.request_keyframe()
@@ -279,19 +294,30 @@ class Consumer:
         self.counters.remote_lost = lost
         self.counters.remote_fraction_lost = fraction / 256
 
-    def on_producer_closed(self, producer: Producer) -> None:
-        if producer is self.target:
-            self.target = None
-        if producer is self.source:
-            self.source = None
+    def sender_report(self) -> tuple[int, int, int, int] | None:
+        """(NTP time, RTP timestamp, packets, bytes) of the newest packet sent, for an RTCP sender report."""
+        if not self.last_ntp:
+            return None
+        return self.last_ntp, self._last_ts, self.counters.packets, self.counters.bytes
+
+    def producer_closed(self, producer_id: str) -> None:
+        """The Router's notice that a producer we forward, or were switching to, is gone."""
+        if producer_id == self.target_id:
+            self.target_id = None
+        if producer_id == self.producer_id:
+            self.producer_id = None
             self._waiting = True
 
     def close(self) -> None:
-        self.closed = True
+        if not self._begin_close():
+            return
         self.paused = True
-        for producer in (self.source, self.target):
-            if producer is not None:
-                producer.remove_consumer(self)
-        self.source = self.target = None
+        self.producer_id = self.target_id = None
         self._history = []
         self._history_ts = []
+        self._rtx_at = []
+        self._listener.on_consumer_closed(self)
+
+    def transport_closed(self) -> None:
+        """The subscriber transport (its parent) closed: the same ending, told by the parent."""
+        self.close()

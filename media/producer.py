@@ -1,34 +1,63 @@
-"""A Producer is one track the SFU receives from a publisher; it fans each packet out to its Consumers.
+"""A Producer is one track the SFU receives from a publisher; it hands each packet to the consumers the
+Router lists for it.
 
 The hot path (`on_packet`) runs synchronously inside the publisher transport's receive task: no queue,
 no task wake-up per packet. Work done once per received packet (keyframe detection, the header extension
-block, timing) is shared by all consumers.
+block, timing) is shared by all consumers. The fan-out list belongs to the Router (as in mediasoup): the
+producer only iterates it and never touches a consumer's state; a consumer that fails or a producer that
+closes is reported to the Router, which decides what happens to whom.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtp import RtpPacket
 
-from media.frames import EncodedFrame
+from core.contracts import EncodedFrame, FrameSink, Layer, MediaKind, Source
 from media.keyframes import KeyframeRequester
-from media.rtp import abs_send_time_extension, audio_level_extension, keyframe_detector, ntp_now, seq_newer
-
-if TYPE_CHECKING:
-    from media.consumer import Consumer
+from media.lifecycle import Closable
+from media.rtp import (
+    ExtKey,
+    abs_send_time_extension,
+    audio_level_extension,
+    keyframe_detector,
+    ntp_now,
+    seq_newer,
+)
 
 logger = logging.getLogger(__name__)
 
-Sink = Callable[[EncodedFrame], None]
+Sink = FrameSink
 
-# ext ids used on subscriber legs (the SFU is the offerer there, so aiortc's own ids apply)
-ExtKey = tuple[int, int]  # (abs-send-time id or 0, audio-level id or 0)
+_sink_ids = itertools.count(1)
+
+
+class Forwarder(Protocol):
+    """What a producer hands packets to (a Consumer); declared here so this module imports no consumer."""
+
+    @property
+    def ext_key(self) -> ExtKey: ...
+
+    def forward(
+        self, producer_id: str, packet: RtpPacket, keyframe: bool, ext: bytes, ntp: int, now: float
+    ) -> None: ...
+
+
+class ProducerListener(Protocol):
+    """The Router, as a producer sees it: the fan-out list it owns and the notices it acts on."""
+
+    def fanout(self, producer_id: str) -> list[Forwarder]: ...
+
+    def on_forward_failed(self, producer_id: str, forwarder: Forwarder) -> None: ...
+
+    def on_producer_closed(self, producer: Producer) -> None: ...
 
 
 @dataclass(slots=True)
@@ -50,35 +79,57 @@ class _SinkEntry:
     waiting_keyframe: bool
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class ProducerInfo:
+    """What a producer is: its id, whose it is, and the negotiated codec (all typed as the seam types them)."""
+
     track_id: str
     participant_id: str
-    kind: str
-    source: str
-    quality: str
+    kind: MediaKind
+    source: Source
+    quality: Layer
     codec: str
     clock_rate: int
 
 
-class Producer:
-    def __init__(self, info: ProducerInfo, send_pli: Callable[[int], bool]) -> None:
+class SinkSubscription:
+    """A frame sink attached to a producer: an id and `close()` (a `core.contracts.SinkHandle`).
+    Closing twice, or after the producer closed, does nothing."""
+
+    __slots__ = ("id", "track_id", "_producer")
+
+    def __init__(self, sink_id: str, producer: Producer) -> None:
+        self.id = sink_id
+        self.track_id = producer.info.track_id
+        self._producer: Producer | None = producer
+
+    def close(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.detach_sink(self.id)
+
+
+class Producer(Closable):
+    what = "producer"
+
+    def __init__(self, info: ProducerInfo, send_pli: Callable[[int], bool], listener: ProducerListener) -> None:
+        super().__init__()
         self.info = info
-        self.kind = info.kind
-        self.consumers: list[Consumer] = []
+        self.kind: MediaKind = info.kind
+        self._listener = listener
+        self.consumers: list[Forwarder] = listener.fanout(info.track_id)  # the Router's list: read only here
         self.counters = ProducerCounters()
         self.media_ssrc: int | None = None
         self._send_pli = send_pli
         self.keyframes = KeyframeRequester(self._pli)
         self._is_keyframe = keyframe_detector(info.codec) if info.kind == "video" else None
         self._keyframe_ts: set[int] = set()
-        self._sinks: list[_SinkEntry] = []
+        self._sinks: dict[str, _SinkEntry] = {}
         self._frame_hook: Callable[[Callable[[JitterFrame], None] | None], None] | None = None
         self._ext_cache: dict[ExtKey, bytes] = {}
         # audio level: (time, dBov) of the latest packet carrying ssrc-audio-level
         self.level_dbov = 127
         self.level_at = 0.0
-        self.closed = False
         self.created_at = time.monotonic()
 
     # -- publisher side -------------------------------------------------------------------------------
@@ -90,7 +141,10 @@ class Producer:
 
     def on_packet(self, packet: RtpPacket) -> None:
         """One media packet from the publisher (RTX already unwrapped)."""
+        if self.state == "closed":
+            return
         t0 = time.perf_counter()
+        track_id = self.info.track_id
         now = time.monotonic()
         c = self.counters
         seq = packet.sequence_number
@@ -121,7 +175,7 @@ class Producer:
                 if ext is None:
                     ext = cache[key] = abs_send_time_extension(key[0], ntp) if key[0] else b""
                 try:
-                    consumer.forward(self, packet, keyframe, ext, ntp, now)
+                    consumer.forward(track_id, packet, keyframe, ext, ntp, now)
                 except Exception:
                     self._consumer_failed(consumer)
         else:
@@ -138,7 +192,7 @@ class Producer:
                 if ext is None:
                     ext = cache[key] = audio_level_extension(key[1], level) if key[1] and level else b""
                 try:
-                    consumer.forward(self, packet, False, ext, ntp, now)
+                    consumer.forward(track_id, packet, False, ext, ntp, now)
                 except Exception:
                     self._consumer_failed(consumer)
         dt = time.perf_counter() - t0
@@ -147,10 +201,11 @@ class Producer:
         if dt > c.transit_max:
             c.transit_max = dt
 
-    def _consumer_failed(self, consumer: Consumer) -> None:
-        """One broken subscriber must never stop the publisher's receive loop (and everyone's media)."""
-        logger.exception("forwarding %s failed; pausing that consumer", self.info.track_id)
-        consumer.paused = True
+    def _consumer_failed(self, consumer: Forwarder) -> None:
+        """One broken subscriber must never stop the publisher's receive loop (and everyone's media): the
+        Router hears of it and pauses that consumer."""
+        logger.exception("forwarding %s failed", self.info.track_id)
+        self._listener.on_forward_failed(self.info.track_id, consumer)
 
     @property
     def packets_lost(self) -> int:
@@ -160,16 +215,6 @@ class Producer:
         expected = c.cycles + c.max_seq - c.base_seq + 1
         return max(0, expected - c.packets)
 
-    # -- consumers ------------------------------------------------------------------------------------
-
-    def add_consumer(self, consumer: Consumer) -> None:
-        if consumer not in self.consumers:
-            self.consumers.append(consumer)
-
-    def remove_consumer(self, consumer: Consumer) -> None:
-        if consumer in self.consumers:
-            self.consumers.remove(consumer)
-
     # -- in-process sinks (the recorder) --------------------------------------------------------------
 
     def set_frame_hook(self, hook: Callable[[Callable[[JitterFrame], None] | None], None]) -> None:
@@ -178,22 +223,22 @@ class Producer:
         if self._sinks:
             hook(self._on_frame)
 
-    def attach_sink(self, sink: Sink) -> Callable[[], None]:
-        entry = _SinkEntry(sink, waiting_keyframe=self.kind == "video")
-        self._sinks.append(entry)
+    def attach_sink(self, sink: Sink) -> SinkSubscription:
+        """Frames from the next keyframe on (one is requested now), until the returned handle is closed."""
+        self.check_open("attach_sink")
+        handle = SinkSubscription(f"sink-{next(_sink_ids)}", self)
+        self._sinks[handle.id] = _SinkEntry(sink, waiting_keyframe=self.kind == "video")
         if self._frame_hook is not None and len(self._sinks) == 1:
             self._frame_hook(self._on_frame)
         if self.kind == "video":
             self.keyframes.request()
+        return handle
 
-        def detach() -> None:
-            if entry in self._sinks:
-                self._sinks.remove(entry)
-                if not self._sinks and self._frame_hook is not None:
-                    self._frame_hook(None)
-                    self._keyframe_ts.clear()
-
-        return detach
+    def detach_sink(self, sink_id: str) -> None:
+        if self._sinks.pop(sink_id, None) is not None and not self._sinks:
+            if self._frame_hook is not None:
+                self._frame_hook(None)
+            self._keyframe_ts.clear()
 
     def _on_frame(self, frame: JitterFrame) -> None:
         keyframe = frame.timestamp in self._keyframe_ts
@@ -203,7 +248,7 @@ class Producer:
                 self._keyframe_ts.clear()
         encoded = EncodedFrame(
             track_id=self.info.track_id,
-            kind=self.kind,  # type: ignore[arg-type]
+            kind=self.kind,
             codec=self.info.codec if self.kind == "video" else "opus",
             data=frame.data,
             timestamp=frame.timestamp,
@@ -211,7 +256,7 @@ class Producer:
             keyframe=keyframe if self.kind == "video" else True,
             arrival=time.monotonic(),
         )
-        for entry in list(self._sinks):
+        for entry in list(self._sinks.values()):
             if entry.waiting_keyframe:
                 if not encoded.keyframe:
                     continue
@@ -222,9 +267,16 @@ class Producer:
                 logger.exception("frame sink failed for track %s", self.info.track_id)
 
     def close(self) -> None:
-        self.closed = True
+        """Stop receiving this track; the Router drops it and tells its consumers."""
+        if not self._begin_close():
+            return
         self.keyframes.close()
-        for consumer in list(self.consumers):
-            consumer.on_producer_closed(self)
-        self.consumers.clear()
+        if self._sinks and self._frame_hook is not None:
+            self._frame_hook(None)
         self._sinks.clear()
+        self._keyframe_ts.clear()
+        self._listener.on_producer_closed(self)
+
+    def transport_closed(self) -> None:
+        """The publisher transport closed (its parent): the same ending, told by the parent."""
+        self.close()

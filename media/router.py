@@ -2,20 +2,26 @@
 
 It applies the subscription plans signaling computes (from `rooms/audience.py`), resolves a plan's
 quality to the camera's high or low track, and reports audio levels and track stats to the listener.
+
+As in mediasoup, the Router owns the fan-out: for each producer id the list of consumers its packets go
+to. Consumers hold producer ids and tell the Router when those change (`on_consumer_changed`); a closing
+producer or consumer tells the Router, which sends the close notices. No media object mutates another.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
-from core.contracts import MediaListener, MediaTrack, PublishedTrackSpec, Quality
+from core.contracts import FrameSink, MediaListener, MediaTrack, PublishedTrackSpec, Quality
 from media.consumer import Consumer
-from media.frames import EncodedFrame
-from media.producer import Producer
+from media.lifecycle import Closable
+from media.producer import Forwarder, Producer, SinkSubscription
 from media.stats import StatsCollector, TrackStats
 from media.transport import PublishedMedia, PublisherTransport, SubscriberTransport, add_ice_candidate
 
@@ -27,12 +33,19 @@ SPEAKING_DBOV = 50  # quieter than -50 dBov is not speaking
 LEVEL_FRESH_S = 0.6
 
 
+def _track_id(participant_id: str, mid: str) -> str:
+    return f"{participant_id}:{mid}"
+
+
 def _level(dbov: int) -> float:
     return round(10 ** (-dbov / 20), 4)
 
 
-class Router:
+class Router(Closable):
+    what = "media router"
+
     def __init__(self, room_id: str, listener: Callable[[], MediaListener | None]) -> None:
+        super().__init__()
         self.room_id = room_id
         self._listener = listener
         self.producers: dict[str, Producer] = {}
@@ -43,26 +56,78 @@ class Router:
         self._last_levels: dict[str, float] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._announcing: set[asyncio.Task[None]] = set()
-        self._closed = False
+        self._fanout: dict[str, list[Forwarder]] = {}  # producer id → consumers its packets go to
+        self._links: dict[Consumer, tuple[str, ...]] = {}  # consumer → the producer ids it is fanned from
+
+    # -- the fan-out (ProducerListener and ConsumerListener) ----------------------------------------------
+
+    def fanout(self, producer_id: str) -> list[Forwarder]:
+        return self._fanout.setdefault(producer_id, [])
+
+    def on_consumer_changed(self, consumer: Consumer) -> None:
+        wanted = tuple(p for p in dict.fromkeys((consumer.producer_id, consumer.target_id)) if p is not None)
+        linked = self._links.get(consumer, ())
+        if wanted == linked:
+            return
+        for producer_id in linked:
+            targets = self._fanout.get(producer_id)
+            if producer_id not in wanted and targets is not None and consumer in targets:
+                targets.remove(consumer)
+        for producer_id in wanted:
+            targets = self.fanout(producer_id)
+            if consumer not in targets:
+                targets.append(consumer)
+        if wanted:
+            self._links[consumer] = wanted
+        else:
+            self._links.pop(consumer, None)
+
+    def on_consumer_closed(self, consumer: Consumer) -> None:
+        self.on_consumer_changed(consumer)  # its ids are cleared: it leaves every fan-out list
+
+    def on_producer_closed(self, producer: Producer) -> None:
+        track_id = producer.info.track_id
+        if self.producers.get(track_id) is producer:
+            del self.producers[track_id]
+        targets = self._fanout.get(track_id)
+        if targets is producer.consumers:
+            del self._fanout[track_id]
+            for consumer in list(targets):
+                if isinstance(consumer, Consumer):
+                    consumer.producer_closed(track_id)
+                    self.on_consumer_changed(consumer)
+            targets.clear()
+
+    def on_forward_failed(self, producer_id: str, forwarder: Forwarder) -> None:
+        if isinstance(forwarder, Consumer):
+            forwarder.pause()
+
+    def request_keyframe(self, producer_id: str) -> None:
+        producer = self.producers.get(producer_id)
+        if producer is not None and not producer.closed:
+            producer.keyframes.request()
 
     # -- publishing -----------------------------------------------------------------------------------
 
     async def publish_offer(self, participant_id: str, sdp: str, tracks: list[PublishedTrackSpec]) -> str:
+        self.check_open("publish offer")
         self._ensure_ticker()
         transport = self.publishers.get(participant_id)
-        if transport is not None and transport.pc.connectionState in ("failed", "closed"):
+        if transport is not None and (transport.closed or transport.pc.connectionState in ("failed", "closed")):
             await self._close_publisher(participant_id)
             transport = None
         if transport is None:
             transport = PublisherTransport(
                 participant_id,
-                make_track_id=lambda mid, pid=participant_id: f"{pid}:{mid}",
+                make_track_id=functools.partial(_track_id, participant_id),
                 on_producer=self._on_producer,
+                producer_listener=self,
             )
             self.publishers[participant_id] = transport
         specs = {t.mid: PublishedMedia(t.mid, t.kind, t.source, t.quality) for t in tracks}
         before = set(self.producers)
         answer = await transport.apply_offer(sdp, specs)
+        self.check_open("publish offer")  # the room closed while the offer was applied
         new = [p for tid, p in self.producers.items() if tid not in before]
         if new:
             # Announce after answering: the room's reaction (renegotiating every subscriber) must not
@@ -83,20 +148,16 @@ class Router:
                 listener = self._listener()
                 if listener is not None:
                     await listener.on_track_published(self.room_id, self._media_track(producer))
-                await self._reapply(lambda plan, p=producer: p.info.track_id in plan or self._twin_key(p) in plan)
+                await self._reapply(functools.partial(self._plan_touches, producer))
         except Exception:
             logger.exception("media room %s: announcing tracks failed", self.room_id)
 
+    def _plan_touches(self, producer: Producer, plan: dict[str, Quality]) -> bool:
+        return producer.info.track_id in plan or self._twin_key(producer) in plan
+
     def _media_track(self, producer: Producer) -> MediaTrack:
         info = producer.info
-        return MediaTrack(
-            track_id=info.track_id,
-            participant_id=info.participant_id,
-            kind=info.kind,  # type: ignore[arg-type]
-            source=info.source,  # type: ignore[arg-type]
-            quality=info.quality,  # type: ignore[arg-type]
-            codec=info.codec,
-        )
+        return MediaTrack(info.track_id, info.participant_id, info.kind, info.source, info.quality, info.codec)
 
     def _twin(self, producer: Producer, quality: str) -> Producer | None:
         info = producer.info
@@ -125,18 +186,19 @@ class Router:
 
     def _subscriber(self, participant_id: str) -> SubscriberTransport:
         transport = self.subscribers.get(participant_id)
-        if transport is None:
+        if transport is None or transport.closed:
 
             async def send_offer(sdp: str, pid: str = participant_id) -> None:
                 listener = self._listener()
                 if listener is not None:
                     await listener.on_subscriber_offer(self.room_id, pid, sdp)
 
-            transport = SubscriberTransport(participant_id, send_offer)
+            transport = SubscriberTransport(participant_id, send_offer, self)
             self.subscribers[participant_id] = transport
         return transport
 
     async def set_subscriptions(self, participant_id: str, plan: dict[str, Quality]) -> None:
+        self.check_open("set subscriptions")
         self._ensure_ticker()
         self.plans[participant_id] = dict(plan)
         await self._apply(participant_id)
@@ -155,8 +217,9 @@ class Router:
             wanted.add(track_id)
             current = transport.consumer(track_id)
             if current is not None:
-                if producer is not current.source and producer is not current.target:
-                    current.switch(producer, quality)
+                producer_id = producer.info.track_id
+                if producer_id != current.producer_id and producer_id != current.target_id:
+                    current.switch(producer_id, quality)
                 else:
                     current.quality = quality
                 continue
@@ -176,14 +239,17 @@ class Router:
                 await self._apply(participant_id)
 
     async def subscriber_answer(self, participant_id: str, sdp: str) -> None:
+        self.check_open("subscriber answer")
         transport = self.subscribers.get(participant_id)
         if transport is None:
             raise KeyError(f"no subscriber connection for {participant_id}")
         await transport.apply_answer(sdp)
 
-    async def ice_candidate(self, participant_id: str, target: str, candidate: dict) -> None:
-        transport = (self.publishers if target == "publisher" else self.subscribers).get(participant_id)
-        if transport is not None:
+    async def ice_candidate(self, participant_id: str, target: str, candidate: dict[str, Any]) -> None:
+        transports: dict[str, PublisherTransport] | dict[str, SubscriberTransport]
+        transports = self.publishers if target == "publisher" else self.subscribers
+        transport = transports.get(participant_id)
+        if transport is not None and not transport.closed:
             await add_ice_candidate(transport.pc, candidate)
 
     def consumer(self, participant_id: str, track_id: str) -> Consumer | None:
@@ -192,7 +258,8 @@ class Router:
 
     # -- sinks ----------------------------------------------------------------------------------------
 
-    def attach_sink(self, track_id: str, sink: Callable[[EncodedFrame], None]) -> Callable[[], None]:
+    def attach_sink(self, track_id: str, sink: FrameSink) -> SinkSubscription:
+        self.check_open("attach sink")
         producer = self.producers.get(track_id)
         if producer is None:
             raise KeyError(f"no track {track_id} in room {self.room_id}")
@@ -214,6 +281,8 @@ class Router:
                 await listener.on_track_unpublished(self.room_id, self._media_track(producer))
         ids = {p.info.track_id for p in gone}
         for pid, transport_ in list(self.subscribers.items()):
+            if transport_.closed:
+                continue
             touched = [t for t, s in transport_.slots.items() if s.active and t in ids]
             for track_id in touched:
                 transport_.remove(track_id)
@@ -224,6 +293,9 @@ class Router:
                 await self._apply(pid)
 
     async def leave(self, participant_id: str) -> None:
+        """Close the participant's two transports (a leave after the room closed has nothing to do)."""
+        if self.closed:
+            return
         self.plans.pop(participant_id, None)
         self._last_levels.pop(participant_id, None)
         subscriber = self.subscribers.pop(participant_id, None)
@@ -236,7 +308,9 @@ class Router:
         return not self.publishers and not self.subscribers
 
     async def close(self) -> None:
-        self._closed = True
+        """Close every transport (each tells its producers or consumers), then stop the reports. Once."""
+        if not self._begin_close():
+            return
         for task in list(self._announcing):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -246,15 +320,26 @@ class Router:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
             self._ticker = None
-        for pid in list(self.subscribers):
-            await self.leave(pid)
-        for pid in list(self.publishers):
-            await self.leave(pid)
+        self.plans.clear()
+        while self.subscribers:
+            _, subscriber = self.subscribers.popitem()
+            await subscriber.router_closed()
+        listener = self._listener()
+        while self.publishers:
+            _, publisher = self.publishers.popitem()
+            gone = [p for p in publisher.producers.values() if not p.closed]
+            await publisher.router_closed()
+            for producer in gone:
+                if listener is not None:
+                    await listener.on_track_unpublished(self.room_id, self._media_track(producer))
+        self.producers.clear()
+        self._fanout.clear()
+        self._links.clear()
 
     # -- periodic reports -----------------------------------------------------------------------------
 
     def _ensure_ticker(self) -> None:
-        if self._ticker is None and not self._closed:
+        if self._ticker is None and not self.closed:
             self._ticker = asyncio.get_running_loop().create_task(self._tick(), name=f"media-room-{self.room_id}")
 
     def audio_levels(self) -> dict[str, float]:

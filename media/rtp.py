@@ -10,6 +10,8 @@ import struct
 import time
 
 _HEADER = struct.Struct("!BBHII")
+# header extension ids on a subscriber leg (the SFU is the offerer there, so aiortc's own ids apply)
+ExtKey = tuple[int, int]  # (abs-send-time id or 0, audio-level id or 0)
 _NTP_EPOCH_OFFSET = 2208988800
 
 VP8 = "VP8"

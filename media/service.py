@@ -1,12 +1,12 @@
-"""MediaService: the SFU behind `signaling.media_seam.MediaSeam`, one Router per room."""
+"""MediaService: the SFU behind `core.contracts.MediaSeam` (and the recorder's `FrameSource`), one Router
+per room. A closed router is never handed out: closing pops it first, the next call makes a fresh one."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from typing import Any
 
-from core.contracts import MediaListener, PcRole, PublishedTrackSpec, Quality
-from media.frames import EncodedFrame
+from core.contracts import FrameSink, MediaListener, PcRole, PublishedTrackSpec, Quality, SinkHandle
 from media.router import Router
 from media.stats import TrackStats, render_prometheus
 
@@ -40,7 +40,9 @@ class MediaService:
             raise KeyError(f"no media for room {room_id}")
         await router.subscriber_answer(participant_id, sdp)
 
-    async def ice_candidate(self, room_id: str, participant_id: str, target: PcRole, candidate: dict) -> None:
+    async def ice_candidate(
+        self, room_id: str, participant_id: str, target: PcRole, candidate: dict[str, Any]
+    ) -> None:
         router = self.routers.get(room_id)
         if router is not None:
             await router.ice_candidate(participant_id, target, candidate)
@@ -68,9 +70,9 @@ class MediaService:
 
     # -- beyond the seam ------------------------------------------------------------------------------
 
-    def attach_sink(self, room_id: str, track_id: str, sink: Callable[[EncodedFrame], None]) -> Callable[[], None]:
+    def attach_sink(self, room_id: str, track_id: str, sink: FrameSink) -> SinkHandle:
         """Hand encoded frames of a track to an in-process consumer (the recorder), from the next
-        keyframe on (one is requested now). Returns the function that detaches it."""
+        keyframe on (one is requested now). Returns the subscription: its id and `close()`."""
         router = self.routers.get(room_id)
         if router is None:
             raise KeyError(f"no media for room {room_id}")

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from media.consumer import Consumer
     from media.producer import Producer
     from media.transport import SubscriberTransport
 
@@ -50,12 +51,12 @@ class StatsCollector:
         self._prev: dict[str, tuple[float, int]] = {}  # track_id → (time, bytes)
 
     def collect(self, producers: Iterable[Producer], subscribers: Iterable[SubscriberTransport]) -> list[TrackStats]:
-        by_source: dict[int, list] = {}
+        by_source: dict[str, list[Consumer]] = {}  # producer id → its consumers
         for transport in subscribers:
             for slot in transport.slots.values():
                 consumer = slot.consumer
-                if consumer.source is not None:
-                    by_source.setdefault(id(consumer.source), []).append(consumer)
+                if consumer.producer_id is not None:
+                    by_source.setdefault(consumer.producer_id, []).append(consumer)
         now = time.monotonic()
         out: list[TrackStats] = []
         seen: set[str] = set()
@@ -66,7 +67,7 @@ class StatsCollector:
             then, then_bytes = self._prev.get(info.track_id, (producer.created_at, 0))
             self._prev[info.track_id] = (now, c.bytes)
             bitrate = (c.bytes - then_bytes) * 8 / (now - then) if now > then else 0.0
-            consumers = by_source.get(id(producer), [])
+            consumers = by_source.get(info.track_id, [])
             transit_avg = c.transit_sum / c.transit_count * 1e6 if c.transit_count else 0.0
             out.append(
                 TrackStats(

@@ -4,14 +4,20 @@ subscriber (SFU offers and sends).
 Two connections per participant, as LiveKit does: the publisher connection is negotiated only when the
 participant's own tracks change, the subscriber connection only when what it receives changes, and each
 side is always the offerer of its own connection, so offers never collide (no glare handling).
+
+Each transport closes once: `close()` (or `router_closed()` from its Router) closes the peer connection
+and tells each producer or consumer `transport_closed()`; any later offer or answer raises
+`InvalidStateError`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import cast
 
 from aiortc import (
     RTCConfiguration,
@@ -21,8 +27,10 @@ from aiortc import (
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
+from aiortc.exceptions import InvalidStateError as AiortcInvalidState
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import (
     RTCP_PSFB_FIR,
@@ -37,15 +45,18 @@ from aiortc.rtp import (
 )
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
+from core.contracts import Layer, MediaKind, Source
+from core.errors import InvalidStateError
 from media import aiortc_seams as seams
-from media.consumer import Consumer
-from media.producer import Producer, ProducerInfo
+from media.consumer import Consumer, ConsumerListener
+from media.lifecycle import Closable
+from media.producer import Producer, ProducerInfo, ProducerListener
 
 logger = logging.getLogger(__name__)
 
 
 def _config() -> RTCConfiguration:
-    return RTCConfiguration(iceServers=[], bundlePolicy="max-bundle")
+    return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
 async def add_ice_candidate(pc: RTCPeerConnection, candidate: dict) -> None:
@@ -65,9 +76,9 @@ async def add_ice_candidate(pc: RTCPeerConnection, candidate: dict) -> None:
 @dataclass(slots=True)
 class PublishedMedia:
     mid: str
-    kind: str
-    source: str
-    quality: str
+    kind: MediaKind
+    source: Source
+    quality: Layer
 
 
 class _Tap:
@@ -90,15 +101,20 @@ class _Tap:
             self.buffer.on_frame = handler
 
 
-class PublisherTransport:
+class PublisherTransport(Closable):
     """Receives a participant's tracks; each becomes a Producer whose packets bypass aiortc's decoder."""
+
+    what = "publisher transport"
 
     def __init__(
         self,
         participant_id: str,
         make_track_id: Callable[[str], str],
         on_producer: Callable[[Producer], Awaitable[None]],
+        producer_listener: ProducerListener,
     ) -> None:
+        super().__init__()
+        self._producer_listener = producer_listener
         self.participant_id = participant_id
         self.pc = RTCPeerConnection(_config())
         self._make_track_id = make_track_id
@@ -118,10 +134,18 @@ class PublisherTransport:
                 self._taps[transceiver.mid] = tap
 
     async def apply_offer(self, sdp: str, specs: dict[str, PublishedMedia]) -> str:
+        self.check_open("publish offer")
         async with self._lock:
-            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-            answer = await self.pc.createAnswer()
-            await self.pc.setLocalDescription(answer)
+            self.check_open("publish offer")
+            try:
+                await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+                answer = await self.pc.createAnswer()
+                await self.pc.setLocalDescription(answer)
+            except AiortcInvalidState as e:
+                if self.closed:  # closed while negotiating: the caller raced a leave or a room close
+                    raise InvalidStateError("publish offer: the publisher transport closed meanwhile") from e
+                raise
+            self.check_open("publish offer")
             local = SessionDescription.parse(self.pc.localDescription.sdp)
             for media in local.media:
                 mid = media.rtp.muxId
@@ -130,18 +154,19 @@ class PublisherTransport:
                     continue
                 codec = media.rtp.codecs[0]
                 spec = specs.get(mid)
-                if spec is None or spec.kind != media.kind:  # the SDP decides what the m-line carries
-                    spec = PublishedMedia(mid, media.kind, "camera" if media.kind == "video" else "microphone", "high")
+                kind = cast(MediaKind, media.kind)  # a receiving m-line with a codec is audio or video
+                if spec is None or spec.kind != kind:  # the SDP decides what the m-line carries
+                    spec = PublishedMedia(mid, kind, "camera" if kind == "video" else "microphone", "high")
                 info = ProducerInfo(
                     track_id=self._make_track_id(mid),
                     participant_id=self.participant_id,
-                    kind=media.kind,
+                    kind=kind,
                     source=spec.source,
                     quality=spec.quality,
                     codec=codec.name if media.kind == "video" else codec.name.lower(),
                     clock_rate=codec.clockRate,
                 )
-                producer = Producer(info, self._pli_sender(tap.receiver))
+                producer = Producer(info, self._pli_sender(tap.receiver), self._producer_listener)
                 tap.producer = producer
                 producer.set_frame_hook(tap.set_frame_handler)
                 self.producers[mid] = producer
@@ -164,9 +189,15 @@ class PublisherTransport:
         return send
 
     async def close(self) -> None:
-        for producer in self.producers.values():
-            producer.close()
+        if not self._begin_close():
+            return
+        for producer in list(self.producers.values()):
+            producer.transport_closed()
         await self.pc.close()
+
+    async def router_closed(self) -> None:
+        """The Router (its parent) closed."""
+        await self.close()
 
 
 class SilentTrack(MediaStreamTrack):
@@ -179,7 +210,7 @@ class SilentTrack(MediaStreamTrack):
         self._id = track_id
         self._never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    async def recv(self):  # type: ignore[override]
+    async def recv(self):
         await self._never
         raise asyncio.CancelledError
 
@@ -196,10 +227,16 @@ class _Slot:
     active: bool = True
 
 
-class SubscriberTransport:
+class SubscriberTransport(Closable):
     """Sends the tracks a participant should receive; the SFU (re)offers whenever that set changes."""
 
-    def __init__(self, participant_id: str, send_offer: Callable[[str], Awaitable[None]]) -> None:
+    what = "subscriber transport"
+
+    def __init__(
+        self, participant_id: str, send_offer: Callable[[str], Awaitable[None]], listener: ConsumerListener
+    ) -> None:
+        super().__init__()
+        self._listener = listener
         self.participant_id = participant_id
         self.pc = RTCPeerConnection(_config())
         self._send_offer = send_offer
@@ -212,7 +249,7 @@ class SubscriberTransport:
     def _on_state(self) -> None:
         if self.pc.connectionState in ("failed", "closed"):
             for slot in self.slots.values():
-                slot.consumer.paused = True  # nothing to send to until signaling says leave
+                slot.consumer.pause()  # nothing to send to until signaling says leave
 
     def consumer(self, track_id: str) -> Consumer | None:
         slot = self.slots.get(track_id)
@@ -220,17 +257,19 @@ class SubscriberTransport:
 
     def add(self, track_id: str, producer: Producer, quality: str) -> Consumer:
         """Start (or resume) forwarding `producer` as `track_id`; needs a negotiation when new."""
+        self.check_open("subscribe")
+        producer_id = producer.info.track_id
         slot = self.slots.get(track_id)
         if slot is not None:
             consumer = slot.consumer
             if slot.active:
-                consumer.switch(producer, quality)
+                consumer.switch(producer_id, quality)
                 return consumer
             slot.active = True
             slot.transceiver.direction = "sendonly"
-            consumer.resume(producer, quality)
+            consumer.resume(producer_id, quality)
             return consumer
-        consumer = Consumer(track_id, producer.kind, producer, producer.info.clock_rate)
+        consumer = Consumer(track_id, producer.kind, producer_id, producer.info.clock_rate, self._listener)
         consumer.quality = quality
         transceiver = self.pc.addTransceiver(SilentTrack(producer.kind, track_id), direction="sendonly")
         preferred = [
@@ -240,24 +279,22 @@ class SubscriberTransport:
         if preferred:
             transceiver.setCodecPreferences(preferred)
         seams.set_stream_id(transceiver.sender, producer.info.participant_id)
-        seams.capture_send_parameters(
-            transceiver.sender, lambda params, c=consumer, t=transceiver: self._start(c, t, params)
-        )
+        seams.capture_send_parameters(transceiver.sender, functools.partial(self._start, consumer, transceiver))
         seams.intercept_sender_rtcp(transceiver.sender, self._rtcp_handler(consumer))
-        producer.add_consumer(consumer)
         self.slots[track_id] = _Slot(consumer, transceiver)
+        self._listener.on_consumer_changed(consumer)  # the Router fans the producer out to it
         return consumer
 
     def remove(self, track_id: str) -> None:
         slot = self.slots.get(track_id)
-        if slot is None or not slot.active:
+        if slot is None or not slot.active or self.closed:
             return
         slot.active = False
         slot.consumer.suspend()
         slot.transceiver.direction = "inactive"
 
     def _start(self, consumer: Consumer, transceiver: RTCRtpTransceiver, params: RTCRtpSendParameters) -> None:
-        if consumer.writer is not None:
+        if consumer.writer is not None or consumer.closed:
             return  # every renegotiation calls send() again; the sender started only once
         if self._writer is None or not self._writer.ready:
             writer = seams.RtpWriter(transceiver.sender.transport)
@@ -266,6 +303,9 @@ class SubscriberTransport:
                 return
             self._writer = writer
         codec = params.codecs[0]
+        if codec.payloadType is None:  # aiortc assigns every negotiated codec a payload type
+            logger.warning("subscriber %s: codec %s without a payload type", self.participant_id, codec.name)
+            return
         rtx_pt = next(
             (c.payloadType for c in params.codecs if c.name == "rtx" and c.parameters.get("apt") == codec.payloadType),
             None,
@@ -300,15 +340,15 @@ class SubscriberTransport:
 
     def sync_sender_reports(self) -> None:
         for slot in self.slots.values():
-            c = slot.consumer
-            if c.last_ntp:
-                seams.update_sender_report(
-                    slot.transceiver.sender, c.last_ntp, c._last_ts, c.counters.packets, c.counters.bytes
-                )
+            report = slot.consumer.sender_report()
+            if report is not None:
+                seams.update_sender_report(slot.transceiver.sender, *report)
 
     async def negotiate(self) -> None:
         """Offer the current set of transceivers; if an offer is outstanding, offer again after its answer."""
+        self.check_open("negotiate")
         async with self._lock:
+            self.check_open("negotiate")
             if self.pc.signalingState != "stable":
                 self._again = True
                 return
@@ -319,7 +359,9 @@ class SubscriberTransport:
         await self._send_offer(sdp)
 
     async def apply_answer(self, sdp: str) -> None:
+        self.check_open("subscriber answer")
         async with self._lock:
+            self.check_open("subscriber answer")
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
             again = self._again
             for slot in self.slots.values():
@@ -329,7 +371,13 @@ class SubscriberTransport:
             await self.negotiate()
 
     async def close(self) -> None:
-        for slot in self.slots.values():
-            slot.consumer.close()
+        if not self._begin_close():
+            return
+        for slot in list(self.slots.values()):
+            slot.consumer.transport_closed()
         self.slots.clear()
         await self.pc.close()
+
+    async def router_closed(self) -> None:
+        """The Router (its parent) closed."""
+        await self.close()

@@ -5,6 +5,7 @@ MODEL_MODULES = [
     "core.audit",
     "rooms.records",
     "rooms.lesson_records",
+    "rooms.evaluation_records",
     "scheduler.models",
     "recorder.models",
     "scheduler.progress_models",

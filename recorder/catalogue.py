@@ -172,3 +172,35 @@ def node_json(n: TextbookNode) -> dict:
         "knowledge": json.loads(n.knowledge or "[]"),
         "leaf": n.level == TEXTBOOK_LEVELS[-1],
     }
+
+
+async def volume_sections(
+    session: AsyncSession, grade: int, subject: str, volume: str
+) -> tuple[str, int | None, list[tuple[int, str, str, list[str]]]]:
+    """A 册's sections in teaching order: (label, volume node id, [(node id, chapter, section, knowledge-point
+    names)]); a chapter without sections stands for itself. The first edition found is taken."""
+    from recorder.models import KnowledgePoint
+
+    grade_nodes = (
+        await session.execute(
+            select(TextbookNode).where(TextbookNode.level == "grade", TextbookNode.name == GRADE_NAMES.get(grade, ""))
+        )
+    ).scalars()
+    for g in grade_nodes:
+        for subj in await children(session, g.id):
+            if subj.name != subject:
+                continue
+            for edition in await children(session, subj.id):
+                vol = next((v for v in await children(session, edition.id) if v.name == volume), None)
+                if vol is None:
+                    continue
+                names = dict((await session.execute(select(KnowledgePoint.identifier, KnowledgePoint.name))).all())
+                out = []
+                for chapter in await children(session, vol.id):
+                    sections = await children(session, chapter.id) or [chapter]
+                    for sec in sections:
+                        idents = json.loads(sec.knowledge or "[]") or json.loads(chapter.knowledge or "[]")
+                        name = sec.name if sec is not chapter else ""
+                        out.append((sec.id, chapter.name, name, [names[i] for i in idents if i in names]))
+                return f"{edition.name} {g.name}{subject} {vol.name}", vol.id, out
+    return "", None, []

@@ -2,7 +2,8 @@
 hands each finished recording on (to the library and the composite queue).
 
 It learns about rooms from the room events on the bus (`core.bus`; the events are plain dicts) and gets
-media from the SFU through `FrameSource.attach_sink`, so it imports neither `rooms` nor `media.service`.
+media from the SFU through `FrameSource.attach_sink` (a subscription handle per track, closed when the
+track or the lesson ends), so it imports neither `rooms` nor `media.service`.
 Joining the room as the visible "录制中" participant is left to `RoomSeat`, which the web layer provides.
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from core.bus import Bus, Subscription
-from media.frames import EncodedFrame
+from core.contracts import FrameSource, SinkHandle
 from recorder.archive import Archive
 from recorder.finalise import finalise, recover
 from recorder.index import RecordingIndex
@@ -30,14 +31,6 @@ log = logging.getLogger(__name__)
 RECORDER_IDENTITY = "recorder"
 RECORDER_NAME = "录制中"
 RECORDED_KINDS = ("delivery", "broadcast", "coteach")  # coteach only when its room asks (record flag)
-
-
-class FrameSource(Protocol):
-    """The SFU, as the recorder sees it."""
-
-    def attach_sink(
-        self, room_id: str, track_id: str, sink: Callable[[EncodedFrame], None]
-    ) -> Callable[[], None]: ...
 
 
 class RoomSeat(Protocol):
@@ -57,7 +50,7 @@ class _Live:
     recording: Recording
     participants: dict[str, dict[str, Any]]
     stage: set[str] = field(default_factory=set)
-    detach: dict[str, Callable[[], None]] = field(default_factory=dict)
+    sinks: dict[str, SinkHandle] = field(default_factory=dict)  # track → its frame subscription
     screens: set[str] = field(default_factory=set)
 
 
@@ -172,6 +165,8 @@ class RecorderService:
         elif kind == "hand.raised":
             pid = str(event.get("participant_id", ""))
             live.recording.mark("hand_raised", participant_id=pid, label=self._name(live, pid), at=at)
+        elif kind == "quiz.pushed":  # 随堂测 on the timeline; the library shows its results beside it
+            live.recording.mark("note", label=f"随堂测：{event.get('question', '')}"[:200], at=at)
         elif kind == "hand.lowered":
             pid = str(event.get("participant_id", ""))
             live.recording.mark("hand_lowered", participant_id=pid, label=self._name(live, pid), at=at)
@@ -220,7 +215,7 @@ class RecorderService:
 
     def _add_track(self, live: _Live, track: dict[str, Any], at: float) -> None:
         track_id = str(track.get("track_id", ""))
-        if not track_id or track_id in live.detach or track.get("quality", "high") != "high":
+        if not track_id or track_id in live.sinks or track.get("quality", "high") != "high":
             return
         pid = str(track.get("participant_id", ""))
         if pid == RECORDER_IDENTITY or self.media is None:
@@ -237,7 +232,7 @@ class RecorderService:
         )
         try:
             sink = live.recording.add_track(info)
-            live.detach[track_id] = self.media.attach_sink(live.room_id, track_id, sink)
+            live.sinks[track_id] = self.media.attach_sink(live.room_id, track_id, sink)
         except (KeyError, ValueError) as exc:
             log.warning("recorder cannot record track %s of %s: %s", track_id, live.room_id, exc)
             return
@@ -246,18 +241,18 @@ class RecorderService:
             live.recording.mark("courseware_on", participant_id=pid, label=info.participant_name, at=at)
 
     def _remove_track(self, live: _Live, track_id: str, at: float) -> None:
-        detach = live.detach.pop(track_id, None)
-        if detach is not None:
-            detach()
+        handle = live.sinks.pop(track_id, None)
+        if handle is not None:
+            handle.close()
             live.recording.end_track(track_id)
         if track_id in live.screens:
             live.screens.discard(track_id)
             live.recording.mark("courseware_off", at=at)
 
     def _detach_all(self, live: _Live) -> None:
-        for detach in live.detach.values():
-            detach()
-        live.detach.clear()
+        for handle in live.sinks.values():
+            handle.close()
+        live.sinks.clear()
 
     async def stop(self, room_id: str) -> RecordingIndex | None:
         """The lesson ended: stop, finalise into one file per track and the index, and hand it on."""

@@ -2,6 +2,8 @@
 
 Used by the tests and the benchmark to feed the recorder real VP8/H.264/Opus without a browser. Each video
 clip is one flat colour with a moving bar, so a composite's layout can be checked by its pixels.
+`Clip` is the one clip type: the media bots' numbered VP8 clip (`loadtest/clip.py`) is a `Clip` too,
+with each frame's intra-only version in `keys` so a bot can answer a PLI.
 """
 
 from __future__ import annotations
@@ -21,10 +23,23 @@ AUDIO_CLOCK = 48000
 
 @dataclass(frozen=True, slots=True)
 class Clip:
-    """Encoded frames of one track, covering `seconds`; timestamps start at a random-looking RTP base."""
+    """Encoded frames of one track, covering `seconds`; timestamps start at a random-looking RTP base.
+    A bot's video clip also has `keys` (an intra-only version of every frame), its size and frame rate."""
 
     frames: tuple[EncodedFrame, ...]
     seconds: float
+    keys: tuple[bytes, ...] = ()
+    width: int = 0
+    height: int = 0
+    fps: int = 0
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def deltas(self) -> list[bytes]:
+        """The normal stream's payloads (the first is a keyframe)."""
+        return [f.data for f in self.frames]
 
     def shifted(self, track_id: str, rtp_base: int, arrival_base: float) -> list[EncodedFrame]:
         return [

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 
-from core.tokens import Grants
+from core.tokens import Grants, Source
 
 
 class RoomKind(StrEnum):
@@ -23,25 +24,25 @@ class Role(StrEnum):
     RECORDER = "recorder"  # the recording service
 
 
-ALL_SOURCES = ("camera", "microphone", "screen")
-RETURN_SOURCES = ("camera", "microphone")
+ALL_SOURCES: tuple[Source, ...] = ("camera", "microphone", "screen")
+RETURN_SOURCES: tuple[Source, ...] = ("camera", "microphone")
 
 
 def grants_for(role: Role, kind: RoomKind, room_id: str) -> Grants:
     """The one table of who may do what; tokens carry its result and every message is checked against it."""
-    base = {"room": room_id, "room_join": True, "can_subscribe": True}
+    base = functools.partial(Grants, room=room_id, room_join=True, can_subscribe=True)
     match role:
         case Role.HUB_TEACHER:
-            return Grants(**base, can_publish=True, can_publish_sources=ALL_SOURCES, room_admin=True, room_record=True)
+            return base(can_publish=True, can_publish_sources=ALL_SOURCES, room_admin=True, room_record=True)
         case Role.COTEACHER:
-            return Grants(**base, can_publish=True, can_publish_sources=ALL_SOURCES)
+            return base(can_publish=True, can_publish_sources=ALL_SOURCES)
         case Role.CLASSROOM if kind != RoomKind.BROADCAST:
-            return Grants(**base, can_publish=True, can_publish_sources=RETURN_SOURCES)
+            return base(can_publish=True, can_publish_sources=RETURN_SOURCES)
         case Role.COORDINATOR:
-            return Grants(**base, room_admin=True, hidden=True)
+            return base(room_admin=True, hidden=True)
         case Role.OBSERVER:
-            return Grants(**base, hidden=True)
+            return base(hidden=True)
         case Role.RECORDER:  # takes encoded frames in-process from the SFU; subscribes to nothing
             return Grants(room=room_id, room_join=True, room_record=True)
         case _:
-            return Grants(**base)
+            return base()

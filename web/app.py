@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from core.bus import Bus, RedisBus, create_bus
+from core.contracts import Sfu
 from core.db import Database
 from core.nodes import NodeRegistry
 from core.settings import Settings
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 API_MODULES = [
     "web.api.directory", "web.api.rooms", "web.api.audit", "web.metrics", "web.api.netcheck", "web.api.scheduler",
-    "web.api.library", "web.demo.api", "web.api.classwork",
+    "web.api.library", "web.api.progress", "web.api.classwork", "web.api.evaluation", "web.demo.api",
 ]
 
 
@@ -49,7 +50,7 @@ async def page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
 
-def create_app(settings: Settings, media: object | None = None, with_media: bool = True) -> web.Application:
+def create_app(settings: Settings, media: Sfu | None = None, with_media: bool = True) -> web.Application:
     settings.prepare()
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
@@ -79,8 +80,8 @@ def create_app(settings: Settings, media: object | None = None, with_media: bool
         turn = turn_from_settings(settings.turn_urls, settings.data_dir, settings.turn_ttl)
         app[HUB] = SignalingHub(rooms, app[TOKENS], app[MEDIA], turn.ice_servers if turn else None)
         yield
-        if app[MEDIA] is not None:
-            await app[MEDIA].close()
+        if (sfu := app[MEDIA]) is not None:
+            await sfu.close()
         await rooms.close()
         if nodes is not None:
             await nodes.stop()

@@ -14,7 +14,7 @@ from core.settings import Settings
 BENCHES = {
     "media": "loadtest.bench_media",
     "schedule": "scheduler.bench",
-    "recorder": "recorder.bench",
+    "recorder": "loadtest.bench_recorder",
     "search": "recorder.search_bench",
 }
 

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from core.bus import Bus
+from core.contracts import Sfu
 from core.db import Database
 from core.nodes import NodeRegistry
 from core.settings import Settings
@@ -21,8 +22,8 @@ BUS = web.AppKey("bus", Bus)
 TOKENS = web.AppKey("tokens", TokenSigner)
 ROOMS = web.AppKey("rooms", RoomService)
 HUB = web.AppKey("hub", SignalingHub)
-MEDIA = web.AppKey("media", Any)  # a signaling.media_seam.MediaSeam, or None without media
+MEDIA: web.AppKey[Sfu | None] = web.AppKey("media")  # None: a node without media
 OPENAPI = web.AppKey("openapi", dict)
 STORAGE = web.AppKey("storage", Any)  # a core.storage.Storage (local directory or S3)
 SPOOL = web.AppKey("spool", Spool)  # uploads into STORAGE with retries (core/spool.py)
-NODES = web.AppKey("nodes", NodeRegistry | None)  # type: ignore[arg-type]  # None on one node
+NODES: web.AppKey[NodeRegistry | None] = web.AppKey("nodes")  # None on one node

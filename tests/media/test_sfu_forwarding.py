@@ -213,9 +213,9 @@ async def test_attach_sink_gets_encoded_frames_from_a_keyframe(room, high_clip):
     await asyncio.sleep(0.8)
     frames = []
     requests = len(pub.video_tracks["high"].keyframe_requests)
-    detach = service.attach_sink(ROOM, "pub:0", frames.append)
+    subscription = service.attach_sink(ROOM, "pub:0", frames.append)
     assert await wait_for(lambda: len(frames) >= 20, 5)
-    detach()
+    subscription.close()
     count = len(frames)
     await asyncio.sleep(0.3)
     assert len(frames) == count

@@ -148,3 +148,23 @@ def test_in_place_srtp_sender_round_trips_through_libsrtp():
     finally:
         receiver.close()
         sender.close()
+
+
+def test_installed_aiortc_is_one_the_seams_were_checked_against():
+    assert not seams.unchecked_versions(), "\n".join(seams.unchecked_versions())
+
+
+def test_another_aiortc_fails_with_a_message_saying_what_to_do(monkeypatch):
+    monkeypatch.setattr(seams, "version", lambda package: "1.17.2" if package == "aiortc" else "0.13.0")
+    (message,) = seams.unchecked_versions()
+    assert message.startswith("aiortc 1.17.2 is installed, but media/aiortc_seams.py was checked against aiortc 1.16.x")
+    assert "tests/media/test_sfu_seams.py" in message and "pyproject.toml" in message
+
+
+def test_pyproject_allows_only_the_checked_releases():
+    import pathlib
+    import tomllib
+
+    deps = tomllib.loads((pathlib.Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert "aiortc>=1.16,<1.17" in deps and "aioice>=0.13,<0.14" in deps
+    assert seams.CHECKED == {"aiortc": ("1.16",), "aioice": ("0.13",)}

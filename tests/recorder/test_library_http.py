@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import aiohttp
 import pytest
@@ -20,6 +21,17 @@ from signaling.media_seam import MediaTrack
 from tests.conftest import classroom_token, connect, login, seed_county, start_server, user_token
 from web.api.library import LIBRARY
 from web.keys import DB, HUB
+
+
+@dataclass
+class StandInSink:
+    """A frame subscription (id + close), as the SFU returns one."""
+
+    id: str
+    sinks: dict[str, Callable[[EncodedFrame], None]]
+
+    def close(self) -> None:
+        self.sinks.pop(self.id, None)
 
 
 class StandInSfu:
@@ -39,11 +51,9 @@ class StandInSfu:
     async def close_room(self, *a, **k) -> None: ...
     async def close(self) -> None: ...
 
-    def attach_sink(
-        self, room_id: str, track_id: str, sink: Callable[[EncodedFrame], None]
-    ) -> Callable[[], None]:
+    def attach_sink(self, room_id: str, track_id: str, sink: Callable[[EncodedFrame], None]) -> StandInSink:
         self.sinks[track_id] = sink
-        return lambda: self.sinks.pop(track_id, None)
+        return StandInSink(track_id, self.sinks)
 
 
 async def until(predicate, timeout: float = 30.0, step: float = 0.1):

@@ -48,7 +48,13 @@ async def test_lesson_in_s3_survives_an_outage_and_plays_from_the_bucket(tmp_pat
         )
         before_cut: list[str] = []
         during: dict[str, int] = {}
+        back_at = caught_up_at = 0.0
+        backlog: list = []
+        read_at = t0
         for frame in frames:
+            if time.monotonic() - read_at > 3.0:  # read the socket, so aiohttp answers the server's pings
+                await teacher.drain(0.01)
+                read_at = time.monotonic()
             delay = frame.arrival - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -58,11 +64,22 @@ async def test_lesson_in_s3_survives_an_outage_and_plays_from_the_bucket(tmp_pat
                 await s3.proxy.down()
             if t >= cut_at + outage and not during:
                 during = {"pending": spool.pending(), "failures": spool.stats.failures}
+                backlog = sorted(spool.directory.glob("*.json"))  # what the outage left waiting
                 await s3.proxy.up()
+                back_at = time.monotonic()
+            if back_at and not caught_up_at and not any(p.exists() for p in backlog):
+                caught_up_at = time.monotonic()  # the backlog of the outage is uploaded
             sfu.sinks[frame.track_id](frame)
+        while not caught_up_at and time.monotonic() - back_at < 30:
+            await asyncio.sleep(0.1)
+            if not any(p.exists() for p in backlog):
+                caught_up_at = time.monotonic()
         await teacher.send({"type": "room.end"})
         await teacher.close()
 
+        print(f"\n  S3 down {outage:.0f} s mid-lesson: {during['pending']} files spooled, {during['failures']} failed "
+              f"attempts; backlog of {len(backlog)} uploaded {caught_up_at - back_at:.1f} s after the store came back")
+        assert caught_up_at, "the outage's backlog was not uploaded within 30 s of the store coming back"
         # Segments went up as they closed (2 s each), before the store went down.
         assert any("/tracks/01/seg-" in k for k in before_cut) and any("/tracks/02/seg-" in k for k in before_cut)
         # While it was down, the closed segments waited in the spool and uploads kept failing.

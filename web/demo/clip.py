@@ -12,11 +12,13 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-from dataclasses import dataclass
 from fractions import Fraction
 
 import av
 import numpy as np
+
+from media.frames import EncodedFrame
+from recorder.testclip import VIDEO_CLOCK, Clip
 
 BITS = 16
 MB = 16  # blocks on the codec's macroblock grid are reproduced exactly enough to read back
@@ -26,18 +28,6 @@ VIDEO_TIME_BASE = Fraction(1, 90000)
 
 def _check(number: int) -> int:
     return (number * 7 + 3) & 0xF
-
-
-@dataclass(slots=True)
-class Clip:
-    width: int
-    height: int
-    fps: int
-    deltas: list[bytes]  # deltas[0] is a keyframe
-    keys: list[bytes]  # intra-only version of every frame
-
-    def __len__(self) -> int:
-        return len(self.deltas)
 
 
 def pattern(number: int, width: int, height: int, noise: np.ndarray, shift: int) -> np.ndarray:
@@ -114,12 +104,19 @@ def build(width: int, height: int, fps: int, frames: int, bitrate: int) -> Clip:
         key_frame.time_base = Fraction(1, fps)
         key_frame.pict_type = av.video.frame.PictureType.I
         keys.append(_encode(intra, key_frame))
-    return Clip(width, height, fps, deltas, keys)
+    encoded = tuple(
+        EncodedFrame(
+            track_id="", kind="video", codec="VP8", data=data, timestamp=i * VIDEO_CLOCK // fps,
+            clock_rate=VIDEO_CLOCK, keyframe=i == 0, arrival=0.0,
+        )
+        for i, data in enumerate(deltas)
+    )  # fmt: skip
+    return Clip(encoded, frames / fps, tuple(keys), width, height, fps)
 
 
 def load(width: int = 320, height: int = 240, fps: int = 30, frames: int = 90, bitrate: int = 300_000) -> Clip:
     """Build once per parameter set and cache in the temp directory (the benchmark's processes share it)."""
-    path = os.path.join(tempfile.gettempdir(), f"sanke-clip-{width}x{height}-{fps}-{frames}-{bitrate}.pkl")
+    path = os.path.join(tempfile.gettempdir(), f"sanke-clip2-{width}x{height}-{fps}-{frames}-{bitrate}.pkl")
     try:
         with open(path, "rb") as f:
             clip = pickle.load(f)

@@ -55,7 +55,7 @@ class ClipTrack(MediaStreamTrack):
             self.keyframe_wanted = False
             self.keyframes_sent += 1
         else:
-            data = self.clip.deltas[i]
+            data = self.clip.frames[i].data
             if i == 0:
                 self.keyframe_wanted = False
                 self.keyframes_sent += 1

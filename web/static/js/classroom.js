@@ -2,6 +2,7 @@
 import { classroomJoin } from './api.js';
 import { cameraItems, openCamera, SankeClient } from './sanke-client.js';
 import { AudioOut, wireConnection } from './session-ui.js';
+import { classroomClasswork } from './classwork.js';
 import { Tiles } from './tiles.js';
 import { t } from '../i18n.js';
 import { renderToday } from '../today.js';
@@ -97,13 +98,14 @@ async function enter(code, first) {
   const unmuteBtn = el('button', { class: 'btn', id: 'unmute', hidden: true, text: t('classroom.unmute') });
   const clockNode = el('span', { class: 'status' });
   clock(clockNode);
+  const classwork = classroomClasswork(client); // 随堂测 answers, 签到, messages to the teacher
   document.getElementById('main').replaceChildren(el('div', { class: 'screen' },
     mainview,
     el('aside', { class: 'side' }, el('h2', { text: t('classroom.stageTitle') }), stageList, self.tile),
     el('div', { class: 'bottom' }, raise, el('div', { class: 'onstage-note', text: t('classroom.onStage') }), status,
       el('span', { class: 'recbadge', id: 'recording', text: t('state.recording') }),
-      el('div', { class: 'spacer' }), unmuteBtn, clockNode, layoutBtn, fsBtn),
-  ));
+      el('div', { class: 'spacer' }), classwork.checkin, classwork.reopen, classwork.toggle, unmuteBtn, clockNode, layoutBtn, fsBtn),
+  ), classwork.overlay, classwork.drawer);
   const stageTiles = new Tiles(stageList);
   const audio = new AudioOut();
   let camera = null;
@@ -204,6 +206,8 @@ async function enter(code, first) {
   render();
   if (!client.me.grants.can_publish) {
     self.tile.hidden = true;
+    classwork.checkin.hidden = true; // a broadcast audience watches; it has no headcount or messages
+    classwork.toggle.hidden = true;
     opening.then((stream) => stream.getTracks().forEach((track) => track.stop()), () => {});
     return;
   }

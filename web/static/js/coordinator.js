@@ -25,7 +25,10 @@ function roomRow(room, onOpen) {
     room.state === 'live' || room.state === 'open'
       ? el('div', { class: 'meta present', text: present.length ? t('coord.present', { names: present.map((p) => p.name).join('、') }) : t('coord.nobody') })
       : null,
-    onOpen ? el('div', { class: 'row' }, el('button', { class: 'btn small', onclick: onOpen, text: t('home.watch') })) : null,
+    el('div', { class: 'row' },
+      onOpen ? el('button', { class: 'btn small', onclick: onOpen, text: t('home.watch') }) : null,
+      room.state !== 'scheduled' ? el('a', { class: 'btn small', href: `/attendance?room=${encodeURIComponent(room.id)}`, dataset: { action: 'attendance' }, text: t('att.title') }) : null,
+      room.state !== 'scheduled' && room.kind === 'coteach' ? el('a', { class: 'btn small', href: `/evaluate?room=${encodeURIComponent(room.id)}`, dataset: { action: 'evaluate' }, text: t('ev.results') }) : null),
   );
 }
 

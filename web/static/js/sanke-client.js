@@ -65,6 +65,8 @@ export class SankeClient extends EventTarget {
     this._pending = new Map();
     this._nextId = 1;
     this._subChain = Promise.resolve();
+    this.iceServers = null; // from the first `joined`: TURN servers with this join's credentials
+    this._iceWaiters = [];
     this._reconnecting = false;
     this._lastPong = 0;
     this._timers = [];
@@ -150,7 +152,7 @@ export class SankeClient extends EventTarget {
   _joined(msg) {
     this.me = { participant_id: msg.participant_id, role: msg.role, grants: msg.grants };
     this.resumeToken = msg.resume_token;
-    this.iceServers = msg.ice_servers || []; // TURN with this join's credentials, for UDP-blocking firewalls
+    this.iceServers = msg.ice_servers || []; // TURN with this join's credentials (set in _onMessage too)
     const r = msg.room || {};
     this.room.id = r.id;
     this.room.kind = r.kind;
@@ -213,6 +215,12 @@ export class SankeClient extends EventTarget {
   // -- messages -----------------------------------------------------------------------------------------
 
   _onMessage(msg) {
+    // The SFU's first subscriber offer can arrive before the `joined` reply: the answer waits for the TURN
+    // servers, or a relay-only client (UDP blocked) would build a connection with no candidates at all.
+    if (msg.type === 'joined') {
+      this.iceServers = msg.ice_servers || [];
+      for (const wake of this._iceWaiters.splice(0)) wake();
+    }
     const waiting = msg.id != null ? this._pending.get(msg.id) : null;
     if (waiting) {
       this._pending.delete(msg.id);
@@ -436,6 +444,7 @@ export class SankeClient extends EventTarget {
   // -- subscribing --------------------------------------------------------------------------------------
 
   async _answerSubscriber(sdp) {
+    if (this.iceServers === null) await new Promise((resolve) => this._iceWaiters.push(resolve));
     if (!this.sub) {
       const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: this.iceServers || [] });
       this.sub = pc;
@@ -513,10 +522,11 @@ export class SankeClient extends EventTarget {
 
   /** Inbound video as received by this page: [{track_id, participant_id, source, framesDecoded, fps, lost}]. */
   async inboundVideo() {
-    if (!this.sub) return [];
-    const stats = await this.sub.getStats();
+    const pc = this.sub;  // the connection may be replaced or closed while getStats() is pending
+    if (!pc) return [];
+    const stats = await pc.getStats();
     const byMid = new Map();
-    for (const t of this.sub.getTransceivers()) byMid.set(t.mid, t);
+    for (const t of pc.getTransceivers()) byMid.set(t.mid, t);
     const out = [];
     stats.forEach((s) => {
       if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;

@@ -2,6 +2,8 @@
 import { requireUser, roomToken } from './api.js';
 import { cameraItems, openCamera, SankeClient } from './sanke-client.js';
 import { AudioOut, wireConnection } from './session-ui.js';
+import { teacherClasswork } from './classwork.js';
+import { sectionPanel } from './section-panel.js';
 import { qualityMark, setActions, setMarks, Tiles } from './tiles.js';
 import { t } from '../i18n.js';
 import { attach, confirmDialog, el, errorText, fullMessage, params, runPage, toast, topBar, videoTile } from './ui.js';
@@ -39,20 +41,24 @@ runPage(async () => {
   const handCount = el('span', { class: 'badge', text: '0' });
   const log = el('ul', { class: 'log', id: 'log' });
   const titleNode = el('span', { id: 'room-title' });
+  const classwork = teacherClasswork(client); // 随堂测, 签到, messages
+  const attendanceLink = el('a', { class: 'btn', id: 'attendance-link', href: `/attendance?room=${encodeURIComponent(roomId)}`, target: '_blank', text: t('att.title') });
 
   document.getElementById('main').replaceChildren(el('div', { class: 'console' },
     el('div', { class: 'left' },
       el('div', { class: 'controls' },
         el('span', { class: 'livebadge', text: t('state.live') }),
         el('span', { class: 'recbadge', id: 'recording', text: t('state.recording') }), titleNode, el('div', { class: 'spacer' }),
-        startBtn, camBtn, micBtn, cwBtn, endBtn),
+        startBtn, camBtn, micBtn, cwBtn, attendanceLink, endBtn),
       el('div', { class: 'stagearea' }, preview.tile, courseware.tile),
       el('section', { class: 'panel', style: 'display:grid;grid-template-rows:auto minmax(0,1fr);min-height:0' },
         el('h2', {}, t('teacher.classrooms'), count), el('div', {}, emptyNote, grid)),
     ),
-    el('div', { class: 'right' },
+    el('div', { class: 'right with-classwork' },
+      sectionPanel(roomId),
       el('section', { class: 'panel' }, el('h2', {}, t('teacher.hands'), handCount), hands),
-      el('section', { class: 'panel', style: 'display:grid;grid-template-rows:auto minmax(0,1fr);min-height:0' },
+      classwork.node,
+      el('section', { class: 'panel', style: 'display:grid;grid-template-rows:auto minmax(0,1fr);min-height:0;max-height:240px' },
         el('h2', { text: t('teacher.log') }), log),
     ),
   ));

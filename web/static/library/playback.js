@@ -6,6 +6,7 @@ import { t } from "../i18n.js";
 import { badge, emptyState, field } from "../js/components.js";
 import { runPage, topBar } from "../js/ui.js";
 import { currentUser } from "../js/header.js";
+import { renderLessonExtras } from "../js/lesson-extras.js";
 
 const id = new URLSearchParams(location.search).get("id");
 const base = `/api/library/resources/${id}`;
@@ -164,6 +165,8 @@ async function load() {
   await renderCatalogue(r);
   renderReview(r);
   renderRelated(r);
+  // the lesson's quiz results and 评课 summary (school), for those allowed
+  renderLessonExtras(document.getElementById("lesson-extras"), r.room_id, (sec) => { if (player) { player.currentTime = sec; player.play?.(); } }).catch(() => {});
 }
 
 function layout() {
@@ -175,7 +178,8 @@ function layout() {
       el("div", { class: "timeline", id: "timeline", "aria-label": t("lib.markers") }),
       el("h3", { class: "card-title", text: t("lib.markers") }), el("ol", { class: "markers", id: "markers" })),
     el("div", { class: "player-side" },
-      el("section", { class: "card", id: "catalogue" }), el("section", { class: "card", id: "review" }),
+      el("section", { class: "card", id: "catalogue" }), el("section", { class: "card", id: "lesson-extras", hidden: true }),
+      el("section", { class: "card", id: "review" }),
       el("section", { class: "card", id: "related" })));
 }
 

@@ -10,6 +10,8 @@
 
 The last line is exactly:
 `recorder-bench: cpu_per_track_pct=<f> composite_speed_x=<f> lost_seconds_on_kill=<f>`
+
+It lives in `loadtest/` because it needs the media bots; product packages never import `loadtest`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from pathlib import Path
 
 import av
 
+from loadtest.bots import Bot, DirectSignal, wait_for
+from loadtest.clip import load
+from media.service import MediaService
 from recorder.composite import CompositeSettings, compose
 from recorder.crashdrill import run_and_kill
 from recorder.finalise import finalise, recover
@@ -49,10 +54,6 @@ def _thread_cpu(thread_ident: int | None) -> float:
 
 async def _sfu_phases(root: Path, bots_n: int, seconds: float, rounds: int) -> tuple[list[Phase], int]:
     """Alternate baseline and recorded windows of the same running lesson; return phases and track count."""
-    from loadtest.bots import Bot, DirectSignal, wait_for
-    from loadtest.clip import load
-    from media.service import MediaService
-
     clip = load(640, 480, 30, 90, 1_000_000)
     service = MediaService()
     signal_ = DirectSignal(service, "bench-room")
@@ -71,7 +72,7 @@ async def _sfu_phases(root: Path, bots_n: int, seconds: float, rounds: int) -> t
             phases.append(Phase("SFU only (baseline)", seconds, time.process_time() - t0))
             recording = Recording(root, f"bench-{r}", "bench-room", title="bench", segment_seconds=2.0)
             recording.start()
-            detach = [
+            subscriptions = [
                 service.attach_sink("bench-room", t.track_id, recording.add_track(
                     TrackInfo(t.track_id, t.participant_id, t.kind, t.source, t.codec or "opus")
                 ))
@@ -81,8 +82,8 @@ async def _sfu_phases(root: Path, bots_n: int, seconds: float, rounds: int) -> t
             w0, t0 = _thread_cpu(ident), time.process_time()
             await asyncio.sleep(seconds)
             w1, t1 = _thread_cpu(ident), time.process_time()
-            for d in detach:
-                d()
+            for subscription in subscriptions:
+                subscription.close()
             recording.stop()
             phases.append(Phase("SFU + recorder", seconds, t1 - t0, w1 - w0))
             index = finalise(recording.directory)
