@@ -161,7 +161,7 @@ async def list_resources(request: web.Request) -> web.Response:
         result = await search(s, q, actor)
         items = [await resource_json(s, r) for r in result.resources]
     return web.json_response({
-        "total": result.total, "resources": items,
+        "total": result.total, "resources": items, "relaxed": result.relaxed, "terms": result.terms,
         "facets": {k: [{"value": v, "count": n} for v, n in vals] for k, vals in result.facets.items()},
     })  # fmt: skip
 

@@ -38,7 +38,7 @@ async function search() {
     $("results").replaceChildren(emptyState({ title: t("lib.error", { m: err.message }), next: t("lib.retry") }));
     return;
   }
-  $("count").textContent = data.total ? t("lib.results", { n: data.total }) : "";
+  $("count").textContent = data.total ? t("lib.results", { n: data.total }) + (data.relaxed ? ` · ${t("lib.relaxed")}` : "") : "";
   const f = data.facets;
   $("facets").replaceChildren(
     facetSelect("subject", "subject", f.subject, state.subject),
