@@ -6,6 +6,7 @@ MODEL_MODULES = [
     "rooms.records",
     "rooms.lesson_records",
     "rooms.evaluation_records",
+    "rooms.planning",
     "scheduler.models",
     "recorder.models",
     "scheduler.progress_models",

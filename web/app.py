@@ -16,7 +16,7 @@ from core.nodes import NodeRegistry
 from core.settings import Settings
 from core.tokens import TokenSigner
 from core.turn import turn_from_settings
-from media.service import MediaService
+from media.workers import open_sfu
 from rooms.service import RoomService
 from rooms.store import RoomStore
 from signaling.hub import SignalingHub
@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 API_MODULES = [
     "web.api.directory", "web.api.rooms", "web.api.audit", "web.metrics", "web.api.netcheck", "web.api.scheduler",
-    "web.api.library", "web.api.progress", "web.api.classwork", "web.api.evaluation",
+    "web.api.library", "web.api.progress", "web.api.classwork", "web.api.evaluation", "web.api.planning",
+    "web.demo.api",
 ]
 
 
@@ -76,7 +77,7 @@ def create_app(settings: Settings, media: Sfu | None = None, with_media: bool = 
         app[NODES] = nodes
         rooms = RoomService(bus, RoomStore(db), settings.node_id, settings.resume_grace)
         app[DB], app[BUS], app[ROOMS] = db, bus, rooms
-        app[MEDIA] = media if media is not None else (MediaService(settings) if with_media else None)
+        app[MEDIA] = media if media is not None else (await open_sfu(settings) if with_media else None)
         turn = turn_from_settings(settings.turn_urls, settings.data_dir, settings.turn_ttl)
         app[HUB] = SignalingHub(rooms, app[TOKENS], app[MEDIA], turn.ice_servers if turn else None)
         yield
