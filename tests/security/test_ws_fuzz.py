@@ -60,7 +60,7 @@ def foreign_token(rng: random.Random, county: County, signer: Any) -> str:
         case 2:  # no signature at all
             return jwt.encode(body, None, algorithm="none")
         case _:  # a session token where a join token belongs
-            return signer.issue_session(1, 60)
+            return signer.issue_session(1, 60, "fuzz-session")
 
 
 def generate(rng: random.Random, county: County, signer: Any) -> tuple[str, str | bytes]:
