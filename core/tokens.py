@@ -70,6 +70,11 @@ class TokenSigner:
         self._keys = dict(keys)
         self._kid = list(keys)[-1]
         self._issuer = issuer
+        self._revoked: dict[str, float] = {}  # identity → join tokens issued at or before this time are refused
+
+    def revoke_identity(self, identity: str, at: float | None = None) -> None:
+        """Refuse every join token already issued to `identity` (a deactivated user)."""
+        self._revoked[identity] = time.time() if at is None else at
 
     def issue_join(
         self,
@@ -98,6 +103,11 @@ class TokenSigner:
 
     def verify_join(self, token: str) -> Claims:
         p = self._decode(token, "join")
+        if float(p["exp"]) - float(p["iat"]) > JOIN_TTL_MAX:
+            raise TokenError("token_invalid", f"a join token may live at most {JOIN_TTL_MAX} s")
+        revoked = self._revoked.get(str(p["sub"]))
+        if revoked is not None and float(p["iat"]) <= revoked:
+            raise TokenError("token_revoked", "this account was deactivated")
         return Claims(
             identity=str(p["sub"]),
             name=str(p.get("name", "")),
@@ -107,13 +117,20 @@ class TokenSigner:
             meta=dict(p.get("meta") or {}),
         )
 
-    def issue_session(self, user_id: int, ttl: int) -> str:
+    def issue_session(self, user_id: int, ttl: int, session_id: str) -> str:
+        """A session token names its server-side row (`sid`), which logout and deactivation revoke."""
         now = int(time.time())
-        payload = {"iss": self._issuer, "aud": "session", "sub": str(user_id), "iat": now, "exp": now + ttl}
+        payload = {"iss": self._issuer, "aud": "session", "sub": str(user_id), "sid": session_id, "iat": now,
+                   "exp": now + ttl}
         return jwt.encode(payload, self._keys[self._kid], algorithm="HS256", headers={"kid": self._kid})
 
-    def verify_session(self, token: str) -> int:
-        return int(self._decode(token, "session")["sub"])
+    def verify_session(self, token: str) -> tuple[int, str]:
+        """(user id, session id); the caller still checks the session row is live."""
+        p = self._decode(token, "session")
+        sid = p.get("sid")
+        if not isinstance(sid, str) or not sid:
+            raise TokenError("token_invalid", "session token without a session id")
+        return int(p["sub"]), sid
 
     def _decode(self, token: str, audience: str) -> dict[str, Any]:
         try:

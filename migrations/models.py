@@ -3,9 +3,11 @@
 MODEL_MODULES = [
     "core.directory",
     "core.audit",
+    "core.sessions",
     "rooms.records",
     "rooms.lesson_records",
     "rooms.evaluation_records",
+    "rooms.planning",
     "scheduler.models",
     "recorder.models",
     "scheduler.progress_models",
