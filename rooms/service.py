@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,7 @@ from rooms.room import Participant, Room, RoomState, TrackInfo
 from rooms.stage import Stage, StageError
 from rooms.store import RoomStore
 
+log = logging.getLogger(__name__)
 Observer = Callable[[Room], Awaitable[None]]
 PRESENCE_TTL = 30.0
 
@@ -50,6 +52,7 @@ class RoomService:
         self.resume_grace = resume_grace
         self.rooms: dict[str, Room] = {}
         self._grace: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._presence: dict[tuple[str, str], asyncio.Future[int]] = {}  # spans being written
         self._observers: list[Observer] = []
         self._activation = asyncio.Lock()
 
@@ -75,6 +78,9 @@ class RoomService:
     # lifecycle ---------------------------------------------------------------------------------
 
     async def activate(self, room_id: str) -> Room:
+        room = self.rooms.get(room_id)
+        if room is not None:  # the common case, without queueing behind another room's activation
+            return room
         async with self._activation:
             room = self.rooms.get(room_id)
             if room is not None:
@@ -121,6 +127,8 @@ class RoomService:
         for task in [t for (rid, _), t in self._grace.items() if rid == room_id]:
             task.cancel()
         at = time.time()
+        for p in list(room.participants.values()):
+            await self._presence_id(room_id, p)
         await self.store.close_open_presence(room_id, at)
         await self.store.audit(actor_id, "room.end", room_id, title=room.title)
         await self._emit(room, {"type": "room.ended", "by": actor_id, "times": room.times})
@@ -154,9 +162,11 @@ class RoomService:
             id=claims.identity, name=claims.name, role=Role(claims.role), grants=claims.grants,
             joined_at=time.time(), meta=dict(claims.meta), resume_hash=_hash(resume),
         )
-        p.presence_id = await self.store.presence_join(
+        # The presence span is written behind the join (batched with the joins around it): a burst of a
+        # thousand does not wait a thousand commits. Leaving and ending wait for it (`_presence_id`).
+        self._presence[(room_id, p.id)] = asyncio.ensure_future(self.store.presence_join(
             room_id, p.id, p.role.value, p.joined_at, p.meta.get("user_id"), p.meta.get("classroom_id")
-        )
+        ))
         room.participants[p.id] = p
         await self.bus.hset(
             f"room:{room_id}:participants", p.id, json.dumps(dict(p.to_dict(), hidden=p.hidden), ensure_ascii=False)
@@ -213,14 +223,24 @@ class RoomService:
         for t in room.tracks_of(pid):
             del room.tracks[t.track_id]
         room.speakers.pop(pid, None)
-        if p.presence_id is not None:
-            await self.store.presence_leave(p.presence_id, time.time())
+        presence_id = await self._presence_id(room_id, p)
+        if presence_id is not None:
+            await self.store.presence_leave(presence_id, time.time())
         await self.bus.hdel(f"room:{room_id}:participants", pid)
         await self.bus.delete(f"presence:{room_id}:{pid}")
         await self._emit(room, {"type": "participant.left", "participant_id": pid, "reason": reason}, about=p)
         if stage_changed:
             await self._emit_stage(room)
         await self._notify(room)
+
+    async def _presence_id(self, room_id: str, p: Participant) -> int | None:
+        pending = self._presence.pop((room_id, p.id), None)
+        if pending is not None:
+            try:
+                p.presence_id = await pending
+            except Exception:
+                log.exception("presence span of %s in %s was not written", p.id, room_id)
+        return p.presence_id
 
     async def heartbeat(self, room_id: str, pid: str) -> None:
         await self.bus.set(f"presence:{room_id}:{pid}", self.node_id, ttl=PRESENCE_TTL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,8 @@ def _dt(ts: float) -> datetime:
 class RoomStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._joins: list[tuple[PresenceRecord, asyncio.Future[int]]] = []
+        self._join_writer: asyncio.Task[None] | None = None
 
     async def load(self, room_id: str) -> RoomDefinition | None:
         async with self.db.session() as s:
@@ -53,14 +56,32 @@ class RoomStore:
     async def presence_join(
         self, room_id: str, identity: str, role: str, at: float, user_id: int | None, classroom_id: int | None
     ) -> int:
-        async with self.db.session() as s:
-            rec = PresenceRecord(
-                room_id=room_id, identity=identity, role=role, user_id=user_id,
-                classroom_id=classroom_id, joined_at=_dt(at),
-            )
-            s.add(rec)
-            await s.commit()
-            return rec.id
+        """The presence span's id. Joins that arrive together are written in one transaction: a class of
+        a thousand joining at once costs a few commits (fsyncs), not a thousand in a row."""
+        rec = PresenceRecord(
+            room_id=room_id, identity=identity, role=role, user_id=user_id,
+            classroom_id=classroom_id, joined_at=_dt(at),
+        )
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._joins.append((rec, done))
+        if self._join_writer is None or self._join_writer.done():
+            self._join_writer = asyncio.create_task(self._write_joins(), name="presence-joins")
+        return await asyncio.shield(done)
+
+    async def _write_joins(self) -> None:
+        while self._joins:
+            batch, self._joins = self._joins, []
+            try:
+                async with self.db.session() as s:
+                    s.add_all([rec for rec, _ in batch])
+                    await s.commit()
+                for rec, done in batch:
+                    if not done.done():
+                        done.set_result(rec.id)
+            except Exception as e:  # each waiting join fails with the cause, as it would alone
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(e)
 
     async def presence_leave(self, presence_id: int, at: float) -> None:
         async with self.db.session() as s:

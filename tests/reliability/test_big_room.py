@@ -1,0 +1,67 @@
+"""One broadcast room, a class of a school's worth of viewers joining at once.
+
+SANKE_BIG_ROOM sets how many join at once against a real `sanke serve` (300 in CI; 1000 on request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from loadtest.bench_signaling import run
+from rooms.roles import Role, RoomKind, grants_for
+from tests.conftest import County, Server, connect, seed_county, start_server, user_token
+from web.keys import DB, HUB, TOKENS
+
+BIG_ROOM = int(os.environ.get("SANKE_BIG_ROOM", "300"))
+
+
+@pytest.mark.timeout(240)
+async def test_joins_at_once_all_succeed_within_two_seconds() -> None:
+    (r,) = await run([BIG_ROOM])
+    print(f"\n  {r.joins} joins: failed={r.failed} p50={r.join_p50_ms:.0f} ms p99={r.join_p99_ms:.0f} ms "
+          f"ping p99={r.ping_p99_ms:.0f} ms RSS={r.rss_mib:.0f} MiB")
+    assert r.failed == 0
+    assert r.join_p99_ms <= 2000
+
+
+@pytest.fixture
+async def broadcast(tmp_path: Path) -> AsyncIterator[tuple[Server, County]]:
+    srv, runner = await start_server(tmp_path)
+    try:
+        yield srv, await seed_county(srv.app[DB], kind=RoomKind.BROADCAST, remotes=1)
+    finally:
+        await runner.cleanup()
+
+
+async def test_viewer_events_wake_only_their_audience(broadcast: tuple[Server, County]) -> None:
+    server, county = broadcast
+    teacher = await connect(server, await user_token(server, "wang", county.room_id))
+    signer = server.app[TOKENS]
+    grants = grants_for(Role.VIEWER, RoomKind.BROADCAST, county.room_id)
+    n = 60
+    viewers = await asyncio.gather(*(
+        connect(server, signer.issue_join(f"viewer:{i}", f"观众{i}", "viewer", grants)) for i in range(n)))
+    for _ in range(n):
+        await teacher.next("participant.joined")
+    fanout = server.app[HUB].fanouts.rooms[county.room_id]
+    # Each viewer's join went to the hub side only (and to itself): about 2n deliveries, not n²/2.
+    assert fanout.delivered <= 3 * n
+    # A viewer's snapshot names the teacher, not the other viewers; it counts them.
+    last = viewers[-1].seen[0]
+    assert last["type"] == "joined"
+    names = {p["id"] for p in last["room"]["participants"]}
+    assert names <= {teacher.participant_id, viewers[-1].participant_id} and 2 <= last["room"]["audience"] <= n + 1
+    # A room-wide event reaches every one of them.
+    before = fanout.delivered
+    await teacher.send({"type": "room.start", "id": "go"})
+    await teacher.next("ok", id="go")
+    for v in viewers:
+        assert (await v.next("room.state"))["state"] == "live"
+    assert fanout.delivered - before == n + 1
+    for c in (teacher, *viewers):
+        await c.close()
