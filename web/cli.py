@@ -31,13 +31,15 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 async def _demo(settings: Settings) -> str:
     from core.db import Database
-    from web.demo import seed_demo
+    from web.demo.seed import report, seed_demo
 
     settings.prepare()
     db = Database(settings.db_url)
     try:
         await db.migrate()
-        return await seed_demo(db, settings.data_dir)
+        await seed_demo(db, settings.data_dir)
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        return await report(db, settings.data_dir, f"http://{host}:{settings.port}")
     finally:
         await db.close()
 
@@ -63,7 +65,12 @@ def serve(args: argparse.Namespace) -> int:
         print(asyncio.run(_demo(settings)), flush=True)
     print(f"Sanke on http://{settings.host}:{settings.port}  (data in {settings.data_dir.resolve()}, "
           f"media in {storage.describe()})", flush=True)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    app = create_app(settings)
+    if settings.demo:
+        from web.demo import live
+
+        live.setup(app, 0 if args.no_demo_bots else args.demo_bots)
+    web.run_app(app, host=settings.host, port=settings.port, print=None)
     return 0
 
 
@@ -112,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--port", type=int, default=8080)
     p_serve.add_argument("--redis-url", default=None, help="default: in-process bus")
     p_serve.add_argument("--demo", action="store_true", help="seed the demo county and print its accounts")
+    p_serve.add_argument("--demo-bots", type=int, default=2, metavar="N",
+                         help="with --demo: lessons held live by media bots (default 2)")
+    p_serve.add_argument("--no-demo-bots", action="store_true", help="with --demo: no live lessons, no bots")
     p_serve.add_argument("--storage-url", default=None,
                          help="recordings: default <data-dir>/media; s3://bucket?endpoint=URL&region=R&prefix=P "
                               "(credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")

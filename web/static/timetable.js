@@ -112,7 +112,10 @@ function drawGrid() {
   const id = $('#entity').value;
   const lessons = timetable.lessons.filter((ls) => (view === 'school' ? ls.hub === id || ls.schools.includes(id)
     : view === 'teacher' ? ls.teacher === id : ls.classrooms.includes(id)));
-  grid.draw(timetable, lessons);
+  // grey the periods the viewed classroom (or the viewed teacher's own hub class) is busy with its own lessons
+  const own = view === 'classroom' ? id : view === 'teacher' ? (timetable.teachers.find((x) => x.id === id) || {}).classroom : null;
+  const busy = new Set((timetable.busy[own] || []).map(([d, p]) => `${d}.${p}`));
+  grid.draw(timetable, lessons, busy);
   const ical = $('#ical');
   ical.href = `/api/scheduler/ical?${view}=${encodeURIComponent(id)}`;
   ical.hidden = timetable.state !== 'published' || !id;

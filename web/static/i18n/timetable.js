@@ -52,6 +52,8 @@ export default {
   'tt.day.5': ['周五', 'Fri'],
   'tt.day.6': ['周六', 'Sat'],
   'tt.day.7': ['周日', 'Sun'],
+  'tt.busyCell': ['本校课程（不可排专递课）', 'Own lessons (no delivery lesson)'],
+  'tt.busyRefused': ['{room} {day}第{n}节有本校的课', '{room} has its own lesson on {day}, period {n}'],
   'tt.cannotMove': ['不能调到{day}第{n}节：', 'Cannot move to {day}, period {n}:'],
   'tt.canMove': ['可以调到{day}第{n}节，没有冲突。', 'Can move to {day}, period {n}: no conflict.'],
   'tt.confirmMove': ['确认调课', 'Confirm move'],
