@@ -3,6 +3,7 @@
 MODEL_MODULES = [
     "core.directory",
     "core.audit",
+    "core.sessions",
     "rooms.records",
     "rooms.lesson_records",
     "rooms.evaluation_records",

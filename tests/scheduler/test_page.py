@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -98,6 +99,7 @@ async def test_busy_periods_are_grey_and_a_drag_onto_one_is_refused_live(
             await expect(page.locator("#import-status")).to_have_text("已导入")
             await page.click("#solve")
             await expect(page.locator("#solve-status")).to_contain_text("完成", timeout=60_000)
+            await expect(page.locator("#solve-status")).to_contain_text(re.compile(r"已证明最优|与下界相差 \d+\.\d%"))
             await page.select_option("#view", "classroom")
             await page.select_option("#entity", "r1-3")
             await expect(page.locator("#grid td.busy")).to_have_count(7)

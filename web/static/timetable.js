@@ -76,7 +76,7 @@ async function runSolver() {
     job = await api(`/api/scheduler/solve/${job.id}`);
   }
   bar.done(job.state === 'done' ? t('tt.solved', { s: job.seconds }) : '');
-  status(out, job.state === 'done' ? t('tt.solved', { s: job.seconds }) : t('tt.solveFailed', { e: job.error }), job.state === 'done' ? 'ok' : 'error');
+  status(out, job.state === 'done' ? `${t('tt.solved', { s: job.seconds })} · ${solveQuality(job)}` : t('tt.solveFailed', { e: job.error }), job.state === 'done' ? 'ok' : 'error');
   await loadTimetable();
 }
 
@@ -96,6 +96,14 @@ async function loadTimetable() {
     ? timetable.violations.map((v) => el('li', { class: 'error', text: v.message }))
     : [el('li', { class: 'ok', text: t('tt.noViolations') })]));
   fillEntities();
+}
+
+/** CP-SAT's verdict, and for a re-plan what moved against what the change forced. */
+function solveQuality(job) {
+  const q = job.quality === 'proven optimal' ? t('tt.optimal') : t('tt.withinGap', { gap: (job.gap_pct ?? 0).toFixed(1) });
+  if (!job.moves) return q;
+  const who = Object.entries(job.moves.by_teacher).map(([k, n]) => `${k} ${n}`).join('、');
+  return `${q} · ${t('tt.moved', { moved: job.moves.moved, forced: job.moves.forced })}${who ? `（${who}）` : ''}`;
 }
 
 function fillEntities() {
