@@ -118,7 +118,7 @@ class Peer:
             self.sub = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
 
             @self.sub.on("track")
-            def _track(track) -> None:  # type: ignore[no-untyped-def]
+            def _track(track) -> None:
                 receiver = next(t.receiver for t in self.sub.getTransceivers() if t.receiver.track is track)  # type: ignore[union-attr]
                 seams.install_receive_tap(receiver, track.kind, lambda packet: None)
 
