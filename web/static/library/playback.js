@@ -13,6 +13,7 @@ const base = `/api/library/resources/${id}`;
 let resource = null;
 let player = null;
 let pollTimer = null;
+let demoIds = new Set();
 
 function mediaUrl(file) {
   return `${base}/media/${encodeURIComponent(file)}`;
@@ -45,7 +46,7 @@ function renderVideos(media) {
       box.replaceChildren(player, ...audios);
     }
     clearTimeout(pollTimer);
-    pollTimer = setTimeout(load, 3000);
+    if (!media.mp4_for_download_only) pollTimer = setTimeout(load, 3000); // wait for the MP4 being made
   }
 }
 
@@ -157,7 +158,7 @@ async function load() {
   }
   const r = resource;
   document.title = `${r.title} · ${t("app.name")}`;
-  document.getElementById("title").replaceChildren(r.title, " ", el("span", { class: `badge s-${r.status}` }, t(`lib.status_${r.status}`)), r.demo ? badge("demo") : "");
+  document.getElementById("title").replaceChildren(r.title, " ", el("span", { class: `badge s-${r.status}` }, t(`lib.status_${r.status}`)), demoIds.has(r.id) ? badge("demo") : "");
   document.getElementById("meta").textContent = [r.date, r.school.name, r.teacher.name, `${r.grade_name}${r.subject}`, `${t("lib.duration")} ${clock(r.duration)}`].join(" · ");
   renderVideos(r.media);
   renderTimeline(r.media);
@@ -186,5 +187,6 @@ runPage(async () => {
   const user = await currentUser();
   topBar({ title: t("lib.playback"), user });
   document.getElementById("main").replaceChildren(layout());
+  demoIds = new Set((await api("/api/demo").catch(() => ({ resources: [] }))).resources);
   await load();
 });
