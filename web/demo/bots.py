@@ -147,8 +147,12 @@ class Demo:
         self.clips = (load(320, 240, 30, 90, 300_000), load(160, 128, 30, 90, 100_000))
         self.tone = 330.0
 
+    def http_session(self) -> aiohttp.ClientSession:
+        # the server takes requests from its own pages only (Origin); cookies for 127.0.0.1 need an unsafe jar
+        return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": self.url})
+
     async def session(self, username: str) -> aiohttp.ClientSession:
-        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))  # unsafe: cookies for 127.0.0.1
+        http = self.http_session()
         for attempt in range(60):  # the server may still be starting
             try:
                 async with http.post(f"{self.url}/api/login",
@@ -172,7 +176,7 @@ class Demo:
     async def lesson(self, room: dict, codes: dict[int, str], seconds: float | None) -> None:
         """Hold one lesson: the teacher starts it, up to three classrooms join; end it after `seconds` (None: never)."""
         teacher = await self.session(room["host_username"])
-        anonymous = aiohttp.ClientSession()
+        anonymous = self.http_session()
         peers: list[Peer] = []
         try:
             async with teacher.post(f"{self.url}/api/rooms/{room['id']}/token") as r:
