@@ -40,6 +40,11 @@ class Settings:
         return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
+    def secure_cookies(self) -> bool:
+        """Served over HTTPS (`--public-url https://…`): cookies get `Secure`."""
+        return (self.public_url or "").lower().startswith("https://")
+
+    @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
 

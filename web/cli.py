@@ -16,6 +16,7 @@ BENCHES = {
     "schedule": "scheduler.bench",
     "recorder": "loadtest.bench_recorder",
     "search": "recorder.search_bench",
+    "signaling": "loadtest.bench_signaling",
 }
 
 
@@ -24,7 +25,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         host=getattr(args, "host", "127.0.0.1"), port=getattr(args, "port", 8080), data_dir=Path(args.data_dir),
         database_url=args.database_url, redis_url=getattr(args, "redis_url", None),
         demo=getattr(args, "demo", False), storage_url=getattr(args, "storage_url", None),
-        turn_urls=list(getattr(args, "turn_url", None) or []),
+        turn_urls=list(getattr(args, "turn_url", None) or []), public_url=getattr(args, "public_url", None),
         media_workers=getattr(args, "media_workers", 0),
     )
 
@@ -70,7 +71,8 @@ def serve(args: argparse.Namespace) -> int:
         from web.demo import live
 
         live.setup(app, 0 if args.no_demo_bots else args.demo_bots)
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    # A class's worth of classroom PCs connects within the same second: the default backlog (128) drops SYNs.
+    web.run_app(app, host=settings.host, port=settings.port, print=None, backlog=2048)
     return 0
 
 
@@ -118,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--host", default="127.0.0.1")
     p_serve.add_argument("--port", type=int, default=8080)
     p_serve.add_argument("--redis-url", default=None, help="default: in-process bus")
+    p_serve.add_argument("--public-url", default=None,
+                         help="the address users reach (https://… marks cookies Secure); default http://host:port")
     p_serve.add_argument("--demo", action="store_true", help="seed the demo county and print its accounts")
     p_serve.add_argument("--demo-bots", type=int, default=2, metavar="N",
                          help="with --demo: lessons held live by media bots (default 2)")

@@ -20,10 +20,10 @@ from web.api.rooms import _token_response, room_json
 from web.auth import current_user, require_role
 from web.errors import ApiError, parse_body
 from web.keys import DB, SETTINGS
-from web.limits import AttemptLimiter
+from web.limits import CodeLimiter
 from web.openapi import route
 
-GUEST_LIMIT = web.AppKey("guest_limit", AttemptLimiter)
+GUEST_LIMIT = web.AppKey("guest_limit", CodeLimiter)
 
 
 class PlanBody(BaseModel):
@@ -124,14 +124,14 @@ async def guest_token(request: web.Request) -> web.Response:
     """名校网络课堂 opened to anyone with the link: a watch-only token, no account."""
     body = await parse_body(request, GuestBody)
     limiter, client = request.app[GUEST_LIMIT], request.remote or "?"
-    if limiter.blocked(client):
+    if not limiter.begin(client, body.key):  # counted before any await (web.limits.CodeLimiter)
         raise ApiError(429, "too_many_attempts", "too many wrong links; wait a minute", "key")
     async with request.app[DB].session() as s:
         r = await s.get(RoomRecord, request.match_info["id"])
         plan = await s.get(RoomPlan, request.match_info["id"])
     if r is None or plan is None or not plan.link_key or not hmac.compare_digest(plan.link_key, body.key):
-        limiter.fail(client)
         raise ApiError(404, "bad_link", "this watch link is not valid", "key")
+    limiter.succeeded(client, body.key)
     if r.state == "ended":
         raise ApiError(409, "room_ended", "this lesson has ended", "id")
     name = body.name.strip() or "观众"
@@ -139,7 +139,7 @@ async def guest_token(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app[GUEST_LIMIT] = AttemptLimiter(limit=10, window=60.0)
+    app[GUEST_LIMIT] = CodeLimiter(limit=10, window=60.0)
     tag = "planning"
     route(app, "GET", "/api/people/teachers", teachers, "Teachers to invite (?q=, ?school_id=)", tag=tag)
     route(app, "POST", "/api/rooms/plan", plan_room, "Create a co-teaching or broadcast room", PlanBody, tag)

@@ -53,7 +53,7 @@ def write_plan(data_dir: Path, plan: dict) -> None:
     tmp.replace(plan_path(data_dir))
 
 
-async def _accounts(s, county, links) -> list[str]:  # type: ignore[no-untyped-def]
+async def _accounts(s, county, links) -> list[str]:
     lines = []
     people = [(u, n, r, None) for u, n, r in ACCOUNTS]
     people += [(t.id, t.name, "teacher", links[("school", t.school)]) for t in county.teachers]

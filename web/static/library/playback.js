@@ -46,7 +46,7 @@ function renderVideos(media) {
       box.replaceChildren(player, ...audios);
     }
     clearTimeout(pollTimer);
-    pollTimer = setTimeout(load, 3000);
+    if (!media.mp4_for_download_only) pollTimer = setTimeout(load, 3000); // wait for the MP4 being made
   }
 }
 
