@@ -158,6 +158,8 @@ class Demo:
                 async with http.post(f"{self.url}/api/login",
                                      json={"username": username, "password": self.passwords[username]}) as r:
                     r.raise_for_status()
+                    # a script sends its session as Bearer (the cookie alone needs a page's Origin: CSRF guard)
+                    http.headers["Authorization"] = f"Bearer {r.cookies['sanke_session'].value}"
                 return http
             except aiohttp.ClientConnectionError:
                 if attempt == 59:
