@@ -1,4 +1,4 @@
-"""A county whose term runs around today, a published timetable (李英 teaches 三年级英语 to two village
+"""A county whose term runs around today, a published timetable (李英 teaches 四年级英语 to two village
 classes every school day), and the rooms of the lessons already past: all held but one."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from core.db import utcnow
-from core.directory import User
+from core.directory import Classroom, User
 from recorder.catalogue import import_sample_textbooks
 from recorder.knowledge import import_samples
 from rooms.roles import RoomKind
@@ -32,6 +32,8 @@ class ProgressCounty:
     rooms: dict[str, str]  # occurrence ref → room id
     cancelled: str  # the ref of the past lesson that was not held
     teacher_id: int
+    classrooms: dict[str, int]  # county id → directory id
+    codes: dict[str, str]  # county id → join code
 
 
 def county_around(today: dt.date) -> County:
@@ -46,10 +48,17 @@ def county_around(today: dt.date) -> County:
 @pytest.fixture
 async def progress_county(tmp_path):
     server, runner = await start_server(tmp_path)
+    try:
+        yield await seed_progress_county(server)
+    finally:
+        await runner.cleanup()
+
+
+async def seed_progress_county(server) -> ProgressCounty:
     db = server.app[DB]
     today = utcnow().astimezone(TZ).date()
     county = county_around(today)
-    timetable = Timetable(lessons=[Lesson(d, 1, "t-eng", "english", 3, ("r1-3", "r2-3")) for d in range(1, 6)])
+    timetable = Timetable(lessons=[Lesson(d, 1, "t-eng", "english", 4, ("r1-3", "r2-4")) for d in range(1, 6)])
     async with db.session() as s:
         await import_sample_textbooks(s)
         await import_samples(s)
@@ -65,6 +74,7 @@ async def progress_county(tmp_path):
         tt = await store.save_timetable(s, row.id, timetable, 10, 0.0, "test")
         await store.publish(s, tt)
         occ = occurrences(county, timetable)
+        remotes = [links[("classroom", "r1-3")], links[("classroom", "r2-4")]]
         now = utcnow()
         past = [o for o in occ if o.end <= now]
         rooms = {}
@@ -73,20 +83,22 @@ async def progress_county(tmp_path):
             if o.ref == cancelled:
                 continue
             room = await create_room(s, RoomSpec(
-                kind=RoomKind.DELIVERY, title="英语 3年级 1+2", subject="english", grade=3, host_user_id=teacher.id,
-                scheduled_start=o.start.astimezone(dt.UTC), scheduled_end=o.end.astimezone(dt.UTC), timetable_ref=o.ref,
+                kind=RoomKind.DELIVERY, title="英语 4年级 1+2", subject="english", grade=4, host_user_id=teacher.id,
+                remote_classroom_ids=remotes, scheduled_start=o.start.astimezone(dt.UTC), scheduled_end=o.end.astimezone(dt.UTC), timetable_ref=o.ref,
             ))  # fmt: skip
             room.live_at, room.ended_at, room.state = o.start.astimezone(dt.UTC), o.end.astimezone(dt.UTC), "ended"
             rooms[o.ref] = room.id
         nxt = next(o for o in occ if o.end > now)
         room = await create_room(s, RoomSpec(
-            kind=RoomKind.DELIVERY, title="英语 3年级 1+2", subject="english", grade=3, host_user_id=teacher.id,
-            scheduled_start=nxt.start.astimezone(dt.UTC), scheduled_end=nxt.end.astimezone(dt.UTC), timetable_ref=nxt.ref,
+            kind=RoomKind.DELIVERY, title="英语 4年级 1+2", subject="english", grade=4, host_user_id=teacher.id,
+            remote_classroom_ids=remotes, scheduled_start=nxt.start.astimezone(dt.UTC), scheduled_end=nxt.end.astimezone(dt.UTC), timetable_ref=nxt.ref,
         ))  # fmt: skip
+        room.state, room.opened_at = "open", now  # the next lesson's room is open: its push list shows
         rooms[nxt.ref] = room.id
         await s.commit()
         teacher_id = teacher.id
-    try:
-        yield ProgressCounty(server, occ, rooms, cancelled, teacher_id)
-    finally:
-        await runner.cleanup()
+        codes = {}
+        for ref in ("r1-3", "r2-4"):
+            codes[ref] = (await s.get(Classroom, links[("classroom", ref)])).join_code
+        classrooms = {ref: links[("classroom", ref)] for ref in ("r1-3", "r2-4")}
+    return ProgressCounty(server, occ, rooms, cancelled, teacher_id, classrooms, codes)

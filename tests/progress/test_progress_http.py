@@ -23,16 +23,16 @@ async def test_plan_status_and_the_lessons_section_after_a_cancelled_lesson(prog
         async with coord.get(f"{pc.server.url}/api/progress/plans") as r:
             assert r.status == 200
             plans = (await r.json())["plans"]
-        assert len(plans) == 1 and plans[0]["subject_name"] == "英语" and plans[0]["grade"] == 3
+        assert len(plans) == 1 and plans[0]["subject_name"] == "英语" and plans[0]["grade"] == 4
         plan = plans[0]
-        assert plan["volume"].startswith("人教版") and "三年级英语" in plan["volume"]
+        assert plan["volume"].startswith("人教版") and "四年级英语" in plan["volume"]
         assert plan["status"]["verdict"] in ("on_track", "behind", "ahead")
         held = len([r for r in pc.rooms]) - 1
         assert plan["lessons_held"] == held
         async with coord.get(f"{pc.server.url}/api/progress/plans/{plan['id']}") as r:
             detail = (await r.json())["plan"]
         items = detail["items"]
-        assert items[0]["label"] == "Unit 1 Hello! Part A" and items[0]["knowledge"] == ["问候语", "打招呼与告别"]
+        assert items[0]["label"].startswith("Unit 1 My") and "学校与教室" in items[0]["knowledge"]
         assert sum(i["lessons"] for i in items) == detail["lessons_total"]
         states = [x["state"] for x in detail["lessons"]]
         assert states.count("not_held") == 1 and states.count("taught") == held
@@ -58,7 +58,7 @@ async def test_correction_moves_the_plan_and_refiles_the_recording(progress_coun
         assert planned["label"] and now["state"] == "planned"
         async with db.session() as s:  # the lesson ends: its recording files itself under 本节
             res = await create_from_recording(s, LessonFacts(
-                room_id=room, title="英语 3年级 1+2", subject="英语", grade=3, teacher_user_id=pc.teacher_id,
+                room_id=room, title="英语 4年级 1+2", subject="英语", grade=4, teacher_user_id=pc.teacher_id,
                 teacher_name="李老师", started_at=utcnow()), "rec-progress")  # fmt: skip
             from recorder.filing import file_taught
 
@@ -66,7 +66,7 @@ async def test_correction_moves_the_plan_and_refiles_the_recording(progress_coun
             await s.commit()
             node = await s.get(TextbookNode, res.textbook_node_id)
             assert node.id == planned["node_id"]
-            assert res.title == f"三年级英语 {planned['label'].split(' ')[0]} {planned['label'].split(' ')[1]} " \
+            assert res.title == f"四年级英语 {planned['label'].split(' ')[0]} {planned['label'].split(' ')[1]} " \
                 f"{planned['section']} · 李老师 · {res.lesson_date.isoformat()}"
             assert [kp.name for kp in (await knowledge_of(s, [res.id]))[res.id]] == planned["knowledge"]
         later = next(c for c in now["choices"] if c["node_id"] != planned["node_id"] and c["chapter"] != planned["chapter"])

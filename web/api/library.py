@@ -7,10 +7,8 @@ resource with the lesson's facts (room, host, school, classrooms, timetable entr
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,28 +18,17 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from core.audit import audit
-from core.directory import Classroom, School, User
-from core.spool import Spool
-from core.storage import StorageError, open_storage
-from core.tokens import Claims
-from recorder import catalogue, knowledge
+from core.storage import StorageError
+from recorder import catalogue, knowledge, wiring
 from recorder.access import can_download, can_edit, can_view
 from recorder.archive import Archive
 from recorder.composite import MP4_NAME
-from recorder.filing import file_taught
 from recorder.index import RecordingIndex
-from recorder.jobs import CompositeJob, CompositeQueue
 from recorder.models import KnowledgeFramework, KnowledgePoint, Resource, ReviewStep, TextbookNode
 from recorder.related import related
-from recorder.resources import LessonFacts, ResourceError, create_from_recording, resource_json, set_catalogue
+from recorder.resources import LessonFacts, ResourceError, resource_json, set_catalogue
 from recorder.review import ANONYMOUS, SCOPES, Actor, ReviewError, allowed_actions, apply_review, step_json
 from recorder.search import Query, search
-from recorder.service import RECORDER_IDENTITY, RECORDER_NAME, RecorderService
-from rooms.records import PresenceRecord, RoomMember, RoomRecord
-from rooms.roles import Role, RoomKind, grants_for
-from rooms.room import Room
-from rooms.service import RoomService, room_channel
-from scheduler.county import subject_label
 from web.api.progress_lesson import ProgressTaught
 from web.auth import current_user
 from web.errors import ApiError, api_error, parse_body
@@ -49,16 +36,6 @@ from web.keys import BUS, DB, MEDIA, ROOMS, SETTINGS, SPOOL, STORAGE
 from web.openapi import route
 
 PLAYABLE = {".webm": "video/webm", ".mkv": "video/x-matroska", ".mp4": "video/mp4"}
-
-
-@dataclass(slots=True)
-class Library:
-    recorder: RecorderService
-    composites: CompositeQueue
-    root: Path
-    archive: Archive
-    curriculum_ready: bool = False
-    curriculum_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 async def ensure_curriculum(app: web.Application) -> None:
@@ -79,121 +56,21 @@ async def ensure_curriculum(app: web.Application) -> None:
         library.curriculum_ready = True
 
 
-LIBRARY = web.AppKey("library", Library)
+LIBRARY = web.AppKey("library", wiring.Library)
 
 
 # -- wiring --------------------------------------------------------------------------------------------
 
 
-class RoomSeat:
-    """The recorder as a room participant everyone sees ("录制中"), without a media subscription."""
-
-    def __init__(self, rooms: RoomService) -> None:
-        self.rooms = rooms
-
-    async def take(self, room_id: str) -> None:
-        room = self.rooms.get(room_id)
-        if room is None:
-            return
-        grants = replace(grants_for(Role.RECORDER, RoomKind(room.kind), room_id), can_subscribe=False)
-        claims = Claims(RECORDER_IDENTITY, RECORDER_NAME, Role.RECORDER.value, grants, time.time() + 600, {})
-        await self.rooms.join(room_id, claims)
-
-    async def release(self, room_id: str) -> None:
-        await self.rooms.leave(room_id, RECORDER_IDENTITY)
-
-
 async def lesson_facts(app: web.Application, room_id: str, index: RecordingIndex) -> LessonFacts:
-    """What the room and its timetable entry say about the lesson: the metadata a resource starts with."""
-    async with app[DB].session() as s:
-        room = await s.get(RoomRecord, room_id)
-        if room is None:
-            return LessonFacts(room_id=room_id, title=index.title or room_id, room_kind=index.room_kind)
-        host = await s.get(User, room.host_user_id) if room.host_user_id else None
-        school = await s.get(School, host.school_id) if host and host.school_id else None
-        member_ids = select(RoomMember.classroom_id).where(RoomMember.room_id == room_id)
-        present_ids = select(PresenceRecord.classroom_id).where(PresenceRecord.room_id == room_id)
-        rows = await s.execute(
-            select(School.name, Classroom.name, RoomMember.role)
-            .join(Classroom, Classroom.school_id == School.id)
-            .outerjoin(
-                RoomMember, (RoomMember.classroom_id == Classroom.id) & (RoomMember.room_id == room_id)
-            )
-            .where(Classroom.id.in_(member_ids) | Classroom.id.in_(present_ids))
-            .order_by(RoomMember.role.desc(), School.name)
-        )
-        classrooms = list(dict.fromkeys(f"{sch} {name}".strip() for sch, name, _ in rows))
-        if school is None:
-            hub = (
-                await s.execute(
-                    select(School)
-                    .join(Classroom, Classroom.school_id == School.id)
-                    .join(RoomMember, RoomMember.classroom_id == Classroom.id)
-                    .where(RoomMember.room_id == room_id, RoomMember.role == "hub_classroom")
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
-            school = hub
-        return LessonFacts(
-            room_id=room_id,
-            title=room.title,
-            room_kind=room.kind,
-            subject=subject_label(room.subject),  # timetable rooms carry a key ("english"): file as 英语
-            grade=room.grade,
-            teacher_user_id=host.id if host else None,
-            teacher_name=host.display_name if host else "",
-            school_id=school.id if school else None,
-            school_name=school.name if school else "",
-            classrooms=classrooms,
-            started_at=room.live_at or room.scheduled_start,
-            timetable_ref=room.timetable_ref or "",
-        )
+    return await wiring.lesson_facts(app[DB], room_id, index)
 
 
-async def _start(app: web.Application) -> None:
-    settings = app[SETTINGS]
-    root = settings.media_dir / "recordings"
-    storage = app[STORAGE] = open_storage(settings.storage_url, settings.media_dir)
-    spool = app[SPOOL] = Spool(storage, settings.spool_dir, retry_max=settings.storage_retry_max)
-    spool.start()
-    archive = Archive(storage, spool, root)
-    media = app[MEDIA]
-
-    async def filed(index: RecordingIndex, directory: Path) -> None:
-        facts = await lesson_facts(app, index.room_id, index)
-        async with app[DB].session() as s:
-            resource = await create_from_recording(s, facts, index.recording_id, index)
-            await file_taught(s, resource, ProgressTaught(app[DB]))  # under the section its lesson taught
-            audit(s, RECORDER_IDENTITY, "library.record", f"resource:{resource.id}", title=resource.title,
-                  recording=index.recording_id, recovered=index.recovered, lost_seconds=index.lost_seconds)  # fmt: skip
-            await s.commit()
-        if index.tracks:
-            app[LIBRARY].composites.submit(directory)
-
-    async def composited(job: CompositeJob) -> None:
-        archive.composited(job.directory)
-
-    recorder = RecorderService(root, app[BUS], media, RoomSeat(app[ROOMS]), filed, archive=archive)
-    composites = CompositeQueue(on_done=composited)
-    app[LIBRARY] = Library(recorder, composites, root, archive)
-    rooms: RoomService = app[ROOMS]
-
-    async def observe(room: Room) -> None:
-        if room.record and room.state.value in ("open", "live") and not recorder.watching(room.id):
-            await recorder.watch(room.id, room_channel(room.id), room.snapshot())
-
-    rooms.add_observer(observe)
-    composites.start()
-    await recorder.start()
-    composites.requeue_missing(root)
-
-
-async def _stop(app: web.Application) -> None:
-    library = app.get(LIBRARY)
-    if library is not None:
-        await library.recorder.close()
-        await library.composites.stop()
-        await library.archive.spool.close()  # what is not uploaded yet stays spooled for the next start
+async def _library(app: web.Application) -> AsyncIterator[None]:
+    """The recorder and its library as one cleanup context (recorder.wiring.running)."""
+    async with wiring.running(app[SETTINGS], app[DB], app[BUS], app[MEDIA], app[ROOMS], ProgressTaught(app[DB])) as lib:
+        app[LIBRARY], app[STORAGE], app[SPOOL] = lib, lib.storage, lib.spool
+        yield
 
 
 # -- helpers -------------------------------------------------------------------------------------------
@@ -240,7 +117,7 @@ async def _resource(request: web.Request, s: Any, actor: Actor) -> Resource:
     return r
 
 
-async def _media_state(library: Library, r: Resource) -> dict[str, Any]:
+async def _media_state(library: wiring.Library, r: Resource) -> dict[str, Any]:
     """Tracks, markers and the MP4's state, from the local copy or the node's Storage."""
     rid = r.recording_id or ""
     try:
@@ -417,82 +294,6 @@ async def download(request: web.Request) -> web.StreamResponse:
     return await _file(request, download=True)
 
 
-async def textbooks(request: web.Request) -> web.Response:
-    await ensure_curriculum(request.app)
-    parent = _int(request, "parent")
-    async with request.app[DB].session() as s:
-        nodes = await catalogue.children(s, parent)
-        trail = await catalogue.lineage(s, parent) if parent else []
-    return web.json_response({
-        "nodes": [catalogue.node_json(n) for n in nodes],
-        "trail": [catalogue.node_json(n) for n in trail],
-    })  # fmt: skip
-
-
-async def frameworks(request: web.Request) -> web.Response:
-    await ensure_curriculum(request.app)
-    async with request.app[DB].session() as s:
-        rows = (
-            await s.execute(
-                select(KnowledgeFramework).order_by(KnowledgeFramework.stage, KnowledgeFramework.subject)
-            )
-        ).scalars()
-        return web.json_response({"frameworks": [
-            {"id": f.id, "identifier": f.identifier, "title": f.title, "stage": f.stage, "subject": f.subject}
-            for f in rows
-        ]})  # fmt: skip
-
-
-async def framework_tree(request: web.Request) -> web.Response:
-    await ensure_curriculum(request.app)
-    fid = int(request.match_info["id"]) if request.match_info["id"].isdigit() else -1
-    async with request.app[DB].session() as s:
-        fw = await s.get(KnowledgeFramework, fid)
-        if fw is None:
-            raise ApiError(404, "not_found", "no such knowledge framework", "id")
-        return web.json_response(
-            {"framework": {"id": fw.id, "title": fw.title}, "tree": await knowledge.tree(s, fw.id)}
-        )
-
-
-async def import_knowledge(request: web.Request) -> web.Response:
-    await ensure_curriculum(request.app)
-    actor = await actor_of(request, required=True)
-    if actor.role != "coordinator":
-        raise ApiError(403, "forbidden", "knowledge frameworks are imported by a coordinator")
-    raw = await request.read()
-    try:
-        fw = knowledge.parse_framework(raw)
-    except knowledge.KnowledgeFormatError as e:
-        raise ApiError(400, "invalid_field", e.message, e.field) from e
-    async with request.app[DB].session() as s:
-        try:
-            row = await knowledge.import_framework(s, fw)
-        except knowledge.KnowledgeFormatError as e:
-            raise ApiError(400, "invalid_field", e.message, e.field) from e
-        audit(s, actor.username, "library.knowledge_import", fw.CFDocument.identifier, items=len(fw.CFItems))
-        await s.commit()
-        return web.json_response(
-            {"framework": {"id": row.id, "identifier": row.identifier, "items": len(fw.CFItems)}}
-        )
-
-
-async def jobs(request: web.Request) -> web.Response:
-    actor = await actor_of(request, required=True)
-    if actor.role not in ("coordinator", "teacher"):
-        raise ApiError(403, "forbidden", "the MP4 queue is for teachers and coordinators")
-    queue = request.app[LIBRARY].composites
-    return web.json_response({"jobs": [
-        j.as_dict() | {"position": queue.position(j.recording_id)} for j in queue.jobs.values()
-    ]})  # fmt: skip
-
-
-async def recording_status(request: web.Request) -> web.Response:
-    """Whether a room is being recorded now (the "录制中" badge)."""
-    rec = request.app[LIBRARY].recorder.recording_of(request.match_info["room"])
-    return web.json_response({"recording": rec is not None, "elapsed": round(rec.elapsed(), 1) if rec else 0})
-
-
 def setup(app: web.Application) -> None:
     tag = "library"
     route(
@@ -541,42 +342,7 @@ def setup(app: web.Application) -> None:
         auth=False,
     )
     route(app, "GET", "/api/library/resources/{id}/download", download, "Download the lesson MP4", tag=tag)
-    route(
-        app,
-        "GET",
-        "/api/library/textbooks",
-        textbooks,
-        "Textbook catalogue: children of ?parent",
-        tag=tag,
-        auth=False,
-    )
-    route(app, "GET", "/api/library/knowledge", frameworks, "Knowledge-point frameworks", tag=tag, auth=False)
-    route(
-        app,
-        "GET",
-        "/api/library/knowledge/{id}",
-        framework_tree,
-        "A knowledge-point tree",
-        tag=tag,
-        auth=False,
-    )
-    route(
-        app,
-        "POST",
-        "/api/library/knowledge",
-        import_knowledge,
-        "Import a framework (docs/knowledge-format.md)",
-        tag=tag,
-    )
-    route(app, "GET", "/api/library/jobs", jobs, "The MP4 composite queue with progress", tag=tag)
-    route(
-        app,
-        "GET",
-        "/api/library/recording/{room}",
-        recording_status,
-        "Is this room being recorded now",
-        tag=tag,
-        auth=False,
-    )
-    app.on_startup.append(_start)
-    app.on_shutdown.append(_stop)
+    from web.api import library_catalogue
+
+    library_catalogue.setup(app)
+    app.cleanup_ctx.append(_library)

@@ -219,7 +219,7 @@ async def import_plan(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    from web.api import progress_lesson
+    from web.api import progress_lesson, progress_push
 
     tag = "progress"
     route(app, "GET", "/api/progress/plans", list_plans, "Teaching groups' plans with ahead/on track/behind", tag=tag)
@@ -230,3 +230,4 @@ def setup(app: web.Application) -> None:
     route(app, "GET", "/api/progress/plans/{id}/template", export_plan, "Template from the catalogue", tag=tag)
     route(app, "POST", "/api/progress/plans/{id}/import", import_plan, "Import (?format=…); errors by row", tag=tag)
     progress_lesson.setup(app)
+    progress_push.setup(app)

@@ -5,6 +5,7 @@ import { t } from '../i18n.js';
 import { badge, card, emptyState, pageHead } from './components.js';
 import { el, runPage, topBar } from './ui.js';
 import { renderToday } from '../today.js';
+import { renderPush } from './push-list.js';
 
 function lessonUrl(room, user) {
   if (room.kind === 'delivery' && room.host_user_id === user.id) return `/teacher?room=${room.id}`;
@@ -37,12 +38,12 @@ const AREAS = {
   coordinator: [
     ['go-coordinator', '/coordinator', 'home.area.overview', 'home.area.overview.what'], ['go-timetable', '/timetable', 'home.area.timetable', 'home.area.timetable.what'],
     ['go-library', '/library', 'home.area.library', 'home.area.library.what'], ['go-supervision', '/supervision', 'home.area.supervision', 'home.area.supervision.what'],
-    ['go-admin', '/admin', 'home.area.admin', 'home.area.admin.what'],
+    ['go-admin', '/admin', 'home.area.admin', 'home.area.admin.what'], ['go-progress', '/progress', 'prog.title', 'prog.what'],
   ],
   observer: [['go-coordinator', '/coordinator', 'home.area.overview', 'home.area.overview.what'], ['go-supervision', '/supervision', 'home.area.supervision', 'home.area.supervision.what'],
     ['go-library', '/library', 'home.area.library', 'home.area.library.what']],
   teacher: [['go-today', '/today', 'home.area.today', 'home.area.today.what'], ['go-library', '/library', 'home.area.library', 'home.area.library.what'],
-    ['go-devicecheck', '/devicecheck', 'home.area.devicecheck', 'home.area.devicecheck.what']],
+    ['go-devicecheck', '/devicecheck', 'home.area.devicecheck', 'home.area.devicecheck.what'], ['go-progress', '/progress', 'prog.title', 'prog.what']],
 };
 
 function areas(role) {
@@ -67,9 +68,12 @@ runPage(async () => {
     pageHead(t('home.hello', { name: user.display_name }), { sub: t(`home.role.${user.role}`) }),
     areas(user.role),
     user.role === 'teacher' ? el('section', { class: 'card', id: 'today' }) : null,
+    user.role === 'teacher' ? el('div', { id: 'push' }) : null,
     el('h2', { class: 'section-title', text: user.role === 'teacher' ? t('home.lessons') : t('home.rooms') }),
     shown.length ? el('div', { class: 'cards', id: 'rooms' }, shown.map((r) => roomCard(r, user))) : empty,
   ));
   const today = document.getElementById('today');
   if (today) await renderToday(today);
+  const push = document.getElementById('push');
+  if (push) await renderPush(push).catch(() => push.replaceChildren());
 });

@@ -3,6 +3,7 @@ import { requireUser, roomToken } from './api.js';
 import { cameraItems, openCamera, SankeClient } from './sanke-client.js';
 import { AudioOut, wireConnection } from './session-ui.js';
 import { teacherClasswork } from './classwork.js';
+import { sectionPanel } from './section-panel.js';
 import { qualityMark, setActions, setMarks, Tiles } from './tiles.js';
 import { t } from '../i18n.js';
 import { attach, confirmDialog, el, errorText, fullMessage, params, runPage, toast, topBar, videoTile } from './ui.js';
@@ -54,6 +55,7 @@ runPage(async () => {
         el('h2', {}, t('teacher.classrooms'), count), el('div', {}, emptyNote, grid)),
     ),
     el('div', { class: 'right with-classwork' },
+      sectionPanel(roomId),
       el('section', { class: 'panel' }, el('h2', {}, t('teacher.hands'), handCount), hands),
       classwork.node,
       el('section', { class: 'panel', style: 'display:grid;grid-template-rows:auto minmax(0,1fr);min-height:0;max-height:240px' },

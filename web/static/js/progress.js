@@ -1,0 +1,77 @@
+// 教学进度: the coordinator's overview (ahead / on track / behind per teaching group, planned vs held) and a
+// plan's editor (reorder, lesson counts, weeks; the textbook's sections beside it; CSV/XLSX/JSON files).
+import { api, requireUser } from './api.js';
+import { t } from '../i18n.js';
+import { button, emptyState, pageHead } from './components.js';
+import { el } from './dom.js';
+import { errorText, params, runPage, toast, topBar } from './ui.js';
+
+function verdict(st) {
+  return el('span', { class: `badge verdict ${st.verdict}`, text: t(`prog.verdict.${st.verdict}`, { n: st.by }) });
+}
+
+function overview(plans) {
+  if (!plans.length) return emptyState({ title: t('prog.plans.none') });
+  return el('div', { class: 'cards', id: 'plans' }, plans.map((p) => el('article', { class: 'card', dataset: { plan: p.id } },
+    el('h3', { class: 'card-title', text: `${p.teacher.name} · ${p.grade}年级${p.subject_name}` }),
+    el('p', { class: 'meta', text: p.volume }), verdict(p.status),
+    el('p', { class: 'meta', text: t('prog.held', { planned: p.lessons_planned, held: p.lessons_held }) }),
+    el('a', { class: 'btn', href: `/progress?plan=${p.id}`, text: t('prog.edit') }))));
+}
+
+async function editor(main, id) {
+  const plan = (await api(`/api/progress/plans/${id}`)).plan;
+  let items = plan.items.map((i) => ({ ...i }));
+  const table = el('tbody', { id: 'items' });
+  const errors = el('ul', { class: 'errors', id: 'import-errors' });
+  const render = () => table.replaceChildren(...items.map((it, n) => el('tr', { dataset: { node: it.node_id } },
+    el('td', { text: it.label }),
+    el('td', {}, el('input', { type: 'number', min: 1, max: 40, value: it.lessons, class: 'lessons', 'aria-label': t('prog.lessons'),
+      oninput: (e) => { it.lessons = Number(e.target.value); } })),
+    el('td', {}, el('input', { type: 'number', min: 1, max: 30, value: it.week, class: 'week', 'aria-label': t('prog.week'),
+      oninput: (e) => { it.week = Number(e.target.value); } })),
+    el('td', {}, plan.can_edit ? [
+      button({ text: t('prog.up'), small: true, onclick: () => { if (n) { [items[n - 1], items[n]] = [items[n], items[n - 1]]; render(); } } }),
+      button({ text: t('prog.down'), small: true, onclick: () => { if (n + 1 < items.length) { [items[n + 1], items[n]] = [items[n], items[n + 1]]; render(); } } }),
+      button({ text: t('prog.remove'), small: true, onclick: () => { items.splice(n, 1); render(); } })] : null))));
+  render();
+  const tree = el('ul', { class: 'catalogue', id: 'catalogue' }, plan.catalogue.map((c) => el('li', {},
+    el('span', { text: c.label }), plan.can_edit ? button({ text: t('prog.add'), small: true, onclick: () => {
+      if (!items.some((i) => i.node_id === c.node_id)) { items.push({ ...c, lessons: 1, week: items.at(-1)?.week || 1 }); render(); }
+    } }) : null)));
+  const file = el('input', { type: 'file', id: 'import-file', accept: '.csv,.xlsx,.json' });
+  file.addEventListener('change', async () => {
+    const f = file.files[0];
+    if (!f) return;
+    const fmt = f.name.split('.').pop().toLowerCase();
+    const resp = await fetch(`/api/progress/plans/${id}/import?format=${fmt}`, { method: 'POST', body: await f.arrayBuffer(), credentials: 'same-origin' });
+    const data = await resp.json();
+    if (resp.ok) { toast(t('prog.imported', { n: data.imported })); await editor(main, id); return; }
+    errors.replaceChildren(...(data.problems || [data.error]).map((p) => el('li', { text: t('prog.rowError', p) })));
+  });
+  const save = button({ text: t('prog.save'), kind: 'primary', id: 'save', onclick: async () => {
+    try {
+      await api(`/api/progress/plans/${id}/items`, { method: 'PUT', body: { items: items.map(({ node_id, lessons, week }) => ({ node_id, lessons, week })) } });
+      toast(t('prog.saved'));
+    } catch (e) { toast(errorText(e), 'error'); }
+  } });
+  const links = ['csv', 'xlsx', 'json'].map((fmt) => el('a', { class: 'btn small', href: `/api/progress/plans/${id}/export?format=${fmt}`, text: t('prog.export', { fmt: fmt.toUpperCase() }) }));
+  main.replaceChildren(el('div', { class: 'page' },
+    pageHead(`${plan.teacher.name} · ${plan.grade}年级${plan.subject_name}`, { sub: plan.volume, actions: [verdict(plan.status), ...links,
+      el('a', { class: 'btn small', href: `/api/progress/plans/${id}/template?format=csv`, text: t('prog.template') })] }),
+    el('div', { class: 'split' },
+      el('section', { class: 'card' }, el('table', { class: 'table' },
+        el('thead', {}, el('tr', {}, ['prog.section', 'prog.lessons', 'prog.week', ''].map((k) => el('th', { text: k ? t(k) : '' })))), table),
+        plan.can_edit ? el('div', { class: 'row' }, save, el('label', {}, t('prog.import'), file)) : null, errors),
+      el('section', { class: 'card' }, el('h3', { class: 'card-title', text: t('prog.catalogue') }), tree))));
+}
+
+runPage(async () => {
+  await requireUser();
+  topBar({ title: t('prog.title') });
+  const main = document.getElementById('main');
+  const id = params.get('plan');
+  if (id) return editor(main, id);
+  const { plans } = await api('/api/progress/plans');
+  main.replaceChildren(el('div', { class: 'page' }, pageHead(t('prog.title')), overview(plans)));
+});
