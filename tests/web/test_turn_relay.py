@@ -19,7 +19,9 @@ from core.turn import load_secret
 from rooms.roles import RoomKind
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, seed_county, start_server
 from tests.turnserver import run_turnserver
-from tests.web.conftest import LiveServer, login, wait_for, wait_playing
+from tests.web.conftest import LiveServer, frames, login, wait_for
+
+MIN_FRAMES = 15  # decoded video frames each way (half a second of the fake camera)
 
 # Every RTCPeerConnection the page makes is forced to relay-only, and remembered with its configuration.
 FORCE_RELAY = """
@@ -144,9 +146,13 @@ def test_lesson_through_turn_over_tcp_or_tls_when_udp_is_blocked(turn_lesson, ud
 
         teacher_id = f"user:{county.user_ids['wang']}"
         classroom_id = f"classroom:{county.classroom_ids['c1']}"
-        try:
-            wait_playing(screen, teacher_id, timeout=30)  # SFU → classroom, through the relay
-            wait_playing(teacher, classroom_id, timeout=30)  # classroom → SFU → teacher, through the relay
+        def decoded() -> dict[str, int] | None:
+            got = {"teacher→classroom": frames(screen).get(teacher_id, {}).get("framesDecoded", 0),
+                   "classroom→teacher": frames(teacher).get(classroom_id, {}).get("framesDecoded", 0)}
+            return got if min(got.values()) >= MIN_FRAMES else None
+
+        try:  # both ways at once: SFU → classroom and classroom → SFU → teacher, each through the relay
+            print(f"\n  frames decoded through TURN/{transport}: {wait_for(decoded, 40, 'frames both ways')}")
         except AssertionError:
             for pg in (teacher, screen):
                 print("connections:", pg.evaluate(DIAG))
