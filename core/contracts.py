@@ -126,4 +126,7 @@ class MediaSeam(Protocol):
 
 
 class Sfu(MediaSeam, FrameSource, Protocol):
-    """The SFU a node runs: the seam signaling calls plus the frame source the recorder taps."""
+    """The SFU a node runs: the seam signaling calls, the frame source the recorder taps, its metrics."""
+
+    async def metrics_text(self) -> str:
+        """Prometheus text for `/metrics` (per track; per worker when the SFU runs in worker processes)."""

@@ -26,6 +26,7 @@ class Settings:
     turn_urls: list[str] = field(default_factory=list)  # turn:/turns: URLs handed out with each join (core/turn)
     turn_ttl: int = 4 * 3600  # seconds a join's TURN credential is valid
     storage_retry_max: float = 5.0  # seconds between upload retries at most, while the store is down
+    media_workers: int = 0  # SFU worker processes (media/workers.py); 0 = the SFU runs in this process
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -37,6 +38,11 @@ class Settings:
     @property
     def address(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Served over HTTPS (`--public-url https://…`): cookies get `Secure`."""
+        return (self.public_url or "").lower().startswith("https://")
 
     @property
     def media_dir(self) -> Path:

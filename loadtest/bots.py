@@ -1,6 +1,6 @@
 """Media bots: aiortc peers that publish a pre-encoded clip and a tone, and check what they receive.
 
-A publishing bot sends the clip of `loadtest/clip.py` without encoding (it answers a PLI with the intra
+A publishing bot sends the clip of `web/demo/clip.py` (the tracks live in `web/demo/tracks.py`, with the demo) without encoding (it answers a PLI with the intra
 version of the next frame) and a sine tone whose pitch identifies it. A subscribing bot either decodes
 video and reads the frame number from the pixels (`decode`), or only counts complete encoded frames
 (`count`, cheap enough for forty of them on one core). Audio is decoded and its pitch measured, so a test
@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fractions
 import json
 import logging
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -26,98 +24,15 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import aiohttp
-import av
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from loadtest.clip import VIDEO_TIME_BASE, Clip, read_number
 from media import aiortc_seams as seams
+from web.demo.clip import Clip, read_number
+from web.demo.tracks import ClipTrack, ToneTrack
 
 logger = logging.getLogger(__name__)
-
-AUDIO_RATE = 48000
-AUDIO_SAMPLES = 960  # 20 ms
-
-
-class ClipTrack(MediaStreamTrack):
-    """Yields the clip's encoded frames at its frame rate; the next frame is a keyframe after a PLI."""
-
-    kind = "video"
-
-    def __init__(self, clip: Clip, start_at: float | None = None) -> None:
-        super().__init__()
-        self.clip = clip
-        self.index = 0
-        self.sent = 0
-        self.keyframe_wanted = False
-        self.keyframe_requests: list[float] = []
-        self.keyframes_sent = 0
-        self._start = start_at
-        self._period = 1 / clip.fps
-
-    def request_keyframe(self) -> None:
-        self.keyframe_requests.append(time.monotonic())
-        self.keyframe_wanted = True
-
-    async def recv(self) -> av.Packet:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        due = self._start + self.sent * self._period
-        delay = due - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        i = self.index
-        if self.keyframe_wanted and i != 0:
-            data = self.clip.keys[i]
-            self.keyframe_wanted = False
-            self.keyframes_sent += 1
-        else:
-            data = self.clip.frames[i].data
-            if i == 0:
-                self.keyframe_wanted = False
-                self.keyframes_sent += 1
-        packet = av.Packet(data)
-        packet.pts = int(self.sent * 90000 / self.clip.fps)
-        packet.time_base = VIDEO_TIME_BASE
-        self.sent += 1
-        self.index = (i + 1) % len(self.clip)
-        return packet
-
-
-class ToneTrack(MediaStreamTrack):
-    """A sine tone (or silence) in 20 ms frames; aiortc encodes it to Opus and adds the audio level."""
-
-    kind = "audio"
-
-    def __init__(self, hz: float, speaking: bool = True) -> None:
-        super().__init__()
-        self.hz = hz
-        self.speaking = speaking
-        self._n = 0
-        self._start: float | None = None
-        t = np.arange(AUDIO_SAMPLES * 50) / AUDIO_RATE  # one second, an integer number of periods
-        self._wave = (np.sin(2 * math.pi * hz * t) * 9000).astype(np.int16)
-
-    async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        delay = self._start + self._n * AUDIO_SAMPLES / AUDIO_RATE - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        offset = (self._n % 50) * AUDIO_SAMPLES
-        samples = self._wave[offset : offset + AUDIO_SAMPLES] if self.speaking else np.zeros(AUDIO_SAMPLES, np.int16)
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = AUDIO_RATE
-        frame.pts = self._n * AUDIO_SAMPLES
-        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
-        self._n += 1
-        return frame
-
 
 @dataclass(slots=True)
 class VideoCheck:
@@ -501,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _run_cli(args: argparse.Namespace) -> int:
-    from loadtest.clip import load
+    from web.demo.clip import load
 
     width, height = (int(x) for x in args.size.split("x"))
     clip = load(width, height, 30, 90, 300_000) if args.publish else None

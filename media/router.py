@@ -205,6 +205,9 @@ class Router(Closable):
 
     async def _apply(self, participant_id: str) -> None:
         plan = self.plans.get(participant_id, {})
+        stale = self.subscribers.get(participant_id)
+        if stale is not None and not stale.closed and stale.pc.connectionState == "closed":
+            await stale.close()  # aiortc closed it itself (every DTLS transport ended): start a new one
         transport = self._subscriber(participant_id)
         changed = False
         wanted: set[str] = set()

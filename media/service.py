@@ -91,3 +91,6 @@ class MediaService:
     def render_metrics(self) -> str:
         """Prometheus text for `/metrics`."""
         return render_prometheus(self.track_stats())
+
+    async def metrics_text(self) -> str:
+        return self.render_metrics()

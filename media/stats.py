@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from media.consumer import Consumer
@@ -118,6 +118,25 @@ _METRICS: list[tuple[str, str, str, str]] = [
 
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+_WORKER_METRICS: list[tuple[str, str, str, str]] = [
+    ("sanke_media_worker_rooms", "rooms", "gauge", "Rooms placed on the SFU worker"),
+    ("sanke_media_worker_consumers", "consumers", "gauge", "Consumers (subscribed tracks) on the SFU worker"),
+    ("sanke_media_worker_packets_total", "packets", "counter", "RTP packets the worker's producers received"),
+    ("sanke_media_worker_cpu_ratio", "cpu", "gauge", "Worker CPU time per wall second since last scrape"),
+    ("sanke_media_worker_loop_lag_seconds", "loop_lag", "gauge", "Worker event loop lag"),
+]
+
+
+def render_workers(loads: list[dict[str, Any]]) -> str:
+    """Per-worker gauges (label `worker`) of the loads `media.worker` reports."""
+    lines: list[str] = []
+    for name, key, kind, help_text in _WORKER_METRICS:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+        lines.extend(f'{name}{{worker="{x["worker"]}",pid="{x["pid"]}"}} {x[key]}' for x in loads)
+    return "\n".join(lines) + "\n"
 
 
 def render_prometheus(stats: Iterable[TrackStats]) -> str:

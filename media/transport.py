@@ -56,7 +56,10 @@ logger = logging.getLogger(__name__)
 
 
 def _config() -> RTCConfiguration:
-    return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    # MAX_COMPAT is what the SFU has always run with: it used to pass the string "max-bundle", which aiortc
+    # (comparing against its plain Enum) treated as neither MAX_BUNDLE nor BALANCED. With real MAX_BUNDLE
+    # browsers get no media (tests/web/test_lesson.py); moving to it needs the seams re-checked first.
+    return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_COMPAT)
 
 
 async def add_ice_candidate(pc: RTCPeerConnection, candidate: dict) -> None:

@@ -3,8 +3,13 @@
 MODEL_MODULES = [
     "core.directory",
     "core.audit",
+    "core.sessions",
     "rooms.records",
     "rooms.lesson_records",
+    "rooms.evaluation_records",
+    "rooms.planning",
+    "rooms.devices",
+    "web.password_resets",
     "scheduler.models",
     "recorder.models",
     "scheduler.progress_models",

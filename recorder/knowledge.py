@@ -15,12 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.uploads import check_json
 from recorder.models import KnowledgeAssociation, KnowledgeFramework, KnowledgePoint
 
 AssociationType = Literal["isChildOf", "precedes", "isRelatedTo"]
 FORMAT = "sanke-knowledge/1"
 DATA_DIR = Path(__file__).resolve().parent / "data" / "knowledge"
 STAGES = ("小学", "初中", "高中")
+MAX_DEPTH = 32  # isChildOf levels: the materialised path (String(400)) and the nested tree stay bounded
 
 
 class KnowledgeFormatError(ValueError):
@@ -30,6 +32,9 @@ class KnowledgeFormatError(ValueError):
         super().__init__(f"{field}: {message}")
         self.message = message
         self.field = field
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # crosses the upload worker's process boundary
+        return (type(self), (self.message, self.field))
 
 
 class _Node(BaseModel):
@@ -105,6 +110,8 @@ def _loc(err: dict) -> str:
 
 def parse_framework(data: dict | str | bytes) -> Framework:
     """Parse and check a framework; the first problem found is raised with the field it concerns."""
+    if isinstance(data, str | bytes):
+        check_json(data, "knowledge.json")  # depth and item count before json.loads recurses
     try:
         raw = json.loads(data) if isinstance(data, str | bytes) else data
     except ValueError as exc:
@@ -139,31 +146,50 @@ def parse_framework(data: dict | str | bytes) -> Framework:
 
 
 def _check_acyclic(fw: Framework, parents: dict[str, str]) -> None:
+    """Cycles and depth, iteratively in O(items): a 5,000-deep isChildOf or 3,000-long precedes chain is
+    answered in milliseconds, never by recursion."""
+    depth: dict[str, int] = {}
     for start in parents:
-        node, steps = start, 0
-        while node in parents:
+        chain: list[str] = []
+        on_chain: set[str] = set()
+        node = start
+        while node in parents and node not in depth:
+            if node in on_chain:
+                raise KnowledgeFormatError(f"isChildOf forms a cycle through {node!r}", "CFAssociations")
+            on_chain.add(node)
+            chain.append(node)
             node = parents[node]
-            steps += 1
-            if node == start or steps > len(parents):
-                raise KnowledgeFormatError(f"isChildOf forms a cycle through {start!r}", "CFAssociations")
+        d = depth.get(node, 0)
+        for n in reversed(chain):
+            d += 1
+            depth[n] = d
+            if d > MAX_DEPTH:
+                raise KnowledgeFormatError(
+                    f"isChildOf nests {n!r} deeper than {MAX_DEPTH} levels (知识点层级不能超过 {MAX_DEPTH} 层)",
+                    "CFAssociations",
+                )
     follows: dict[str, list[str]] = {}
     for a in fw.CFAssociations:
         if a.associationType == "precedes":
             follows.setdefault(a.originNodeURI.identifier, []).append(a.destinationNodeURI.identifier)
-    state: dict[str, int] = {}
-
-    def visit(n: str) -> None:
-        state[n] = 1
-        for m in follows.get(n, ()):
-            if state.get(m) == 1:
-                raise KnowledgeFormatError(f"precedes forms a cycle through {m!r}", "CFAssociations")
-            if m not in state:
-                visit(m)
-        state[n] = 2
-
-    for n in list(follows):
-        if n not in state:
-            visit(n)
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    for root in follows:
+        if root in state:
+            continue
+        state[root] = 1
+        stack = [(root, iter(follows.get(root, ())))]
+        while stack:
+            node, children = stack[-1]
+            for m in children:
+                if state.get(m) == 1:
+                    raise KnowledgeFormatError(f"precedes forms a cycle through {m!r}", "CFAssociations")
+                if m not in state:
+                    state[m] = 1
+                    stack.append((m, iter(follows.get(m, ()))))
+                    break
+            else:
+                state[node] = 2
+                stack.pop()
 
 
 async def import_framework(session: AsyncSession, fw: Framework) -> KnowledgeFramework:
@@ -186,14 +212,15 @@ async def import_framework(session: AsyncSession, fw: Framework) -> KnowledgeFra
         ).scalars()
     }
     points: dict[str, KnowledgePoint] = {}
+    elsewhere: dict[str, KnowledgePoint] = {}  # one query per 500 identifiers, not one per item
+    new = [item.identifier for item in fw.CFItems if item.identifier not in existing]
+    for i in range(0, len(new), 500):
+        rows = await session.execute(select(KnowledgePoint).where(KnowledgePoint.identifier.in_(new[i:i + 500])))
+        elsewhere.update((p.identifier, p) for p in rows.scalars())
     for position, item in enumerate(fw.CFItems):
         point = existing.get(item.identifier)
         if point is None:
-            point = (
-                await session.execute(
-                    select(KnowledgePoint).where(KnowledgePoint.identifier == item.identifier)
-                )
-            ).scalar_one_or_none()
+            point = elsewhere.get(item.identifier)
             if point is not None and point.framework_id != row.id:
                 raise KnowledgeFormatError(
                     f"identifier {item.identifier!r} belongs to another framework", f"CFItems[{position}]"

@@ -165,6 +165,8 @@ class RecorderService:
         elif kind == "hand.raised":
             pid = str(event.get("participant_id", ""))
             live.recording.mark("hand_raised", participant_id=pid, label=self._name(live, pid), at=at)
+        elif kind == "quiz.pushed":  # 随堂测 on the timeline; the library shows its results beside it
+            live.recording.mark("note", label=f"随堂测：{event.get('question', '')}"[:200], at=at)
         elif kind == "hand.lowered":
             pid = str(event.get("participant_id", ""))
             live.recording.mark("hand_lowered", participant_id=pid, label=self._name(live, pid), at=at)

@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from core.db import Database, utcnow
 from core.directory import Classroom, School, User
+from core.exports import FORMULA_START  # one list of formula starts for every export
 from rooms.lesson_records import HeadcountRecord
 from rooms.records import PresenceRecord, RoomMember, RoomRecord
 
 Span = tuple[datetime, datetime]
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(slots=True)

@@ -12,6 +12,7 @@ from collections import defaultdict
 
 from icalendar import Calendar, Event, vRecur
 
+from core.exports import neutralise
 from scheduler.calendar import TZ, Move, Occurrence, lesson_times, occurrences
 from scheduler.county import County, subject_label
 from scheduler.timetable import Lesson, Timetable
@@ -49,7 +50,7 @@ def export(county: County, timetable: Timetable, lessons: list[Lesson], name: st
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", name)
+    cal.add("x-wr-calname", neutralise(name))
     cal.add("x-wr-timezone", "Asia/Shanghai")
     if county.term is None:
         return cal.to_ical()
@@ -95,8 +96,8 @@ def _event(uid: str, summary: str, where: str, start: dt.datetime, end: dt.datet
     ev = Event()
     ev.add("uid", uid)
     ev.add("dtstamp", dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-    ev.add("summary", summary)
-    ev.add("location", where)
+    ev.add("summary", neutralise(summary))  # names typed by anyone: no formula if the file meets a spreadsheet
+    ev.add("location", neutralise(where))
     ev.add("dtstart", start)
     ev.add("dtend", end)
     ev.add("x-sanke-lesson", lesson.key)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from core.uploads import LIMITS, check_json, check_xlsx, decode_csv, too_many_rows
 from scheduler.county import WEEKDAYS, County
 
 TEMPLATES: dict[str, list[str]] = {
@@ -70,6 +71,7 @@ Origin = dict[tuple, tuple[str, int, str | None]]
 
 
 def import_json(data: bytes | str, filename: str = "county.json") -> ImportResult:
+    check_json(data, filename)  # raises UploadRefused: depth and items before json.loads recurses
     try:
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -186,22 +188,21 @@ def import_tables(tables: dict[str, list[dict[str, str]]], row_numbers: dict[str
     return result
 
 
-def import_csv_files(files: dict[str, bytes]) -> ImportResult:
-    """CSV templates as uploaded: UTF-8 (with or without BOM) or GB18030 as Excel in China saves them."""
+def import_csv_files(files: dict[str, bytes], encoding: str = "utf-8") -> ImportResult:
+    """CSV templates as uploaded: UTF-8 (with or without BOM), or GB18030 (as Excel in China saves them)
+    when the coordinator declares it; a file that is neither is refused with the line (UploadRefused)."""
     tables: dict[str, list[dict[str, str]]] = {}
     for name, blob in files.items():
-        try:
-            text = blob.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = blob.decode("gb18030", errors="replace")
+        text = decode_csv(blob, name, encoding)
         tables[name] = [dict(r) for r in csv.DictReader(io.StringIO(text))]
     return import_tables(tables)
 
 
-def import_xlsx(blob: bytes) -> ImportResult:
+def import_xlsx(blob: bytes, filename: str = "workbook.xlsx") -> ImportResult:
     """One workbook with a sheet per template, named like the CSV files without `.csv`."""
     from openpyxl import load_workbook
 
+    check_xlsx(blob, filename)  # raises UploadRefused: the unpacked size, from the zip directory alone
     try:
         book = load_workbook(io.BytesIO(blob), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged file
@@ -209,7 +210,11 @@ def import_xlsx(blob: bytes) -> ImportResult:
     tables: dict[str, list[dict[str, str]]] = {}
     numbers: dict[str, list[int]] = {}
     for sheet in book.worksheets:
-        rows = list(sheet.iter_rows(values_only=True))
+        rows = []
+        for values in sheet.iter_rows(values_only=True):
+            rows.append(values)
+            if len(rows) > LIMITS.rows_per_sheet + 1:
+                raise too_many_rows(f"{filename}:{sheet.title}")
         if not rows:
             continue
         header = [str(h).strip() if h is not None else "" for h in rows[0]]

@@ -12,6 +12,8 @@ import io
 import json
 from dataclasses import dataclass
 
+from core.exports import neutralise, safe_row
+from core.uploads import LIMITS, UploadRefused, check_json, check_xlsx, decode_csv, too_many_rows
 from scheduler.progress import PlanItem, Section
 
 COLUMNS = ["chapter", "section", "lessons", "week", "knowledge"]
@@ -34,6 +36,9 @@ class PlanFileError(ValueError):
         super().__init__(f"{len(problems)} problem(s)")
         self.problems = problems
 
+    def __reduce__(self) -> tuple[type, tuple[list[RowProblem]]]:  # crosses the upload worker's process boundary
+        return (type(self), (self.problems,))
+
 
 def _rows(items: list[PlanItem]) -> list[dict[str, object]]:
     return [
@@ -55,14 +60,14 @@ def export(items: list[PlanItem], fmt: str) -> bytes:
         ws.title = "progress"
         ws.append(COLUMNS)
         for r in rows:
-            ws.append([r[c] for c in COLUMNS])
+            ws.append(safe_row(r[c] for c in COLUMNS))  # no formula injection from a section's name
         buf = io.BytesIO()
         wb.save(buf)
         return buf.getvalue()
     out = io.StringIO()
     writer = csv.DictWriter(out, COLUMNS)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: neutralise(v) for k, v in r.items()} for r in rows)
     return ("\ufeff" + out.getvalue()).encode()  # BOM: Excel opens it as UTF-8
 
 
@@ -70,6 +75,7 @@ def _read(blob: bytes, fmt: str) -> list[tuple[int, dict[str, str]]]:
     """(row number, cells) of a file; raises PlanFileError when the file itself cannot be read."""
     try:
         if fmt == "json":
+            check_json(blob, "plan.json")  # limits before parsing (core.uploads)
             data = json.loads(blob)
             items = data.get("items") if isinstance(data, dict) else data
             if not isinstance(items, list):
@@ -79,11 +85,16 @@ def _read(blob: bytes, fmt: str) -> list[tuple[int, dict[str, str]]]:
         if fmt == "xlsx":
             from openpyxl import load_workbook
 
+            check_xlsx(blob, "plan.xlsx")
             ws = load_workbook(io.BytesIO(blob), read_only=True, data_only=True).worksheets[0]
-            values = [["" if v is None else str(v).strip() for v in row] for row in ws.iter_rows(values_only=True)]
+            values = []
+            for row in ws.iter_rows(values_only=True):
+                values.append(["" if v is None else str(v).strip() for v in row])
+                if len(values) > LIMITS.rows_per_sheet:
+                    raise too_many_rows("plan.xlsx")
         else:
-            values = list(csv.reader(io.StringIO(blob.decode("utf-8-sig"))))
-    except PlanFileError:
+            values = list(csv.reader(io.StringIO(decode_csv(blob, "plan.csv"))))
+    except (PlanFileError, UploadRefused):
         raise
     except Exception as e:  # a broken upload is the user's problem to fix, reported, never a 500
         raise PlanFileError([RowProblem(0, "file", f"cannot read the {fmt} file: {e}")]) from e

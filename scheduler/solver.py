@@ -49,7 +49,9 @@ class SolveOptions:
     wall_time: float = 600.0
     """Safety net only: hitting it makes the result depend on machine speed."""
     workers: int = 1
-    """CP-SAT workers; 1 keeps the search order, hence the result, fixed."""
+    """CP-SAT workers; 1 keeps the search order, hence the result, fixed (more only with `interleave`)."""
+    interleave: bool = False
+    """CP-SAT's interleaved search: several subsolvers (LNS among them) in a fixed, deterministic order."""
     seed: int = 0
     linearization: int = 1
     """CP-SAT's linearization level (1, its default, was the fastest to a placement here)."""
@@ -154,6 +156,7 @@ def _solve_part(
         solver = cp_model.CpSolver()
         solver.parameters.cp_model_presolve = presolve
         solver.parameters.num_workers = options.workers
+        solver.parameters.interleave_search = options.interleave
         solver.parameters.random_seed = options.seed
         solver.parameters.max_deterministic_time = budget
         solver.parameters.max_time_in_seconds = options.wall_time

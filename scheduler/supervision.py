@@ -13,6 +13,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 
+from core.exports import safe_row
 from scheduler.calendar import Occurrence
 
 Span = tuple[dt.datetime, dt.datetime]
@@ -95,10 +96,10 @@ def planned_vs_held(
 
 def to_csv(lines: list[Line]) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180: a CR or LF inside a cell is quoted
     writer.writerow(["分组", "编号", "名称", "计划节数", "实开节数", "开课比"])
     names = {"week": "周", "teacher": "主讲教师", "classroom": "听讲教室"}
     for ln in lines:
-        writer.writerow([names[ln.group], ln.key, ln.label, ln.planned, ln.held,
-                         "" if ln.ratio is None else f"{ln.ratio:.2%}"])
+        writer.writerow(safe_row([names[ln.group], ln.key, ln.label, ln.planned, ln.held,
+                                  "" if ln.ratio is None else f"{ln.ratio:.2%}"]))  # no formula injection
     return buf.getvalue()

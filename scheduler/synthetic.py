@@ -27,14 +27,23 @@ class Tier:
     remotes: int
     planted: bool = True
     offset: bool = False
+    busy: tuple[float, float] | None = None
+    """Share of each classroom's periods busy with its own lessons, drawn per classroom from this range (the
+    planted lessons' periods stay open); hub teachers then also teach from their own, partly busy, class."""
+    mix: bool = False
+    """Music may mix any grades, art two adjacent grades (教学点 practice)."""
 
 
 TIERS = {
     "M": Tier("M", 8, 40),
+    "M-busy": Tier("M-busy", 8, 40, busy=(0.5, 0.7)),
+    "M-mix": Tier("M-mix", 8, 40, mix=True),
     "L": Tier("L", 16, 100),
+    "L-busy": Tier("L-busy", 16, 100, busy=(0.5, 0.7)),
     "XL": Tier("XL", 24, 160),
     "offset": Tier("offset", 4, 20, planted=False, offset=True),
 }
+MIX = {"music": "any", "art": "adjacent"}
 
 
 def _bells(rng: random.Random, start: int, length: int, brk: int) -> dict:
@@ -71,6 +80,10 @@ def _county_dict(tier: Tier, rng: random.Random) -> dict:
                     "id": f"{hid}-t{n}", "name": f"{hid}教师{n}", "school": hid, "subject": subject,
                     "grades": list(range(a, b + 1)), "max_per_week": 20, "max_per_day": 6,
                 })
+                if tier.busy is not None:
+                    classrooms.append({"id": f"{hid}-c{n}", "school": hid, "name": f"{a}年级{n}班", "grade": a,
+                                       "students": rng.randint(35, 50)})
+                    teachers[-1]["classroom"] = f"{hid}-c{n}"
     for r in range(tier.remotes):
         rid = f"r{r + 1:03d}"
         offset = rng.choice((20, 35, 50)) if tier.offset else rng.choice((-10, -5, 0, 5, 10))
@@ -89,8 +102,11 @@ def _county_dict(tier: Tier, rng: random.Random) -> dict:
             for subject, (lo, hi, (a, b)) in SUBJECTS.items():
                 if lo <= grade <= hi:
                     demand.append({"classroom": cid, "subject": subject, "per_week": rng.randint(a, b)})
+    settings: dict = {"min_overlap_minutes": 30, "max_n": 6}
+    if tier.mix:
+        settings["mix_grades"] = dict(MIX)
     return {
-        "name": f"合成县-{tier.name}", "settings": {"min_overlap_minutes": 30, "max_n": 6},
+        "name": f"合成县-{tier.name}", "settings": settings,
         "schools": schools, "classrooms": classrooms, "teachers": teachers, "pairings": pairings,
         "demand": demand,
     }
@@ -122,6 +138,17 @@ def generate(tier: Tier, seed: int = 1) -> tuple[County, Timetable | None]:
         {**d, "per_week": board.placed[(d["classroom"], d["subject"])]}
         for d in data["demand"] if board.placed[(d["classroom"], d["subject"])] > 0
     ]
+    if tier.busy is None:
+        _tighten(data, board, rng)
+    planted = Timetable(board.timetable_lessons())
+    if tier.busy is not None:
+        _busy(data, board, planted, tier.busy, rng)
+    return County.model_validate(data), planted
+
+
+def _tighten(data: dict, board: Board, rng: random.Random) -> None:
+    """Teacher, stream and hub limits down to what the planted timetable uses (busy tiers keep the generous
+    ones, so that each classroom's availability is the rule that binds)."""
     week: dict[str, int] = {}
     day: dict[str, int] = {}
     for (t, _wd), n in board.teacher_day.items():
@@ -136,7 +163,6 @@ def generate(tier: Tier, seed: int = 1) -> tuple[County, Timetable | None]:
         if free and rng.random() < 0.5:
             wd, p = rng.choice(free)
             t["unavailable"] = [{"weekday": ("mon", "tue", "wed", "thu", "fri")[wd - 1], "periods": [p]}]
-    index = board.index
     for s in data["schools"]:
         if s["kind"] == "hub":
             s["max_lessons_at_once"] = max(
@@ -145,7 +171,29 @@ def generate(tier: Tier, seed: int = 1) -> tuple[County, Timetable | None]:
         else:
             spans = board.streams.get(s["id"], [])
             s["streams"] = max(1, peak_overlap(spans))
-    del index
-    planted = Timetable(board.timetable_lessons())
-    return County.model_validate(data), planted
 
+
+def _busy(data: dict, board: Board, planted: Timetable, share: tuple[float, float], rng: random.Random) -> None:
+    """Mark a share of every classroom's periods busy (its own lessons), never one the planted timetable
+    uses; half the classrooms say it as `busy` periods, the other half as `open` ones."""
+    index = board.index
+    used: set[tuple[str, int, int]] = set()
+    for c in (c for cs in board.assigned.values() for c in cs):
+        remote_day = [s for s in index.slots[c.remote] if s.weekday == c.weekday]
+        used |= {(c.classroom, c.weekday, s.period) for s in remote_day if s.start < c.busy_end and c.busy_start < s.end}
+    owners = {t["classroom"]: t["id"] for t in data["teachers"] if t.get("classroom")}
+    for ls in planted.lessons:
+        for room, teacher in owners.items():
+            if teacher == ls.teacher:
+                used.add((room, ls.weekday, ls.period))
+    names = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    for n, room in enumerate(data["classrooms"]):
+        periods = [(s.weekday, s.period) for s in index.slots[room["school"]]]
+        free = [p for p in periods if (room["id"], *p) not in used]
+        want = min(len(free), round(len(periods) * rng.uniform(*share)))
+        busy = set(rng.sample(free, want))
+        chosen = busy if n % 2 == 0 else set(periods) - busy
+        by_day: dict[int, list[int]] = {}
+        for wd, p in sorted(chosen):
+            by_day.setdefault(wd, []).append(p)
+        room["busy" if n % 2 == 0 else "open"] = [{"weekday": names[wd - 1], "periods": ps} for wd, ps in by_day.items()]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from core.contracts import MediaSeam, MediaTrack, Outbox, Quality
@@ -18,8 +19,17 @@ from core.tokens import TokenSigner
 from rooms.audience import Plan, plan
 from rooms.room import Room, TrackInfo
 from rooms.service import RoomService
+from signaling.fanout import Fanouts
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class _PlanRunner:
+    room: Room
+    task: asyncio.Task[Any] | None
+    dirty: bool = True
+    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class SignalingHub:
@@ -32,10 +42,11 @@ class SignalingHub:
         self.tokens = tokens
         self.media = media
         self.sessions: dict[tuple[str, str], Outbox] = {}
+        self.fanouts = Fanouts(rooms.bus)  # room events to this node's participants, filtered by audience
         self.preferences: dict[str, dict[str, dict[str, str]]] = {}  # room → subscriber → publisher → q
         self._plans: dict[str, Plan] = {}
         self.track_stats: dict[str, list[dict[str, Any]]] = {}
-        self._plan_locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # room → (lock, [callers in it])
+        self._planning: dict[str, _PlanRunner] = {}  # room → the call applying its plans now
         rooms.add_observer(self.apply_plan)
         if media is not None:
             media.set_listener(self)
@@ -58,24 +69,28 @@ class SignalingHub:
     async def apply_plan(self, room: Room) -> None:
         """Tell the SFU each subscriber's tracks when they changed; release those who left.
 
-        One at a time per room: the plan is computed under the room's lock from the room as it is then,
-        and `_plans` (read before the SFU calls, written after them) is never interleaved with another
-        call's. A caller that waited computes from the newer state, so the newest plan is the last applied.
+        One runner per room applies plans, each computed from the room as it is then, so `_plans` (read
+        before the SFU calls, written after them) is never interleaved with another call's and the newest
+        plan is the last applied. A call while the runner works marks the room dirty: from another task it
+        waits until the runner has applied a plan at least that new; from inside the runner (the SFU
+        unpublishing a track of someone leaving re-enters here) it returns at once, so it cannot deadlock.
         """
         if self.media is None:
             return
-        entry = self._plan_locks.get(room.id)
-        if entry is None:
-            entry = self._plan_locks[room.id] = (asyncio.Lock(), [0])
-        lock, callers = entry
-        callers[0] += 1
+        runner = self._planning.get(room.id)
+        if runner is not None:
+            runner.room, runner.dirty = room, True
+            if runner.task is not asyncio.current_task():
+                await asyncio.shield(runner.done)
+            return
+        runner = self._planning[room.id] = _PlanRunner(room, asyncio.current_task())
         try:
-            async with lock:
-                await self._apply_plan(room, self.media)
+            while runner.dirty:
+                runner.dirty = False
+                await self._apply_plan(runner.room, self.media)
         finally:
-            callers[0] -= 1
-            if not callers[0] and self._plan_locks.get(room.id) is entry:
-                del self._plan_locks[room.id]  # nobody applying or waiting: a closed room leaves nothing
+            del self._planning[room.id]
+            runner.done.set_result(None)
 
     async def _apply_plan(self, room: Room, media: MediaSeam) -> None:
         new = plan(room, self.preferences.get(room.id)) if room.participants else {}

@@ -257,7 +257,7 @@ async def login(server: Server, username: str) -> aiohttp.ClientSession:
     http = aiohttp.ClientSession()
     async with http.post(f"{server.url}/api/login", json={"username": username, "password": PASSWORD}) as r:
         assert r.status == 200, await r.text()
-        token = (await r.json())["session_token"]
+        token = r.cookies["sanke_session"].value  # the token is only in the cookie; scripts send it as Bearer
     http.headers["Authorization"] = f"Bearer {token}"
     return http
 

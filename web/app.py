@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -9,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from core import uploads
 from core.bus import Bus, RedisBus, create_bus
 from core.contracts import Sfu
 from core.db import Database
@@ -16,12 +19,13 @@ from core.nodes import NodeRegistry
 from core.settings import Settings
 from core.tokens import TokenSigner
 from core.turn import turn_from_settings
-from media.service import MediaService
+from media.workers import open_sfu
 from rooms.service import RoomService
 from rooms.store import RoomStore
 from signaling.hub import SignalingHub
-from web import auth
+from web import auth, guards
 from web.errors import error_middleware
+from web.failed_logins import failed_logins_ctx
 from web.keys import BUS, DB, HUB, MEDIA, NODES, OPENAPI, ROOMS, SETTINGS, TOKENS
 from web.openapi import new_spec
 from web.ws import websocket
@@ -30,7 +34,8 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 API_MODULES = [
     "web.api.directory", "web.api.rooms", "web.api.audit", "web.metrics", "web.api.netcheck", "web.api.scheduler",
-    "web.api.library", "web.api.progress", "web.api.classwork",
+    "web.api.library", "web.api.progress", "web.api.classwork", "web.api.evaluation", "web.api.planning",
+    "web.api.admin", "web.demo.api",
 ]
 
 
@@ -50,12 +55,23 @@ async def page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
 
+async def upload_worker_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Warm the upload parser's worker process in the background, so the first upload does not wait."""
+    task = asyncio.create_task(uploads.start_worker())
+    yield
+    if not task.done():
+        task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+
+
 def create_app(settings: Settings, media: Sfu | None = None, with_media: bool = True) -> web.Application:
     settings.prepare()
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[error_middleware, guards.csrf_middleware], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
     app[OPENAPI] = new_spec()
     app[TOKENS] = TokenSigner(settings.secret_keys())
+    guards.setup(app)
     auth.setup(app)
     app.router.add_get("/api/openapi.json", openapi)
     app.router.add_get("/api/health", health)
@@ -76,7 +92,7 @@ def create_app(settings: Settings, media: Sfu | None = None, with_media: bool = 
         app[NODES] = nodes
         rooms = RoomService(bus, RoomStore(db), settings.node_id, settings.resume_grace)
         app[DB], app[BUS], app[ROOMS] = db, bus, rooms
-        app[MEDIA] = media if media is not None else (MediaService(settings) if with_media else None)
+        app[MEDIA] = media if media is not None else (await open_sfu(settings) if with_media else None)
         turn = turn_from_settings(settings.turn_urls, settings.data_dir, settings.turn_ttl)
         app[HUB] = SignalingHub(rooms, app[TOKENS], app[MEDIA], turn.ice_servers if turn else None)
         yield
@@ -89,6 +105,9 @@ def create_app(settings: Settings, media: Sfu | None = None, with_media: bool = 
         await db.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(failed_logins_ctx)
+    app.cleanup_ctx.append(auth.revocations_ctx)
+    app.cleanup_ctx.append(upload_worker_ctx)
     # after the lifecycle: a module's own cleanup context starts once the database is up and ends before it closes
     for name in API_MODULES:
         importlib.import_module(name).setup(app)

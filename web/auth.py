@@ -1,22 +1,30 @@
-"""Login and the logged-in user: a session JWT in an HttpOnly cookie (or a Bearer header for scripts)."""
+"""Login and the logged-in user: a session JWT in an HttpOnly cookie (or a Bearer header for scripts),
+naming a server-side session row so that logout and deactivation take effect at once."""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from core.audit import audit
+from core import sessions
 from core.directory import User
 from core.tokens import TokenError
 from web.errors import ApiError, parse_body
-from web.keys import DB, SETTINGS, TOKENS
-from web.limits import LOGIN_LIMIT, AttemptLimiter
+from web.failed_logins import FAILED_LOGINS
+from web.keys import BUS, DB, SETTINGS, TOKENS
+from web.limits import LOGIN_LIMIT, LoginLimiter, Refusal
 from web.openapi import route
-from web.passwords import verify_password
+from web.passwords import verify_password_async
 
 COOKIE = "sanke_session"
 USER_KEY = web.RequestKey("sanke_user", User)
+SESSION_KEY = web.RequestKey("sanke_session_id", str)
 
 
 class LoginBody(BaseModel):
@@ -31,25 +39,33 @@ def user_json(u: User) -> dict[str, object]:
     }
 
 
+def session_token_of(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:]
+    return request.cookies.get(COOKIE)
+
+
 async def current_user(request: web.Request) -> User:
     cached = request.get(USER_KEY)
     if cached is not None:
         return cached
-    token = request.cookies.get(COOKIE)
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        token = header[7:]
+    token = session_token_of(request)
     if not token:
         raise ApiError(401, "not_logged_in", "log in first")
     try:
-        user_id = request.app[TOKENS].verify_session(token)
+        user_id, sid = request.app[TOKENS].verify_session(token)
     except TokenError as e:
         raise ApiError(401, e.code, e.message) from e
     async with request.app[DB].session() as s:
-        user = await s.get(User, user_id)
+        live = await sessions.is_live(s, sid, user_id)
+        user = await s.get(User, user_id) if live else None
+    if not live:
+        raise ApiError(401, "session_revoked", "this session has ended; log in again")
     if user is None or not user.active:
         raise ApiError(401, "not_logged_in", "account is not active")
     request[USER_KEY] = user
+    request[SESSION_KEY] = sid
     return user
 
 
@@ -60,28 +76,57 @@ async def require_role(request: web.Request, *roles: str) -> User:
     return user
 
 
+def _refused(refusal: Refusal) -> ApiError:
+    err = ApiError(429, refusal.code, refusal.message, "username")
+    err.headers["Retry-After"] = str(max(1, round(refusal.retry_after)))
+    return err
+
+
 async def login(request: web.Request) -> web.Response:
     body = await parse_body(request, LoginBody)
-    limiter = request.app[LOGIN_LIMIT]
-    if limiter.blocked(body.username):
-        raise ApiError(429, "too_many_attempts", "too many failed logins; wait a minute", "username")
-    async with request.app[DB].session() as s:
-        user = (await s.execute(select(User).where(User.username == body.username))).scalar_one_or_none()
-        ok = user is not None and user.active and verify_password(user.password_hash, body.password)
-        if not ok:
-            limiter.fail(body.username)
-            audit(s, body.username, "login.failed", request.remote or "")
-            await s.commit()
-            raise ApiError(401, "bad_credentials", "wrong username or password", "password")
-    limiter.clear(body.username)
-    settings = request.app[SETTINGS]
-    token = request.app[TOKENS].issue_session(user.id, settings.session_ttl)
-    resp = web.json_response({"user": user_json(user), "session_token": token})
-    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=settings.session_ttl, path="/")
+    address = request.remote or "?"
+    failed = request.app[FAILED_LOGINS]
+    attempt = request.app[LOGIN_LIMIT].begin(address, body.username)  # counted before any await
+    if isinstance(attempt, Refusal):
+        failed.note(address, body.username)
+        raise _refused(attempt)
+    ok = False
+    try:
+        async with request.app[DB].session() as s:
+            user = (await s.execute(select(User).where(User.username == body.username))).scalar_one_or_none()
+            # an unknown name verifies against a dummy hash: it costs the same as a known one
+            ok = await verify_password_async(user.password_hash if user else None, body.password)
+            ok = ok and user is not None and user.active
+            if ok:
+                assert user is not None
+                settings = request.app[SETTINGS]
+                row = await sessions.open_session(s, user.id, settings.session_ttl, address)
+                await s.commit()
+    finally:
+        request.app[LOGIN_LIMIT].end(attempt, ok)
+    if not ok:
+        failed.note(address, body.username)
+        await failed.flush()
+        raise ApiError(401, "bad_credentials", "wrong username or password", "password")
+    assert user is not None
+    token = request.app[TOKENS].issue_session(user.id, settings.session_ttl, row.id)
+    resp = web.json_response({"user": user_json(user)})  # the token travels only in the HttpOnly cookie
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=settings.session_ttl, path="/",
+                    secure=settings.secure_cookies)
     return resp
 
 
 async def logout(request: web.Request) -> web.Response:
+    token = session_token_of(request)
+    if token:
+        try:
+            _, sid = request.app[TOKENS].verify_session(token)
+        except TokenError:
+            sid = ""
+        if sid:
+            async with request.app[DB].session() as s:
+                await sessions.revoke(s, sid, "logout")
+                await s.commit()
     resp = web.json_response({"ok": True})
     resp.del_cookie(COOKIE, path="/")
     return resp
@@ -91,8 +136,41 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response({"user": user_json(await current_user(request))})
 
 
+REVOKED_CHANNEL = "auth:revoked"
+
+
+async def revoke_join_tokens(app: web.Application, identity: str) -> None:
+    """Refuse the identity's join tokens here and, over the bus, on every other node."""
+    at = time.time()
+    app[TOKENS].revoke_identity(identity, at)
+    with contextlib.suppress(Exception):  # the bus down: this node refuses them; others learn at their start
+        await app[BUS].publish(REVOKED_CHANNEL, {"identity": identity, "at": at})
+
+
+async def revocations_ctx(app: web.Application) -> AsyncIterator[None]:
+    """At start, refuse join tokens of accounts deactivated before a restart (tokens outlive a process);
+    while running, apply revocations other nodes publish."""
+    async with app[DB].session() as s:
+        inactive = (await s.execute(select(User.id).where(User.active.is_(False)))).scalars()
+        for uid in inactive:
+            app[TOKENS].revoke_identity(f"user:{uid}")
+    sub = await app[BUS].subscribe(REVOKED_CHANNEL)
+
+    async def listen() -> None:
+        async for env in sub:
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                app[TOKENS].revoke_identity(str(env.data["identity"]), float(env.data["at"]))
+
+    task = asyncio.create_task(listen())
+    yield
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await sub.close()
+        await task
+
+
 def setup(app: web.Application) -> None:
-    app[LOGIN_LIMIT] = AttemptLimiter(limit=5, window=60.0)  # per username
+    app[LOGIN_LIMIT] = LoginLimiter()
     route(app, "POST", "/api/login", login, "Log in; sets the session cookie", LoginBody, "auth", auth=False)
-    route(app, "POST", "/api/logout", logout, "Log out", tag="auth", auth=False)
+    route(app, "POST", "/api/logout", logout, "Log out (revokes the session)", tag="auth", auth=False)
     route(app, "GET", "/api/me", me, "The logged-in user", tag="auth")

@@ -16,6 +16,7 @@ BENCHES = {
     "schedule": "scheduler.bench",
     "recorder": "loadtest.bench_recorder",
     "search": "recorder.search_bench",
+    "signaling": "loadtest.bench_signaling",
 }
 
 
@@ -24,19 +25,22 @@ def _settings(args: argparse.Namespace) -> Settings:
         host=getattr(args, "host", "127.0.0.1"), port=getattr(args, "port", 8080), data_dir=Path(args.data_dir),
         database_url=args.database_url, redis_url=getattr(args, "redis_url", None),
         demo=getattr(args, "demo", False), storage_url=getattr(args, "storage_url", None),
-        turn_urls=list(getattr(args, "turn_url", None) or []),
+        turn_urls=list(getattr(args, "turn_url", None) or []), public_url=getattr(args, "public_url", None),
+        media_workers=getattr(args, "media_workers", 0),
     )
 
 
 async def _demo(settings: Settings) -> str:
     from core.db import Database
-    from web.demo import seed_demo
+    from web.demo.seed import report, seed_demo
 
     settings.prepare()
     db = Database(settings.db_url)
     try:
         await db.migrate()
-        return await seed_demo(db, settings.data_dir)
+        await seed_demo(db, settings.data_dir)
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        return await report(db, settings.data_dir, f"http://{host}:{settings.port}")
     finally:
         await db.close()
 
@@ -62,7 +66,13 @@ def serve(args: argparse.Namespace) -> int:
         print(asyncio.run(_demo(settings)), flush=True)
     print(f"Sanke on http://{settings.host}:{settings.port}  (data in {settings.data_dir.resolve()}, "
           f"media in {storage.describe()})", flush=True)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    app = create_app(settings)
+    if settings.demo:
+        from web.demo import live
+
+        live.setup(app, 0 if args.no_demo_bots else args.demo_bots)
+    # A class's worth of classroom PCs connects within the same second: the default backlog (128) drops SYNs.
+    web.run_app(app, host=settings.host, port=settings.port, print=None, backlog=2048)
     return 0
 
 
@@ -110,13 +120,21 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--host", default="127.0.0.1")
     p_serve.add_argument("--port", type=int, default=8080)
     p_serve.add_argument("--redis-url", default=None, help="default: in-process bus")
+    p_serve.add_argument("--public-url", default=None,
+                         help="the address users reach (https://… marks cookies Secure); default http://host:port")
     p_serve.add_argument("--demo", action="store_true", help="seed the demo county and print its accounts")
+    p_serve.add_argument("--demo-bots", type=int, default=2, metavar="N",
+                         help="with --demo: lessons held live by media bots (default 2)")
+    p_serve.add_argument("--no-demo-bots", action="store_true", help="with --demo: no live lessons, no bots")
     p_serve.add_argument("--storage-url", default=None,
                          help="recordings: default <data-dir>/media; s3://bucket?endpoint=URL&region=R&prefix=P "
                               "(credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
     p_serve.add_argument("--turn-url", action="append", default=[], metavar="URL",
                          help="TURN server for clients behind UDP-blocking firewalls, repeatable: "
                               "turns:host:443?transport=tcp, turn:host:3478?transport=udp|tcp")
+    p_serve.add_argument("--media-workers", type=int, default=0, metavar="N",
+                         help="run the SFU in N worker processes (one per core); default 0: in this process "
+                              "(recording needs that for now)")
     p_serve.set_defaults(func=serve)
 
     p_turn = sub.add_parser("turn-config", help="print the coturn settings that match this node's TURN secret")

@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from core.errors import SankeError
+from core.uploads import UploadRefused
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -17,11 +18,14 @@ MAX_BODY = 1024 * 1024
 
 
 class ApiError(web.HTTPException):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, field: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
         self.status_code = status
         body: dict[str, Any] = {"code": code, "message": message}
         if field is not None:
             body["field"] = field
+        body.update(extra or {})
         super().__init__(text=json.dumps({"error": body}, ensure_ascii=False), content_type="application/json")
 
 
@@ -30,6 +34,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_logged_in": 401,
     "token_invalid": 401,
     "token_expired": 401,
+    "token_revoked": 401,
+    "session_revoked": 401,
     "forbidden": 403,
     "not_found": 404,
     "wrong_status": 409,
@@ -84,3 +90,9 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         raise ApiError(500, "internal", "internal server error") from None
+
+
+def upload_refused(e: UploadRefused) -> ApiError:
+    """An upload over a limit: 413/422 naming the file and the limit, in Chinese and English."""
+    body = e.to_json()
+    return ApiError(e.status, body.pop("code"), body.pop("message"), body.pop("field"), extra=body)

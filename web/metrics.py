@@ -10,8 +10,7 @@ from web.keys import MEDIA
 
 async def metrics(request: web.Request) -> web.Response:
     media = request.app.get(MEDIA)
-    render = getattr(media, "render_metrics", None)
-    body = render() if render is not None else ""
+    body = await media.metrics_text() if media is not None else ""
     return web.Response(text=body, content_type="text/plain", charset="utf-8", headers={"Cache-Control": "no-cache"})
 
 

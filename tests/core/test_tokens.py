@@ -33,7 +33,7 @@ def test_rotation_and_rejections() -> None:
         old.verify_join(new)
     assert e.value.code == "token_invalid"
     with pytest.raises(TokenError) as e:
-        rotated.verify_join(rotated.issue_session(1, 60))  # a session token is not a join token
+        rotated.verify_join(rotated.issue_session(1, 60, "s1"))  # a session token is not a join token
     assert e.value.code == "token_invalid"
 
 

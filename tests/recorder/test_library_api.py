@@ -59,7 +59,7 @@ async def test_knowledge_import_checks_role_and_names_the_broken_field(api):
     broken["CFAssociations"][2]["originNodeURI"]["identifier"] = "nowhere"
     async with http["coord"].post(url, json=broken) as r:
         assert await error_of(r) == (400, "invalid_field", "CFAssociations[2].originNodeURI")
-    async with http["coord"].post(url, data=b"{not json") as r:
+    async with http["coord"].post(url, data=b"{not json", headers={"Content-Type": "application/json"}) as r:
         assert (await error_of(r))[:2] == (400, "invalid_field")
     async with http["coord"].post(url, json=good) as r:
         assert r.status == 200 and (await r.json())["framework"]["items"] == len(good["CFItems"])

@@ -51,7 +51,7 @@ def test_csv_errors_by_file_row_and_column(small: County) -> None:
     lines["demand.csv"][5] = lines["demand.csv"][5].replace("english,3", "english,0")         # row 6
     lines["classrooms.csv"][2] = lines["classrooms.csv"][2].replace(",r1,", ",r7,")           # row 3
     files = {name: ("\n".join(ls) + "\n").encode("gb18030") for name, ls in lines.items()}
-    result = import_csv_files(files)
+    result = import_csv_files(files, encoding="gb18030")  # declared by the coordinator
     assert result.county is None
     got = {(p.file, p.row, p.field) for p in result.problems}
     assert got == {("teachers.csv", 3, "grades"), ("bells.csv", 5, "start"), ("demand.csv", 6, "per_week")}

@@ -34,7 +34,8 @@ async def running(tmp_path: Path) -> AsyncIterator[tuple[Server, object]]:
 
 
 async def _import(server: Server, http: aiohttp.ClientSession, county: dict) -> None:
-    async with http.post(f"{server.url}/api/scheduler/county", data=json.dumps(county, ensure_ascii=False)) as r:
+    async with http.post(f"{server.url}/api/scheduler/county", data=json.dumps(county, ensure_ascii=False),
+                         headers={"Content-Type": "application/json"}) as r:
         assert r.status == 200, await r.text()
 
 
@@ -102,7 +103,8 @@ async def test_json_over_the_limit_is_413_in_chinese_and_english(running: tuple[
     http = await login(server, "coord")
     try:
         body = json.dumps({"name": "x" * (MAX_JSON_BYTES + 10)})
-        async with http.post(f"{server.url}/api/scheduler/county", data=body) as r:
+        async with http.post(f"{server.url}/api/scheduler/county", data=body,
+                             headers={"Content-Type": "application/json"}) as r:
             assert r.status == 413
             error = (await r.json())["error"]
         assert error["code"] == "too_large"

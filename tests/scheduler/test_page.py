@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -71,5 +72,43 @@ async def test_coordinator_imports_solves_and_moves_a_lesson(server: Server, sma
             await expect(page.locator("#chart rect.planned")).to_have_count(9)  # 2026-09-01 to 10-31: 9 weeks
             href = await page.get_attribute("#supervision-csv", "href")
             assert href is not None and href.endswith("format=csv")
+        finally:
+            await browser.close()
+
+
+async def test_busy_periods_are_grey_and_a_drag_onto_one_is_refused_live(
+    server: Server, small_dict: dict, tmp_path: Path,
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    # 石桥小学 三年级 has its own lessons all Tuesday and in Thursday's second period
+    small_dict["classrooms"][1]["busy"] = [{"weekday": "tue"}, {"weekday": "thu", "periods": [2]}]
+    (tmp_path / "county.json").write_text(json.dumps(small_dict, ensure_ascii=False), encoding="utf-8")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            moves: list[str] = []
+            page.on("request", lambda r: moves.append(r.url) if r.url.endswith("/timetable/move") else None)
+            await page.goto(f"{server.url}/timetable")
+            await page.fill("input[name=username]", "coord")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("#login-form button")
+            await page.set_input_files("#import-files", str(tmp_path / "county.json"))
+            await page.click("#import-form button")
+            await expect(page.locator("#import-status")).to_have_text("已导入")
+            await page.click("#solve")
+            await expect(page.locator("#solve-status")).to_contain_text("完成", timeout=60_000)
+            await expect(page.locator("#solve-status")).to_contain_text(re.compile(r"已证明最优|与下界相差 \d+\.\d%"))
+            await page.select_option("#view", "classroom")
+            await page.select_option("#entity", "r1-3")
+            await expect(page.locator("#grid td.busy")).to_have_count(7)
+            await expect(page.locator("#grid td[data-weekday='4'][data-period='2']")).to_have_class("busy")
+            assert not await page.locator("#grid td.busy .lesson").count()    # no lesson in a busy period
+            card = page.locator(".lesson", has_text="英语 3年级 李英").first
+            await card.drag_to(page.locator("#grid td[data-weekday='2'][data-period='1']"))
+            await expect(page.locator("#move-check")).to_contain_text("不能调到周二第1节")
+            await expect(page.locator("#move-check .refusal")).to_have_text("石桥小学 三年级 周二第1节有本校的课")
+            assert moves == []                                                  # refused before asking the server
         finally:
             await browser.close()

@@ -24,6 +24,8 @@ from web.keys import DB
 from web.lesson_rooms import create_due_rooms
 from web.passwords import hash_password
 
+JSON = {"Content-Type": "application/json"}  # state-changing requests carry JSON (CSRF guard)
+
 
 @pytest.fixture
 async def server(tmp_path: Path, db_url: str) -> AsyncIterator[Server]:
@@ -43,7 +45,7 @@ async def server(tmp_path: Path, db_url: str) -> AsyncIterator[Server]:
 
 
 async def _solved_and_published(server: Server, http: aiohttp.ClientSession, small_dict: dict) -> dict:
-    async with http.post(f"{server.url}/api/scheduler/county", data=json.dumps(small_dict)) as r:
+    async with http.post(f"{server.url}/api/scheduler/county", data=json.dumps(small_dict), headers=JSON) as r:
         assert r.status == 200, await r.text()
     async with http.post(f"{server.url}/api/scheduler/solve", json={}) as r:
         assert r.status == 202
@@ -66,7 +68,7 @@ async def test_import_errors_by_row_then_solve_and_move_with_live_validation(ser
     try:
         bad = json.loads(json.dumps(small_dict))
         bad["teachers"][1]["max_per_day"] = -1
-        async with http.post(f"{server.url}/api/scheduler/county", data=json.dumps(bad)) as r:
+        async with http.post(f"{server.url}/api/scheduler/county", data=json.dumps(bad), headers=JSON) as r:
             assert r.status == 422
             problems = (await r.json())["problems"]
         assert problems == [{"file": "county.json", "row": 2, "field": "teachers.1.max_per_day",
@@ -194,6 +196,7 @@ async def test_csv_templates_upload_over_http(server: Server, small_dict: dict) 
     http = await login(server, "coord")
     try:
         form = aiohttp.FormData()
+        form.add_field("encoding", "gb18030")  # as Excel in China saves CSV, declared by the coordinator
         for name, text in tables.items():
             form.add_field("files", text.encode("gb18030"), filename=name, content_type="text/csv")
         async with http.post(f"{server.url}/api/scheduler/county", data=form) as r:

@@ -12,11 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from core.audit import audit
 from core.db import utcnow
 from core.directory import Classroom, School, SchoolKind, User, UserRole
-from web.auth import current_user, require_role, user_json
+from core.sessions import revoke_user
+from web.auth import current_user, require_role, revoke_join_tokens, user_json
 from web.errors import ApiError, parse_body
 from web.keys import DB
 from web.openapi import route
-from web.passwords import hash_password
+from web.passwords import hash_password_async
 
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read off a big screen
 
@@ -135,8 +136,9 @@ async def list_users(request: web.Request) -> web.Response:
 async def create_user(request: web.Request) -> web.Response:
     actor = await require_role(request, "coordinator")
     body = await parse_body(request, UserBody)
+    password_hash = await hash_password_async(body.password)
     async with request.app[DB].session() as s:
-        u = User(username=body.username, display_name=body.display_name, password_hash=hash_password(body.password),
+        u = User(username=body.username, display_name=body.display_name, password_hash=password_hash,
                  role=body.role.value, school_id=body.school_id, subject=body.subject)
         s.add(u)
         try:
@@ -160,8 +162,12 @@ async def patch_user(request: web.Request) -> web.Response:
             audit(s, actor.username, "user.role_change", u.username, old=u.role, new=body.role.value)
             u.role = body.role.value
         if body.active is not None and body.active != u.active:
-            audit(s, actor.username, "user.active", u.username, active=body.active)
             u.active = body.active
+            revoked = 0
+            if not body.active:  # every session and join token of the account stops working now
+                revoked = await revoke_user(s, u.id, "deactivated")
+                await revoke_join_tokens(request.app, f"user:{u.id}")
+            audit(s, actor.username, "user.active", u.username, active=body.active, sessions_revoked=revoked)
         if body.display_name is not None:
             u.display_name = body.display_name
         await s.commit()

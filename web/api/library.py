@@ -33,6 +33,7 @@ from web.api.progress_lesson import ProgressTaught
 from web.auth import current_user
 from web.errors import ApiError, api_error, parse_body
 from web.keys import BUS, DB, MEDIA, ROOMS, SETTINGS, SPOOL, STORAGE
+from web.limits import SeenOnce
 from web.openapi import route
 
 PLAYABLE = {".webm": "video/webm", ".mkv": "video/x-matroska", ".mp4": "video/mp4"}
@@ -161,7 +162,7 @@ async def list_resources(request: web.Request) -> web.Response:
         result = await search(s, q, actor)
         items = [await resource_json(s, r) for r in result.resources]
     return web.json_response({
-        "total": result.total, "resources": items,
+        "total": result.total, "resources": items, "relaxed": result.relaxed, "terms": result.terms,
         "facets": {k: [{"value": v, "count": n} for v, n in vals] for k, vals in result.facets.items()},
     })  # fmt: skip
 
@@ -199,6 +200,8 @@ async def get_resource(request: web.Request) -> web.Response:
     out["can_edit"] = can_edit(actor, r)
     out["can_download"] = can_download(actor, r)
     out["media"] = await _media_state(request.app[LIBRARY], r)
+    if out["media"]["mp4"] and not out["can_download"]:  # the MP4 is for those who may download; others play tracks
+        out["media"].update(mp4=False, job=None, mp4_for_download_only=True)
     return web.json_response({"resource": out})
 
 
@@ -248,23 +251,31 @@ async def review_resource(request: web.Request) -> web.Response:
 
 
 async def _file(request: web.Request, *, download: bool) -> web.StreamResponse:
+    """The MP4 leaves with the download grant on every route (it is one file to copy); tracks stream for
+    playback with the view grant. Both are audited (playback once per person, resource and hour)."""
     actor = await actor_of(request)
+    name = MP4_NAME if download else request.match_info["file"]
     async with request.app[DB].session() as s:
         r = await _resource(request, s, actor)
-        if download and not can_download(actor, r):
+        if name == MP4_NAME and not can_download(actor, r):
             raise ApiError(
                 403, "forbidden", "downloading the lesson is for its school's and the county's teachers"
             )
-        if download:
-            audit(s, actor.username, "library.download", f"resource:{r.id}", title=r.title)
+        archive: Archive = request.app[LIBRARY].archive
+        rid = r.recording_id or ""
+        index = await archive.index(rid)
+        allowed = {MP4_NAME} | ({t.file for t in index.tracks} if index is not None else set())
+        size = await archive.size(rid, name) if name in allowed else None
+        if size is None:
+            raise ApiError(404, "not_found", "this file is not ready", "file")
+        who = actor.username or request.remote or "?"
+        if name == MP4_NAME:
+            audit(s, who, "library.download", f"resource:{r.id}", title=r.title,
+                  route="download" if download else "media")
             await s.commit()
-    archive: Archive = request.app[LIBRARY].archive
-    rid, name = r.recording_id or "", MP4_NAME if download else request.match_info["file"]
-    index = await archive.index(rid)
-    allowed = {MP4_NAME} | ({t.file for t in index.tracks} if index is not None else set())
-    size = await archive.size(rid, name) if name in allowed else None
-    if size is None:
-        raise ApiError(404, "not_found", "this file is not ready", "file")
+        elif request.app[PLAYBACK_SEEN].first(f"{who}|{r.id}"):
+            audit(s, who, "library.play", f"resource:{r.id}", title=r.title)
+            await s.commit()
     headers = {
         "Content-Type": PLAYABLE.get(Path(name).suffix, "application/octet-stream"),
         "Cache-Control": "private",
@@ -294,7 +305,11 @@ async def download(request: web.Request) -> web.StreamResponse:
     return await _file(request, download=True)
 
 
+PLAYBACK_SEEN = web.AppKey("playback_seen", SeenOnce)
+
+
 def setup(app: web.Application) -> None:
+    app[PLAYBACK_SEEN] = SeenOnce()
     tag = "library"
     route(
         app,

@@ -7,10 +7,11 @@ from aiohttp import web
 from sqlalchemy import select
 
 from core.audit import audit
+from core.uploads import UploadRefused, parse_in_worker
 from recorder import catalogue, knowledge
 from recorder.models import KnowledgeFramework
 from web.api.library import LIBRARY, _int, actor_of, ensure_curriculum
-from web.errors import ApiError
+from web.errors import ApiError, upload_refused
 from web.keys import DB
 from web.openapi import route
 
@@ -59,8 +60,10 @@ async def import_knowledge(request: web.Request) -> web.Response:
     if actor.role != "coordinator":
         raise ApiError(403, "forbidden", "knowledge frameworks are imported by a coordinator")
     raw = await request.read()
-    try:
-        fw = knowledge.parse_framework(raw)
+    try:  # parsed in the upload worker: limits on size, depth and items, off the event loop
+        fw = await parse_in_worker(knowledge.parse_framework, raw, file="knowledge.json")
+    except UploadRefused as e:
+        raise upload_refused(e) from e
     except knowledge.KnowledgeFormatError as e:
         raise ApiError(400, "invalid_field", e.message, e.field) from e
     async with request.app[DB].session() as s:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.audit import audit
 from core.db import utcnow
 from core.directory import User
+from core.uploads import UploadRefused, parse_in_worker
 from recorder.catalogue import volume_sections
 from scheduler import progress_io, progress_store
 from scheduler.calendar import TZ
@@ -23,9 +24,10 @@ from scheduler.progress_models import ProgressPlan
 from scheduler.store import links
 from web.api.library import ensure_curriculum
 from web.auth import current_user
-from web.errors import ApiError, parse_body
+from web.errors import ApiError, parse_body, upload_refused
 from web.keys import DB
 from web.openapi import route
+from web.uploads import read_upload_body
 
 MIME = {"csv": "text/csv; charset=utf-8", "json": "application/json",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}  # fmt: skip
@@ -150,6 +152,7 @@ async def _editable(request: web.Request, s: AsyncSession) -> tuple[User, Progre
 
 async def put_items(request: web.Request) -> web.Response:
     """Reorder sections and change their lesson counts and weeks."""
+    await current_user(request)  # who asks before what is asked: anonymous gets 401, not a body error
     body = await parse_body(request, ItemsBody)
     async with request.app[DB].session() as s:
         user, plan, sections = await _editable(request, s)
@@ -196,7 +199,10 @@ async def export_plan(request: web.Request) -> web.Response:
 
 async def import_plan(request: web.Request) -> web.Response:
     fmt = _format(request)
-    blob = await request.content.read(2 * 1024 * 1024 + 1)
+    try:
+        blob = await read_upload_body(request, f"plan.{fmt}")
+    except UploadRefused as e:
+        raise upload_refused(e) from e
     if len(blob) > 2 * 1024 * 1024:
         raise ApiError(413, "too_large", "a plan file is at most 2 MB")
     async with request.app[DB].session() as s:
@@ -204,7 +210,11 @@ async def import_plan(request: web.Request) -> web.Response:
         ctx = await _context(s)
         assert ctx.county.term is not None
         try:
-            items = progress_io.parse(blob, fmt, sections, max(teaching_weeks(ctx.county.term) or [30]))
+            items = await parse_in_worker(  # off the event loop, within the upload limits (core.uploads)
+                progress_io.parse, blob, fmt, sections, max(teaching_weeks(ctx.county.term) or [30]),
+                file=f"plan.{fmt}")
+        except UploadRefused as e:
+            raise upload_refused(e) from e
         except progress_io.PlanFileError as e:
             first = e.problems[0]
             return web.json_response({

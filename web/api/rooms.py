@@ -8,7 +8,8 @@ from datetime import datetime
 
 from aiohttp import web
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import case, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
 from core.db import utcnow
@@ -17,10 +18,11 @@ from core.tokens import Grants
 from rooms.records import PresenceRecord, RoomMember, RoomRecord
 from rooms.roles import Role, RoomKind, grants_for
 from rooms.store import RoomSpec, create_room
+from scheduler import store as county_store
 from web.auth import current_user, require_role
 from web.errors import ApiError, parse_body
 from web.keys import BUS, DB, ROOMS, SETTINGS, TOKENS
-from web.limits import CODE_LIMIT, AttemptLimiter
+from web.limits import CODE_LIMIT, CodeLimiter
 from web.openapi import route
 
 
@@ -107,15 +109,34 @@ async def create_room_handler(request: web.Request) -> web.Response:
     record = body.record if body.record is not None else body.kind != RoomKind.COTEACH
     spec = RoomSpec(**body.model_dump(exclude={"host_user_id", "record"}), host_user_id=host, record=record)
     async with request.app[DB].session() as s:
+        allowed = None if user.role == "coordinator" else await _pairable_schools(s, user)
         for field, ids in (("hub_classroom_ids", spec.hub_classroom_ids), ("remote_classroom_ids", spec.remote_classroom_ids)):
-            found = set((await s.execute(select(Classroom.id).where(Classroom.id.in_(ids)))).scalars())
+            rows = await s.execute(select(Classroom.id, Classroom.school_id).where(Classroom.id.in_(ids)))
+            found: dict[int, int] = {cid: sid for cid, sid in rows.all()}
             if missing := [i for i in ids if i not in found]:
                 raise ApiError(400, "not_found", f"no classroom {missing[0]}", field)
+            if allowed is not None and (foreign := [i for i in ids if found[i] not in allowed]):
+                raise ApiError(403, "not_paired", f"classroom {foreign[0]} is not in a school paired with yours "
+                               f"(教室 {foreign[0]} 不属于与本校结对的学校)", field)
         record = await create_room(s, spec)
         audit(s, user.username, "room.create", record.id, title=spec.title, kind=spec.kind.value)
         await s.commit()
     r, members = await _room_and_members(request, record.id)
     return web.json_response({"room": room_json(r, members)}, status=201)
+
+
+async def _pairable_schools(s: AsyncSession, user: User) -> set[int]:
+    """The schools whose classrooms a teacher may put in her lesson: her own, and the remote schools paired
+    with it in the county data (no pairings imported: every remote school, as the county format says)."""
+    own = {user.school_id} if user.school_id is not None else set()
+    remote = set((await s.execute(select(School.id).where(School.kind == "remote"))).scalars())
+    current = await county_store.current_county(s)
+    if current is None or not current[1].pairings or user.school_id is None:
+        return own | remote
+    ids = await county_store.links(s)
+    mine = {ref for (kind, ref), did in ids.items() if kind == "school" and did == user.school_id}
+    paired = {ids.get(("school", p.remote)) for p in current[1].pairings if p.hub in mine}
+    return own | {i for i in paired if i is not None}
 
 
 async def get_room(request: web.Request) -> web.Response:
@@ -157,8 +178,13 @@ def _user_role_in(user: User, r: RoomRecord, members: list[RoomMember]) -> Role:
             return Role.HUB_TEACHER
         if any(m.user_id == user.id and m.role == "coteacher" for m in members):
             return Role.COTEACHER
-        return Role.VIEWER if r.kind == RoomKind.BROADCAST else Role.OBSERVER
-    return Role.VIEWER
+        if r.kind == RoomKind.BROADCAST:
+            return Role.VIEWER
+        # watching unseen is a grant of coordinators and observers, not of any teacher
+        raise ApiError(403, "forbidden", "only the lesson's teachers join it; ask the host to invite you")
+    if r.kind == RoomKind.BROADCAST:
+        return Role.VIEWER
+    raise ApiError(403, "forbidden", "this lesson is not open to viewers")
 
 
 async def user_token(request: web.Request) -> web.Response:
@@ -173,7 +199,12 @@ async def user_token(request: web.Request) -> web.Response:
             sch = await s.get(School, user.school_id)
             school = sch.name if sch else ""
     meta = {"user_id": user.id, "school": school, "side": "hub" if role == Role.HUB_TEACHER else ""}
-    return _token_response(request, r, f"user:{user.id}", user.display_name, role, meta)
+    resp = _token_response(request, r, f"user:{user.id}", user.display_name, role, meta)
+    if grants_for(role, RoomKind(r.kind), r.id).hidden:
+        async with request.app[DB].session() as s:  # every hidden join is on the record: who, when, where
+            audit(s, user.username, "room.hidden_join", r.id, role=role.value, title=r.title)
+            await s.commit()
+    return resp
 
 
 def _token_response(
@@ -191,20 +222,22 @@ def _token_response(
 async def classroom_join(request: web.Request) -> web.Response:
     """A classroom PC joins by its code: into the room named, or the classroom's current lesson."""
     body = await parse_body(request, ClassroomJoinBody)
-    limiter, client = request.app[CODE_LIMIT], request.remote or "?"
-    if limiter.blocked(client):
+    limiter, client, code = request.app[CODE_LIMIT], request.remote or "?", body.code.upper()
+    if not limiter.begin(client, code):  # counted before any await; refunded when the code is right
         raise ApiError(429, "too_many_attempts", "too many wrong codes; wait a minute", "code")
     async with request.app[DB].session() as s:
-        c = (await s.execute(select(Classroom).where(Classroom.join_code == body.code.upper()))).scalar_one_or_none()
+        c = (await s.execute(select(Classroom).where(Classroom.join_code == code))).scalar_one_or_none()
         if c is None:
-            limiter.fail(client)
             raise ApiError(404, "bad_code", "no classroom has this code", "code")
+        limiter.succeeded(client, code)
         school = await s.get(School, c.school_id)
+        live_first = case((RoomRecord.state == "live", 0), (RoomRecord.state == "open", 1), else_=2)
         q = (
             select(RoomRecord, RoomMember)
             .join(RoomMember, RoomMember.room_id == RoomRecord.id)
             .where(RoomMember.classroom_id == c.id, RoomRecord.state != "ended")
-            .order_by(RoomRecord.state.desc(), RoomRecord.scheduled_start)
+            .order_by(live_first, RoomRecord.scheduled_start.is_(None), RoomRecord.scheduled_start,
+                      RoomRecord.created_at)
         )
         if body.room:
             q = q.where(RoomRecord.id == body.room)
@@ -257,7 +290,7 @@ async def end_room(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app[CODE_LIMIT] = AttemptLimiter(limit=10, window=60.0)  # per client address: join codes are short
+    app[CODE_LIMIT] = CodeLimiter(limit=10, window=60.0)  # per client address: join codes are short
     route(app, "GET", "/api/rooms", list_rooms, "List rooms (?state=open,live)", tag="rooms")
     route(app, "POST", "/api/rooms", create_room_handler, "Create a room", RoomBody, "rooms")
     route(app, "GET", "/api/rooms/{id}", get_room, "A room with its members and live state", tag="rooms")

@@ -6,21 +6,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from pydantic import BaseModel, Field
 
 from core.audit import audit
 from core.db import utcnow
+from core.uploads import UploadRefused, check_xlsx, parse_in_worker
 from scheduler import facts, store
 from scheduler.calendar import TZ, Move, occurrences
 from scheduler.county import County, json_schema, subject_label
 from scheduler.ical import export, lessons_for
 from scheduler.importer import (
     MAX_JSON_BYTES,
-    MAX_UPLOAD_BYTES,
     TEMPLATES,
     TOO_LARGE_JSON,
-    TOO_LARGE_UPLOAD,
     ImportResult,
     import_csv_files,
     import_json,
@@ -36,10 +35,11 @@ from scheduler.validator import validate
 from scheduler.views import county_summary, timetable_view
 from web import lesson_rooms
 from web.auth import current_user, require_role
-from web.errors import ApiError, parse_body
+from web.errors import ApiError, parse_body, upload_refused
 from web.keys import DB
 from web.limits import CODE_LIMIT
 from web.openapi import route
+from web.uploads import read_upload_body, read_upload_parts
 
 JOBS = web.AppKey("scheduler_jobs", SolveJobs)
 
@@ -78,37 +78,26 @@ async def _county(request: web.Request) -> tuple[int, County]:
     return current[0].id, current[1]
 
 
-async def _bounded(part: BodyPartReader, limit: int, message: str) -> bytes:
-    """Read at most `limit` bytes of a multipart part; 413 with `message` beyond it."""
-    chunks, size = [], 0
-    while chunk := await part.read_chunk():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "too_large", message)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def import_county(request: web.Request) -> web.Response:
     user = await require_role(request, "coordinator")
-    if request.content_type.startswith("multipart/"):
-        files: dict[str, bytes] = {}
-        budget = MAX_UPLOAD_BYTES
-        reader = await request.multipart()
-        async for part in reader:
-            if isinstance(part, BodyPartReader) and part.filename:
-                blob = await _bounded(part, budget, TOO_LARGE_UPLOAD)
-                budget -= len(blob)
-                files[part.filename.rsplit("/", 1)[-1]] = blob
-        xlsx = [name for name in files if name.lower().endswith(".xlsx")]
-        result = import_xlsx(files[xlsx[0]]) if xlsx else import_csv_files(files)
-    else:
-        if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-            raise ApiError(413, "too_large", TOO_LARGE_JSON)
-        raw = await request.content.read(MAX_JSON_BYTES + 1)
-        if len(raw) > MAX_JSON_BYTES:
-            raise ApiError(413, "too_large", TOO_LARGE_JSON)
-        result = import_json(raw)
+    try:  # parsed in the upload worker within limits (core.uploads); over a limit → 413/422 naming the file
+        if request.content_type.startswith("multipart/"):
+            files, encoding = await read_upload_parts(request)
+            xlsx = [name for name in files if name.lower().endswith(".xlsx")]
+            if xlsx:
+                check_xlsx(files[xlsx[0]], xlsx[0])  # a bomb is refused here, before any worker starts
+                result = await parse_in_worker(import_xlsx, files[xlsx[0]], xlsx[0], file=xlsx[0])
+            else:
+                result = await parse_in_worker(import_csv_files, files, encoding, file=", ".join(files))
+        else:
+            if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+                raise ApiError(413, "too_large", TOO_LARGE_JSON)
+            raw = await read_upload_body(request, "county.json")
+            if len(raw) > MAX_JSON_BYTES:
+                raise ApiError(413, "too_large", TOO_LARGE_JSON)
+            result = await parse_in_worker(import_json, raw, file="county.json")
+    except UploadRefused as e:
+        raise upload_refused(e) from e
     if not result.ok:
         return _problems_response(result)
     county = result.county
@@ -265,13 +254,13 @@ async def today(request: web.Request) -> web.Response:
     code = request.query.get("code", "").strip().upper()
     if code:
         limiter, client = request.app[CODE_LIMIT], request.remote or "?"
-        if limiter.blocked(client):
+        if not limiter.begin(client, code):  # counted before any await (web.limits.CodeLimiter)
             raise ApiError(429, "too_many_attempts", "too many wrong codes; wait a minute", "code")
         async with request.app[DB].session() as s:
             directory_classroom: int | None = await facts.classroom_by_code(s, code)
         if directory_classroom is None:
-            limiter.fail(client)
             raise ApiError(404, "bad_code", "no classroom has this code", "code")
+        limiter.succeeded(client, code)
         user = None
     else:
         user = await current_user(request)

@@ -12,10 +12,12 @@ import supervision from './i18n/supervision.js';
 import admin from './i18n/admin.js';
 import today from './i18n/today.js';
 import classwork from './i18n/classwork.js';
+import evaluation from './i18n/evaluation.js';
+import planning from './i18n/planning.js';
 import progress from './i18n/progress.js';
 
 /** Add an area's module here (one line each). */
-export const MODULES = { base, components, coordinator, lesson, library, timetable, supervision, admin, today, classwork, progress };
+export const MODULES = { base, components, coordinator, lesson, library, timetable, supervision, admin, today, classwork, evaluation, planning, progress };
 
 export const LANGS = ['zh-CN', 'en'];
 const STRINGS = { 'zh-CN': {}, en: {} };

@@ -76,7 +76,7 @@ async function runSolver() {
     job = await api(`/api/scheduler/solve/${job.id}`);
   }
   bar.done(job.state === 'done' ? t('tt.solved', { s: job.seconds }) : '');
-  status(out, job.state === 'done' ? t('tt.solved', { s: job.seconds }) : t('tt.solveFailed', { e: job.error }), job.state === 'done' ? 'ok' : 'error');
+  status(out, job.state === 'done' ? `${t('tt.solved', { s: job.seconds })} · ${solveQuality(job)}` : t('tt.solveFailed', { e: job.error }), job.state === 'done' ? 'ok' : 'error');
   await loadTimetable();
 }
 
@@ -98,6 +98,14 @@ async function loadTimetable() {
   fillEntities();
 }
 
+/** CP-SAT's verdict, and for a re-plan what moved against what the change forced. */
+function solveQuality(job) {
+  const q = job.quality === 'proven optimal' ? t('tt.optimal') : t('tt.withinGap', { gap: (job.gap_pct ?? 0).toFixed(1) });
+  if (!job.moves) return q;
+  const who = Object.entries(job.moves.by_teacher).map(([k, n]) => `${k} ${n}`).join('、');
+  return `${q} · ${t('tt.moved', { moved: job.moves.moved, forced: job.moves.forced })}${who ? `（${who}）` : ''}`;
+}
+
 function fillEntities() {
   if (!timetable) return;
   const view = $('#view').value;
@@ -112,7 +120,10 @@ function drawGrid() {
   const id = $('#entity').value;
   const lessons = timetable.lessons.filter((ls) => (view === 'school' ? ls.hub === id || ls.schools.includes(id)
     : view === 'teacher' ? ls.teacher === id : ls.classrooms.includes(id)));
-  grid.draw(timetable, lessons);
+  // grey the periods the viewed classroom (or the viewed teacher's own hub class) is busy with its own lessons
+  const own = view === 'classroom' ? id : view === 'teacher' ? (timetable.teachers.find((x) => x.id === id) || {}).classroom : null;
+  const busy = new Set((timetable.busy[own] || []).map(([d, p]) => `${d}.${p}`));
+  grid.draw(timetable, lessons, busy);
   const ical = $('#ical');
   ical.href = `/api/scheduler/ical?${view}=${encodeURIComponent(id)}`;
   ical.hidden = timetable.state !== 'published' || !id;

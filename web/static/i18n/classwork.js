@@ -49,5 +49,4 @@ export default {
   'att.summary': ['应到 {expected} 个教室，实到 {present} 个，签到学生 {headcount} 人', '{present} of {expected} classrooms present, {headcount} students checked in'],
   'att.quizzes': ['随堂测结果', 'Quiz results'],
   'att.noQuizzes': ['本节课没有随堂测。', 'No quiz in this lesson.'],
-  'att.back': ['返回', 'Back'],
 };

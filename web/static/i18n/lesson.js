@@ -3,7 +3,6 @@
 export default {
   'teacher.title': ['主讲教师控制台', 'Teacher console'],
   'teacher.start': ['开始上课', 'Start lesson'],
-  'teacher.started': ['正在上课', 'Lesson in progress'],
   'teacher.end': ['结束课程', 'End lesson'],
   'teacher.endConfirm': ['确定结束本节课吗？所有教室将同时下课。', 'End this lesson? Every classroom will leave.'],
   'teacher.endYes': ['结束课程', 'End lesson'],

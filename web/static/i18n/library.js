@@ -13,6 +13,7 @@ export default {
   'lib.dateFrom': ['开始日期', 'From'],
   'lib.dateTo': ['结束日期', 'To'],
   'lib.results': ['共 {n} 个资源', '{n} resources'],
+  'lib.relaxed': ['没有同时包含所有词的资源，以下为部分匹配', 'Nothing has every word: partial matches'],
   'lib.none': ['没有找到资源', 'No resources found'],
   'lib.login': ['登录', 'Log in'],
   'lib.logout': ['退出', 'Log out'],

@@ -2,26 +2,11 @@
 // join/leave times, minutes present and the 签到 headcount, the CSV download, and the lesson's quiz results.
 import { api, requireUser } from './api.js';
 import { t } from '../i18n.js';
-import { barChart } from './chart.js';
-import { card, dataTable, emptyState, pageHead } from './components.js';
+import { dataTable, emptyState, pageHead } from './components.js';
+import { quizCard } from './quiz-card.js';
 import { el, params, runPage, topBar } from './ui.js';
 
 const time = (iso) => (iso ? new Date(iso).toLocaleString('zh-CN', { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : '—');
-const LETTERS = 'ABCDEF';
-
-export function quizCard(tally) {
-  const q = tally.quiz;
-  const name = (i) => (q.kind === 'truefalse' ? q.options[i] : `${LETTERS[i]}. ${q.options[i]}`);
-  const series = q.options.map((_, i) => ({ key: `o${i}`, label: name(i), cls: `opt${i}` }));
-  const point = (label, counts) => ({ label, values: Object.fromEntries(counts.map((n, i) => [`o${i}`, n])) });
-  return card({
-    title: q.question, cls: 'quiz-summary',
-    body: [
-      el('p', { class: 'muted', text: `${time(q.pushed_at)} · ${t('cw.answered', { n: tally.answered })}` }),
-      barChart({ title: q.question, series, points: [...tally.classrooms.map((c) => point(c.label, c.counts)), point(t('cw.overall'), tally.overall)], width: 380, height: 180 }),
-    ],
-  });
-}
 
 runPage(async () => {
   const user = await requireUser();

@@ -27,7 +27,8 @@ function roomRow(room, onOpen) {
       : null,
     el('div', { class: 'row' },
       onOpen ? el('button', { class: 'btn small', onclick: onOpen, text: t('home.watch') }) : null,
-      room.state !== 'scheduled' ? el('a', { class: 'btn small', href: `/attendance?room=${encodeURIComponent(room.id)}`, dataset: { action: 'attendance' }, text: t('att.title') }) : null),
+      room.state !== 'scheduled' ? el('a', { class: 'btn small', href: `/attendance?room=${encodeURIComponent(room.id)}`, dataset: { action: 'attendance' }, text: t('att.title') }) : null,
+      room.state !== 'scheduled' && room.kind === 'coteach' ? el('a', { class: 'btn small', href: `/evaluate?room=${encodeURIComponent(room.id)}`, dataset: { action: 'evaluate' }, text: t('ev.results') }) : null),
   );
 }
 

@@ -25,6 +25,8 @@ runPage(async () => {
   const bar = el('div', { class: 'bar' });
   const note = el('div', { class: 'observer-note', id: 'observer-note', hidden: true, text: t('coteach.observer') });
   document.getElementById('main').replaceChildren(note, bar, grid);
+  // 评课 during the lesson, in its own tab so the lesson keeps playing
+  bar.append(el('a', { class: 'btn', id: 'evaluate-link', href: `/evaluate?room=${encodeURIComponent(roomId)}`, target: '_blank', text: t('ev.open') }));
   const tiles = new Tiles(grid);
   const audio = new AudioOut();
   let camera = null;

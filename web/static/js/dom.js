@@ -8,6 +8,7 @@ export function el(tag, attrs = {}, ...children) {
     else if (key === 'text') node.textContent = value;
     else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
     else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key === 'style') node.style.cssText = value; // CSSOM: allowed under the CSP (no inline style attributes)
     else node.setAttribute(key, value === true ? '' : value);
   }
   for (const child of children.flat()) {

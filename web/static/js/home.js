@@ -5,6 +5,7 @@ import { t } from '../i18n.js';
 import { badge, card, emptyState, pageHead } from './components.js';
 import { el, runPage, topBar } from './ui.js';
 import { renderToday } from '../today.js';
+import { homeExtras } from './home-extras.js';
 import { renderPush } from './push-list.js';
 
 function lessonUrl(room, user) {
@@ -30,7 +31,9 @@ function roomCard(room, user) {
     el('div', { class: 'meta', text: [room.subject, fmtTime(room.scheduled_start)].filter(Boolean).join(' · ') }),
     live ? el('div', { class: 'meta', text: present.length ? t('coord.present', { names: present.map((p) => p.name).join('、') }) : t('coord.nobody') }) : null,
     el('div', { class: 'row' },
-      el('a', { class: 'btn primary', href: lessonUrl(room, user), text: mine ? t('home.enter') : t('home.watch') })),
+      el('a', { class: 'btn primary', href: lessonUrl(room, user), text: mine ? t('home.enter') : t('home.watch') }),
+      room.kind === 'coteach' && room.state !== 'scheduled' && user.role !== 'viewer'
+        ? el('a', { class: 'btn', href: `/evaluate?room=${encodeURIComponent(room.id)}`, dataset: { action: 'evaluate' }, text: mine ? t('ev.results') : t('ev.open') }) : null),
   );
 }
 
@@ -67,11 +70,13 @@ runPage(async () => {
   main.replaceChildren(el('div', { class: 'page' },
     pageHead(t('home.hello', { name: user.display_name }), { sub: t(`home.role.${user.role}`) }),
     areas(user.role),
+    el('div', { id: 'home-extras' }),
     user.role === 'teacher' ? el('section', { class: 'card', id: 'today' }) : null,
     user.role === 'teacher' ? el('div', { id: 'push' }) : null,
     el('h2', { class: 'section-title', text: user.role === 'teacher' ? t('home.lessons') : t('home.rooms') }),
     shown.length ? el('div', { class: 'cards', id: 'rooms' }, shown.map((r) => roomCard(r, user))) : empty,
   ));
+  homeExtras(user).then((node) => document.getElementById('home-extras').replaceChildren(node)).catch(() => {});
   const today = document.getElementById('today');
   if (today) await renderToday(today);
   const push = document.getElementById('push');

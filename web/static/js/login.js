@@ -4,6 +4,17 @@ import { t } from '../i18n.js';
 import { field, showFieldError } from './components.js';
 import { el, errorText, params, runPage, topBar } from './ui.js';
 
+/** Only a path on this site: never `//evil.example`, `/\\evil.example` or `https://…` (open redirect). */
+export function safeNext(next) {
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/home';
+  try {
+    const url = new URL(next, location.origin);
+    return url.origin === location.origin ? url.pathname + url.search + url.hash : '/home';
+  } catch {
+    return '/home';
+  }
+}
+
 runPage(async () => {
   topBar({ title: t('login.title'), home: false });
   const fields = {
@@ -41,7 +52,7 @@ runPage(async () => {
     try {
       await login(fields.username.input.value.trim(), fields.password.input.value);
       const next = params.get('next');
-      location.href = next && next.startsWith('/') && !next.startsWith('//') ? next : '/home';
+      location.href = safeNext(next);
     } catch (err) {
       // A wrong name or password is one sentence for the whole form (never say which one was wrong).
       if (err.code === 'bad_credentials' || !fields[err.field]) error.textContent = errorText(err);

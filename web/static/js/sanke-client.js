@@ -522,10 +522,11 @@ export class SankeClient extends EventTarget {
 
   /** Inbound video as received by this page: [{track_id, participant_id, source, framesDecoded, fps, lost}]. */
   async inboundVideo() {
-    if (!this.sub) return [];
-    const stats = await this.sub.getStats();
+    const pc = this.sub;  // the connection may be replaced or closed while getStats() is pending
+    if (!pc) return [];
+    const stats = await pc.getStats();
     const byMid = new Map();
-    for (const t of this.sub.getTransceivers()) byMid.set(t.mid, t);
+    for (const t of pc.getTransceivers()) byMid.set(t.mid, t);
     const out = [];
     stats.forEach((s) => {
       if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;

@@ -26,7 +26,8 @@ runPage(async () => {
         : emptyState({ title: errorText(err), next: t('sup.retry') }));
       return;
     }
-    demo.replaceChildren(data.demo ? badge('demo') : '');
+    const marks = await api('/api/demo').catch(() => ({ demo: false }));
+    demo.replaceChildren(...(marks.demo ? [badge('demo'), el('span', { class: 'muted', text: t('sup.demoNote') })] : []));
     out.replaceChildren(el('section', { class: 'card' }, el('h3', { class: 'card-title', text: t('sup.chart') }), supervisionView(data.lines)));
   };
   document.getElementById('main').replaceChildren(el('div', { class: 'page' },

@@ -8,6 +8,7 @@ import { currentUser } from "../js/header.js";
 
 const state = { q: "", subject: "", grade: "", school_id: "", teacher_id: "", kp: "", node: "", from: "", to: "" };
 const labels = { kp: "", node: "" };
+let demoIds = new Set();
 const $ = (id) => document.getElementById(id);
 
 export function statusBadge(status) {
@@ -37,7 +38,7 @@ async function search() {
     $("results").replaceChildren(emptyState({ title: t("lib.error", { m: err.message }), next: t("lib.retry") }));
     return;
   }
-  $("count").textContent = data.total ? t("lib.results", { n: data.total }) : "";
+  $("count").textContent = data.total ? t("lib.results", { n: data.total }) + (data.relaxed ? ` · ${t("lib.relaxed")}` : "") : "";
   const f = data.facets;
   $("facets").replaceChildren(
     facetSelect("subject", "subject", f.subject, state.subject),
@@ -59,7 +60,7 @@ async function search() {
 function card(r) {
   return el("article", { class: "card result", dataset: { id: r.id } },
     el("div", { class: "row" }, el("a", { class: "result-title", href: `/playback?id=${r.id}` }, r.title), statusBadge(r.status),
-      r.demo ? badge("demo") : null),
+      demoIds.has(r.id) ? badge("demo") : null),
     el("div", { class: "meta" }, [r.date, r.school.name, r.teacher.name, `${r.grade_name}${r.subject}`,
       r.duration ? `${t("lib.duration")} ${clock(r.duration)}` : ""].filter(Boolean).join(" · ")),
     r.textbook.length ? el("div", { class: "meta" }, r.textbook.slice(3).map((n) => n.name).join(" › ")) : null,
@@ -135,5 +136,6 @@ runPage(async () => {
   topBar({ title: t("lib.title"), user });
   for (const [k, v] of new URLSearchParams(location.search)) if (k in state) state[k] = v;
   $("main").replaceChildren(layout());
+  demoIds = new Set((await api("/api/demo").catch(() => ({ resources: [] }))).resources);
   await Promise.all([browseChapters(), browseKnowledge(), search()]);
 });

@@ -6,12 +6,14 @@ import { t } from "../i18n.js";
 import { badge, emptyState, field } from "../js/components.js";
 import { runPage, topBar } from "../js/ui.js";
 import { currentUser } from "../js/header.js";
+import { renderLessonExtras } from "../js/lesson-extras.js";
 
 const id = new URLSearchParams(location.search).get("id");
 const base = `/api/library/resources/${id}`;
 let resource = null;
 let player = null;
 let pollTimer = null;
+let demoIds = new Set();
 
 function mediaUrl(file) {
   return `${base}/media/${encodeURIComponent(file)}`;
@@ -44,7 +46,7 @@ function renderVideos(media) {
       box.replaceChildren(player, ...audios);
     }
     clearTimeout(pollTimer);
-    pollTimer = setTimeout(load, 3000);
+    if (!media.mp4_for_download_only) pollTimer = setTimeout(load, 3000); // wait for the MP4 being made
   }
 }
 
@@ -156,13 +158,15 @@ async function load() {
   }
   const r = resource;
   document.title = `${r.title} · ${t("app.name")}`;
-  document.getElementById("title").replaceChildren(r.title, " ", el("span", { class: `badge s-${r.status}` }, t(`lib.status_${r.status}`)), r.demo ? badge("demo") : "");
+  document.getElementById("title").replaceChildren(r.title, " ", el("span", { class: `badge s-${r.status}` }, t(`lib.status_${r.status}`)), demoIds.has(r.id) ? badge("demo") : "");
   document.getElementById("meta").textContent = [r.date, r.school.name, r.teacher.name, `${r.grade_name}${r.subject}`, `${t("lib.duration")} ${clock(r.duration)}`].join(" · ");
   renderVideos(r.media);
   renderTimeline(r.media);
   await renderCatalogue(r);
   renderReview(r);
   renderRelated(r);
+  // the lesson's quiz results and 评课 summary (school), for those allowed
+  renderLessonExtras(document.getElementById("lesson-extras"), r.room_id, (sec) => { if (player) { player.currentTime = sec; player.play?.(); } }).catch(() => {});
 }
 
 function layout() {
@@ -174,7 +178,8 @@ function layout() {
       el("div", { class: "timeline", id: "timeline", "aria-label": t("lib.markers") }),
       el("h3", { class: "card-title", text: t("lib.markers") }), el("ol", { class: "markers", id: "markers" })),
     el("div", { class: "player-side" },
-      el("section", { class: "card", id: "catalogue" }), el("section", { class: "card", id: "review" }),
+      el("section", { class: "card", id: "catalogue" }), el("section", { class: "card", id: "lesson-extras", hidden: true }),
+      el("section", { class: "card", id: "review" }),
       el("section", { class: "card", id: "related" })));
 }
 
@@ -182,5 +187,6 @@ runPage(async () => {
   const user = await currentUser();
   topBar({ title: t("lib.playback"), user });
   document.getElementById("main").replaceChildren(layout());
+  demoIds = new Set((await api("/api/demo").catch(() => ({ resources: [] }))).resources);
   await load();
 });

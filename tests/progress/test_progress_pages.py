@@ -1,0 +1,64 @@
+"""The progress pages in real Chromium: the teacher console shows 本节 with its knowledge points and corrects
+it in one click; the coordinator's overview shows the verdict and the editor saves a reordered plan."""
+
+from __future__ import annotations
+
+from tests.conftest import CHROMIUM_ARGS, PASSWORD, login, require_chromium
+
+
+async def _browser_login(page, url: str, username: str) -> None:
+    resp = await page.request.post(f"{url}/api/login", data={"username": username, "password": PASSWORD})
+    assert resp.ok
+
+
+async def test_console_section_and_plan_editor(progress_county):
+    from playwright.async_api import async_playwright
+
+    pc = progress_county
+    url = pc.server.url
+    room = list(pc.rooms.values())[-1]
+    api = await login(pc.server, "t-eng")
+    try:
+        async with api.get(f"{url}/api/progress/rooms/{room}") as r:
+            now = await r.json()
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page(locale="zh-CN")
+                errors: list[str] = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                await _browser_login(page, url, "t-eng")
+                await page.goto(f"{url}/teacher?room={room}")
+                await page.wait_for_function("document.querySelector('#section-label')?.textContent.length > 0")
+                assert await page.inner_text("#section-label") == now["section"]["label"]
+                assert now["section"]["knowledge"][0] in await page.inner_text("#section-kps")
+                await page.click("#section-next")  # one click: the next section instead
+                index = [c["node_id"] for c in now["choices"]].index(now["section"]["node_id"])
+                following = now["choices"][index + 1]
+                await page.wait_for_function(
+                    f"document.querySelector('#section-label').textContent === {following['label']!r}")
+                async with api.get(f"{url}/api/progress/rooms/{room}") as r:
+                    assert (await r.json())["section"]["node_id"] == following["node_id"]
+
+                coord = await browser.new_page(locale="zh-CN")
+                coord.on("pageerror", lambda e: errors.append(str(e)))
+                await _browser_login(coord, url, "coord")
+                await coord.goto(f"{url}/progress")
+                await coord.wait_for_selector("#plans .card .verdict")
+                await coord.click("#plans .card a")
+                await coord.wait_for_selector("#items tr")
+                first = await coord.locator("#items tr").nth(0).get_attribute("data-node")
+                second = await coord.locator("#items tr").nth(1).get_attribute("data-node")
+                await coord.locator("#items tr").nth(0).locator("button", has_text="下移").click()
+                await coord.click("#save")
+                await coord.wait_for_selector("text=已保存")
+                async with api.get(f"{url}/api/progress/plans") as r:
+                    plan_id = (await r.json())["plans"][0]["id"]
+                async with api.get(f"{url}/api/progress/plans/{plan_id}") as r:
+                    items = (await r.json())["plan"]["items"]
+                assert [str(i["node_id"]) for i in items[:2]] == [second, first]
+                assert errors == []
+            finally:
+                await browser.close()
+    finally:
+        await api.close()
