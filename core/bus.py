@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -20,6 +21,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 
 Message = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True, frozen=True)
@@ -38,13 +40,20 @@ class Envelope:
 class Subscription:
     """Messages of one channel, in order, for one listener. Iterate it; close it when done."""
 
-    def __init__(self, channel: str, on_close: Any) -> None:
+    def __init__(self, channel: str, on_close: Any, limit: int | None = None) -> None:
         self.channel = channel
+        self.limit = limit
+        self.dropped = 0  # messages refused because the listener fell `limit` behind
         self._queue: asyncio.Queue[Envelope | None] = asyncio.Queue()
         self._on_close = on_close
         self._closed = False
 
     def _deliver(self, envelope: Envelope | None) -> None:
+        if self.limit is not None and self._queue.qsize() >= self.limit:
+            self.dropped += 1
+            if self.dropped == 1:
+                log.warning("subscription to %s is %d messages behind: dropping", self.channel, self.limit)
+            return
         self._queue.put_nowait(envelope)
 
     async def envelope(self, timeout: float | None = None) -> Envelope:
@@ -65,7 +74,7 @@ class Subscription:
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._queue.put_nowait(None)
+            self._queue.put_nowait(None)  # past the limit: the end is always delivered
             await self._on_close(self)
 
 
@@ -74,7 +83,8 @@ class Bus(ABC):
     async def publish(self, channel: str, message: Message) -> None: ...
 
     @abstractmethod
-    async def subscribe(self, channel: str) -> Subscription: ...
+    async def subscribe(self, channel: str, limit: int | None = None) -> Subscription:
+        """`limit`: messages the listener may fall behind before further ones are dropped."""
 
     @abstractmethod
     async def set(self, key: str, value: str, ttl: float | None = None) -> None: ...
@@ -131,8 +141,8 @@ class InProcessBus(Bus):
             for sub in list(subs):
                 sub._deliver(envelope)
 
-    async def subscribe(self, channel: str) -> Subscription:
-        sub = Subscription(channel, self._unsubscribe)
+    async def subscribe(self, channel: str, limit: int | None = None) -> Subscription:
+        sub = Subscription(channel, self._unsubscribe, limit)
         self._subs[channel].add(sub)
         return sub
 
@@ -198,8 +208,8 @@ class RedisBus(Bus):
     async def publish(self, channel: str, message: Message) -> None:
         await self._redis.publish(self._k(channel), json.dumps(message, ensure_ascii=False))
 
-    async def subscribe(self, channel: str) -> Subscription:
-        sub = Subscription(channel, self._unsubscribe)
+    async def subscribe(self, channel: str, limit: int | None = None) -> Subscription:
+        sub = Subscription(channel, self._unsubscribe, limit)
         async with self._sub_lock:
             first = channel not in self._subs
             self._subs[channel].add(sub)

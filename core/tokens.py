@@ -11,7 +11,9 @@ import jwt
 from core.errors import SankeError
 
 Source = Literal["camera", "microphone", "screen"]
+SOURCES = ("camera", "microphone", "screen")
 JOIN_TTL_MAX = 600
+MAX_IDENTITY_CHARS = 120
 
 
 class TokenError(SankeError):
@@ -39,11 +41,20 @@ class Grants:
 
     @classmethod
     def from_claim(cls, d: dict[str, Any]) -> Grants:
+        """Strict: a claim of the wrong shape is refused (TokenError), never coerced into a grant."""
+        sources = d.get("can_publish_sources") or [] if isinstance(d, dict) else None
+        if not isinstance(sources, list) or not isinstance(d.get("room", ""), str):
+            raise TokenError("token_invalid", "token grants are malformed")
+        if any(s not in SOURCES for s in sources):
+            raise TokenError("token_invalid", "token grants name an unknown media source")
+        flags = ("room_join", "can_publish", "can_subscribe", "room_admin", "room_record", "hidden")
+        if any(not isinstance(d.get(f, False), bool) for f in flags):
+            raise TokenError("token_invalid", "token grants are malformed")
         return cls(
             room=str(d.get("room", "")),
             room_join=bool(d.get("room_join")),
             can_publish=bool(d.get("can_publish")),
-            can_publish_sources=tuple(d.get("can_publish_sources") or ()),
+            can_publish_sources=tuple(sources),
             can_subscribe=bool(d.get("can_subscribe")),
             room_admin=bool(d.get("room_admin")),
             room_record=bool(d.get("room_record")),
@@ -103,18 +114,23 @@ class TokenSigner:
 
     def verify_join(self, token: str) -> Claims:
         p = self._decode(token, "join")
+        sub, video, meta = p["sub"], p.get("video") or {}, p.get("meta") or {}
+        if not isinstance(sub, str) or not 0 < len(sub) <= MAX_IDENTITY_CHARS:
+            raise TokenError("token_invalid", f"token subject must be 1–{MAX_IDENTITY_CHARS} characters")
+        if not isinstance(video, dict) or not isinstance(meta, dict) or not isinstance(p.get("role", ""), str):
+            raise TokenError("token_invalid", "token claims are malformed")
         if float(p["exp"]) - float(p["iat"]) > JOIN_TTL_MAX:
             raise TokenError("token_invalid", f"a join token may live at most {JOIN_TTL_MAX} s")
         revoked = self._revoked.get(str(p["sub"]))
         if revoked is not None and float(p["iat"]) <= revoked:
             raise TokenError("token_revoked", "this account was deactivated")
         return Claims(
-            identity=str(p["sub"]),
-            name=str(p.get("name", "")),
+            identity=sub,
+            name=str(p.get("name", ""))[:200],
             role=str(p.get("role", "")),
-            grants=Grants.from_claim(p.get("video") or {}),
+            grants=Grants.from_claim(video),
             expires_at=float(p["exp"]),
-            meta=dict(p.get("meta") or {}),
+            meta=dict(meta),
         )
 
     def issue_session(self, user_id: int, ttl: int, session_id: str) -> str:

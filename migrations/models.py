@@ -8,6 +8,8 @@ MODEL_MODULES = [
     "rooms.lesson_records",
     "rooms.evaluation_records",
     "rooms.planning",
+    "rooms.devices",
+    "web.password_resets",
     "scheduler.models",
     "recorder.models",
     "scheduler.progress_models",

@@ -86,6 +86,12 @@ class Room:
 
     def snapshot(self, viewer: Participant | None = None) -> dict[str, Any]:
         visible = {pid for pid, p in self.participants.items() if self.visible_to(viewer, p)}
+        audience = len(visible)
+        if self.kind == RoomKind.BROADCAST and viewer is not None and not _staff(viewer):
+            # A viewer among a thousand is sent the people it watches, not the thousand (O(n) per join,
+            # O(n²) per class otherwise), as it is sent no other viewer's comings and goings.
+            on_stage = set(self.stage.on_stage)
+            visible = {pid for pid in visible if pid == viewer.id or pid in on_stage or _staff(self.participants[pid])}
         return {
             "id": self.id,
             "kind": self.kind.value,
@@ -98,7 +104,13 @@ class Room:
             "hands": self.stage.queue(),
             "seats": self.stage.seats,
             "times": dict(self.times),
+            "audience": audience,
         }
 
     def tracks_of(self, pid: str) -> list[TrackInfo]:
         return [t for t in self.tracks.values() if t.participant_id == pid]
+
+
+def _staff(p: Participant) -> bool:
+    """Those a broadcast's audience sees: the hub side, moderators, the recorder (not other viewers)."""
+    return p.role != Role.VIEWER or p.meta.get("side") == "hub" or p.grants.room_admin

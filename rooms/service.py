@@ -138,6 +138,8 @@ class RoomService:
         earlier connection of the same identity was replaced (its seat and hand are kept)."""
         if claims.grants.room != room_id or not claims.grants.room_join:
             raise RoomError("forbidden", "token does not grant joining this room", "token")
+        if claims.role not in Role.__members__.values():
+            raise RoomError("token_invalid", f"unknown role {claims.role[:40]!r}", "token")
         room = await self.activate(room_id)
         resume = secrets.token_urlsafe(24)
         existing = room.participants.get(claims.identity)
@@ -340,9 +342,9 @@ class RoomService:
             event["about"] = about.id
             if about.hidden:
                 event["hidden"] = True
-            elif room.kind == RoomKind.DELIVERY and not is_hub(about):
-                # A remote classroom's comings and goings and its hand matter to the hub side and the
-                # moderators, not to the other N-1 classrooms: scoping them keeps 1+N fan-out linear.
+            elif room.kind in (RoomKind.DELIVERY, RoomKind.BROADCAST) and not is_hub(about):
+                # A remote classroom's (or a broadcast viewer's) comings and goings and its hand matter to
+                # the hub side and the moderators, not to the other N-1: scoping keeps fan-out linear.
                 event["scope"] = "hub"
         await self.bus.publish(room_channel(room.id), event)
 

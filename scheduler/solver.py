@@ -57,6 +57,8 @@ class SolveOptions:
     """CP-SAT's linearization level (1, its default, was the fastest to a placement here)."""
     presolve: bool = False
     """Presolve in the full-objective stage."""
+    replan_factor: float = 10.0
+    """Budget multiplier for the parts a re-plan's change touches."""
 
 
 @dataclass
@@ -180,7 +182,12 @@ def _solve_part(
             hint = {k for k, v in pm.x.items() if solver.boolean_value(v)}
     pm.full_objective()
     pm.set_hint(hint)
-    solver, found, status = run(options.deterministic_time, options.presolve)
+    # a re-plan spends its time where the change is: a part whose previous lessons no longer all fit gets
+    # `replan_factor` × the budget to bring back what the hint had to move; untouched parts keep the default
+    rooms = {opt.demand.classroom for opt in part}
+    touched = any(k[0] in rooms and k not in pm.x for k in keep)
+    budget = options.deterministic_time * (options.replan_factor if touched else 1)
+    solver, found, status = run(budget, options.presolve)
     statuses.append(status if found else "HINT")
     chosen_keys = {k for k in pm.x if solver.boolean_value(pm.x[k])} if found else hint
     cost = round(solver.objective_value) if found else pm.cost(hint)

@@ -19,6 +19,7 @@ from core.tokens import TokenSigner
 from rooms.audience import Plan, plan
 from rooms.room import Room, TrackInfo
 from rooms.service import RoomService
+from signaling.fanout import Fanouts
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class SignalingHub:
         self.tokens = tokens
         self.media = media
         self.sessions: dict[tuple[str, str], Outbox] = {}
+        self.fanouts = Fanouts(rooms.bus)  # room events to this node's participants, filtered by audience
         self.preferences: dict[str, dict[str, dict[str, str]]] = {}  # room → subscriber → publisher → q
         self._plans: dict[str, Plan] = {}
         self.track_stats: dict[str, list[dict[str, Any]]] = {}

@@ -6,20 +6,33 @@ Documented in docs/protocol.md; keep the two in step.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from core.errors import SankeError
 
 MAX_MESSAGE_BYTES = 64 * 1024
+MAX_DEPTH = 6  # the deepest legitimate message (publish.offer → tracks → track) nests 3 levels
+MAX_ID_CHARS = 64
 ParticipantId = Annotated[str, Field(min_length=1, max_length=120)]
-RequestId = Annotated[str | int | None, Field(default=None)]
+
+
+def _request_id(v: str | int | None) -> str | int | None:
+    if isinstance(v, str) and len(v) > MAX_ID_CHARS:
+        raise ValueError(f"an id has at most {MAX_ID_CHARS} characters")
+    if isinstance(v, int) and abs(v) > 2**53:
+        raise ValueError("an id number must be within ±2^53")
+    return v
+
+
+RequestId = Annotated[str | int | None, AfterValidator(_request_id)]
 
 
 class Msg(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    id: str | int | None = Field(default=None)
+    id: RequestId = Field(default=None)
 
 
 class Join(Msg):
@@ -102,10 +115,24 @@ class SubscriberAnswer(Msg):
     sdp: Sdp
 
 
+# "candidate:<foundation> <component> <udp|tcp> <priority> <address> <port> typ <type> ..." or "" (end)
+CANDIDATE_LINE = r"^((candidate:)?[0-9A-Za-z+/]{1,32} \d{1,5} (?i:udp|tcp) \d{1,10} [0-9A-Za-z.:\-]{1,64} \d{1,5} typ [a-z]{1,8}( [ -~]*)?)?$"
+
+
+class IceCandidate(BaseModel):
+    """RTCIceCandidate.toJSON(); the line is checked here so that aiortc never parses garbage."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    candidate: Annotated[str, Field(max_length=512, pattern=CANDIDATE_LINE)] = ""
+    sdpMid: Annotated[str, Field(max_length=16)] | None = None  # noqa: N815 (the browser's name)
+    sdpMLineIndex: Annotated[int, Field(ge=0, le=64)] | None = None  # noqa: N815
+    usernameFragment: Annotated[str, Field(max_length=256)] | None = None  # noqa: N815
+
+
 class Ice(Msg):
     type: Literal["ice"]
     target: Literal["publisher", "subscriber"]
-    candidate: dict[str, Any]
+    candidate: IceCandidate
 
 
 class SubscriptionQuality(Msg):
@@ -198,30 +225,61 @@ REQUIRED_GRANT: dict[str, str] = {
 
 
 class ProtocolError(SankeError):
-    """A message that fails size, JSON, type or schema checks, or a request the session cannot serve."""
+    """A message that fails size, depth, JSON, type or schema checks, or a request the session cannot serve."""
+
+    def __init__(self, code: str, message: str, field: str | None = None, request_id: str | int | None = None) -> None:
+        super().__init__(code, message, field)
+        self.request_id = request_id  # the message's own id when it had a usable one, for the reply
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def nesting_depth(text: str) -> int:
+    """How deep arrays and objects nest, read without parsing (strings skipped), so that a deeply
+    nested frame is refused before `json.loads` spends time or recursion on it."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return 0
+    depth = deepest = 0
+    for b in _BRACKET.findall(_STRING.sub("", text)):
+        depth += 1 if b in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def parse(raw: str | bytes) -> Msg:
-    """Size, JSON, type, schema — in that order, each failure naming what was wrong."""
+    """Size, depth, JSON, type, schema — in that order, each failure naming what was wrong."""
     if len(raw) > MAX_MESSAGE_BYTES:
         raise ProtocolError("too_large", f"message exceeds {MAX_MESSAGE_BYTES} bytes")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ProtocolError("bad_json", f"not valid JSON: {e}") from e
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as e:
+        raise ProtocolError("bad_json", f"not UTF-8 text: {e}") from e
+    if nesting_depth(text) > MAX_DEPTH:
+        raise ProtocolError("too_deep", f"JSON nests deeper than {MAX_DEPTH} levels")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise ProtocolError("bad_json", f"not valid JSON: {str(e)[:120]}") from e
     if not isinstance(data, dict):
         raise ProtocolError("invalid_field", "a message is a JSON object", "")
+    rid = data.get("id")
+    try:
+        rid = _request_id(rid) if isinstance(rid, str | int) and not isinstance(rid, bool) else None
+    except ValueError:
+        rid = None
     kind = data.get("type")
     if not isinstance(kind, str):
-        raise ProtocolError("invalid_field", "message has no string 'type'", "type")
+        raise ProtocolError("invalid_field", "message has no string 'type'", "type", rid)
     if kind not in MESSAGE_TYPES:
-        raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}", "type")
+        raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}", "type", rid)
     try:
         return CLIENT_MESSAGE.validate_python(data)
     except ValidationError as e:
         err = e.errors()[0]
         loc = [str(p) for p in err["loc"][1:]]  # drop the discriminator tag
-        raise ProtocolError("invalid_field", err["msg"], ".".join(loc) or "type") from e
+        raise ProtocolError("invalid_field", err["msg"], ".".join(loc) or "type", rid) from e
 
 
 def error(code: str, message: str, field: str | None = None, request_id: Any = None) -> dict[str, Any]:

@@ -13,15 +13,16 @@ from aiohttp import web
 from core.nodes import NodeRegistry
 from core.tokens import TokenError
 from signaling.hub import SignalingHub
+from signaling.protocol import MAX_DEPTH, MAX_MESSAGE_BYTES, nesting_depth
 
 
 async def owner_address(hub: SignalingHub, nodes: NodeRegistry | None, first: str) -> str | None:
     """The address of another live node hosting the room this first message joins, or None."""
-    if nodes is None:
-        return None
+    if nodes is None or len(first) > MAX_MESSAGE_BYTES or nesting_depth(first) > MAX_DEPTH:
+        return None  # the session refuses it with its code
     try:
         msg = json.loads(first)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(msg, dict):
         return None

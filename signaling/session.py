@@ -1,20 +1,23 @@
 """One participant's WebSocket session: validate, authorise, act, and relay the room's events.
 
 Transport-agnostic (it gets `send` and `close` callables) so that the aiohttp handler stays thin.
+Every failure while handling a message becomes an error reply with a code; only abuse (a flood of
+invalid or rate-limited messages) and a reader too slow to keep up close the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from core.bus import Subscription
+from core.bus import Envelope
+from core.errors import SankeError
 from core.tokens import TokenError
 from rooms.audience import is_hub
 from rooms.classwork import classwork_for
@@ -24,69 +27,107 @@ from signaling import protocol as p
 from signaling.classwork import classwork_reply
 from signaling.hub import SignalingHub
 from signaling.media_seam import MediaSeam, PublishedTrackSpec
+from signaling.ratelimit import MessageLimiter
+from signaling.sendqueue import Close, SendQueue, SendRaw
 
 log = logging.getLogger(__name__)
 
-INVALID_LIMIT = 20  # invalid messages within INVALID_WINDOW seconds close the connection (abuse)
+INVALID_LIMIT = 20  # invalid or rate-limited messages within INVALID_WINDOW seconds close the connection
 INVALID_WINDOW = 10.0
 JOIN_TIMEOUT = 15.0
+T = TypeVar("T")
+# What the SFU raises on input it cannot use (aiortc: ValueError on a bad SDP or candidate, KeyError for a
+# connection that does not exist, InvalidStateError for an answer in the wrong signaling state).
+_STATE_ERRORS = ("InvalidStateError", "InvalidAccessError")
 
 
 class CloseCode:
     NORMAL = 1000
+    SERVICE_RESTART = 1012
     ABUSE = 4000
     JOIN_TIMEOUT = 4001
     REMOVED = 4003
     ROOM_ENDED = 4004
+    SLOW_CONSUMER = 4008
     REPLACED = 4009
-
-
-SendRaw = Callable[[str], Awaitable[None]]
-Close = Callable[[int, str], Awaitable[None]]
 
 
 class Session:
     def __init__(self, hub: SignalingHub, send_raw: SendRaw, close: Close) -> None:
         self.hub = hub
-        self._send_raw = send_raw
         self._close = close
+        self.outbox = SendQueue(send_raw, close, self._on_slow)
         self.room_id: str | None = None
         self.participant: Participant | None = None
-        self._events: Subscription | None = None
-        self._relay: asyncio.Task[None] | None = None
+        self.hub_side = False
+        self.hidden = False
+        self._limiter = MessageLimiter()
         self._invalid: deque[float] = deque()
         self._closed = False
         self._left = False
-        self._hub_side = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # transport side ----------------------------------------------------------------------------
 
     async def send(self, message: dict[str, Any]) -> None:
-        await self.send_raw(json.dumps(message, ensure_ascii=False))
+        self.send_raw(json.dumps(message, ensure_ascii=False))
 
-    async def send_raw(self, text: str) -> None:
+    def send_raw(self, text: str) -> None:
         if not self._closed:
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await self._send_raw(text)
+            self.outbox.put(text)
 
     async def close(self, code: int, reason: str) -> None:
+        self.close_after(code, reason)
+
+    def close_after(self, code: int, reason: str) -> None:
+        """Close after what is already queued (an error reply, `room.ended`) has been sent."""
         if not self._closed:
             self._closed = True
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await self._close(code, reason)
+            self.outbox.close(code, reason)
+
+    def _on_slow(self) -> None:
+        """The reader fell too far behind: drop it now, without flushing what it did not read."""
+        self._closed = True
+        log.info("dropping slow consumer %s in %s", self.participant and self.participant.id, self.room_id)
+        self._spawn(self._close(CloseCode.SLOW_CONSUMER, "too slow to receive the room's events"))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def deliver(self, envelope: Envelope) -> None:
+        """A room event chosen for this participant by the room's fan-out (never blocks)."""
+        self.send_raw(envelope.raw)
+        kind = envelope.data.get("type")
+        if kind == "room.ended":
+            self._left = True
+            self.close_after(CloseCode.ROOM_ENDED, "the lesson has ended")
+        elif kind == "removed":
+            self._left = True
+            self.close_after(CloseCode.REMOVED, "removed by the teacher")
 
     async def handle(self, raw: str | bytes) -> None:
         request_id = None
         try:
             msg = p.parse(raw)
             request_id = msg.id
+            if not self._limiter.admit(msg.type):  # type: ignore[attr-defined]
+                raise p.ProtocolError("rate_limited", f"too many {msg.type} messages; slow down", "type")  # type: ignore[attr-defined]
             await self._dispatch(msg)
         except p.ProtocolError as e:
-            await self._reject(e.code, e.message, e.field, request_id, invalid=True)
-        except RoomError as e:
-            await self._reject(e.code, e.message, e.field, request_id)
+            rid = request_id if request_id is not None else e.request_id
+            await self._reject(e.code, e.message, e.field, rid, invalid=True)
         except TokenError as e:
-            await self._reject(e.code, e.message, "token", request_id)
+            await self._reject(e.code, e.message, e.field or "token", request_id)
+        except SankeError as e:  # rooms, stage, media state, classwork: each carries its code and field
+            await self._reject(e.code, e.message, e.field, request_id)
+        except Exception:
+            trace = secrets.token_hex(6)
+            log.exception("internal error handling a message (trace %s, participant %s)", trace,
+                          self.participant and self.participant.id)
+            await self.send({**p.error("internal", f"internal error (trace {trace})", None, request_id),
+                             "trace_id": trace})
 
     async def _reject(self, code: str, message: str, field: str | None, request_id: Any, invalid: bool = False) -> None:
         await self.send(p.error(code, message, field, request_id))
@@ -101,14 +142,19 @@ class Session:
     async def closed(self) -> None:
         """The transport is gone: keep the seat for the resume grace period."""
         self._closed = True
-        await self._stop_relay()
+        await self.outbox.stop()
         if self.room_id and self.participant and not self._left:
             pid = self.participant.id
+            await self.hub.fanouts.remove(self.room_id, pid, self)
             if self.hub.unregister(self.room_id, pid, self):
                 self.hub.forget_plan(self.room_id, pid)
                 if self.hub.media is not None:
                     await self.hub.media.leave(self.room_id, pid)
                 await self.hub.rooms.disconnect(self.room_id, pid)
+        elif self.room_id and self.participant:
+            await self.hub.fanouts.remove(self.room_id, self.participant.id, self)
+        for task in list(self._tasks):
+            task.cancel()
 
     # messages ----------------------------------------------------------------------------------
 
@@ -172,14 +218,16 @@ class Session:
                         raise RoomError("forbidden", f"your role may not publish {t.source}", f"tracks.{i}.source")
                 media = self._media()
                 specs = [PublishedTrackSpec(t.mid, t.kind, t.source, t.quality) for t in msg.tracks]
-                answer = await media.publish_offer(room_id, me.id, msg.sdp, specs)
+                answer = await _media_call(media.publish_offer(room_id, me.id, msg.sdp, specs), "sdp")
                 await self.send({"type": "publish.answer", "id": msg.id, "sdp": answer})
             case p.SubscriberAnswer():
                 room_id, me = self._require(msg)
-                await self._media().subscriber_answer(room_id, me.id, msg.sdp)
+                await _media_call(self._media().subscriber_answer(room_id, me.id, msg.sdp), "sdp")
+                await self._ok(msg)
             case p.Ice():
                 room_id, me = self._require(msg)
-                await self._media().ice_candidate(room_id, me.id, msg.target, msg.candidate)
+                candidate = msg.candidate.model_dump(exclude_none=True)
+                await _media_call(self._media().ice_candidate(room_id, me.id, msg.target, candidate), "candidate")
             case p.SubscriptionQuality():
                 room_id, me = self._require(msg)
                 self.hub.set_preference(room_id, me.id, msg.participant_id, msg.quality)
@@ -206,43 +254,47 @@ class Session:
             raise p.ProtocolError("already_joined", "this connection has joined already", "type")
         claims = self.hub.tokens.verify_join(msg.token)
         room_id = claims.grants.room
-        old = self.hub.register(room_id, claims.identity, self)
-        try:
-            participant, resume, replaced = await self.hub.rooms.join(room_id, claims)
-        except RoomError:
-            self.hub.unregister(room_id, claims.identity, self)
-            if old is not None:
-                self.hub.register(room_id, claims.identity, old)
-            raise
-        if old is not None:
-            await old.close(CloseCode.REPLACED, "joined from another connection")
+        participant, resume, replaced = await self._claim_seat(
+            room_id, claims.identity, lambda: self.hub.rooms.join(room_id, claims), "joined from another connection"
+        )
         await self._start(room_id, participant, resume, msg.id, replaced)
 
     async def _resume(self, msg: p.Resume) -> None:
         if self.participant is not None:
             raise p.ProtocolError("already_joined", "this connection has joined already", "type")
-        old = self.hub.register(msg.room, msg.participant_id, self)
-        try:
-            participant, resume = await self.hub.rooms.resume(msg.room, msg.participant_id, msg.resume_token)
-        except RoomError:
-            self.hub.unregister(msg.room, msg.participant_id, self)
-            if old is not None:
-                self.hub.register(msg.room, msg.participant_id, old)
-            raise
-        if old is not None:
-            await old.close(CloseCode.REPLACED, "resumed from another connection")
+        participant, resume = await self._claim_seat(
+            msg.room, msg.participant_id,
+            lambda: self.hub.rooms.resume(msg.room, msg.participant_id, msg.resume_token),
+            "resumed from another connection",
+        )
         await self._start(msg.room, participant, resume, msg.id, True)
+
+    async def _claim_seat(self, room_id: str, pid: str, enter: Callable[[], Awaitable[T]], why: str) -> T:
+        """Become the participant's connection while `enter` runs; on any failure put back the one we
+        displaced, on success close it (4009). The one rollback path for join and resume."""
+        old = self.hub.register(room_id, pid, self)
+        try:
+            result = await enter()
+        except BaseException:
+            self.hub.unregister(room_id, pid, self)
+            if old is not None:
+                self.hub.register(room_id, pid, old)
+            raise
+        if isinstance(old, Session):
+            await old.close(CloseCode.REPLACED, why)
+        return result
 
     async def _start(self, room_id: str, me: Participant, resume: str, request_id: Any, resumed: bool) -> None:
         self.room_id = room_id
         self.participant = me
-        self._hub_side = is_hub(me) or me.grants.room_admin or me.hidden
+        self.hub_side = is_hub(me) or me.grants.room_admin or me.hidden
+        self.hidden = me.hidden
         if resumed and self.hub.media is not None:
             # A resumed or replacing connection brings new peer connections: drop the old ones first,
             # or the SFU would keep a dead publisher and never offer the new subscriber connection.
             self.hub.forget_plan(room_id, me.id)
             await self.hub.media.leave(room_id, me.id)
-        self._events = await self.hub.rooms.bus.subscribe(room_channel(room_id))
+        fanout = await self.hub.fanouts.ensure(room_id, room_channel(room_id))
         room = self.hub.rooms.get(room_id)
         snapshot = room.snapshot(me) if room else {}
         await self.send({
@@ -250,30 +302,9 @@ class Session:
             "grants": me.grants.to_claim(), "resume_token": resume, "resumed": resumed, "room": snapshot,
             "ice_servers": self.hub.ice_servers(me.id) if self.hub.ice_servers else [],
         })
-        self._relay = asyncio.create_task(self._relay_events(self._events), name=f"relay-{me.id}")
+        fanout.add(me.id, self)  # no await since `joined` was queued: every later event follows it
         if room is not None:
             await self.hub.apply_plan(room)
-
-    async def _relay_events(self, events: Subscription) -> None:
-        me = self.participant
-        assert me is not None
-        async for envelope in events:
-            event = envelope.data
-            if event.get("to") not in (None, me.id):
-                continue
-            if event.get("hidden") and not me.hidden:
-                continue
-            if event.get("scope") == "hub" and not self._hub_side and event.get("about") != me.id:
-                continue
-            await self.send_raw(envelope.raw)
-            if event["type"] == "room.ended":
-                self._left = True
-                await self.close(CloseCode.ROOM_ENDED, "the lesson has ended")
-                return
-            if event["type"] == "removed":
-                self._left = True
-                await self.close(CloseCode.REMOVED, "removed by the teacher")
-                return
 
     async def _leave(self, room_id: str, pid: str) -> None:
         self._left = True
@@ -283,12 +314,17 @@ class Session:
         await self.hub.rooms.leave(room_id, pid, reason="left")
         await self.close(CloseCode.NORMAL, "left")
 
-    async def _stop_relay(self) -> None:
-        if self._events is not None:
-            await self._events.close()
-            self._events = None
-        if self._relay is not None and self._relay is not asyncio.current_task():
-            self._relay.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay
-        self._relay = None
+
+async def _media_call(call: Awaitable[T], field: str) -> T:
+    """Turn what the SFU raises on unusable input or state into a protocol error with a code."""
+    try:
+        return await call
+    except SankeError:
+        raise
+    except Exception as e:
+        if type(e).__name__ in _STATE_ERRORS or isinstance(e, KeyError):
+            raise p.ProtocolError("invalid_state", f"not possible now: {str(e)[:160]}", "type") from e
+        if isinstance(e, ValueError | IndexError | TypeError | AssertionError):  # aiortc asserts on some SDP
+            raise p.ProtocolError(f"invalid_{field}", f"the SFU could not use this {field}: {str(e)[:160]}",
+                                  field) from e
+        raise

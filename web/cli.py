@@ -16,6 +16,7 @@ BENCHES = {
     "schedule": "scheduler.bench",
     "recorder": "loadtest.bench_recorder",
     "search": "recorder.search_bench",
+    "signaling": "loadtest.bench_signaling",
 }
 
 
@@ -70,7 +71,8 @@ def serve(args: argparse.Namespace) -> int:
         from web.demo import live
 
         live.setup(app, 0 if args.no_demo_bots else args.demo_bots)
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    # A class's worth of classroom PCs connects within the same second: the default backlog (128) drops SYNs.
+    web.run_app(app, host=settings.host, port=settings.port, print=None, backlog=2048)
     return 0
 
 

@@ -62,7 +62,8 @@ async def create_due_rooms(db: Database, now: dt.datetime, lead: dt.timedelta = 
                 continue
             lesson = o.lesson
             teacher = teachers.get(lesson.teacher)
-            title = f"{subject_label(lesson.subject)} {lesson.grade}年级 1+{len(lesson.classrooms)}"
+            grades = "、".join(str(g) for g in lesson.all_grades)
+            title = f"{subject_label(lesson.subject)} {grades}年级 1+{len(lesson.classrooms)}"
             if teacher is not None:
                 title += f" · {teacher.name}"
             await create_room(s, RoomSpec(

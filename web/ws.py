@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from aiohttp import WSMsgType, web
 
@@ -13,14 +14,23 @@ from signaling.relay import owner_address, relay
 from signaling.session import JOIN_TIMEOUT, CloseCode, Session
 from web.keys import HUB, NODES
 
+log = logging.getLogger(__name__)
+CLOSE_TIMEOUT = 2.0
+
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=10.0, max_msg_size=MAX_MESSAGE_BYTES * 2)
     await ws.prepare(request)
-
+    transport = request.transport
 
     async def close(code: int, reason: str) -> None:
-        await ws.close(code=code, message=reason.encode())
+        # A reader that stopped reading cannot take the close frame either: give up on it and cut the
+        # TCP connection, so that neither the frame nor the unread backlog stays in this process.
+        try:
+            await asyncio.wait_for(ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT)
+        except (TimeoutError, ConnectionError, RuntimeError):
+            if transport is not None:
+                transport.abort()
 
     session = Session(request.app[HUB], ws.send_str, close)
     watchdog = asyncio.create_task(_join_watchdog(session))
@@ -38,6 +48,12 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 await session.handle(msg.data)
             elif msg.type == WSMsgType.ERROR:
                 break
+    except (ConnectionError, asyncio.CancelledError):
+        raise
+    except Exception:
+        # Session.handle answers every failure itself; this is the last line (routing, the relay).
+        log.exception("websocket handler failed")
+        await session.close(1011, "internal error")
     finally:
         watchdog.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
-from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
 from media import aiortc_seams as seams
 from web.demo.clip import Clip, load
@@ -94,7 +94,7 @@ class Peer:
             self.closed.set()
 
     async def publish(self) -> None:
-        pc = self.pub = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        pc = self.pub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         specs = []
         for quality, clip in zip(("high", "low"), self.clips, strict=True):
             track = ClipTrack(clip)
@@ -115,7 +115,7 @@ class Peer:
 
     async def _answer_one(self, sdp: str) -> None:
         if self.sub is None:
-            self.sub = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+            self.sub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
             @self.sub.on("track")
             def _track(track) -> None:
@@ -147,13 +147,19 @@ class Demo:
         self.clips = (load(320, 240, 30, 90, 300_000), load(160, 128, 30, 90, 100_000))
         self.tone = 330.0
 
+    def http_session(self) -> aiohttp.ClientSession:
+        # the server takes requests from its own pages only (Origin); cookies for 127.0.0.1 need an unsafe jar
+        return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": self.url})
+
     async def session(self, username: str) -> aiohttp.ClientSession:
-        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))  # unsafe: cookies for 127.0.0.1
+        http = self.http_session()
         for attempt in range(60):  # the server may still be starting
             try:
                 async with http.post(f"{self.url}/api/login",
                                      json={"username": username, "password": self.passwords[username]}) as r:
                     r.raise_for_status()
+                    # a script sends its session as Bearer (the cookie alone needs a page's Origin: CSRF guard)
+                    http.headers["Authorization"] = f"Bearer {r.cookies['sanke_session'].value}"
                 return http
             except aiohttp.ClientConnectionError:
                 if attempt == 59:
@@ -172,7 +178,7 @@ class Demo:
     async def lesson(self, room: dict, codes: dict[int, str], seconds: float | None) -> None:
         """Hold one lesson: the teacher starts it, up to three classrooms join; end it after `seconds` (None: never)."""
         teacher = await self.session(room["host_username"])
-        anonymous = aiohttp.ClientSession()
+        anonymous = self.http_session()
         peers: list[Peer] = []
         try:
             async with teacher.post(f"{self.url}/api/rooms/{room['id']}/token") as r:
