@@ -26,22 +26,58 @@ class TurnServer:
     secret: str
     log: Path
 
+    tls_port: int | None = None
+
     def url(self, transport: str = "tcp") -> str:
+        if transport == "tls":
+            return f"turns:localhost:{self.tls_port}?transport=tcp"
         return f"turn:127.0.0.1:{self.port}?transport={transport}"
 
 
+def self_signed(workdir: Path) -> tuple[Path, Path]:
+    """A certificate for 'localhost' (TURN over TLS in tests)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = workdir / "turn.crt", workdir / "turn.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
 @contextmanager
-def run_turnserver(secret: str, workdir: Path) -> Iterator[TurnServer]:
+def run_turnserver(secret: str, workdir: Path, tls: bool = False) -> Iterator[TurnServer]:
     binary = shutil.which("turnserver")
     if binary is None:
         missing("coturn", "turnserver is not installed (apt-get install coturn)")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = workdir / "turnserver.log"
+    tls_port = free_port() if tls else None
+    if tls_port:
+        cert, key = self_signed(workdir)
+        encryption = [f"--tls-listening-port={tls_port}", f"--cert={cert}", f"--pkey={key}", "--no-dtls"]
+    else:
+        encryption = ["--no-tls", "--no-dtls"]
     args = [
         binary, "-n", "--listening-ip=127.0.0.1", f"--listening-port={port}", "--relay-ip=127.0.0.1",
         f"--min-port={RELAY_PORTS[0]}", f"--max-port={RELAY_PORTS[1]}", "--use-auth-secret",
-        f"--static-auth-secret={secret}", "--realm=sanke", "--no-tls", "--no-dtls", "--no-cli", "--fingerprint",
+        f"--static-auth-secret={secret}", "--realm=sanke", *encryption, "--no-cli", "--fingerprint",
         "--allow-loopback-peers", f"--pidfile={workdir / 'turnserver.pid'}", f"--db={workdir / 'turndb'}",
         "--log-file=stdout", "--simple-log", "--verbose",
     ]
@@ -56,7 +92,7 @@ def run_turnserver(secret: str, workdir: Path) -> Iterator[TurnServer]:
             if process.poll() is not None or time.monotonic() > deadline:
                 missing("coturn", f"turnserver did not start: {log.read_text(errors='replace')[-800:]}")
             time.sleep(0.1)
-        yield TurnServer(port, secret, log)
+        yield TurnServer(port, secret, log, tls_port)
     finally:
         process.terminate()
         try:

@@ -35,7 +35,7 @@ class LoginBody(BaseModel):
 def user_json(u: User) -> dict[str, object]:
     return {
         "id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
-        "school_id": u.school_id, "subject": u.subject,
+        "school_id": u.school_id, "subject": u.subject, "active": u.active,
     }
 
 

@@ -52,10 +52,10 @@ async def redeem(db: Database, code: str, password_hash: str) -> User:
     async with db.session() as s:
         row = (await s.execute(select(PasswordReset).where(PasswordReset.code_hash == _hash(code)))).scalar_one_or_none()
         if row is None or row.used_at is not None or row.expires_at < utcnow():
-            raise ResetError("bad_code", "this reset code is unknown, used or expired; ask for a new one", "code")
+            raise ResetError("bad_reset_code", "this reset code is unknown, used or expired; ask for a new one", "code")
         user = await s.get(User, row.user_id)
         if user is None or not user.active:
-            raise ResetError("bad_code", "this account is not active", "code")
+            raise ResetError("bad_reset_code", "this account is not active", "code")
         row.used_at = utcnow()
         user.password_hash = password_hash
         await s.commit()

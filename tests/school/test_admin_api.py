@@ -54,7 +54,7 @@ async def test_join_card_classroom_edit_and_password_reset(server: Server, count
             async with anon.post(f"{server.url}/api/password-reset", json=body) as r:
                 assert r.status == 200
             async with anon.post(f"{server.url}/api/password-reset", json=body) as r:
-                assert r.status == 400 and (await r.json())["error"]["code"] == "bad_code"
+                assert r.status == 400 and (await r.json())["error"]["code"] == "bad_reset_code"
             async with anon.post(f"{server.url}/api/login", json={"username": "zhao", "password": "a-new-password-9"}) as r:
                 assert r.status == 200
             async with anon.post(f"{server.url}/api/login", json={"username": "zhao", "password": PASSWORD}) as r:

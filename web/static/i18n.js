@@ -14,10 +14,11 @@ import today from './i18n/today.js';
 import classwork from './i18n/classwork.js';
 import evaluation from './i18n/evaluation.js';
 import planning from './i18n/planning.js';
+import schoolAdmin from './i18n/school-admin.js';
 import progress from './i18n/progress.js';
 
 /** Add an area's module here (one line each). */
-export const MODULES = { base, components, coordinator, lesson, library, timetable, supervision, admin, today, classwork, evaluation, planning, progress };
+export const MODULES = { base, components, coordinator, lesson, library, timetable, supervision, admin, today, classwork, evaluation, planning, schoolAdmin, progress };
 
 export const LANGS = ['zh-CN', 'en'];
 const STRINGS = { 'zh-CN': {}, en: {} };

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import PASSWORD
-from tests.web.conftest import LiveServer, api, login
+from tests.web.conftest import LiveServer, api, login, wait_for
 
 
 def test_coteach_room_with_three_invited_teachers(new_page: Any, live_server: LiveServer, artifacts: Path) -> None:
@@ -25,10 +25,11 @@ def test_coteach_room_with_three_invited_teachers(new_page: Any, live_server: Li
     wang.fill("#f-title", "四年级英语 同步教研")
     wang.select_option("#f-purpose", "research")
     wang.fill("#invite-search", "刘")
-    wang.wait_for_function("document.querySelectorAll('#invite-results label').length === 1")  # the search narrowed
+    narrowed = "() => document.querySelectorAll('#invite-results label').length === 1"
+    wait_for(lambda: wang.evaluate(narrowed), what="the search to narrow the list")
     wang.check("#invite-results label[data-teacher='刘老师'] input")
     wang.fill("#invite-search", "赵")
-    wang.wait_for_function("document.querySelectorAll('#invite-results label').length === 1")
+    wait_for(lambda: wang.evaluate(narrowed), what="the search to narrow the list")
     wang.check("#invite-results label[data-teacher='赵老师'] input")
     wang.check(f"#invite-schools input[value='{schools['村小2']}']")  # the whole school: 孙老师
     assert "刘老师" in wang.inner_text("#invite-picked") and "赵老师" in wang.inner_text("#invite-picked")
