@@ -7,6 +7,7 @@ Relay ports come from this branch's range (18740-18799) so parallel test runs of
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -18,6 +19,13 @@ from pathlib import Path
 from tests.conftest import free_port, missing
 
 RELAY_PORTS = (18740, 18799)
+
+
+def die_with_parent() -> None:
+    """In the child before exec: a test run killed without its teardown takes its servers with it."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -82,7 +90,7 @@ def run_turnserver(secret: str, workdir: Path, tls: bool = False) -> Iterator[Tu
         "--log-file=stdout", "--simple-log", "--verbose",
     ]
     with open(log, "wb") as out:
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
     try:
         deadline = time.monotonic() + 15
         while True:
