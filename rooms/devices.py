@@ -85,7 +85,7 @@ async def device_board(db: Database, live: dict[str, Room], stats: dict[str, lis
                                           & (RoomRecord.scheduled_end > now))))).all()
         reasons = {(a.room_id, a.classroom_id): a.reason for a in (await s.execute(
             select(AbsenceRecord).where(AbsenceRecord.room_id.in_({r.id for r, _ in due})))).scalars()}
-    expected: dict[int, RoomRecord] = {cid: r for r, cid in due}
+    expected: dict[int, RoomRecord] = {cid: r for r, cid in due if cid is not None}
     where: dict[int, tuple[Room, Any]] = {}
     for room in live.values():
         for p in room.participants.values():

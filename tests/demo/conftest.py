@@ -135,3 +135,15 @@ def open_as(browser: Any, demo: Demo, username: str | None, lang: str = "zh-CN",
         page.click("#login-submit")
         page.wait_for_url(lambda u: "/login" not in u)
     return page
+
+
+def wait_title(page: Any, timeout: float = 30.0) -> str:
+    """Wait until the header shows the page's title. Polled from here: the pages' CSP forbids eval, which
+    Playwright's wait_for_function needs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        title = page.evaluate("() => document.getElementById('page-title')?.textContent.trim() || ''")
+        if title:
+            return title
+        page.wait_for_timeout(200)
+    raise AssertionError(f"{page.url}: no page title within {timeout:.0f}s")

@@ -55,6 +55,7 @@ def test_coordinator_sees_the_county_working(demo: Demo, browser: Any, shots: Pa
     page.goto("/timetable")
     page.wait_for_selector("#grid .lesson")
     assert "21/21" in page.inner_text("#tt-summary")
+    page.locator("#grid").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "journey-timetable.png"), full_page=False)
 
     page.goto("/supervision")

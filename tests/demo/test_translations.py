@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.demo.conftest import Demo, open_as
+from tests.demo.conftest import Demo, open_as, wait_title
 
 # the demo's own start (seeding, recordings) is part of the first test's time; a loaded 2-core machine needs it
 pytestmark = pytest.mark.timeout(900)
@@ -47,7 +47,7 @@ def check_page(page: Any, path: str, role: str, lang: str, shots: Path, seen: se
     problems: list[str] = []
     response = page.goto(path)
     assert response is not None and response.status == 200, f"{path}: HTTP {response and response.status}"
-    page.wait_for_function("document.getElementById('page-title')?.textContent.trim().length > 0")
+    wait_title(page)
     page.wait_for_timeout(1500)
     title = page.inner_text("#page-title").strip()
     assert title and title in page.title(), f"{path} ({role}, {lang}): title {title!r} vs {page.title()!r}"
@@ -119,7 +119,7 @@ def test_no_horizontal_scroll_on_the_screens_schools_have(demo: Demo, browser: A
         page = open_as(browser, demo, "coordinator", "en", size)
         for path in ("/home", "/coordinator", "/timetable", "/library", "/supervision", "/admin", "/playback?id=1"):
             page.goto(path)
-            page.wait_for_function("document.getElementById('page-title')?.textContent.trim().length > 0")
+            wait_title(page)
             page.wait_for_timeout(800)
             extra = page.evaluate("document.documentElement.scrollWidth - innerWidth")
             if extra > 0:

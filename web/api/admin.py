@@ -15,15 +15,17 @@ from sqlalchemy import select
 
 from core.audit import audit
 from core.directory import Classroom, School, User
+from core.sessions import revoke_user
 from rooms.devices import REASONS, absences, device_board, set_reason
 from rooms.records import RoomMember
 from web.api.directory import classroom_json
 from web.auth import require_role, user_json
 from web.errors import ApiError, parse_body
 from web.keys import DB, HUB, ROOMS
+from web.limits import CodeLimiter
 from web.openapi import route
 from web.password_resets import issue, redeem
-from web.passwords import hash_password
+from web.passwords import hash_password_async
 
 SHANGHAI = timedelta(hours=8)
 
@@ -114,8 +116,13 @@ async def reset_code(request: web.Request) -> web.Response:
 
 async def redeem_code(request: web.Request) -> web.Response:
     body = await parse_body(request, RedeemBody)
-    user = await redeem(request.app[DB], body.code, hash_password(body.password))
+    limiter, client = request.app[RESET_LIMIT], request.remote or "?"
+    if not limiter.begin(client, body.code):  # counted before any await: guessing codes costs no Argon2
+        raise ApiError(429, "too_many_attempts", "too many wrong reset codes; wait a minute", "code")
+    user = await redeem(request.app[DB], body.code, await hash_password_async(body.password))  # off the loop
+    limiter.succeeded(client, body.code)
     async with request.app[DB].session() as s:
+        await revoke_user(s, user.id, "password_reset")  # whoever held the old password is logged out
         audit(s, user.username, "user.password_reset_used", user.username)
         await s.commit()
     return web.json_response({"user": user_json(user)})
@@ -154,7 +161,11 @@ async def absence_report(request: web.Request) -> web.Response:
     return web.json_response(await absences(request.app[DB], start, end))
 
 
+RESET_LIMIT = web.AppKey("reset_limit", CodeLimiter)
+
+
 def setup(app: web.Application) -> None:
+    app[RESET_LIMIT] = CodeLimiter(limit=10, window=60.0)
     tag = "admin"
     route(app, "GET", "/api/classrooms/{id}/join-card", card_info, "A classroom's join card data", tag=tag)
     route(app, "GET", "/api/classrooms/{id}/qr.svg", join_card, "The join card's QR code (SVG)", tag=tag)

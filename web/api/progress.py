@@ -90,7 +90,7 @@ async def _summary(s: AsyncSession, ctx: progress_store.Context, plan: ProgressP
     if detail:
         by_node = {i.section.node_id: i for i in items}
         w = walk(items, facts)
-        out["items"] = [_section_json(i) | {"lessons": i.lessons, "week": i.week} for i in items]  # type: ignore[operator]
+        out["items"] = [{**(_section_json(i) or {}), "lessons": i.lessons, "week": i.week} for i in items]
         out["lessons"] = [
             {"ref": a.ref, "date": a.date.isoformat(), "state": a.state,
              "section": _section_json(by_node.get(a.node_id) if a.node_id is not None else None)}

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
-from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
 from media import aiortc_seams as seams
 from web.demo.clip import Clip, load
@@ -94,7 +94,7 @@ class Peer:
             self.closed.set()
 
     async def publish(self) -> None:
-        pc = self.pub = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        pc = self.pub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         specs = []
         for quality, clip in zip(("high", "low"), self.clips, strict=True):
             track = ClipTrack(clip)
@@ -115,7 +115,7 @@ class Peer:
 
     async def _answer_one(self, sdp: str) -> None:
         if self.sub is None:
-            self.sub = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+            self.sub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
             @self.sub.on("track")
             def _track(track) -> None:

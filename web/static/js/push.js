@@ -9,6 +9,13 @@ runPage(async () => {
   topBar({ title: t('push.title') });
   const list = el('div', { id: 'push' });
   document.getElementById('main').replaceChildren(el('div', { class: 'page' }, pageHead(t('push.title')), list));
-  await renderPush(list, params.get('code') || '');
+  const code = params.get('code') || '';
+  try {
+    await renderPush(list, code);
+  } catch (e) {
+    if (code || e.status !== 401) throw e;
+    list.replaceChildren(el('p', { class: 'muted', id: 'push-nocode', text: t('push.noCode') }));
+    return;
+  }
   setInterval(() => renderPush(list, params.get('code') || '').catch(() => {}), 60000);
 });

@@ -157,7 +157,7 @@ async function load() {
     return;
   }
   const r = resource;
-  document.title = `${r.title} · ${t("app.name")}`;
+  document.title = `${r.title} · ${t("lib.playback")} · ${t("app.name")}`;
   document.getElementById("title").replaceChildren(r.title, " ", el("span", { class: `badge s-${r.status}` }, t(`lib.status_${r.status}`)), demoIds.has(r.id) ? badge("demo") : "");
   document.getElementById("meta").textContent = [r.date, r.school.name, r.teacher.name, `${r.grade_name}${r.subject}`, `${t("lib.duration")} ${clock(r.duration)}`].join(" · ");
   renderVideos(r.media);
