@@ -23,7 +23,7 @@ from media.consumer import Consumer
 from media.lifecycle import Closable
 from media.producer import Forwarder, Producer, SinkSubscription
 from media.stats import StatsCollector, TrackStats
-from media.transport import PublishedMedia, PublisherTransport, SubscriberTransport, add_ice_candidate
+from media.transport import PublishedMedia, PublisherTransport, SubscriberTransport
 
 logger = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ class Router(Closable):
         transports = self.publishers if target == "publisher" else self.subscribers
         transport = transports.get(participant_id)
         if transport is not None and not transport.closed:
-            await add_ice_candidate(transport.pc, candidate)
+            await transport.add_candidate(candidate)
 
     def consumer(self, participant_id: str, track_id: str) -> Consumer | None:
         transport = self.subscribers.get(participant_id)

@@ -63,12 +63,13 @@ def _config() -> RTCConfiguration:
 
 
 async def add_ice_candidate(pc: RTCPeerConnection, candidate: dict) -> None:
-    """Apply a trickled candidate ({candidate, sdpMid, sdpMLineIndex}); an empty one ends gathering."""
+    """Apply a trickled candidate ({candidate, sdpMid, sdpMLineIndex}). The browser's end-of-candidates is
+    dropped: aioice would fail at once when it knows no remote candidate yet instead of learning the browser
+    from its checks, the usual case for a relay-only client whose checks come late through TURN."""
     line = str(candidate.get("candidate") or "")
     if line.startswith("candidate:"):
         line = line[len("candidate:"):]
     if not line:
-        await pc.addIceCandidate(None)
         return
     ice = candidate_from_sdp(line)
     ice.sdpMid = candidate.get("sdpMid")
@@ -190,6 +191,12 @@ class PublisherTransport(Closable):
             return True
 
         return send
+
+    async def add_candidate(self, candidate: dict) -> None:
+        """A trickled candidate waits for a negotiation in progress (before it, aiortc would drop it)."""
+        async with self._lock:
+            if not self.closed:
+                await add_ice_candidate(self.pc, candidate)
 
     async def close(self) -> None:
         if not self._begin_close():
@@ -372,6 +379,12 @@ class SubscriberTransport(Closable):
                     slot.consumer.unpause()  # resubscribed tracks: the subscriber listens again
         if again:
             await self.negotiate()
+
+    async def add_candidate(self, candidate: dict) -> None:
+        """A trickled candidate waits for a negotiation in progress (before it, aiortc would drop it)."""
+        async with self._lock:
+            if not self.closed:
+                await add_ice_candidate(self.pc, candidate)
 
     async def close(self) -> None:
         if not self._begin_close():

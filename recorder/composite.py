@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,70 +17,13 @@ import av
 import numpy as np
 
 from recorder.index import Marker, RecordingIndex, TrackEntry
+from recorder.layout import CompositeSettings, Rect, corner, fit, stage_boxes
 
 RATE = 48000
 AAC_FRAME = 1024
 MP4_NAME = "lesson.mp4"
+DEFAULT_SETTINGS = CompositeSettings()
 HOLD_SECONDS = 0.5  # a video keeps its last picture this long after its last frame
-
-
-@dataclass(frozen=True, slots=True)
-class CompositeSettings:
-    width: int = 1280
-    height: int = 720
-    fps: int = 15
-    preset: str = "veryfast"
-    crf: int = 26
-    threads: int = 1
-    audio_bit_rate: int = 96000
-
-
-@dataclass(frozen=True, slots=True)
-class Rect:
-    x: int
-    y: int
-    w: int
-    h: int
-
-
-def _even(v: float) -> int:
-    return int(v) // 2 * 2
-
-
-def _size(v: float) -> int:
-    return max(2, _even(v))
-
-
-def fit(frame_w: int, frame_h: int, box: Rect) -> Rect:
-    """The largest rectangle of the frame's aspect inside `box`, centred, with even coordinates."""
-    scale = min(box.w / frame_w, box.h / frame_h)
-    w, h = _size(frame_w * scale), _size(frame_h * scale)
-    return Rect(_even(box.x + (box.w - w) / 2), _even(box.y + (box.h - h) / 2), w, h)
-
-
-def corner(settings: CompositeSettings, side: str, slot: int = 0) -> Rect:
-    """A picture-in-picture box a quarter of the width along the bottom edge: `slot` 0 is the corner
-    `side` ('right' or 'left'), 1 the place beside it towards the middle, and so on."""
-    w = _size(settings.width / 4)
-    h = _size(w * 3 / 4)
-    margin = _even(settings.width / 64)
-    step = w + margin
-    x = settings.width - w - margin - slot * step if side == "right" else margin + slot * step
-    return Rect(x, settings.height - h - margin, w, h)
-
-
-def stage_boxes(settings: CompositeSettings, count: int, courseware: bool) -> list[Rect]:
-    """Where classrooms on stage go: along the bottom, from the left beside the teacher's corner while
-    courseware is on, from the right when the teacher fills the picture; as many as fit."""
-    boxes: list[Rect] = []
-    teacher = corner(settings, "right")
-    while len(boxes) < count:
-        box = corner(settings, "left" if courseware else "right", len(boxes))
-        fits = box.x + box.w < teacher.x if courseware else box.x >= 0
-        if not fits:
-            break
-        boxes.append(box)
-    return boxes
 
 
 class VideoReader:
@@ -279,7 +221,7 @@ def _yuv_rgb_guard(settings: CompositeSettings) -> None:
 def compose(
     directory: Path,
     index: RecordingIndex,
-    settings: CompositeSettings = CompositeSettings(),
+    settings: CompositeSettings = DEFAULT_SETTINGS,
     progress: Callable[[float], None] | None = None,
     target: Path | None = None,
 ) -> Path:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.conftest import free_port, missing
+from tests.turnserver import die_with_parent
 
 
 @dataclass
@@ -43,7 +44,7 @@ def moto_server() -> Iterator[MotoServer]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent,
     )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

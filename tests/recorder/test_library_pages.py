@@ -80,7 +80,9 @@ async def test_library_and_playback_pages(tmp_path, camera_clip, mic_clip):
             assert await page.locator(".card").count() == 1
             await page.click(".card a")
             await page.wait_for_selector("video")
-            assert (await page.get_attribute("video", "src")).endswith("/media/lesson.mp4")
+            # anonymous may watch but not download: it plays the tracks, never the MP4 (issue 9: the MP4 is the download)
+            src = await page.get_attribute("video", "src")
+            assert "/media/track-" in src and not src.endswith("lesson.mp4"), src
             await page.wait_for_selector(".timeline .tick")
             assert await page.locator(".timeline .tick").count() == 2
             assert "举手" in await page.inner_text("#markers")

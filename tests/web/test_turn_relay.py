@@ -1,6 +1,6 @@
 """A school whose firewall blocks UDP: real Chromium that may not send UDP (`disable_non_proxied_udp`) and may
 use only relayed candidates (`iceTransportPolicy: 'relay'`) still has a lesson with the SFU, through a real
-coturn over TCP with the credentials from its join reply. Frames are decoded both ways (the classroom plays
+coturn over TCP (`turn:…?transport=tcp`) or TLS (`turns:`), with the credentials from its join reply. Frames are decoded both ways (the classroom plays
 the teacher, the teacher plays the classroom) and every connection's selected candidate pair is a relay."""
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from core.turn import load_secret
 from rooms.roles import RoomKind
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, seed_county, start_server
 from tests.turnserver import run_turnserver
-from tests.web.conftest import LiveServer, login, wait_for, wait_playing
+from tests.web.conftest import LiveServer, frames, login, wait_for
+
+MIN_FRAMES = 15  # decoded video frames each way (half a second of the fake camera)
 
 # Every RTCPeerConnection the page makes is forced to relay-only, and remembered with its configuration.
 FORCE_RELAY = """
@@ -70,9 +72,11 @@ DIAG = """async () => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def turn_lesson() -> Iterator[tuple[LiveServer, Any]]:
-    """coturn on 127.0.0.1 (TCP), the platform handing out `turn:…?transport=tcp`, a 1+1 delivery room."""
+@pytest.fixture(scope="module", params=["tcp", "tls"])
+def turn_lesson(request: pytest.FixtureRequest) -> Iterator[tuple[LiveServer, Any, str]]:
+    """coturn on 127.0.0.1, the platform handing out `turn:…?transport=tcp` (or `turns:` for TLS, with a
+    self-signed certificate for 'localhost'), a 1+1 delivery room."""
+    transport = request.param
     tmp = Path(tempfile.mkdtemp(prefix="sanke-turn-"))
     secret = load_secret(tmp / "data")
     loop = asyncio.new_event_loop()
@@ -83,13 +87,13 @@ def turn_lesson() -> Iterator[tuple[LiveServer, Any]]:
         return asyncio.run_coroutine_threadsafe(coro, loop).result(60)
 
     try:
-        with run_turnserver(secret, tmp / "turn") as turn:
-            server, runner = run(start_server(tmp, with_media=True, turn_urls=[turn.url("tcp")]))
+        with run_turnserver(secret, tmp / "turn", tls=transport == "tls") as turn:
+            server, runner = run(start_server(tmp, with_media=True, turn_urls=[turn.url(transport)]))
             try:
                 from web.keys import DB
 
                 county = run(seed_county(server.app[DB], RoomKind.DELIVERY, remotes=1))
-                yield LiveServer(server.url, server.app, county, loop), turn
+                yield LiveServer(server.url, server.app, county, loop), turn, transport
             finally:
                 run(runner.cleanup())
     finally:
@@ -103,7 +107,9 @@ def udp_blocked_browser(browser: Any) -> Iterator[Any]:
     """A second Chromium from the same Playwright (its sync API cannot be started twice), UDP forbidden."""
     blocked = browser.browser_type.launch(
         executable_path=CHROMIUM, headless=True,
-        args=[*CHROMIUM_ARGS, "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"],
+        # the TLS case's coturn has a self-signed certificate for 'localhost'
+        args=[*CHROMIUM_ARGS, "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+              "--ignore-certificate-errors"],
     )
     try:
         yield blocked
@@ -111,8 +117,8 @@ def udp_blocked_browser(browser: Any) -> Iterator[Any]:
         blocked.close()
 
 
-def test_lesson_through_turn_over_tcp_when_udp_is_blocked(turn_lesson, udp_blocked_browser) -> None:
-    server, turn = turn_lesson
+def test_lesson_through_turn_over_tcp_or_tls_when_udp_is_blocked(turn_lesson, udp_blocked_browser) -> None:
+    server, turn, transport = turn_lesson
     county = server.county
     contexts = []
 
@@ -140,9 +146,13 @@ def test_lesson_through_turn_over_tcp_when_udp_is_blocked(turn_lesson, udp_block
 
         teacher_id = f"user:{county.user_ids['wang']}"
         classroom_id = f"classroom:{county.classroom_ids['c1']}"
-        try:
-            wait_playing(screen, teacher_id, timeout=30)  # SFU → classroom, through the relay
-            wait_playing(teacher, classroom_id, timeout=30)  # classroom → SFU → teacher, through the relay
+        def decoded() -> dict[str, int] | None:
+            got = {"teacher→classroom": frames(screen).get(teacher_id, {}).get("framesDecoded", 0),
+                   "classroom→teacher": frames(teacher).get(classroom_id, {}).get("framesDecoded", 0)}
+            return got if min(got.values()) >= MIN_FRAMES else None
+
+        try:  # both ways at once: SFU → classroom and classroom → SFU → teacher, each through the relay
+            print(f"\n  frames decoded through TURN/{transport}: {wait_for(decoded, 40, 'frames both ways')}")
         except AssertionError:
             for pg in (teacher, screen):
                 print("connections:", pg.evaluate(DIAG))
@@ -155,10 +165,10 @@ def test_lesson_through_turn_over_tcp_when_udp_is_blocked(turn_lesson, udp_block
             print(f"\n  selected pairs: {pairs}")
             for pair in pairs:  # the publisher and the subscriber connection
                 assert pair["policy"] == "relay"
-                assert pair["local"] == "relay" and pair["relayProtocol"] == "tcp", pair
+                assert pair["local"] == "relay" and pair["relayProtocol"] == transport, pair
                 assert pair["bytesSent"] + pair["bytesReceived"] > 5_000, pair  # media, not only ICE checks
                 (ice,) = pair["iceServers"]
-                assert ice["urls"] == [turn.url("tcp")] and ice["username"].split(":", 1)[0].isdigit()
+                assert ice["urls"] == [turn.url(transport)] and ice["username"].split(":", 1)[0].isdigit()
         log = turn.log.read_text(errors="replace")  # coturn allocated for each connection, over TCP
         assert log.count("incoming packet ALLOCATE processed, success") >= 4 and "tcp or tls connected" in log
         assert f"user_{county.user_ids['wang']}>" in log and f"classroom_{county.classroom_ids['c1']}>" in log

@@ -71,3 +71,7 @@ def test_school_classroom_join_card_and_the_pc_joins(new_page: Any, live_server:
     missing.locator("[data-action='reason']").select_option("network")
     board.wait_for_selector("#absence-summary[data-total='1']")
     board.screenshot(path=str(artifacts / "school-devices.png"), full_page=True)
+    supervision = new_page(1280, 900)
+    login(supervision, "chen", next_path="/supervision")  # the supervisor reads the reasons and the reach
+    supervision.wait_for_selector("#school-figures #missed:has-text('网络故障：1')")
+    supervision.wait_for_selector("#school-figures #reach")

@@ -37,4 +37,5 @@ export default {
   'push.makeup': ['缺课补看', 'Missed lessons to catch up'],
   'push.missed': ['缺课', 'Missed'],
   'push.leftEarly': ['提前离开', 'Left early'],
+  'push.noCode': ['请在地址中带上教室加入码（?code=…）或先登录', 'Add the classroom join code (?code=…) or log in'],
 };

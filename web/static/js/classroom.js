@@ -7,6 +7,7 @@ import { Tiles } from './tiles.js';
 import { t } from '../i18n.js';
 import { renderToday } from '../today.js';
 import { attach, banner, clock, el, errorText, params, runPage, toast, topBar, videoTile } from './ui.js';
+import { setTitle } from './header.js';
 
 const CODE_KEY = 'sanke.classroom.code';
 const LAYOUTS = ['teacher', 'courseware', 'split'];
@@ -132,7 +133,7 @@ async function enter(code, first) {
   function render() {
     const room = client.room;
     const me = client.me?.participant_id;
-    document.getElementById('page-title').textContent = room.title || t('classroom.title');
+    setTitle(room.title || t('classroom.title'));
     const hub = hubTeacher();
     const hubMedia = hub ? client.mediaOf(hub.id) : {};
     if (hub) teacher.tile.querySelector('.name').textContent = hub.name;

@@ -6,6 +6,7 @@ import { AudioOut, wireConnection } from './session-ui.js';
 import { qualityMark, setActions, setMarks, Tiles } from './tiles.js';
 import { t } from '../i18n.js';
 import { attach, confirmDialog, el, errorText, fullMessage, params, runPage, toast, topBar } from './ui.js';
+import { setTitle } from './header.js';
 
 const roomId = params.get('room');
 const ROLE_NAMES = { hub_teacher: '主持', coteacher: '教师', classroom: '教室' };
@@ -36,7 +37,7 @@ runPage(async () => {
     const room = client.room;
     const me = client.me?.participant_id;
     const moderator = !!client.me?.grants.room_admin;
-    document.getElementById('page-title').textContent = room.title || t('coteach.title');
+    setTitle(room.title || t('coteach.title'));
     const people = client.visibleParticipants();
     for (const p of people) {
       const mine = p.id === me;

@@ -4,6 +4,7 @@ import { api, requireUser } from './api.js';
 import { t } from '../i18n.js';
 import { badge, button, emptyState, field, pageHead } from './components.js';
 import { supervisionQuery, supervisionView } from './supervision-view.js';
+import { schoolFigures } from './supervision-school.js';
 import { el, errorText, runPage, topBar } from './ui.js';
 
 runPage(async () => {
@@ -24,11 +25,14 @@ runPage(async () => {
       out.replaceChildren(err.code === 'no_timetable'
         ? emptyState({ title: t('sup.noTimetable'), next: t('sup.noTimetable.next'), action: user.role === 'coordinator' ? { text: t('nav.timetable'), href: '/timetable' } : null })
         : emptyState({ title: errorText(err), next: t('sup.retry') }));
+      schoolFigures(since.input.value, until.input.value).then((node) => out.prepend(node)).catch(() => {});
       return;
     }
     const marks = await api('/api/demo').catch(() => ({ demo: false }));
     demo.replaceChildren(...(marks.demo ? [badge('demo'), el('span', { class: 'muted', text: t('sup.demoNote') })] : []));
     out.replaceChildren(el('section', { class: 'card' }, el('h3', { class: 'card-title', text: t('sup.chart') }), supervisionView(data.lines)));
+    // students reached and missed lessons by reason (school); not fatal to the page when it fails
+    schoolFigures(since.input.value, until.input.value).then((node) => out.prepend(node)).catch(() => {});
   };
   document.getElementById('main').replaceChildren(el('div', { class: 'page' },
     pageHead(t('sup.title'), { sub: t('sup.sub'), actions: [demo] }),

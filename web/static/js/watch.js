@@ -5,6 +5,7 @@ import { AudioOut, wireConnection } from './session-ui.js';
 import { Tiles } from './tiles.js';
 import { t } from '../i18n.js';
 import { el, fullMessage, params, runPage, topBar } from './ui.js';
+import { setTitle } from './header.js';
 
 runPage(async () => {
   topBar({ title: t('pl.watch'), user: null, home: false });
@@ -22,7 +23,7 @@ runPage(async () => {
   const tiles = new Tiles(grid);
   const audio = new AudioOut();
   const render = () => {
-    document.getElementById('page-title').textContent = client.room.title || t('pl.watch');
+    setTitle(client.room.title || t('pl.watch'));
     const publishers = client.visibleParticipants().filter((p) => p.role === 'hub_teacher' || p.role === 'coteacher');
     const heard = new Map();
     for (const p of publishers) {
