@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -41,4 +42,6 @@ def test_a_second_seed_changes_nothing(tmp_path: Path) -> None:
         finally:
             await db.close()
 
-    asyncio.run(run())
+    # Own thread, own loop: the package's Playwright (sync API) keeps a loop running on this thread.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
