@@ -187,3 +187,39 @@ async def test_binary_and_non_utf8_frames_are_answered(server: Server, county: C
     assert probe.ws.close_code is None and not probe.ws.closed
     await probe.close()
     assert isinstance(probe.ws, aiohttp.ClientWebSocketResponse)
+
+
+async def test_an_unknown_track_and_a_message_during_close_get_coded_errors(
+        media_server: tuple[Server, County]) -> None:
+    """A publish naming a track (mid) its SDP does not carry, and a publish racing the lesson's end, are
+    answered with a code; the other participants stay connected."""
+    from aiortc import RTCPeerConnection
+
+    server, county = media_server
+    teacher = await connect(server, await user_token(server, "wang", county.room_id))
+    c1 = await connect(server, await classroom_token(server, county.codes["c1"]))
+    c2 = await connect(server, await classroom_token(server, county.codes["c2"]))
+    pc = RTCPeerConnection()
+    try:
+        pc.addTransceiver("video", direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        sdp = pc.localDescription.sdp
+    finally:
+        await pc.close()
+    await c1.send({"type": "publish.offer", "id": "u", "sdp": sdp,
+                   "tracks": [{"mid": "7", "kind": "video", "source": "camera"}]})
+    err = await c1.next("error", id="u")
+    assert (err["code"], err["field"]) == ("invalid_field", "tracks"), err
+    await undisturbed(teacher, c2)
+    # the lesson ends while a classroom's publish is on its way
+    await teacher.send({"type": "room.end", "id": "end"})
+    await c1.send({"type": "publish.offer", "id": "late", "sdp": sdp,
+                   "tracks": [{"mid": "0", "kind": "video", "source": "camera"}]})
+    events = await c1.drain(3)
+    late = [e for e in events if e.get("id") == "late"]
+    # whichever wins the race, the answer is an SDP answer or a coded error, never an internal failure
+    assert all(e["type"] == "publish.answer" or (e["type"] == "error" and e["code"] != "internal")
+               for e in late), late
+    assert not [e for e in events if e["type"] == "error" and e["code"] == "internal"], events
+    for c in (teacher, c1, c2):
+        await c.close()
