@@ -21,6 +21,7 @@ from typing import Any
 from core.contracts import FrameSink, MediaListener, MediaTrack, PublishedTrackSpec, Quality
 from media.consumer import Consumer
 from media.lifecycle import Closable
+from media.offer import check_offer_tracks
 from media.producer import Forwarder, Producer, SinkSubscription
 from media.stats import StatsCollector, TrackStats
 from media.transport import PublishedMedia, PublisherTransport, SubscriberTransport
@@ -111,6 +112,7 @@ class Router(Closable):
 
     async def publish_offer(self, participant_id: str, sdp: str, tracks: list[PublishedTrackSpec]) -> str:
         self.check_open("publish offer")
+        check_offer_tracks(sdp, {t.mid for t in tracks})
         self._ensure_ticker()
         transport = self.publishers.get(participant_id)
         if transport is not None and (transport.closed or transport.pc.connectionState in ("failed", "closed")):

@@ -46,7 +46,7 @@ from aiortc.rtp import (
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from core.contracts import Layer, MediaKind, Source
-from core.errors import InvalidStateError, SankeError
+from core.errors import InvalidStateError
 from media import aiortc_seams as seams
 from media.consumer import Consumer, ConsumerListener
 from media.lifecycle import Closable
@@ -139,9 +139,6 @@ class PublisherTransport(Closable):
 
     async def apply_offer(self, sdp: str, specs: dict[str, PublishedMedia]) -> str:
         self.check_open("publish offer")
-        unknown = sorted(set(specs) - {m.rtp.muxId for m in SessionDescription.parse(sdp).media})
-        if unknown:  # a track the offer does not carry would be published under a guessed source
-            raise SankeError("invalid_field", f"tracks name m-lines the offer lacks: {', '.join(unknown)}", "tracks")
         async with self._lock:
             self.check_open("publish offer")
             try:
