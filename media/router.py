@@ -210,6 +210,9 @@ class Router(Closable):
         stale = self.subscribers.get(participant_id)
         if stale is not None and not stale.closed and stale.pc.connectionState == "closed":
             await stale.close()  # aiortc closed it itself (every DTLS transport ended): start a new one
+            stale = None
+        if (stale is None or stale.closed) and not self._receives(participant_id, plan):
+            return  # nothing to receive yet: no peer connection (a viewer before the teacher publishes)
         transport = self._subscriber(participant_id)
         changed = False
         wanted: set[str] = set()
@@ -237,6 +240,13 @@ class Router(Closable):
                 changed = True
         if changed:
             await transport.negotiate()
+
+    def _receives(self, participant_id: str, plan: dict[str, Quality]) -> bool:
+        for track_id, quality in plan.items():
+            producer = self.resolve(track_id, quality) if quality != "off" else None
+            if producer is not None and producer.info.participant_id != participant_id:
+                return True
+        return False
 
     async def _reapply(self, touches: Callable[[dict[str, Quality]], bool]) -> None:
         for participant_id, plan in list(self.plans.items()):
@@ -310,7 +320,7 @@ class Router(Closable):
 
     @property
     def empty(self) -> bool:
-        return not self.publishers and not self.subscribers
+        return not self.publishers and not self.subscribers and not self.plans
 
     async def close(self) -> None:
         """Close every transport (each tells its producers or consumers), then stop the reports. Once."""
