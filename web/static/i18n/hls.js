@@ -8,6 +8,5 @@ export default {
   'hls.unsupported': ['老师的浏览器没有发送 H.264，本节课改用 WebRTC 观看（可同时观看的人数有限）。', 'The teacher\'s browser does not send H.264, so this lesson is watched over WebRTC (fewer viewers at once).'],
   'hls.unmute': ['开启声音', 'Turn sound on'],
   'hls.ended': ['直播已结束', 'The broadcast has ended'],
-  'hls.failed': ['直播播放出错，正在重试…', 'Playback failed, retrying…'],
   'hls.audience': ['HLS 观众 {n}', 'HLS viewers {n}'],
 };
