@@ -87,6 +87,7 @@ class HlsStream:
         self.ended = False
         self.with_audio = False
         self.build_seconds = 0.0  # CPU seconds spent building segments (thread time)
+        self.sink_seconds = 0.0  # time spent in the sinks on the event loop
         self.frames_in = 0
         # timeline (monotonic seconds of the first keyframe, and the wall clock at that moment)
         self._t0: float | None = None
@@ -97,7 +98,7 @@ class HlsStream:
         self._audio_base: tuple[int, int] | None = None
         self._video: list[tuple[int, bytes]] = []
         self._audio: list[tuple[int, bytes]] = []
-        self._segment_start: float | None = None  # monotonic time the open segment began
+        self._segment_start: int | None = None  # dts of the open segment's first frame
         self._asked = False
         self._sequence = 0
         self._builder = SegmentBuilder()
@@ -108,6 +109,13 @@ class HlsStream:
     # -- sinks (called on the event loop for every frame: keep them cheap) --------------------------
 
     def on_video(self, frame: EncodedFrame) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._on_video(frame)
+        finally:
+            self.sink_seconds += time.perf_counter() - t0
+
+    def _on_video(self, frame: EncodedFrame) -> None:
         if self.ended:
             return
         self.frames_in += 1
@@ -120,14 +128,16 @@ class HlsStream:
                 self._wall0 = time.time() - (time.monotonic() - now)
             rtp = self._video_unwrap(frame.timestamp)
             self._video_base = (rtp, round((now - self._t0) * 90000))
-            self._segment_start = now
+            self._segment_start = None
         rtp = self._video_unwrap(frame.timestamp)
         dts = self._video_base[1] + rtp - self._video_base[0]
-        started = self._segment_start if self._segment_start is not None else now
-        age = now - started
+        if self._segment_start is None:
+            self._segment_start = dts
+        # media time, not arrival: a keyframe sent on time but delayed by a loaded machine still cuts
+        age = (dts - self._segment_start) / 90000
         if frame.keyframe and self._video and age >= 0.85 * self.segment_seconds:
             self._cut(dts)
-            self._segment_start = now
+            self._segment_start = dts
             self._asked = False
         elif not self._asked and age >= self.segment_seconds - PLI_LEAD_S:
             self._asked = True
@@ -141,13 +151,14 @@ class HlsStream:
     def on_audio(self, frame: EncodedFrame) -> None:
         if self.ended or self._t0 is None or not self.with_audio:
             return
+        t0 = time.perf_counter()
         rtp = self._audio_unwrap(frame.timestamp)
         if self._audio_base is None:
             self._audio_base = (rtp, round((frame.arrival - self._t0) * 48000))
         dts = self._audio_base[1] + rtp - self._audio_base[0]
-        if self._audio and dts <= self._audio[-1][0]:
-            return
-        self._audio.append((dts, frame.data))
+        if not self._audio or dts > self._audio[-1][0]:
+            self._audio.append((dts, frame.data))
+        self.sink_seconds += time.perf_counter() - t0
 
     def set_audio(self, on: bool) -> None:
         """Audio came or went: the next segment starts a new generation with or without it."""

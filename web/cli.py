@@ -17,6 +17,7 @@ BENCHES = {
     "recorder": "loadtest.bench_recorder",
     "search": "recorder.search_bench",
     "signaling": "loadtest.bench_signaling",
+    "broadcast": "loadtest.bench_broadcast",
 }
 
 
