@@ -144,3 +144,34 @@ async def test_h264_broadcast_is_packaged_into_fmp4_hls_and_served_signed(tmp_pa
         await teacher.close()
         await signal.close()
         await runner.cleanup()
+
+
+async def test_a_vp8_teacher_is_reported_unsupported_and_the_audience_needs_staff(tmp_path, high_clip):
+    """HLS is cut only from H.264: a VP8 camera leaves the room on WebRTC, and the page is told why."""
+    from loadtest.bots import Bot
+
+    server, runner = await start_server(tmp_path, with_media=True)
+    app = server.app
+    async with app[DB].session() as s:
+        room_id = (await create_room(s, RoomSpec(kind=RoomKind.BROADCAST, title="VP8 老师"))).id
+        await s.commit()
+    signal = WsSignal(server.url, join_token(app, room_id, "teacher", Role.HUB_TEACHER))
+    teacher = Bot("teacher", signal, clip=high_clip, tone_hz=440, subscribe_mode="count")
+    http = aiohttp.ClientSession()
+    try:
+        await signal.connect(teacher)
+        await teacher.publish()
+        assert await wait_for(lambda: app[HLS].status(room_id)["state"] == "unsupported", 10), app[HLS].status(room_id)
+        viewer = join_token(app, room_id, "guest:vp8", Role.VIEWER)
+        async with http.post(f"{server.url}/api/hls/{room_id}/url", json={"token": viewer}) as r:
+            body = await r.json()
+        assert body["state"] == "unsupported" and body["codec"] == "VP8"
+        async with http.get(server.url + body["url"]) as r:
+            assert r.status == 404 and (await r.json())["error"]["code"] == "not_live"
+        async with http.get(f"{server.url}/api/hls/{room_id}/audience") as r:
+            assert r.status == 401  # the audience count is for staff
+    finally:
+        await http.close()
+        await teacher.close()
+        await signal.close()
+        await runner.cleanup()
