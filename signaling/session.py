@@ -48,6 +48,7 @@ class CloseCode:
     JOIN_TIMEOUT = 4001
     REMOVED = 4003
     ROOM_ENDED = 4004
+    REVOKED = 4005  # the account was deactivated: its join tokens are revoked and its seats taken back
     SLOW_CONSUMER = 4008
     REPLACED = 4009
 
