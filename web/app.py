@@ -35,7 +35,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 API_MODULES = [
     "web.api.directory", "web.api.rooms", "web.api.audit", "web.metrics", "web.api.netcheck", "web.api.scheduler",
     "web.api.library", "web.api.progress", "web.api.classwork", "web.api.evaluation", "web.api.planning",
-    "web.api.calendar", "web.api.admin", "web.demo.api", "web.api.hls",
+    "web.api.calendar", "web.api.courseware", "web.api.admin", "web.demo.api", "web.api.hls",
 ]
 
 
