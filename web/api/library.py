@@ -212,6 +212,10 @@ async def get_resource(request: web.Request) -> web.Response:
     out["actions"] = allowed_actions(actor, r)
     out["can_edit"] = can_edit(actor, r)
     out["can_download"] = can_download(actor, r)
+    if r.kind == "courseware":  # a file, not tracks: opened through web.api.courseware
+        out["media"] = {"mp4": False, "tracks": [], "markers": [], "job": None}
+        out["file"]["url"] = f"/api/library/resources/{r.id}/file"
+        return web.json_response({"resource": out})
     out["media"] = await _media_state(request.app[LIBRARY], r)
     if out["media"]["mp4"] and not out["can_download"]:  # the MP4 is for those who may download; others play tracks
         out["media"].update(mp4=False, job=None, mp4_for_download_only=True)
