@@ -27,7 +27,7 @@ def test_index_follows_every_kind_of_change() -> None:
     room = Room(id="r", kind=RoomKind.BROADCAST, title="t",
                 participants={"hub_teacher:0": _person(0, Role.HUB_TEACHER)})  # a plain dict becomes a roster
     _check(room)
-    for i in range(1, 600):
+    for _ in range(1, 600):
         p = _person(rng.randrange(40), rng.choice(roles))
         op = rng.randrange(7)
         if op <= 2:
