@@ -213,20 +213,17 @@ class Router(Closable):
         stale = self.subscribers.get(participant_id)
         if stale is not None and not stale.closed and stale.pc.connectionState == "closed":
             await stale.close()  # aiortc closed it itself (every DTLS transport ended): start a new one
-            stale = None
-        if (stale is None or stale.closed) and not self._receives(participant_id, plan):
+        wanted: dict[str, tuple[Producer, Quality]] = {}
+        for track_id, asked in plan.items():
+            quality = self.quality.limit(participant_id, asked) if asked != "off" else asked
+            producer = self.resolve(track_id, quality) if asked != "off" else None
+            if producer is not None and producer.info.participant_id != participant_id:
+                wanted[track_id] = (producer, quality)
+        if not wanted and (stale is None or stale.closed):
             return  # nothing to receive yet: no peer connection (a viewer before the teacher publishes)
         transport = self._subscriber(participant_id)
         changed = False
-        wanted: set[str] = set()
-        for track_id, asked in plan.items():
-            if asked == "off":
-                continue
-            quality = self.quality.limit(participant_id, asked)
-            producer = self.resolve(track_id, quality)
-            if producer is None or producer.info.participant_id == participant_id:
-                continue
-            wanted.add(track_id)
+        for track_id, (producer, quality) in wanted.items():
             current = transport.consumer(track_id)
             if current is not None:
                 producer_id = producer.info.track_id
@@ -244,13 +241,6 @@ class Router(Closable):
                 changed = True
         if changed:
             await transport.negotiate()
-
-    def _receives(self, participant_id: str, plan: dict[str, Quality]) -> bool:
-        for track_id, quality in plan.items():
-            producer = self.resolve(track_id, quality) if quality != "off" else None
-            if producer is not None and producer.info.participant_id != participant_id:
-                return True
-        return False
 
     async def _reapply(self, touches: Callable[[dict[str, Quality]], bool]) -> None:
         for participant_id, plan in list(self.plans.items()):
