@@ -97,7 +97,7 @@ def start_server(data_dir: Path, port: int, profile: Path | None = None) -> subp
     )
 
 
-async def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+async def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
