@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 SEGMENT_SECONDS = 1.0
 WINDOW = 6  # segments listed in the live playlist
 KEEP_IN_MEMORY = 16  # segments served from RAM (the window and a few just fallen out of it)
-PLI_LEAD_S = 0.2  # ask for the boundary keyframe this long before the segment is due
+PLI_LEAD_S = 0.2
+VOD_NAME = "vod.m3u8"  # ask for the boundary keyframe this long before the segment is due
 
 
 class _Unwrap:
@@ -274,9 +275,10 @@ class HlsStream:
                 return True
         return False
 
-    def playlist(self, uri: Callable[[str], str]) -> str:
-        """The live media playlist (RFC 8216 v7): the last `window` segments, each generation's init."""
-        shown = self.segments[-self.window :]
+    def playlist(self, uri: Callable[[str], str], whole: bool = False) -> str:
+        """The live media playlist (RFC 8216 v7): the last `window` segments, each generation's init.
+        `whole`: every segment, as a VOD playlist (the lesson's recording, written when the stream ends)."""
+        shown = self.segments if whole else self.segments[-self.window :]
         target = max([1, *(math.ceil(s.duration - 0.001) for s in shown)])
         first = shown[0].sequence if shown else self._sequence + 1
         discontinuities = shown[0].discontinuity if shown else 0
@@ -284,6 +286,8 @@ class HlsStream:
             "#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target}", f"#EXT-X-MEDIA-SEQUENCE:{first}",
             f"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuities}", "#EXT-X-INDEPENDENT-SEGMENTS",
         ]  # fmt: skip
+        if whole:
+            lines.insert(2, "#EXT-X-PLAYLIST-TYPE:VOD")
         generation = None
         for s in shown:
             if generation is not None and s.generation != generation:
@@ -311,3 +315,7 @@ class HlsStream:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
         self._bump()
+        if self.segments:
+            # The recording of what was broadcast: the segments already stored, listed once more (no
+            # second write of the media).
+            await self._put(VOD_NAME, self.playlist(lambda name: name, whole=True).encode())
