@@ -49,6 +49,8 @@ def _pct(values: list[float], q: float) -> float:
 
 def _viewers(conn, base: str, urls: list[str], seconds: float) -> None:
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    conn.send("ready")  # imports done (slow on a loaded machine): the run starts on the parent's word
+    conn.recv()
     conn.send(asyncio.run(_follow_all(base, urls, seconds)))
 
 
@@ -218,6 +220,10 @@ async def run(args: argparse.Namespace) -> int:
             proc.start()
             procs.append(proc)
             conns.append(parent)
+        for c in conns:
+            await _recv(c)
+        for c in conns:
+            c.send("go")
         await asyncio.sleep(RAMP_S + 1)
         w0 = time.monotonic()
         hls_cpu = await _cpu_window(node.pid, max(5.0, args.seconds - RAMP_S - 3))
