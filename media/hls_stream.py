@@ -88,7 +88,7 @@ class HlsStream:
         self.ended = False
         self.with_audio = False
         self.build_seconds = 0.0  # CPU seconds spent building segments (thread time)
-        self.sink_seconds = 0.0  # time spent in the sinks on the event loop
+        self.sink_seconds = 0.0  # CPU time spent in the sinks on the event loop (thread time)
         self.frames_in = 0
         # timeline (monotonic seconds of the first keyframe, and the wall clock at that moment)
         self._t0: float | None = None
@@ -110,11 +110,11 @@ class HlsStream:
     # -- sinks (called on the event loop for every frame: keep them cheap) --------------------------
 
     def on_video(self, frame: EncodedFrame) -> None:
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         try:
             self._on_video(frame)
         finally:
-            self.sink_seconds += time.perf_counter() - t0
+            self.sink_seconds += time.thread_time() - t0
 
     def _on_video(self, frame: EncodedFrame) -> None:
         if self.ended:
@@ -152,14 +152,14 @@ class HlsStream:
     def on_audio(self, frame: EncodedFrame) -> None:
         if self.ended or self._t0 is None or not self.with_audio:
             return
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         rtp = self._audio_unwrap(frame.timestamp)
         if self._audio_base is None:
             self._audio_base = (rtp, round((frame.arrival - self._t0) * 48000))
         dts = self._audio_base[1] + rtp - self._audio_base[0]
         if not self._audio or dts > self._audio[-1][0]:
             self._audio.append((dts, frame.data))
-        self.sink_seconds += time.perf_counter() - t0
+        self.sink_seconds += time.thread_time() - t0
 
     def set_audio(self, on: bool) -> None:
         """Audio came or went: the next segment starts a new generation with or without it."""
