@@ -9,9 +9,12 @@ its room stays on WebRTC (a transcode per stream is the documented next step, no
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from core.contracts import FrameSource, SinkHandle
@@ -50,6 +53,14 @@ class _Packaged:
     audio: str = ""
     sinks: dict[str, SinkHandle] = field(default_factory=dict)
     unsupported: str = ""  # codec of a camera we cannot remux
+    refused: set[str] = field(default_factory=set)  # tracks the SFU would not tap (not retried)
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def safe_name(room_id: str) -> str:
@@ -64,10 +75,14 @@ class HlsService:
         storage: Any = None,  # a core.storage.Storage
         segment_seconds: float = SEGMENT_SECONDS,
         window: int = WINDOW,
+        spool: Any = None,  # a core.spool.Spool: with it, segments are written under `local_root` and spooled
+        local_root: Path | None = None,
     ) -> None:
         self.media = media
         self.keyframes = keyframes
         self.storage = storage
+        self.spool = spool
+        self.local_root = local_root
         self.segment_seconds = segment_seconds
         self.window = window
         self.rooms: dict[str, _Packaged] = {}
@@ -134,10 +149,16 @@ class HlsService:
     def _new_stream(self, room_id: str) -> HlsStream:
         stream_id = secrets.token_hex(6)
         prefix = f"hls/{safe_name(room_id)}/{stream_id}/"
-        storage = self.storage
+        storage, spool, root = self.storage, self.spool, self.local_root
 
         async def store(name: str, data: bytes) -> None:
-            if storage is not None:
+            if spool is not None and root is not None:
+                # as the recorder does: a local file first, then the spool uploads it (retried while the
+                # store is down, resumed after a crash); with the local store the file is already in place
+                path = root / (prefix + name)
+                await asyncio.to_thread(_write, path, data)
+                spool.put(prefix + name, path)
+            elif storage is not None:
                 await storage.put_bytes(prefix + name, data)
 
         def keyframe() -> None:
@@ -148,12 +169,13 @@ class HlsService:
         return HlsStream(stream_id, store, keyframe, self.segment_seconds, self.window)
 
     def _attach(self, room_id: str, packaged: _Packaged, track_id: str, sink: Any) -> bool:
-        if self.media is None:
+        if self.media is None or track_id in packaged.refused:
             return False
         try:
             packaged.sinks[track_id] = self.media.attach_sink(room_id, track_id, sink)
         except (KeyError, ValueError) as exc:  # the track went away meanwhile
             log.warning("hls: cannot tap track %s of %s: %s", track_id, room_id, exc)
+            packaged.refused.add(track_id)
             return False
         return True
 

@@ -44,7 +44,11 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True, "node": request.app[SETTINGS].node_id})
+    """Up, and whether the bus answers: 503 with `bus: down` while Redis is away (the node still serves
+    its connected participants; a load balancer should send no new ones here)."""
+    bus = "up" if await request.app[BUS].check() else "down"
+    return web.json_response({"ok": bus == "up", "node": request.app[SETTINGS].node_id, "bus": bus},
+                             status=200 if bus == "up" else 503)
 
 
 async def page(request: web.Request) -> web.FileResponse:
