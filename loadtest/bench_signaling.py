@@ -86,10 +86,13 @@ def free_port() -> int:
 
 
 def start_server(data_dir: Path, port: int, profile: Path | None = None) -> subprocess.Popen:
-    """`profile`: run the server under pyinstrument (a dev tool, not a dependency) and write its text report."""
+    """`profile`: run the server under cProfile (`*.prof`) or pyinstrument (a dev tool, not a dependency:
+    a text report) and write the profile there when it stops."""
     log = open(data_dir / "server.log", "wb")  # a pipe nobody reads would block the server's logging
     prefix = [sys.executable]
-    if profile is not None:
+    if profile is not None and profile.suffix == ".prof":
+        prefix += ["-m", "cProfile", "-o", str(profile)]
+    elif profile is not None:
         prefix += ["-m", "pyinstrument", "-r", "text", "--show-all", "-o", str(profile)]
     return subprocess.Popen(
         [*prefix, "-m", "web.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],

@@ -1,5 +1,6 @@
 """A room's participants by id, with the few a broadcast viewer sees and the hidden count kept up to date
-as it changes: the snapshot sent with each of a thousand viewers' joins costs O(staff), not O(room).
+as it changes: the snapshot sent with each of a thousand viewers' joins costs O(staff), not O(room). A
+short journal of who came or went lets the media plan follow a join without comparing the whole room.
 
 It is a dict (every reader and writer of `room.participants` stays as it was); each way of changing it
 keeps the index.
@@ -7,6 +8,7 @@ keeps the index.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -17,6 +19,7 @@ class Member(Protocol):
 
 
 P = TypeVar("P", bound=Member)
+JOURNAL = 4096  # membership changes remembered; a reader further behind compares the whole room
 
 
 class Roster(dict[str, P], Generic[P]):
@@ -25,18 +28,37 @@ class Roster(dict[str, P], Generic[P]):
         self._is_staff = is_staff
         self.staff: dict[str, P] = {}  # in join order
         self.hidden = 0
+        self.version = 0  # counts membership changes
+        self._journal: deque[tuple[int, str]] = deque(maxlen=JOURNAL)
         self.update(items)
+
+    def changed_since(self, version: int) -> set[str] | None:
+        """Who came or went after `version`; None if the journal does not reach back that far."""
+        if version == self.version:
+            return set()
+        if version > self.version or not self._journal or self._journal[0][0] > version + 1:
+            return None
+        out: set[str] = set()
+        for v, pid in reversed(self._journal):
+            if v <= version:
+                break
+            out.add(pid)
+        return out
 
     def _add(self, pid: str, p: P) -> None:
         if self._is_staff(p):
             self.staff[pid] = p
         self.hidden += p.hidden
+        self.version += 1
+        self._journal.append((self.version, pid))
 
     def _remove(self, pid: str) -> None:
         p = dict.get(self, pid)
         if p is not None:
             self.staff.pop(pid, None)
             self.hidden -= p.hidden
+            self.version += 1
+            self._journal.append((self.version, pid))
 
     def __setitem__(self, pid: str, p: P) -> None:
         self._remove(pid)
@@ -55,12 +77,16 @@ class Roster(dict[str, P], Generic[P]):
         pid, p = super().popitem()
         self.staff.pop(pid, None)
         self.hidden -= p.hidden
+        self.version += 1
+        self._journal.append((self.version, pid))
         return pid, p
 
     def clear(self) -> None:
         super().clear()
         self.staff.clear()
         self.hidden = 0
+        self.version += 1
+        self._journal.clear()  # readers behind compare the whole room
 
     def setdefault(self, pid: str, default: P) -> P:
         if pid not in self:

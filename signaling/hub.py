@@ -20,6 +20,7 @@ from core.tokens import TokenSigner
 from rooms.audience import Plan, plan
 from rooms.roles import RoomKind
 from rooms.room import Room, TrackInfo
+from rooms.roster import Roster
 from rooms.service import RoomService
 from signaling.fanout import Fanouts
 
@@ -66,6 +67,8 @@ class SignalingHub:
         self._inputs: dict[str, tuple[object, ...]] = {}  # room → plan_inputs of the plans in _plans
         self._prefs_version = 0
         self._forgotten: dict[str, set[str]] = {}  # room → plans forgotten while a pass was running
+        self._replan: dict[str, set[str]] = {}  # room → participants whose plan must be computed again
+        self._versions: dict[str, int] = {}  # room → the roster version the plans in _plans saw
         self.track_stats: dict[str, list[dict[str, Any]]] = {}
         self._planning: dict[str, _PlanRunner] = {}  # room → the call applying its plans now
         rooms.add_observer(self.apply_plan)
@@ -135,20 +138,23 @@ class SignalingHub:
 
     async def _apply_plan(self, room: Room, media: MediaSeam) -> None:
         """Send the SFU the plans that changed. When only who is in the room changed (a join, a viewer
-        leaving), only the newcomers' plans are computed: a join costs O(1), not O(room)."""
+        leaving), only those who came or went are looked at: a join costs O(1), not O(room)."""
         old = self._plans.get(room.id, {})
         inputs = plan_inputs(room, self._prefs_version)
         prefs = self.preferences.get(room.id)
-        if old and room.participants and self._inputs.get(room.id) == inputs:
-            came = room.participants.keys() - old.keys()
-            changed = plan(room, prefs, [room.participants[pid] for pid in came]) if came else {}
-            gone = old.keys() - room.participants.keys()
-            new = dict(old)
-            for pid in gone:
-                del new[pid]
-            new.update(changed)
+        people = room.participants
+        version = people.version if isinstance(people, Roster) else -1
+        moved = people.changed_since(self._versions.get(room.id, -1)) if isinstance(people, Roster) else None
+        replan = self._replan.pop(room.id, set())
+        incremental = bool(old and people and moved is not None and self._inputs.get(room.id) == inputs)
+        if incremental:
+            candidates = (moved or set()) | replan
+            came = [people[pid] for pid in candidates if pid in people and pid not in old]
+            gone = {pid for pid in candidates if pid not in people and pid in old}
+            changed = plan(room, prefs, came) if came else {}
+            new = old
         else:
-            new = plan(room, prefs) if room.participants else {}
+            new = plan(room, prefs) if people else {}
             gone = old.keys() - new.keys()
             changed = {pid: tracks for pid, tracks in new.items() if old.get(pid) != tracks}
         for pid in gone:
@@ -156,20 +162,26 @@ class SignalingHub:
         for pid, tracks in changed.items():
             # rooms.audience plans only "high"/"low"/"off" (its own Literal is a plain str alias)
             await media.set_subscriptions(room.id, pid, cast(dict[str, Quality], tracks))
+        if incremental:  # `new` is `old`: written after the SFU calls, as a whole new plan would be
+            for pid in gone:
+                new.pop(pid, None)
+            new.update(changed)
         for pid in self._forgotten.pop(room.id, ()):  # dropped while this pass ran: send theirs again
             new.pop(pid, None)
+            self._replan.setdefault(room.id, set()).add(pid)
         if new:
             self._plans[room.id] = new
             self._inputs[room.id] = inputs
+            self._versions[room.id] = version
         else:
-            self._plans.pop(room.id, None)
-            self._inputs.pop(room.id, None)
-            self.preferences.pop(room.id, None)
+            for done in (self._plans, self._inputs, self._versions, self._replan, self.preferences):
+                done.pop(room.id, None)
             await media.close_room(room.id)
 
     def forget_plan(self, room_id: str, pid: str) -> None:
         """The participant's media is gone (dropped connection): its next plan must be sent again."""
         self._plans.get(room_id, {}).pop(pid, None)
+        self._replan.setdefault(room_id, set()).add(pid)  # still in the room: the next pass plans it again
         if room_id in self._planning:  # a pass in flight would write it back
             self._forgotten.setdefault(room_id, set()).add(pid)
 

@@ -63,3 +63,23 @@ def test_a_viewers_snapshot_names_staff_stage_and_itself_and_counts_the_rest() -
     assert snap["audience"] == 1 + len(viewers)  # the hidden observer is not counted for a viewer
     assert room.snapshot(observer)["audience"] == 2 + len(viewers)
     assert {p["id"] for p in room.snapshot(teacher)["participants"]} == {teacher.id, *(v.id for v in viewers)}
+
+
+def test_the_journal_names_who_came_or_went_since_a_version() -> None:
+    room = Room(id="r", kind=RoomKind.BROADCAST, title="t")
+    people = room.participants
+    a, b, c = (_person(i, Role.VIEWER) for i in range(3))
+    people[a.id] = a
+    seen = people.version  # type: ignore[attr-defined]
+    assert people.changed_since(seen) == set()  # type: ignore[attr-defined]
+    people[b.id] = b
+    people.pop(a.id)
+    people[c.id] = c
+    del people[c.id]
+    assert people.changed_since(seen) == {a.id, b.id, c.id}  # type: ignore[attr-defined]
+    assert people.changed_since(seen + 2) == {c.id}  # type: ignore[attr-defined]
+    people.clear()
+    assert people.changed_since(seen) is None  # cleared: compare the whole room  # type: ignore[attr-defined]
+    for i in range(5000):
+        people[f"v{i}"] = _person(i, Role.VIEWER)
+    assert people.changed_since(0) is None  # further back than the journal keeps  # type: ignore[attr-defined]
