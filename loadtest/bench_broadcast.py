@@ -49,11 +49,14 @@ def _pct(values: list[float], q: float) -> float:
 
 def _viewers(conn, base: str, urls: list[str], seconds: float) -> None:
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    conn.send("ready")  # imports done (slow on a loaded machine): the run starts on the parent's word
+    conn.recv()
     conn.send(asyncio.run(_follow_all(base, urls, seconds)))
 
 
 async def _follow_all(base: str, urls: list[str], seconds: float) -> dict:
-    out: dict = {"seg_ms": [], "playlist_ms": [], "latency_s": [], "errors": 0, "segments": 0, "error_kinds": {}}
+    out: dict = {"seg_ms": [], "playlist_ms": [], "latency_s": [], "errors": 0, "segments": 0, "error_kinds": {},
+                 "done_at": []}
     deadline = time.monotonic() + seconds
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
     timeout = aiohttp.ClientTimeout(total=10)
@@ -74,6 +77,7 @@ async def _get(http: aiohttp.ClientSession, url: str, out: dict) -> tuple[bytes 
         kind = f"{type(exc).__name__}:{getattr(exc, 'status', '')}"
         out["error_kinds"][kind] = out["error_kinds"].get(kind, 0) + 1
         return None, 0.0
+    out["done_at"].append(time.monotonic())  # CLOCK_MONOTONIC: the same clock in every process
     return body, (time.perf_counter() - t0) * 1000
 
 
@@ -216,9 +220,17 @@ async def run(args: argparse.Namespace) -> int:
             proc.start()
             procs.append(proc)
             conns.append(parent)
+        for c in conns:
+            await _recv(c)
+        for c in conns:
+            c.send("go")
         await asyncio.sleep(RAMP_S + 1)
+        w0 = time.monotonic()
         hls_cpu = await _cpu_window(node.pid, max(5.0, args.seconds - RAMP_S - 3))
+        w1 = time.monotonic()
         results = [await _recv(c) for c in conns]
+        served = sum(1 for r in results for t in r["done_at"] if w0 <= t <= w1)
+        results[0]["req_per_s"] = served / (w1 - w0)
         final = await hls()
     finally:
         with contextlib.suppress(Exception):
@@ -255,6 +267,11 @@ def _report(args, idle, packaging, webrtc, subscribed, hls_cpu, results, final) 
     per_sub = max(webrtc - idle, 1e-6) / max(1, args.subscribers)
     per_viewer = max(hls_cpu - idle, 0.0) / max(1, args.viewers)
     ratio = per_viewer / per_sub
+    # On a loaded machine the node may not get the CPU to serve everyone in time: CPU per request served,
+    # times the 2 requests a second a viewer makes, does not depend on that.
+    req_per_s = results[0].get("req_per_s", 0.0)
+    cpu_per_req_ms = max(hls_cpu - idle, 0.0) / req_per_s * 1000 if req_per_s else float("nan")
+    per_viewer_norm = cpu_per_req_ms / 1000 * 2
     latency = statistics.median(lat) if lat else float("nan")
     print()
     print(f"stream: {args.width}x{args.height} {args.fps} fps H.264 ~{args.bitrate // 1000} kbps + Opus; "
@@ -265,6 +282,9 @@ def _report(args, idle, packaging, webrtc, subscribed, hls_cpu, results, final) 
     print("|---|---|---|---|")
     print(f"| total | {idle:.3f} | {webrtc:.3f} | {hls_cpu:.3f} |")
     print(f"| per viewer above idle | | {per_sub * 100:.3f} % | {per_viewer * 100:.4f} % |")
+    print(f"HLS requests served in the window: {req_per_s:.0f}/s (a viewer asks 2/s: "
+          f"{args.viewers * 2}/s wanted); node CPU {cpu_per_req_ms:.3f} ms per request → "
+          f"{per_viewer_norm * 100:.4f} % of a core per viewer, ratio {per_viewer_norm / per_sub:.4f} vs WebRTC")
     print(f"packaging CPU per stream: {packaging * 100:.3f} % of a core (builder thread + sinks; target <= 2 %)")
     print(f"WebRTC subscribers all receiving: {subscribed}")
     print(f"HLS: {sum(r['segments'] for r in results)} segments fetched, {len(pl_ms)} playlists; "

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -28,9 +29,10 @@ from rooms.room import Room
 from web.auth import require_role
 from web.errors import ApiError, parse_body
 from web.hls_links import HlsLinks
-from web.keys import MEDIA, ROOMS, SETTINGS, STORAGE, TOKENS
+from web.keys import MEDIA, ROOMS, SETTINGS, SPOOL, STORAGE, TOKENS
 from web.openapi import route
 
+log = logging.getLogger(__name__)
 HLS = web.AppKey("hls", HlsService)
 LINKS = web.AppKey("hls_links", HlsLinks)
 AUDIENCE = web.AppKey("hls_audience", dict)  # room → viewer → last playlist fetch (monotonic)
@@ -111,10 +113,10 @@ async def segment(request: web.Request) -> web.StreamResponse:
     storage = cast("Storage | None", request.app.get(STORAGE))
     if key is None or storage is None:
         raise ApiError(404, "not_found", "no such segment", "name")
-    local = storage.local_path(key)
-    if local is not None and local.is_file():
+    local = request.app[SETTINGS].media_dir / key  # this node's copy (the spool uploads it from there)
+    if local.is_file():
         return web.FileResponse(local, headers={**headers, "Content-Type": ctype})
-    data = None if local is not None else await storage.get_bytes(key)
+    data = await storage.get_bytes(key)
     if data is None:
         raise ApiError(404, "not_found", "no such segment", "name")
     return web.Response(body=data, content_type=ctype, headers=headers)
@@ -147,12 +149,18 @@ async def _hls(app: web.Application) -> AsyncIterator[None]:
     """The packager follows every broadcast room on this node (rooms observer), for the app's lifetime."""
     media = app[MEDIA]
     keyframes = media if isinstance(media, KeyframeSource) else None
-    service = HlsService(media, keyframes, app.get(STORAGE), app[SETTINGS].hls_segment_seconds)
+    settings = app[SETTINGS]
+    service = HlsService(media, keyframes, app.get(STORAGE), settings.hls_segment_seconds,
+                         spool=app.get(SPOOL), local_root=settings.media_dir)  # fmt: skip
     app[HLS] = service
 
     async def observe(room: Room) -> None:
-        if room.kind.value in HLS_KINDS:
+        if room.kind.value not in HLS_KINDS:
+            return
+        try:
             await service.reconcile(room.id, room.state.value == "ended", room_tracks(room))
+        except Exception:  # the packager must never break the room it follows
+            log.exception("hls: following room %s failed", room.id)
 
     app[ROOMS].add_observer(observe)
     try:
