@@ -177,7 +177,7 @@ async def run(args: argparse.Namespace) -> int:
     node = ctx.Process(target=serve, args=(child_conn, data, port, args.viewers, args.subscribers), daemon=True)
     node.start()
     setup = await _recv(node_conn)
-    print(f"node pid {node.pid} on {base}, room {setup['room']}; building the H.264 clip…", flush=True)
+    print(f"node pid {node.pid} on {base}, room {setup['room']}; building the clip…", flush=True)
     signal = WsSignal(base, setup["teacher"])
     teacher: H264Teacher | Bot
     if args.vp8:  # a browser that sends VP8: the node transcodes it once for HLS
