@@ -18,6 +18,7 @@ BENCHES = {
     "search": "recorder.search_bench",
     "signaling": "loadtest.bench_signaling",
     "broadcast": "loadtest.bench_broadcast",
+    "quality": "loadtest.bench_quality",
 }
 
 
