@@ -44,7 +44,7 @@ class Policy:
     lossy_reports: int = 2  # high loss this many reports in a row steps down
     pause_reports: int = 2  # an estimate below low + audio this many reports in a row pauses video (drastic)
     probe_loss: float = 0.05  # a probe fails at this much loss
-    probe_after_s: float = 6.0  # quiet period before the first probe up
+    probe_after_s: float = 10.0  # quiet period before the first probe up (a probe that fails costs a freeze)
     probe_max_s: float = 48.0  # the longest wait after failed probes
     probe_window_s: float = 4.0  # how long a probe must stay clean (a keyframe switch plus a few reports)
     settle_s: float = 2.5  # after a step down, the next report still shows the old layer's backlog: no second step

@@ -4,10 +4,16 @@ Rates as in the shaped test: a 1 Mbps camera with a 150 kbps low twin and ~50 kb
 
 from __future__ import annotations
 
-from media.quality import Feedback, Needs, QualityController
+from media.quality import Feedback, Needs, Policy
+from media.quality import QualityController as _Controller
 
 NEEDS = Needs(high=1_050_000, low=250_000, audio=50_000)
 HIGH, LOW = 1_050_000.0, 250_000.0  # what the SFU sends at each cap
+POLICY = Policy(probe_after_s=6.0)  # the default waits 10 s; 6 keeps the sequences short
+
+
+def QualityController(now: float, cap: str = "high") -> _Controller:  # noqa: N802 - reads as the class
+    return _Controller(now, POLICY, cap)  # type: ignore[arg-type]
 
 
 def run(c: QualityController, seq: list[tuple[float | None, float | None, float]], start: float = 1.0, top="high"):
