@@ -8,6 +8,7 @@ import { netBadge, networkLayer } from './netquality.js';
 import { t } from '../i18n.js';
 import { attach, confirmDialog, el, errorText, fullMessage, params, runPage, toast, topBar } from './ui.js';
 import { setTitle } from './header.js';
+import { hlsAudience } from './hls-audience.js';
 
 const roomId = params.get('room');
 const ROLE_NAMES = { hub_teacher: '主持', coteacher: '教师', classroom: '教室' };
@@ -83,6 +84,7 @@ runPage(async () => {
     bar.append(el('button', { class: 'btn primary', id: 'start', onclick: (e) => act(client.start().then(() => e.target.remove())), text: t('teacher.start') }));
   }
   if (client.me.grants.room_admin && !client.me.grants.hidden) {
+    if (client.room.kind === 'broadcast') bar.append(hlsAudience(roomId, client)); // 名校网络课堂: its HLS audience
     bar.append(el('button', { class: 'btn danger', id: 'end', onclick: async () => (await confirmDialog(t('teacher.endConfirm'), t('teacher.endYes'), t('teacher.cancel'))) && client.end(), text: t('teacher.end') }));
   }
   if (!observer) {
