@@ -58,6 +58,7 @@ async function editor(main, id) {
     el('td', {}, el('input', { type: 'number', min: 1, max: 30, value: it.week, class: 'week', 'aria-label': t('prog.week'),
       oninput: (e) => { it.week = Number(e.target.value); } })),
     el('td', {}, plan.can_edit ? [
+      el('a', { class: 'btn small', href: `/courseware?node=${it.node_id}`, dataset: { action: 'courseware' }, text: t('prog.courseware') }),
       button({ text: t('prog.up'), small: true, onclick: () => { if (n) { [items[n - 1], items[n]] = [items[n], items[n - 1]]; render(); } } }),
       button({ text: t('prog.down'), small: true, onclick: () => { if (n + 1 < items.length) { [items[n + 1], items[n]] = [items[n], items[n + 1]]; render(); } } }),
       button({ text: t('prog.remove'), small: true, onclick: () => { items.splice(n, 1); render(); } })] : null))));
