@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import aioice.ice
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
 from media import aiortc_seams as seams
@@ -29,6 +31,12 @@ from web.demo.tracks import ClipTrack, ToneTrack
 log = logging.getLogger("sanke.demo.bots")
 HAND_EVERY = (25.0, 60.0)  # seconds between a classroom's raised hands
 HAND_DOWN_AFTER = 12.0
+SILENT_AFTER = 15.0  # seconds without a receiver report from the SFU: it no longer hears this publisher
+# aioice drops a connection after six consent checks in a row (one each ~5 s) got no answer within 0.5 s
+# (RFC 7675 allows 30 s without any answer, as Chromium does). A server busy for half a second at a time,
+# common on a loaded machine, then cuts the bots' video although every packet arrives. The bots watch the
+# SFU's receiver reports instead (Peer._watch) and republish when those stop.
+aioice.ice.CONSENT_FAILURES = 60
 
 
 class TakenOver(Exception):
@@ -51,6 +59,10 @@ class Peer:
         self.replaced = False  # a person opened this seat (the teacher, a classroom PC): the bot gives it up
         self.answers: list[asyncio.Task] = []
         self.answering = asyncio.Lock()  # one renegotiation at a time
+        self.leaving = False
+        self.republishing: asyncio.Task | None = None
+        self.republished = 0
+        self.watcher: asyncio.Task | None = None
 
     async def join(self) -> dict:
         self.ws = await self.http.ws_connect(self.url.replace("http", "ws", 1) + "/ws", heartbeat=15)
@@ -95,6 +107,7 @@ class Peer:
 
     async def publish(self) -> None:
         pc = self.pub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.on("connectionstatechange", lambda: self._on_publisher_state(pc))
         specs = []
         for quality, clip in zip(("high", "low"), self.clips, strict=True):
             track = ClipTrack(clip)
@@ -108,6 +121,55 @@ class Peer:
         tracks = [{"mid": t.mid, "kind": k, "source": src, "quality": q} for t, k, src, q in specs]
         reply = await self.request({"type": "publish.offer", "sdp": pc.localDescription.sdp, "tracks": tracks})
         await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
+        if self.watcher is not None:
+            self.watcher.cancel()
+        self.watcher = asyncio.create_task(self._watch(pc))
+
+    async def _watch(self, pc: RTCPeerConnection) -> None:
+        """Republish when the SFU stops sending receiver reports for our video (its side of the connection
+        is gone: a restart, or its own consent check of ours failed while this process was busy)."""
+        loop = asyncio.get_running_loop()
+        heard = loop.time()  # the first report comes within about a second of the first packets
+        while pc is self.pub and not self.leaving:
+            await asyncio.sleep(2.0)
+            latest = None
+            for sender in pc.getSenders():
+                if sender.track is None or sender.track.kind != "video":
+                    continue
+                for stat in (await sender.getStats()).values():
+                    if stat.type == "remote-inbound-rtp":
+                        latest = max(latest or stat.timestamp, stat.timestamp)
+            if latest is not None:
+                heard = max(heard, loop.time() - (dt.datetime.now(dt.UTC) - latest).total_seconds())
+            if loop.time() - heard > SILENT_AFTER and pc is self.pub:
+                log.warning("bot %s: the SFU sent no receiver report for %.0f s", self.joined.get("participant_id"), loop.time() - heard)
+                self._on_publisher_state(pc, force=True)
+                return
+
+    def _on_publisher_state(self, pc: RTCPeerConnection, force: bool = False) -> None:
+        """A publishing connection that failed (ICE consent expired on either side: a peer that did not answer
+        its checks within 0.5 s six times in a row, which a loaded machine causes) sends nothing any more,
+        while the seat and its tracks stay listed: every viewer sees a black tile. Publish again on a new
+        connection (the SFU replaces a failed publisher transport; subscribers get a keyframe from it)."""
+        if pc is not self.pub or self.leaving or not (force or pc.connectionState in ("failed", "closed")):
+            return
+        if self.republishing is None or self.republishing.done():
+            self.republishing = asyncio.create_task(self._republish(pc))
+
+    async def _republish(self, failed: RTCPeerConnection) -> None:
+        with contextlib.suppress(Exception):
+            await failed.close()
+        for attempt in range(10):
+            if self.leaving or self.closed.is_set():
+                return
+            try:
+                await self.publish()
+                self.republished += 1
+                log.warning("bot %s: published again on a new connection", self.joined.get("participant_id"))
+                return
+            except Exception as exc:  # the server may be busy or restarting: wait and try again
+                log.warning("bot %s: publishing again failed (%s)", self.joined.get("participant_id"), exc)
+                await asyncio.sleep(min(2 ** attempt, 10))
 
     async def _answer(self, sdp: str) -> None:
         async with self.answering:
@@ -127,6 +189,10 @@ class Peer:
         await self.send({"type": "subscriber.answer", "sdp": self.sub.localDescription.sdp})
 
     async def close(self) -> None:
+        self.leaving = True
+        for task in (self.republishing, self.watcher):
+            if task is not None:
+                task.cancel()
         with contextlib.suppress(Exception):
             await self.send({"type": "leave"})
         for pc in (self.pub, self.sub):
@@ -245,8 +311,21 @@ class Demo:
             await http.close()
 
 
+async def watch_lag(every: float = 1.0, warn_at: float = 0.4) -> None:
+    """Log when this process's event loop runs late: ICE consent checks are answered from this loop, and a
+    peer that answers none within 0.5 s for 30 s loses its connection (the reason for `_republish`)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(every)
+        late = loop.time() - before - every
+        if late > warn_at:
+            log.warning("bots: event loop %.1f s late", late)
+
+
 async def run(args: argparse.Namespace) -> int:
     demo = Demo(args.url, Path(args.data_dir))
+    lag = asyncio.create_task(watch_lag())
     parent = os.getppid()
     if args.record:
         rooms, codes = await demo.rooms(args.record)
@@ -260,7 +339,7 @@ async def run(args: argparse.Namespace) -> int:
         await asyncio.sleep(2)
         if os.getppid() != parent:
             break
-    for t in tasks:
+    for t in [*tasks, lag]:
         t.cancel()
     return 0
 
