@@ -25,7 +25,7 @@ function roomCard(room, user) {
   const live = room.state === 'live' || room.state === 'open';
   return el('article', { class: 'card', dataset: { room: room.id } },
     el('div', { class: 'row' },
-      room.state === 'live' ? badge('live') : el('span', { class: `state ${room.state}`, text: t(`state.${room.state}`) }),
+      room.state === 'live' ? badge('live') : badge(room.state, t(`state.${room.state}`)),
       el('span', { class: 'meta', text: t(`kind.${room.kind}`) }),
     ),
     el('h3', { text: room.title }),
