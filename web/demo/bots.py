@@ -48,7 +48,8 @@ class Demo:
         self.data_dir = data_dir
         text = (data_dir / "demo-accounts.txt").read_text(encoding="utf-8")
         self.passwords = dict(re.findall(r"^\s+(\S+)\s+(\S+)\s", text, re.M))
-        self.clips = (load(320, 240, 30, 90, 300_000), load(160, 128, 30, 90, 100_000))
+        # 15 frames a second: moving enough for a patrol wall, half the per-frame work of 30 for the bot process
+        self.clips = (load(320, 240, 15, 45, 250_000), load(160, 128, 15, 45, 80_000))
         self.tone = 330.0
         self._watcher: aiohttp.ClientSession | None = None  # the coordinator's session: who is present
 
