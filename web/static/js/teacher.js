@@ -8,6 +8,7 @@ import { qualityMark, setActions, setMarks, Tiles } from './tiles.js';
 import { t } from '../i18n.js';
 import { badge, button, card, count as counter, emptyState } from './components.js';
 import { attach, el, errorText, fullMessage, params, runPage, toast, topBar, videoTile } from './ui.js';
+import { hlsAudience } from './hls-audience.js';
 
 const roomId = params.get('room');
 
@@ -52,7 +53,7 @@ runPage(async () => {
   document.getElementById('main').replaceChildren(el('div', { class: 'console' },
     el('div', { class: 'left' },
       el('div', { class: 'lessonbar', role: 'toolbar', 'aria-label': t('teacher.controls') },
-        titleNode, liveBadge, recBadge, el('div', { class: 'spacer' }),
+        titleNode, liveBadge, recBadge, hlsAudience(roomId, client), el('div', { class: 'spacer' }),
         startBtn, camBtn, micBtn, cwBtn, attendanceLink, endBtn),
       el('div', { class: 'stagearea' }, preview.tile, courseware.tile),
       card({ title: [t('teacher.classrooms'), ' ', count], tag: 'h2', cls: 'fill', body: el('div', { class: 'scroll' }, emptyNote, grid) }),
