@@ -23,7 +23,7 @@ def test_every_page_has_aa_text_contrast(demo: Demo, browser: Any) -> None:
                         "/playback?id=1", f"/coteach?room={live[0]['id']}", "/devicecheck", "/progress", "/attendance?room=" + live[0]["id"]],
         "observer": ["/home", "/coordinator", "/supervision"],
         "teacher": ["/home", "/today", f"/teacher?room={live[-1]['id']}"],
-        None: ["/login", "/classroom", f"/classroom?code={next(iter(demo.codes.values()))}"],
+        None: ["/login", "/classroom", "/watch", f"/classroom?code={next(iter(demo.codes.values()))}"],
     }
     problems: list[str] = []
     checked = 0

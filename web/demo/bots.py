@@ -139,6 +139,8 @@ class Demo:
                 if any(seat.peer.closed.is_set() and not seat.peer.replaced for seat in seats):
                     return
                 with contextlib.suppress(Exception):
+                    await self.rejoin_broken(room_id, seats)
+                with contextlib.suppress(Exception):
                     await self.reclaim(room_id, seats)
                 alive = [seat.peer for seat in seats[1:] if not seat.peer.closed.is_set()]
                 if loop.time() >= next_hand and alive and (raising is None or raising.done()):
@@ -155,6 +157,16 @@ class Demo:
             await who.request({"type": "hand.raise"})
             await asyncio.sleep(HAND_DOWN_AFTER)
             await who.request({"type": "hand.lower"})
+
+    async def rejoin_broken(self, room_id: str, seats: list[Seat]) -> None:
+        """A bot whose video no longer reaches the SFU leaves and joins again with a new token."""
+        for seat in seats:
+            old = seat.peer
+            if not old.broken.is_set() or old.replaced:
+                continue
+            await old.close()  # `leave` first: the new join is not taken for a person replacing the bot
+            seat.peer = await self.peer(seat.http, await seat.token())
+            log.info("demo lesson %s: %s joined again", room_id, old.joined.get("participant_id"))
 
     async def reclaim(self, room_id: str, seats: list[Seat]) -> None:
         """Join again in the seats whose person left (the lesson would show a black or missing tile)."""

@@ -20,11 +20,11 @@ from web.demo.clip import Clip
 from web.demo.tracks import ClipTrack, ToneTrack
 
 log = logging.getLogger("sanke.demo.bots")
-SILENT_AFTER = 30.0  # seconds without a receiver report from the SFU: it no longer hears this publisher
+SILENT_AFTER = 15.0  # seconds without a receiver report from the SFU: it no longer hears this publisher
 # aioice drops a connection after six consent checks in a row (one each ~5 s) got no answer within 0.5 s
 # (RFC 7675 allows 30 s without any answer, as Chromium does). A server busy for half a second at a time,
 # common on a loaded machine, then cuts the bots' video although every packet arrives. The bots watch the
-# SFU's receiver reports instead (Peer._watch) and republish when those stop.
+# SFU's receiver reports instead (Peer._watch) and join again when those stop.
 aioice.ice.CONSENT_FAILURES = 60
 NEVER_HEARD = 90.0  # seconds after publishing with no receiver report at all: the connection never came up
 
@@ -46,8 +46,7 @@ class Peer:
         self.answers: list[asyncio.Task] = []
         self.answering = asyncio.Lock()  # one renegotiation at a time
         self.leaving = False
-        self.republishing: asyncio.Task | None = None
-        self.republished = 0
+        self.broken = asyncio.Event()  # the SFU no longer gets our media: the seat joins again (bots.py)
         self.watcher: asyncio.Task | None = None
 
     async def join(self) -> dict:
@@ -138,27 +137,14 @@ class Peer:
     def _on_publisher_state(self, pc: RTCPeerConnection, force: bool = False) -> None:
         """A publishing connection that failed (ICE consent expired on either side: a peer that did not answer
         its checks within 0.5 s six times in a row, which a loaded machine causes) sends nothing any more,
-        while the seat and its tracks stay listed: every viewer sees a black tile. Publish again on a new
-        connection (the SFU replaces a failed publisher transport; subscribers get a keyframe from it)."""
+        while the seat and its tracks stay listed: every viewer sees a black tile. The seat leaves and joins
+        again (bots.py): the server then drops every connection of the old session, which a second offer on
+        the same session cannot do when the server still holds the dead one."""
         if pc is not self.pub or self.leaving or not (force or pc.connectionState in ("failed", "closed")):
             return
-        if self.republishing is None or self.republishing.done():
-            self.republishing = asyncio.create_task(self._republish(pc))
-
-    async def _republish(self, failed: RTCPeerConnection) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(failed.close(), 10)
-        for attempt in range(10):
-            if self.leaving or self.closed.is_set():
-                return
-            try:
-                await asyncio.wait_for(self.publish(), 60)
-                self.republished += 1
-                log.warning("bot %s: published again on a new connection", self.joined.get("participant_id"))
-                return
-            except Exception as exc:  # the server may be busy or restarting: wait and try again
-                log.warning("bot %s: publishing again failed (%s)", self.joined.get("participant_id"), exc)
-                await asyncio.sleep(min(2 ** attempt, 10))
+        if not self.broken.is_set():
+            log.warning("bot %s: its video no longer reaches the SFU; joining again", self.joined.get("participant_id"))
+            self.broken.set()
 
     async def _answer(self, sdp: str) -> None:
         async with self.answering:
@@ -185,9 +171,8 @@ class Peer:
 
     async def close(self) -> None:
         self.leaving = True
-        for task in (self.republishing, self.watcher):
-            if task is not None:
-                task.cancel()
+        if self.watcher is not None:
+            self.watcher.cancel()
         with contextlib.suppress(Exception):
             await self.send({"type": "leave"})
         for pc in (self.pub, self.sub):
@@ -201,7 +186,7 @@ class Peer:
 
 async def watch_lag(every: float = 1.0, warn_at: float = 0.4) -> None:
     """Log when this process's event loop runs late: ICE consent checks are answered from this loop, and a
-    peer that answers none within 0.5 s for 30 s loses its connection (the reason for `_republish`)."""
+    peer that answers none within 0.5 s for 30 s loses its connection (the reason for `Peer.broken`)."""
     loop = asyncio.get_running_loop()
     while True:
         before = loop.time()
