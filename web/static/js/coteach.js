@@ -4,10 +4,12 @@ import { requireUser, roomToken } from './api.js';
 import { cameraItems, openCamera, SankeClient } from './sanke-client.js';
 import { AudioOut, wireConnection } from './session-ui.js';
 import { qualityMark, setActions, setMarks, Tiles } from './tiles.js';
+import { netBadge, networkLayer } from './netquality.js';
 import { t } from '../i18n.js';
 import { button } from './components.js';
 import { attach, el, errorText, fullMessage, params, runPage, toast, topBar } from './ui.js';
 import { setTitle } from './header.js';
+import { hlsAudience } from './hls-audience.js';
 
 const roomId = params.get('room');
 const ROLE_NAMES = { hub_teacher: 'coteach.role.hub_teacher', coteacher: 'coteach.role.coteacher', classroom: 'coteach.role.classroom' };
@@ -58,6 +60,7 @@ runPage(async () => {
       ] : []));
       if (mine) attach(item.video, camera);
       else tiles.show(p.id, client.mediaOf(p.id).camera);
+      netBadge(item.tile, mine ? 'high' : networkLayer(client, p.id));
     }
     tiles.prune(new Set(people.map((p) => p.id)));
     const heard = new Map();
@@ -85,6 +88,7 @@ runPage(async () => {
     bar.append(start);
   }
   if (client.me.grants.room_admin && !client.me.grants.hidden) {
+    if (client.room.kind === 'broadcast') bar.append(hlsAudience(roomId, client)); // 名校网络课堂: its HLS audience
     bar.append(button({ text: t('teacher.end'), kind: 'danger', id: 'end', confirm: t('teacher.endConfirm'), confirmYes: t('teacher.endYes'), onclick: () => client.end() }));
   }
   if (!observer) {

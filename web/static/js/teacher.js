@@ -5,6 +5,7 @@ import { AudioOut, wireConnection } from './session-ui.js';
 import { teacherClasswork } from './classwork.js';
 import { sectionPanel } from './section-panel.js';
 import { qualityMark, setActions, setMarks, Tiles } from './tiles.js';
+import { netBadge, networkLayer } from './netquality.js';
 import { t } from '../i18n.js';
 import { badge, button, card, count as counter, emptyState } from './components.js';
 import { attach, el, errorText, fullMessage, params, runPage, toast, topBar, videoTile } from './ui.js';
@@ -113,6 +114,7 @@ runPage(async () => {
           onclick: () => act(client.requestMute(p.id).then(() => toast(t('teacher.muteSent', { name: who })))) }),
       ]);
       tiles.show(p.id, client.mediaOf(p.id).camera);
+      netBadge(item.tile, networkLayer(client, p.id));
     }
     tiles.prune(new Set(list.map((p) => p.id)));
     handCount.textContent = String(room.hands.length);
