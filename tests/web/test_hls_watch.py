@@ -65,6 +65,7 @@ def test_chromium_plays_the_broadcast_over_hls_within_8_s(new_page: Any, with_me
         page.wait_for_selector("#hls-video", timeout=20_000)
         page.wait_for_function("() => window.sankeHls && window.sankeHls.stats().currentTime > 1", timeout=30_000)
         assert page.locator("#hls-tile .badge.b-live").inner_text() == "直播"
+        assert "名校网络课堂 · HLS" in page.title()
 
         readings: list[tuple[int, float]] = []
         deadline = time.monotonic() + 20
