@@ -96,6 +96,9 @@ class Bot:
         self.sub_connected_at: float | None = None
         self._tasks: list[asyncio.Task] = []
         self.errors: list[str] = []
+        self.resets = 0  # media.reset events handled
+        self.reset_at: float | None = None
+        self.republish = False
 
     # -- publishing -----------------------------------------------------------------------------------
 
@@ -224,6 +227,26 @@ class Bot:
                     check.pitch_hz = crossings / 2 / (len(data) / frame.sample_rate)
                     window.clear()
 
+    # -- media reset (the SFU worker holding the room died) -----------------------------------------------
+
+    def drop_connections(self) -> list[RTCPeerConnection]:
+        """Forget both peer connections at once (before the next subscriber offer is handled); return them."""
+        old = [pc for pc in (self.pub, self.sub) if pc is not None]
+        self.republish = self.pub is not None
+        self.pub = self.sub = None
+        self.resets += 1
+        self.reset_at = time.monotonic()
+        return old
+
+    async def renegotiate(self, old: list[RTCPeerConnection]) -> None:
+        """What a client does on `media.reset`: close the dead connections, publish again on a new one (the
+        new subscriber connection comes with the SFU's next offer)."""
+        for pc in old:
+            with contextlib.suppress(Exception):
+                await pc.close()
+        if self.republish:
+            await self.publish()
+
     # -- test helpers ---------------------------------------------------------------------------------
 
     async def send_pli(self, track_id: str) -> bool:
@@ -266,6 +289,7 @@ class DirectSignal:
         self.published: list = []
         self.levels: list[dict[str, float]] = []
         self.stats: list[list[dict]] = []
+        self.lost: list[tuple[list[str], list]] = []  # on_media_lost calls: (participants, tracks)
         service.set_listener(self)
 
     def add(self, bot: Bot) -> Bot:
@@ -296,6 +320,11 @@ class DirectSignal:
 
     async def on_track_stats(self, room_id: str, stats: list[dict]) -> None:
         self.stats.append(stats)
+
+    async def on_media_lost(self, room_id: str, participants: list[str], tracks: list) -> None:
+        lost = {t.track_id for t in tracks}
+        self.lost.append((participants, tracks))
+        self.published = [t for t in self.published if t.track_id not in lost]
 
     def tracks_of(self, participant_id: str, kind: str | None = None, quality: str | None = None) -> list:
         return [
@@ -355,6 +384,11 @@ class WsSignal:
             rid = data.get("id")
             if kind == "subscriber.offer" and self._bot is not None:
                 self._offers.append(asyncio.ensure_future(self._bot.on_subscriber_offer(data["sdp"])))
+                continue
+            if kind == "media.reset" and self._bot is not None:
+                self.events.append(data)
+                old = self._bot.drop_connections()
+                self._offers.append(asyncio.ensure_future(self._bot.renegotiate(old)))
                 continue
             if rid in self._pending and not self._pending[rid].done():
                 if kind == "error":

@@ -6,9 +6,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from core.contracts import FrameSink, MediaListener, PcRole, PublishedTrackSpec, Quality, SinkHandle
+from core.contracts import (
+    FrameSink,
+    MediaListener,
+    PcRole,
+    PublishedTrackSpec,
+    Quality,
+    SinkHandle,
+    TapEvent,
+    TapHandle,
+)
 from media.router import Router
 from media.stats import TrackStats, render_prometheus
+from media.taps import open_local_tap
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +87,12 @@ class MediaService:
         if router is None:
             raise KeyError(f"no media for room {room_id}")
         return router.attach_sink(track_id, sink)
+
+    async def open_tap(
+        self, room_id: str, factory: str, config: dict[str, Any], on_event: TapEvent | None = None
+    ) -> TapHandle:
+        """A frame consumer (recording, HLS) in this process: `media.taps`."""
+        return open_local_tap(self, room_id, factory, config, on_event)
 
     def audio_levels(self, room_id: str) -> dict[str, float]:
         router = self.routers.get(room_id)

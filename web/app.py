@@ -65,6 +65,9 @@ async def upload_worker_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+SFU_TAPS = ("recorder.tap",)  # what runs inside the SFU's worker processes besides forwarding
+
+
 def create_app(settings: Settings, media: Sfu | None = None, with_media: bool = True) -> web.Application:
     settings.prepare()
     app = web.Application(middlewares=[error_middleware, guards.csrf_middleware], client_max_size=1024 * 1024)
@@ -92,7 +95,8 @@ def create_app(settings: Settings, media: Sfu | None = None, with_media: bool = 
         app[NODES] = nodes
         rooms = RoomService(bus, RoomStore(db), settings.node_id, settings.resume_grace)
         app[DB], app[BUS], app[ROOMS] = db, bus, rooms
-        app[MEDIA] = media if media is not None else (await open_sfu(settings) if with_media else None)
+        sfu = await open_sfu(settings, taps=SFU_TAPS) if with_media and media is None else None
+        app[MEDIA] = media if media is not None else sfu
         turn = turn_from_settings(settings.turn_urls, settings.data_dir, settings.turn_ttl)
         app[HUB] = SignalingHub(rooms, app[TOKENS], app[MEDIA], turn.ice_servers if turn else None)
         yield
