@@ -25,6 +25,7 @@ class Settings:
     storage_url: str | None = None  # recordings/HLS: None = <data_dir>/media; s3://bucket?endpoint=… (core/storage)
     turn_urls: list[str] = field(default_factory=list)  # turn:/turns: URLs handed out with each join (core/turn)
     turn_ttl: int = 4 * 3600  # seconds a join's TURN credential is valid
+    hls_segment_seconds: float = 1.0  # broadcast HLS: segment length (a keyframe is asked for at each)
     storage_retry_max: float = 5.0  # seconds between upload retries at most, while the store is down
     # SFU worker processes (media/workers.py), one per core by default; 0 = the SFU runs in this process
     media_workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from core.contracts import TapEvent
-from core.errors import InvalidStateError
+from core.contracts import EncodedFrame, FrameSink, TapEvent
+from core.errors import InvalidStateError, SankeError
 from media.channel import ChannelClosed
-from media.taps import load_factory, new_tap_id
+from media.taps import frame_of, load_factory, new_tap_id
 
 if TYPE_CHECKING:
     from media.workers import MediaWorker, WorkerPool
@@ -61,10 +62,60 @@ class RemoteTap:
         await self._taps.close(self._record)
 
 
+class RelayedSink:
+    """`WorkerPool.attach_sink`'s handle: the relay tap opens in the background; `close()` ends it."""
+
+    def __init__(self, taps: RemoteTaps, tap_id: str) -> None:
+        self._taps = taps
+        self._id = tap_id
+        self.tap: RemoteTap | None = None
+        self.closed = False
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if self.tap is not None:
+                self._taps.spawn(self.tap.close())
+
+
 class RemoteTaps:
     def __init__(self, pool: WorkerPool) -> None:
         self.pool = pool
         self.records: dict[str, _Tap] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, call: Awaitable[Any]) -> None:
+        async def run() -> None:
+            try:
+                await call
+            except SankeError as e:
+                log.info("media worker call failed: %s", e)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def relay(self, room_id: str, track_id: str, sink: FrameSink) -> RelayedSink:
+        """Frames of one track, relayed from the room's worker to `sink` here (`media.taps.FrameRelay`)."""
+        handle = RelayedSink(self, new_tap_id())
+
+        def on_event(event: str, data: dict[str, Any]) -> None:
+            if event == "frame" and not handle.closed:
+                frame: EncodedFrame = frame_of(data)
+                sink(frame)
+
+        async def open_() -> None:
+            tap = await self.open(room_id, "media.taps:FrameRelay", {"track_id": track_id}, on_event)
+            handle.tap = tap
+            if handle.closed:
+                await tap.close()
+
+        self.spawn(open_())
+        return handle
 
     async def open(
         self, room_id: str, factory: str, config: dict[str, Any], on_event: TapEvent | None

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol, cast
 
-from core.contracts import FrameSource, TapEvent
+from core.contracts import EncodedFrame, FrameSource, TapEvent
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +81,32 @@ def open_local_tap(
     source: FrameSource, room_id: str, factory: str, config: dict[str, Any], on_event: TapEvent | None = None
 ) -> LocalTap:
     return LocalTap(load_factory(factory)(source, room_id, config, on_event or _ignore))
+
+
+class FrameRelay:
+    """A tap that hands one track's encoded frames to whoever opened it, as `frame` events: how an
+    in-process frame consumer (`WorkerPool.attach_sink`) keeps working while the SFU runs in workers.
+    Encoded frames only (a broadcast's 1–2 Mbps); a consumer that must scale runs as a tap of its own."""
+
+    def __init__(self, source: FrameSource, room_id: str, config: dict[str, Any], emit: TapEvent) -> None:
+        def sink(frame: EncodedFrame) -> None:
+            emit("frame", {
+                "track_id": frame.track_id, "kind": frame.kind, "codec": frame.codec, "data": frame.data,
+                "timestamp": frame.timestamp, "clock_rate": frame.clock_rate, "keyframe": frame.keyframe,
+                "arrival": frame.arrival,
+            })  # fmt: skip
+
+        self._handle = source.attach_sink(room_id, str(config["track_id"]), sink)
+
+    async def call(self, method: str, data: dict[str, Any]) -> Any:
+        raise KeyError(f"frame relay: unknown call {method}")
+
+    async def close(self) -> None:
+        self._handle.close()
+
+
+def frame_of(data: dict[str, Any]) -> EncodedFrame:
+    return EncodedFrame(
+        str(data["track_id"]), data["kind"], str(data["codec"]), bytes(data["data"]), int(data["timestamp"]),
+        int(data["clock_rate"]), bool(data["keyframe"]), float(data["arrival"]),
+    )  # fmt: skip

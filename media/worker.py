@@ -122,6 +122,8 @@ class WorkerHandler:
                 if closing is not None:
                     await closing.close()
                 return None
+            case "request_keyframe":
+                return s.request_keyframe(data["room_id"], data["track_id"])
             case "load":
                 return self.load()
             case "track_stats":

@@ -279,8 +279,17 @@ class WorkerPool:
             await worker.channel.request("close_room", {"room_id": room_id})
 
     def attach_sink(self, room_id: str, track_id: str, sink: FrameSink) -> SinkHandle:
-        """Frames do not cross the process boundary: a consumer of frames is a tap (`open_tap`)."""
-        raise KeyError(f"track {track_id}: frames stay in the media worker; open a tap there instead")
+        """An in-process frame consumer (HLS today): a `FrameRelay` tap in the room's worker sends it the
+        track's encoded frames (never decoded ones). A KeyError when the room has no media here."""
+        if room_id not in self.placement:
+            raise KeyError(f"no media for room {room_id}")
+        return self.taps.relay(room_id, track_id, sink)
+
+    def request_keyframe(self, room_id: str, track_id: str) -> None:
+        """A throttled, coalesced PLI to the track's publisher, in its worker (fire and forget)."""
+        worker = self.placement.get(room_id)
+        if worker is not None and worker.alive:
+            self.taps.spawn(worker.channel.request("request_keyframe", {"room_id": room_id, "track_id": track_id}))
 
     async def open_tap(
         self, room_id: str, factory: str, config: dict[str, Any], on_event: TapEvent | None = None

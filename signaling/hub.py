@@ -63,6 +63,18 @@ class SignalingHub:
             return True
         return False
 
+    async def kick(self, identity: str, code: int, reason: str) -> int:
+        """Take back every seat `identity` holds on this node and close its connections (a deactivated
+        account). Leaving first means the seat is not kept for a resume. Returns how many were closed."""
+        held = [(key, s) for key, s in self.sessions.items() if key[1] == identity]
+        for (room_id, pid), session in held:
+            try:
+                await self.rooms.leave(room_id, pid, reason="revoked")
+            except Exception:  # the bus down: the connection is closed all the same
+                log.exception("could not take back %s's seat in %s", pid, room_id)
+            await session.close(code, reason)
+        return len(held)
+
     def set_preference(self, room_id: str, subscriber: str, publisher: str, quality: str) -> None:
         self.preferences.setdefault(room_id, {}).setdefault(subscriber, {})[publisher] = quality
 

@@ -35,7 +35,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 API_MODULES = [
     "web.api.directory", "web.api.rooms", "web.api.audit", "web.metrics", "web.api.netcheck", "web.api.scheduler",
     "web.api.library", "web.api.progress", "web.api.classwork", "web.api.evaluation", "web.api.planning",
-    "web.api.admin", "web.demo.api",
+    "web.api.calendar", "web.api.courseware", "web.api.admin", "web.demo.api", "web.api.hls",
 ]
 
 
@@ -44,7 +44,11 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True, "node": request.app[SETTINGS].node_id})
+    """Up, and whether the bus answers: 503 with `bus: down` while Redis is away (the node still serves
+    its connected participants; a load balancer should send no new ones here)."""
+    bus = "up" if await request.app[BUS].check() else "down"
+    return web.json_response({"ok": bus == "up", "node": request.app[SETTINGS].node_id, "bus": bus},
+                             status=200 if bus == "up" else 503)
 
 
 async def page(request: web.Request) -> web.FileResponse:

@@ -423,6 +423,7 @@ export class SankeClient extends EventTarget {
       const init = { direction: 'sendonly' };
       if (item.encodings) init.sendEncodings = item.encodings;
       item.transceiver = pc.addTransceiver(item.track, init);
+      if (item.track.kind === 'video' && this.room.kind === 'broadcast') preferH264(item.transceiver);
     }
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
@@ -584,6 +585,17 @@ export async function openCamera({ video = true, audio = true, width = 640, heig
     video: video ? { width: { ideal: width }, height: { ideal: height }, frameRate: { ideal: 24, max: 30 }, ...(deviceId ? { deviceId: { exact: deviceId } } : {}) } : false,
   };
   return navigator.mediaDevices.getUserMedia(constraints);
+}
+
+/** A broadcast is also cut into HLS from the forwarded stream, which needs H.264 (packetization-mode 1):
+ * put it first when the browser can send it; otherwise the browser's order stays (VP8 → WebRTC only). */
+function preferH264(transceiver) {
+  const caps = window.RTCRtpSender?.getCapabilities?.('video');
+  if (!caps || !transceiver.setCodecPreferences) return;
+  const h264 = caps.codecs.filter((c) => c.mimeType === 'video/H264' && /packetization-mode=1/.test(c.sdpFmtpLine || ''));
+  if (!h264.length) return;
+  h264.sort((a, b) => Number(/profile-level-id=42e0/.test(b.sdpFmtpLine)) - Number(/profile-level-id=42e0/.test(a.sdpFmtpLine)));
+  transceiver.setCodecPreferences([...h264, ...caps.codecs.filter((c) => !h264.includes(c))]);
 }
 
 /** The publish items for a camera stream: camera high, a smaller camera twin for grids, and the microphone. */

@@ -7,6 +7,7 @@ import { sectionPanel } from './section-panel.js';
 import { qualityMark, setActions, setMarks, Tiles } from './tiles.js';
 import { t } from '../i18n.js';
 import { attach, confirmDialog, el, errorText, fullMessage, params, runPage, toast, topBar, videoTile } from './ui.js';
+import { hlsAudience } from './hls-audience.js';
 
 const roomId = params.get('room');
 
@@ -48,7 +49,7 @@ runPage(async () => {
     el('div', { class: 'left' },
       el('div', { class: 'controls' },
         el('span', { class: 'livebadge', text: t('state.live') }),
-        el('span', { class: 'recbadge', id: 'recording', text: t('state.recording') }), titleNode, el('div', { class: 'spacer' }),
+        el('span', { class: 'recbadge', id: 'recording', text: t('state.recording') }), titleNode, hlsAudience(roomId, client), el('div', { class: 'spacer' }),
         startBtn, camBtn, micBtn, cwBtn, attendanceLink, endBtn),
       el('div', { class: 'stagearea' }, preview.tile, courseware.tile),
       el('section', { class: 'panel', style: 'display:grid;grid-template-rows:auto minmax(0,1fr);min-height:0' },
