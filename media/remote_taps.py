@@ -13,15 +13,34 @@ import contextlib
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from core.contracts import EncodedFrame, FrameSink, TapEvent
 from core.errors import InvalidStateError, SankeError
-from media.channel import ChannelClosed
+from media.channel import Channel, ChannelClosed
 from media.taps import frame_of, load_factory, new_tap_id
 
-if TYPE_CHECKING:
-    from media.workers import MediaWorker, WorkerPool
+
+class MediaWorker(Protocol):
+    """What a tap needs of a worker (`media.workers.MediaWorker`)."""
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def alive(self) -> bool: ...
+
+    @property
+    def channel(self) -> Channel: ...
+
+
+class WorkerPool(Protocol):
+    """Where a room's tap goes (`media.workers.WorkerPool.placed`)."""
+
+    async def placed(self, room_id: str, wait: float = 10.0) -> MediaWorker: ...
 
 log = logging.getLogger(__name__)
 
