@@ -32,6 +32,10 @@ class MediaService:
     def set_listener(self, listener: MediaListener) -> None:
         self._listener = listener
 
+    def router(self, room_id: str) -> Router:
+        """The room's router, made if it has none (a worker's pipe ends need it before anyone joins)."""
+        return self._router(room_id)
+
     def _router(self, room_id: str) -> Router:
         router = self.routers.get(room_id)
         if router is None:

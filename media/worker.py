@@ -25,6 +25,7 @@ from typing import Any
 from core.contracts import MediaTrack, PublishedTrackSpec, TapEvent
 from core.errors import SankeError
 from media.channel import Channel, ChannelClosed
+from media.pipe import Pipes
 from media.service import MediaService
 from media.taps import Tap, load_factory
 
@@ -75,6 +76,7 @@ class WorkerHandler:
         self.service = service
         self.channel = channel
         self.taps: dict[str, Tap] = {}
+        self.pipes = Pipes(service.router)
         self._cpu0 = (time.process_time(), time.monotonic())
         self._packets0 = (0, 0)  # (received, forwarded) at the last load report
         self.loop_lag = 0.0
@@ -109,7 +111,15 @@ class WorkerHandler:
             case "leave":
                 return await s.leave(data["room_id"], data["participant_id"])
             case "close_room":
+                self.pipes.close(data["room_id"])
                 return await s.close_room(data["room_id"])
+            case "pipe_in":
+                track = MediaTrack(**data["track"])
+                return await self.pipes.pipe_in(data["room_id"], track, int(data["clock_rate"]))
+            case "pipe_out":
+                return await self.pipes.pipe_out(data["room_id"], data["track_id"], int(data["to"]), int(data["port"]))
+            case "pipe_close":
+                return self.pipes.close(data["room_id"], data.get("track_id"))
             case "tap_open":
                 return await self.open_tap(data["tap_id"], data["room_id"], data["factory"], data["config"])
             case "tap_call":

@@ -20,12 +20,10 @@ import logging
 import os
 import socket
 import sys
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 from core.contracts import (
     FrameSink,
-    MediaKind,
     MediaListener,
     MediaTrack,
     PcRole,
@@ -42,38 +40,25 @@ from media.channel import Channel, ChannelClosed
 from media.remote_taps import RemoteTaps
 from media.service import MediaService
 from media.stats import TrackStats, render_prometheus, render_workers
+from media.worker_link import MediaWorker, clock_rate, media_track, track_data
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(eq=False)
-class MediaWorker:
-    """One worker process and its channel; `rooms` maps each room placed here to its participants and
-    `tracks` to the tracks it announced."""
-
-    index: int
-    process: asyncio.subprocess.Process
-    channel: Channel
-    reader: asyncio.Task[None]
-    rooms: dict[str, set[str]] = field(default_factory=dict)
-    tracks: dict[str, dict[str, MediaTrack]] = field(default_factory=dict)
-    consumers: int = 0
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def alive(self) -> bool:
-        return not self.channel.closed and self.process.returncode is None
+PIPE_AFTER = 30  # participants of one room on its worker before its subscribers spread (pipeToRouter)
 
 
 class WorkerPool:
-    def __init__(self, count: int | None = None, preload: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, count: int | None = None, preload: tuple[str, ...] = (), pipe_after: int | None = PIPE_AFTER
+    ) -> None:
         self.count = max(1, count or os.cpu_count() or 1)
         self.preload = preload  # modules each worker imports before serving (the taps it will run)
         self.workers: list[MediaWorker] = []  # the live ones: a dead worker leaves at once
-        self.placement: dict[str, MediaWorker] = {}
+        self.placement: dict[str, MediaWorker] = {}  # room → its worker (publishers, and subscribers at first)
+        # a room with this many participants on its worker places further subscribers on the least-loaded
+        # worker, piping them the room's tracks (None: never)
+        self.pipe_after = pipe_after
+        self.subscriber_at: dict[tuple[str, str], MediaWorker] = {}  # (room, participant) → worker, if not the room's
         self.restarts = 0
         self.taps = RemoteTaps(self)
         self._listener: MediaListener | None = None
@@ -126,10 +111,7 @@ class WorkerPool:
         self.restarts += 1
         if worker in self.workers:
             self.workers.remove(worker)
-        lost = {room_id: (worker.rooms.get(room_id, set()), list(worker.tracks.get(room_id, {}).values()))
-                for room_id, w in list(self.placement.items()) if w is worker}  # fmt: skip
-        for room_id in lost:
-            del self.placement[room_id]
+        lost = await self._forget(worker)
         self.taps.worker_lost(worker)
         respawn = asyncio.get_running_loop().create_task(self._respawn(worker.index))
         if not self.workers:
@@ -143,6 +125,32 @@ class WorkerPool:
             except Exception:
                 log.exception("telling room %s about its lost media worker failed", room_id)
         await respawn
+
+    async def _forget(self, dead: MediaWorker) -> dict[str, tuple[set[str], list[MediaTrack]]]:
+        """Who lost what with `dead`. A room whose own worker died loses everything: its pipes and
+        subscribers on other workers are closed too, and all its participants start again. A room that only
+        had subscribers on `dead` loses those participants' media (both their connections)."""
+        lost: dict[str, tuple[set[str], list[MediaTrack]]] = {}
+        for room_id, w in list(self.placement.items()):
+            if w is dead:
+                del self.placement[room_id]
+                lost[room_id] = (set(dead.rooms.get(room_id, set())), list(dead.tracks.get(room_id, {}).values()))
+        for (room_id, pid), w in list(self.subscriber_at.items()):
+            if room_id in lost:
+                del self.subscriber_at[(room_id, pid)]
+                lost[room_id][0].add(pid)
+                if w is not dead:
+                    w.rooms.pop(room_id, None)
+                    with contextlib.suppress(SankeError):
+                        await w.channel.request("close_room", {"room_id": room_id}, timeout=5)
+            elif w is dead:
+                del self.subscriber_at[(room_id, pid)]
+                lost.setdefault(room_id, (set(), []))[0].add(pid)
+                home = self.placement.get(room_id)
+                if home is not None:  # its publisher connection on the room's worker goes too
+                    with contextlib.suppress(SankeError):
+                        await home.channel.request("leave", {"room_id": room_id, "participant_id": pid}, timeout=5)
+        return lost
 
     async def _respawn(self, index: int) -> None:
         replacement = await self._spawn(index)
@@ -202,6 +210,35 @@ class WorkerPool:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), left)
 
+    async def subscriber_worker(self, room_id: str, participant_id: str) -> MediaWorker:
+        """Where a participant's subscriber connection is: the room's worker until the room has `pipe_after`
+        participants there, then the least-loaded worker (the room's tracks are piped to it)."""
+        home = await self.placed(room_id)
+        worker = self.subscriber_at.get((room_id, participant_id))
+        if worker is not None and worker.alive:
+            return worker
+        here = home.rooms.setdefault(room_id, set())
+        if self.pipe_after is None or participant_id in here or len(here) < self.pipe_after:
+            return home
+        live = [w for w in self.workers if w.alive]
+        worker = min(live, key=lambda w: (sum(len(p) for p in w.rooms.values()), w is not home, w.index))
+        if worker is not home:
+            self.subscriber_at[(room_id, participant_id)] = worker
+            worker.rooms.setdefault(room_id, set()).add(participant_id)
+        return worker
+
+    async def _pipe(self, room_id: str, home: MediaWorker, to: MediaWorker, track_ids: list[str]) -> None:
+        """Forward these tracks of the room (and their other-quality twins) from its worker to `to`."""
+        tracks = home.tracks.get(room_id, {})
+        wanted = {tracks[t] for t in track_ids if t in tracks}
+        twins = {t for t in tracks.values() for w in wanted
+                 if (t.participant_id, t.source, t.kind) == (w.participant_id, w.source, w.kind)}  # fmt: skip
+        for track in sorted(wanted | twins, key=lambda t: t.track_id):
+            body = {"room_id": room_id, "track": track_data(track), "clock_rate": clock_rate(track)}
+            port = await to.channel.request("pipe_in", body)
+            out = {"room_id": room_id, "track_id": track.track_id, "to": to.index, "port": port}
+            await home.channel.request("pipe_out", out)
+
     async def _call(self, room_id: str, method: str, participant_id: str | None = None, **data: Any) -> Any:
         worker = await self.placed(room_id)
         if participant_id is not None:
@@ -248,35 +285,55 @@ class WorkerPool:
     async def subscriber_answer(self, room_id: str, participant_id: str, sdp: str) -> None:
         if room_id not in self.placement:
             raise KeyError(f"no media for room {room_id}")
-        await self._call(room_id, "subscriber_answer", participant_id, sdp=sdp)
+        worker = await self.subscriber_worker(room_id, participant_id)
+        body = {"room_id": room_id, "participant_id": participant_id, "sdp": sdp}
+        await worker.channel.request("subscriber_answer", body)
 
     async def ice_candidate(
         self, room_id: str, participant_id: str, target: PcRole, candidate: dict[str, Any]
     ) -> None:
-        if room_id in self.placement:
+        if room_id not in self.placement:
+            return
+        if target == "subscriber":
+            worker = await self.subscriber_worker(room_id, participant_id)
+            body = {"room_id": room_id, "participant_id": participant_id, "target": target, "candidate": candidate}
+            await worker.channel.request("ice_candidate", body)
+        else:
             await self._call(room_id, "ice_candidate", participant_id, target=target, candidate=candidate)
 
     async def set_subscriptions(self, room_id: str, participant_id: str, plan: dict[str, Quality]) -> None:
-        await self._call(room_id, "set_subscriptions", participant_id, plan=dict(plan))
+        worker = await self.subscriber_worker(room_id, participant_id)
+        home = await self.placed(room_id)
+        if worker is home:
+            await self._call(room_id, "set_subscriptions", participant_id, plan=dict(plan))
+            return
+        await self._pipe(room_id, home, worker, [t for t, q in plan.items() if q != "off"])
+        body = {"room_id": room_id, "participant_id": participant_id, "plan": dict(plan)}
+        await worker.channel.request("set_subscriptions", body)
 
     async def leave(self, room_id: str, participant_id: str) -> None:
-        worker = self.placement.get(room_id)
-        if worker is None:
-            return
-        with contextlib.suppress(ChannelClosed):  # a dead worker took the participant's media with it
-            await worker.channel.request("leave", {"room_id": room_id, "participant_id": participant_id})
-        participants = worker.rooms.get(room_id)
-        if participants is not None:
-            participants.discard(participant_id)
+        other = self.subscriber_at.pop((room_id, participant_id), None)
+        for worker in (self.placement.get(room_id), other):
+            if worker is None:
+                continue
+            with contextlib.suppress(ChannelClosed):  # a dead worker took the participant's media with it
+                await worker.channel.request("leave", {"room_id": room_id, "participant_id": participant_id})
+            participants = worker.rooms.get(room_id)
+            if participants is not None:
+                participants.discard(participant_id)
 
     async def close_room(self, room_id: str) -> None:
         worker = self.placement.pop(room_id, None)
-        if worker is None:
-            return
-        worker.rooms.pop(room_id, None)
-        worker.tracks.pop(room_id, None)
-        with contextlib.suppress(ChannelClosed):
-            await worker.channel.request("close_room", {"room_id": room_id})
+        others = {w for (r, _), w in self.subscriber_at.items() if r == room_id}
+        for key in [k for k in self.subscriber_at if k[0] == room_id]:
+            del self.subscriber_at[key]
+        for w in [worker, *others]:
+            if w is None:
+                continue
+            w.rooms.pop(room_id, None)
+            w.tracks.pop(room_id, None)
+            with contextlib.suppress(ChannelClosed):
+                await w.channel.request("close_room", {"room_id": room_id})
 
     def attach_sink(self, room_id: str, track_id: str, sink: FrameSink) -> SinkHandle:
         """An in-process frame consumer (HLS today): a `FrameRelay` tap in the room's worker sends it the
@@ -305,29 +362,28 @@ class WorkerPool:
             return
         room_id = data["room_id"]
         if event == "track_published":
-            track = _media_track(data["track"])
+            track = media_track(data["track"])
             worker.tracks.setdefault(room_id, {})[track.track_id] = track
         elif event == "track_unpublished":
-            worker.tracks.get(room_id, {}).pop(data["track"]["track_id"], None)
+            track_id = data["track"]["track_id"]
+            worker.tracks.get(room_id, {}).pop(track_id, None)
+            for other in {w for (r, _), w in self.subscriber_at.items() if r == room_id and w is not worker}:
+                with contextlib.suppress(SankeError):  # its piped copy ends with it
+                    await other.channel.request("pipe_close", {"room_id": room_id, "track_id": track_id}, timeout=5)
         listener = self._listener
         if listener is None:
             return
         match event:
             case "track_published":
-                await listener.on_track_published(room_id, _media_track(data["track"]))
+                await listener.on_track_published(room_id, media_track(data["track"]))
             case "track_unpublished":
-                await listener.on_track_unpublished(room_id, _media_track(data["track"]))
+                await listener.on_track_unpublished(room_id, media_track(data["track"]))
             case "subscriber_offer":
                 await listener.on_subscriber_offer(room_id, data["participant_id"], data["sdp"])
             case "audio_levels":
                 await listener.on_audio_levels(room_id, data["levels"])
             case "track_stats":
                 await listener.on_track_stats(room_id, data["stats"])
-
-
-def default_workers() -> int:
-    """`sanke serve`'s default: one SFU worker per core."""
-    return max(1, os.cpu_count() or 1)
 
 
 async def open_sfu(settings: Settings, taps: tuple[str, ...] = ()) -> Sfu:
@@ -338,9 +394,3 @@ async def open_sfu(settings: Settings, taps: tuple[str, ...] = ()) -> Sfu:
     pool = WorkerPool(settings.media_workers, preload=taps)
     await pool.start()
     return pool
-
-
-def _media_track(t: dict[str, Any]) -> MediaTrack:
-    return MediaTrack(
-        t["track_id"], t["participant_id"], cast(MediaKind, t["kind"]), t["source"], t["quality"], t["codec"]
-    )
