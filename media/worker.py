@@ -33,10 +33,16 @@ log = logging.getLogger(__name__)
 
 
 class _Listener:
-    """MediaListener that forwards each call to the main process as a notification."""
+    """MediaListener that forwards each call to the main process as a notification (dropped once the main
+    process is gone: the worker is closing its media then)."""
 
     def __init__(self, channel: Channel) -> None:
-        self.channel = channel
+        self._channel = channel
+        self.channel = self
+
+    async def notify(self, event: str, data: dict[str, Any]) -> None:
+        with contextlib.suppress(ChannelClosed):
+            await self._channel.notify(event, data)
 
     async def on_track_published(self, room_id: str, track: MediaTrack) -> None:
         await self.channel.notify("track_published", {"room_id": room_id, "track": _track(track)})
