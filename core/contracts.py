@@ -17,6 +17,7 @@ PcRole = Literal["publisher", "subscriber"]
 MediaKind = Literal["audio", "video"]
 Source = Literal["camera", "microphone", "screen"]
 Layer = Literal["high", "low"]
+QualityReason = Literal["bandwidth", "loss", "probe", "probe_failed"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -53,6 +54,18 @@ class EncodedFrame:
     clock_rate: int  # 90000 for video, 48000 for Opus
     keyframe: bool
     arrival: float  # time.monotonic() when the last packet of the frame arrived
+
+
+@dataclass(slots=True, frozen=True)
+class QualityChange:
+    """The SFU changed what a subscriber receives because of its network (`quality.changed`): the cap on
+    its video (`off`: video paused, audio kept), why, the tracks it applies to and the feedback behind it."""
+
+    layer: Quality
+    reason: QualityReason
+    tracks: tuple[str, ...]
+    estimate_bps: int | None
+    loss: float | None
 
 
 FrameSink = Callable[[EncodedFrame], None]
@@ -125,6 +138,9 @@ class MediaListener(Protocol):
     async def on_media_lost(self, room_id: str, participants: list[str], tracks: list[MediaTrack]) -> None:
         """The room's media is gone (its SFU worker died and was restarted): these tracks are no longer
         received and every connection of these participants must be negotiated again."""
+
+    async def on_quality_changed(self, room_id: str, participant_id: str, change: QualityChange) -> None:
+        """Bandwidth-driven quality changed this subscriber's video: tell its client (`quality.changed`)."""
 
 
 class MediaSeam(Protocol):

@@ -64,17 +64,20 @@ class NumberedTrack(MediaStreamTrack):
 class H264Teacher:
     """Publishes a numbered H.264 camera and a tone microphone through a `Signal` (WsSignal or DirectSignal)."""
 
-    def __init__(self, name: str, signal: Signal, width: int = 320, height: int = 240, fps: int = 15) -> None:
+    def __init__(
+        self, name: str, signal: Signal, width: int = 320, height: int = 240, fps: int = 15,
+        track: MediaStreamTrack | None = None,
+    ) -> None:
         self.name = name
         self.signal = signal
         self.video = NumberedTrack(width, height, fps)
+        self.track = track or self.video  # another H.264 source (the bench's pre-encoded clip)
         self.tone = ToneTrack(440.0, True)
         self.pub: RTCPeerConnection | None = None
-        self.codec = ""
 
     async def publish(self) -> None:
         pc = self.pub = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy="max-bundle"))
-        video = pc.addTransceiver(self.video, direction="sendonly")
+        video = pc.addTransceiver(self.track, direction="sendonly")
         h264 = [
             c for c in RTCRtpSender.getCapabilities("video").codecs
             if (c.name == "H264" and c.parameters.get("packetization-mode") == "1") or c.name == "rtx"
@@ -89,7 +92,6 @@ class H264Teacher:
         ]
         answer = await self.signal.publish(self, pc.localDescription.sdp, tracks)  # type: ignore[arg-type]
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        self.codec = video.sender._RTCRtpSender__codec.name if hasattr(video.sender, "_RTCRtpSender__codec") else ""
 
     async def on_subscriber_offer(self, sdp: str) -> None:
         """A teacher in a broadcast subscribes to nothing it needs here; the offer is left unanswered."""

@@ -94,6 +94,8 @@ class ForwardHost:
 
     async def on_media_lost(self, room_id: str, participants: list[str], tracks: list[MediaTrack]) -> None: ...
 
+    async def on_quality_changed(self, room_id: str, participant_id: str, change: object) -> None: ...
+
     async def close(self) -> None:
         await self.service.close()
 

@@ -50,6 +50,7 @@ class _Packaged:
     audio: str = ""
     sinks: dict[str, SinkHandle] = field(default_factory=dict)
     unsupported: str = ""  # codec of a camera we cannot remux
+    refused: set[str] = field(default_factory=set)  # tracks the SFU would not tap (not retried)
 
 
 def safe_name(room_id: str) -> str:
@@ -148,12 +149,13 @@ class HlsService:
         return HlsStream(stream_id, store, keyframe, self.segment_seconds, self.window)
 
     def _attach(self, room_id: str, packaged: _Packaged, track_id: str, sink: Any) -> bool:
-        if self.media is None:
+        if self.media is None or track_id in packaged.refused:
             return False
         try:
             packaged.sinks[track_id] = self.media.attach_sink(room_id, track_id, sink)
         except (KeyError, ValueError) as exc:  # the track went away meanwhile
             log.warning("hls: cannot tap track %s of %s: %s", track_id, room_id, exc)
+            packaged.refused.add(track_id)
             return False
         return True
 

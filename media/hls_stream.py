@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 SEGMENT_SECONDS = 1.0
 WINDOW = 6  # segments listed in the live playlist
 KEEP_IN_MEMORY = 16  # segments served from RAM (the window and a few just fallen out of it)
-PLI_LEAD_S = 0.2  # ask for the boundary keyframe this long before the segment is due
+PLI_LEAD_S = 0.2
+VOD_NAME = "vod.m3u8"  # ask for the boundary keyframe this long before the segment is due
 
 
 class _Unwrap:
@@ -87,6 +88,7 @@ class HlsStream:
         self.ended = False
         self.with_audio = False
         self.build_seconds = 0.0  # CPU seconds spent building segments (thread time)
+        self.sink_seconds = 0.0  # CPU time spent in the sinks on the event loop (thread time)
         self.frames_in = 0
         # timeline (monotonic seconds of the first keyframe, and the wall clock at that moment)
         self._t0: float | None = None
@@ -97,7 +99,7 @@ class HlsStream:
         self._audio_base: tuple[int, int] | None = None
         self._video: list[tuple[int, bytes]] = []
         self._audio: list[tuple[int, bytes]] = []
-        self._segment_start: float | None = None  # monotonic time the open segment began
+        self._segment_start: int | None = None  # dts of the open segment's first frame
         self._asked = False
         self._sequence = 0
         self._builder = SegmentBuilder()
@@ -108,6 +110,13 @@ class HlsStream:
     # -- sinks (called on the event loop for every frame: keep them cheap) --------------------------
 
     def on_video(self, frame: EncodedFrame) -> None:
+        t0 = time.thread_time()
+        try:
+            self._on_video(frame)
+        finally:
+            self.sink_seconds += time.thread_time() - t0
+
+    def _on_video(self, frame: EncodedFrame) -> None:
         if self.ended:
             return
         self.frames_in += 1
@@ -120,14 +129,16 @@ class HlsStream:
                 self._wall0 = time.time() - (time.monotonic() - now)
             rtp = self._video_unwrap(frame.timestamp)
             self._video_base = (rtp, round((now - self._t0) * 90000))
-            self._segment_start = now
+            self._segment_start = None
         rtp = self._video_unwrap(frame.timestamp)
         dts = self._video_base[1] + rtp - self._video_base[0]
-        started = self._segment_start if self._segment_start is not None else now
-        age = now - started
+        if self._segment_start is None:
+            self._segment_start = dts
+        # media time, not arrival: a keyframe sent on time but delayed by a loaded machine still cuts
+        age = (dts - self._segment_start) / 90000
         if frame.keyframe and self._video and age >= 0.85 * self.segment_seconds:
             self._cut(dts)
-            self._segment_start = now
+            self._segment_start = dts
             self._asked = False
         elif not self._asked and age >= self.segment_seconds - PLI_LEAD_S:
             self._asked = True
@@ -141,13 +152,14 @@ class HlsStream:
     def on_audio(self, frame: EncodedFrame) -> None:
         if self.ended or self._t0 is None or not self.with_audio:
             return
+        t0 = time.thread_time()
         rtp = self._audio_unwrap(frame.timestamp)
         if self._audio_base is None:
             self._audio_base = (rtp, round((frame.arrival - self._t0) * 48000))
         dts = self._audio_base[1] + rtp - self._audio_base[0]
-        if self._audio and dts <= self._audio[-1][0]:
-            return
-        self._audio.append((dts, frame.data))
+        if not self._audio or dts > self._audio[-1][0]:
+            self._audio.append((dts, frame.data))
+        self.sink_seconds += time.thread_time() - t0
 
     def set_audio(self, on: bool) -> None:
         """Audio came or went: the next segment starts a new generation with or without it."""
@@ -263,9 +275,10 @@ class HlsStream:
                 return True
         return False
 
-    def playlist(self, uri: Callable[[str], str]) -> str:
-        """The live media playlist (RFC 8216 v7): the last `window` segments, each generation's init."""
-        shown = self.segments[-self.window :]
+    def playlist(self, uri: Callable[[str], str], whole: bool = False) -> str:
+        """The live media playlist (RFC 8216 v7): the last `window` segments, each generation's init.
+        `whole`: every segment, as a VOD playlist (the lesson's recording, written when the stream ends)."""
+        shown = self.segments if whole else self.segments[-self.window :]
         target = max([1, *(math.ceil(s.duration - 0.001) for s in shown)])
         first = shown[0].sequence if shown else self._sequence + 1
         discontinuities = shown[0].discontinuity if shown else 0
@@ -273,6 +286,8 @@ class HlsStream:
             "#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target}", f"#EXT-X-MEDIA-SEQUENCE:{first}",
             f"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuities}", "#EXT-X-INDEPENDENT-SEGMENTS",
         ]  # fmt: skip
+        if whole:
+            lines.insert(2, "#EXT-X-PLAYLIST-TYPE:VOD")
         generation = None
         for s in shown:
             if generation is not None and s.generation != generation:
@@ -300,3 +315,7 @@ class HlsStream:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
         self._bump()
+        if self.segments:
+            # The recording of what was broadcast: the segments already stored, listed once more (no
+            # second write of the media).
+            await self._put(VOD_NAME, self.playlist(lambda name: name, whole=True).encode())

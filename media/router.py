@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.contracts import FrameSink, MediaListener, MediaTrack, PublishedTrackSpec, Quality
+from media.bandwidth import QualityAdapter
 from media.consumer import Consumer
 from media.lifecycle import Closable
 from media.offer import check_offer_tracks
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 LEVEL_INTERVAL_S = 0.25
 STATS_INTERVAL_S = 2.0
+QUALITY_INTERVAL_S = 1.0  # bandwidth-driven quality steps each subscriber once a second
 SPEAKING_DBOV = 50  # quieter than -50 dBov is not speaking
 LEVEL_FRESH_S = 0.6
 
@@ -59,6 +61,7 @@ class Router(Closable):
         self._announcing: set[asyncio.Task[None]] = set()
         self._fanout: dict[str, list[Forwarder]] = {}  # producer id → consumers its packets go to
         self._links: dict[Consumer, tuple[str, ...]] = {}  # consumer → the producer ids it is fanned from
+        self.quality = QualityAdapter(self.resolve)
 
     # -- the fan-out (ProducerListener and ConsumerListener) ----------------------------------------------
 
@@ -213,9 +216,10 @@ class Router(Closable):
         transport = self._subscriber(participant_id)
         changed = False
         wanted: set[str] = set()
-        for track_id, quality in plan.items():
-            if quality == "off":
+        for track_id, asked in plan.items():
+            if asked == "off":
                 continue
+            quality = self.quality.limit(participant_id, asked)
             producer = self.resolve(track_id, quality)
             if producer is None or producer.info.participant_id == participant_id:
                 continue
@@ -302,6 +306,7 @@ class Router(Closable):
         if self.closed:
             return
         self.plans.pop(participant_id, None)
+        self.quality.forget(participant_id)
         self._last_levels.pop(participant_id, None)
         subscriber = self.subscribers.pop(participant_id, None)
         if subscriber is not None:
@@ -367,6 +372,7 @@ class Router(Closable):
 
     async def _tick(self) -> None:
         next_stats = time.monotonic() + STATS_INTERVAL_S
+        next_quality = time.monotonic() + QUALITY_INTERVAL_S
         while True:
             await asyncio.sleep(LEVEL_INTERVAL_S)
             listener = self._listener()
@@ -376,6 +382,12 @@ class Router(Closable):
                     self._last_levels = levels
                     await listener.on_audio_levels(self.room_id, levels)
                 self._sync_sender_reports()  # in a helper: no loop variable outlives it in this frame
+                if time.monotonic() >= next_quality:
+                    next_quality = time.monotonic() + QUALITY_INTERVAL_S
+                    changes = self.quality.step(time.monotonic(), self.producers, self.subscribers, self.plans)
+                    for pid, change in changes:
+                        if listener is not None:
+                            await listener.on_quality_changed(self.room_id, pid, change)
                 if time.monotonic() >= next_stats:
                     next_stats += STATS_INTERVAL_S
                     stats = self.track_stats()

@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from core.contracts import MediaTrack, PublishedTrackSpec, TapEvent
+from core.contracts import MediaTrack, PublishedTrackSpec, QualityChange, TapEvent
 from core.errors import SankeError
 from media.channel import Channel, ChannelClosed
 from media.pipe import Pipes
@@ -61,6 +61,10 @@ class _Listener:
 
     async def on_media_lost(self, room_id: str, participants: list[str], tracks: list[MediaTrack]) -> None:
         """Only the pool (main process) sees a worker die; inside a worker nothing is lost this way."""
+
+    async def on_quality_changed(self, room_id: str, participant_id: str, change: QualityChange) -> None:
+        change_data = asdict(change) | {"tracks": list(change.tracks)}
+        await self.channel.notify("quality_changed", {"room_id": room_id, "participant_id": participant_id, "change": change_data})
 
 
 def _track(track: MediaTrack) -> dict[str, Any]:

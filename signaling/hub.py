@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from core.contracts import MediaSeam, MediaTrack, Outbox, Quality
+from core.contracts import MediaSeam, MediaTrack, Outbox, Quality, QualityChange
 from core.tokens import TokenSigner
 from rooms.audience import Plan, plan
 from rooms.room import Room, TrackInfo
@@ -139,6 +140,15 @@ class SignalingHub:
         session = self.sessions.get((room_id, participant_id))
         if session is not None:
             await session.send({"type": "subscriber.offer", "sdp": sdp})
+
+    async def on_quality_changed(self, room_id: str, participant_id: str, change: QualityChange) -> None:
+        session = self.sessions.get((room_id, participant_id))
+        if session is not None:
+            await session.send({
+                "type": "quality.changed", "room": room_id, "at": time.time(), "layer": change.layer,
+                "reason": change.reason, "tracks": list(change.tracks), "estimate_bps": change.estimate_bps,
+                "loss": None if change.loss is None else round(change.loss, 4),
+            })
 
     async def on_audio_levels(self, room_id: str, levels: dict[str, float]) -> None:
         await self.rooms.speaking(room_id, levels)

@@ -18,6 +18,7 @@ BENCHES = {
     "recorder": "loadtest.bench_recorder",
     "search": "recorder.search_bench",
     "signaling": "loadtest.bench_signaling",
+    "broadcast": "loadtest.bench_broadcast",
 }
 
 

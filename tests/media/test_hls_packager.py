@@ -139,6 +139,56 @@ async def test_h264_broadcast_is_packaged_into_fmp4_hls_and_served_signed(tmp_pa
             assert r.status == 404
         async with http.post(f"{server.url}/api/hls/other/url", json={"token": viewer}) as r:
             assert r.status == 403
+
+        # the lesson ends: the live playlist ends, and the store keeps the whole broadcast as a VOD playlist
+        # over the same segments (the recording, without writing the media twice)
+        stream = service.stream(room_id)
+        await signal.request({"type": "room.start"})
+        await signal.ws.send_json({"type": "room.end", "id": 1000})  # the socket closes with room.ended
+        store = app[STORAGE]
+        vod_path = store.local_path(service.storage_key(room_id, "vod.m3u8"))
+        assert await wait_for(lambda: stream.ended and vod_path.exists(), 10)
+        async with http.get(server.url + url) as r:
+            assert r.status == 200 and (await r.text()).rstrip().endswith("#EXT-X-ENDLIST")
+        vod = vod_path.read_text()
+        assert "#EXT-X-PLAYLIST-TYPE:VOD" in vod and vod.rstrip().endswith("#EXT-X-ENDLIST")
+        vod_init, vod_entries = playlist_entries(vod)
+        assert len(vod_entries) == len(stream.segments) >= 5
+        directory = store.local_path(service.storage_key(room_id, vod_init)).parent
+        whole = [(directory / uri).read_bytes() for _, uri in vod_entries]
+        numbers, starts, _ = decode((directory / vod_init).read_bytes(), whole)
+        assert all(starts) and len(numbers) >= 0.8 * 15 * sum(d for d, _ in vod_entries)
+    finally:
+        await http.close()
+        await teacher.close()
+        await signal.close()
+        await runner.cleanup()
+
+
+async def test_a_vp8_teacher_is_reported_unsupported_and_the_audience_needs_staff(tmp_path, high_clip):
+    """HLS is cut only from H.264: a VP8 camera leaves the room on WebRTC, and the page is told why."""
+    from loadtest.bots import Bot
+
+    server, runner = await start_server(tmp_path, with_media=True)
+    app = server.app
+    async with app[DB].session() as s:
+        room_id = (await create_room(s, RoomSpec(kind=RoomKind.BROADCAST, title="VP8 老师"))).id
+        await s.commit()
+    signal = WsSignal(server.url, join_token(app, room_id, "teacher", Role.HUB_TEACHER))
+    teacher = Bot("teacher", signal, clip=high_clip, tone_hz=440, subscribe_mode="count")
+    http = aiohttp.ClientSession()
+    try:
+        await signal.connect(teacher)
+        await teacher.publish()
+        assert await wait_for(lambda: app[HLS].status(room_id)["state"] == "unsupported", 10), app[HLS].status(room_id)
+        viewer = join_token(app, room_id, "guest:vp8", Role.VIEWER)
+        async with http.post(f"{server.url}/api/hls/{room_id}/url", json={"token": viewer}) as r:
+            body = await r.json()
+        assert body["state"] == "unsupported" and body["codec"] == "VP8"
+        async with http.get(server.url + body["url"]) as r:
+            assert r.status == 404 and (await r.json())["error"]["code"] == "not_live"
+        async with http.get(f"{server.url}/api/hls/{room_id}/audience") as r:
+            assert r.status == 401  # the audience count is for staff
     finally:
         await http.close()
         await teacher.close()

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ from web.hls_links import HlsLinks
 from web.keys import MEDIA, ROOMS, SETTINGS, STORAGE, TOKENS
 from web.openapi import route
 
+log = logging.getLogger(__name__)
 HLS = web.AppKey("hls", HlsService)
 LINKS = web.AppKey("hls_links", HlsLinks)
 AUDIENCE = web.AppKey("hls_audience", dict)  # room → viewer → last playlist fetch (monotonic)
@@ -151,8 +153,12 @@ async def _hls(app: web.Application) -> AsyncIterator[None]:
     app[HLS] = service
 
     async def observe(room: Room) -> None:
-        if room.kind.value in HLS_KINDS:
+        if room.kind.value not in HLS_KINDS:
+            return
+        try:
             await service.reconcile(room.id, room.state.value == "ended", room_tracks(room))
+        except Exception:  # the packager must never break the room it follows
+            log.exception("hls: following room %s failed", room.id)
 
     app[ROOMS].add_observer(observe)
     try:
