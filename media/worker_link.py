@@ -1,4 +1,5 @@
-"""The main process's handle on one SFU worker process, and the plain data its channel carries about tracks."""
+"""The main process's handle on one SFU worker process, the plain data its channel carries about tracks,
+and the requests that pipe a room's tracks from one worker to another (`media.pipe`)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,16 @@ def media_track(t: dict[str, Any]) -> MediaTrack:
     return MediaTrack(
         t["track_id"], t["participant_id"], cast(MediaKind, t["kind"]), t["source"], t["quality"], t["codec"]
     )
+
+
+async def pipe_tracks(room_id: str, home: MediaWorker, to: MediaWorker, track_ids: list[str]) -> None:
+    """Forward these tracks of the room (and their other-quality twins) from its worker to `to`."""
+    tracks = home.tracks.get(room_id, {})
+    wanted = {tracks[t] for t in track_ids if t in tracks}
+    twins = {t for t in tracks.values() for w in wanted
+             if (t.participant_id, t.source, t.kind) == (w.participant_id, w.source, w.kind)}  # fmt: skip
+    for track in sorted(wanted | twins, key=lambda t: t.track_id):
+        body = {"room_id": room_id, "track": track_data(track), "clock_rate": clock_rate(track)}
+        port = await to.channel.request("pipe_in", body)
+        out = {"room_id": room_id, "track_id": track.track_id, "to": to.index, "port": port}
+        await home.channel.request("pipe_out", out)

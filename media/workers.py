@@ -41,11 +41,12 @@ from media.channel import Channel, ChannelClosed
 from media.remote_taps import RemoteTaps
 from media.service import MediaService
 from media.stats import TrackStats, render_prometheus, render_workers
-from media.worker_link import MediaWorker, clock_rate, media_track, track_data
+from media.worker_link import MediaWorker, media_track, pipe_tracks
 
 log = logging.getLogger(__name__)
 
 PIPE_AFTER = 30  # participants of one room on its worker before its subscribers spread (pipeToRouter)
+READY_S = 60.0  # a worker process importing aiortc on a loaded machine
 
 
 class WorkerPool:
@@ -70,8 +71,10 @@ class WorkerPool:
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start the workers and wait until each answers (they import aiortc first): no join waits on it."""
         for i in range(self.count):
             self.workers.append(await self._spawn(i))
+        await asyncio.gather(*(w.channel.request("ping", timeout=READY_S) for w in self.workers))
 
     async def _spawn(self, index: int) -> MediaWorker:
         parent, child = socket.socketpair()
@@ -155,6 +158,8 @@ class WorkerPool:
 
     async def _respawn(self, index: int) -> None:
         replacement = await self._spawn(index)
+        with contextlib.suppress(SankeError, TimeoutError):
+            await replacement.channel.request("ping", timeout=READY_S)  # placed on once it serves
         if self._closing:
             replacement.channel.close()
             return
@@ -228,18 +233,6 @@ class WorkerPool:
             worker.rooms.setdefault(room_id, set()).add(participant_id)
         return worker
 
-    async def _pipe(self, room_id: str, home: MediaWorker, to: MediaWorker, track_ids: list[str]) -> None:
-        """Forward these tracks of the room (and their other-quality twins) from its worker to `to`."""
-        tracks = home.tracks.get(room_id, {})
-        wanted = {tracks[t] for t in track_ids if t in tracks}
-        twins = {t for t in tracks.values() for w in wanted
-                 if (t.participant_id, t.source, t.kind) == (w.participant_id, w.source, w.kind)}  # fmt: skip
-        for track in sorted(wanted | twins, key=lambda t: t.track_id):
-            body = {"room_id": room_id, "track": track_data(track), "clock_rate": clock_rate(track)}
-            port = await to.channel.request("pipe_in", body)
-            out = {"room_id": room_id, "track_id": track.track_id, "to": to.index, "port": port}
-            await home.channel.request("pipe_out", out)
-
     async def _call(self, room_id: str, method: str, participant_id: str | None = None, **data: Any) -> Any:
         worker = await self.placed(room_id)
         if participant_id is not None:
@@ -308,7 +301,7 @@ class WorkerPool:
         if worker is home:
             await self._call(room_id, "set_subscriptions", participant_id, plan=dict(plan))
             return
-        await self._pipe(room_id, home, worker, [t for t, q in plan.items() if q != "off"])
+        await pipe_tracks(room_id, home, worker, [t for t, q in plan.items() if q != "off"])
         body = {"room_id": room_id, "participant_id": participant_id, "plan": dict(plan)}
         await worker.channel.request("set_subscriptions", body)
 
