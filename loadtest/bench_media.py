@@ -108,6 +108,18 @@ async def _worker_loop(conn, base: str) -> None:
                 bots.extend(new)
                 ok = await wait_for(lambda new=new: all(any(c.frames for c in b.video.values()) for b in new), 20)
                 conn.send((ok, [b.name for b in new if not any(c.frames for c in b.video.values())]))
+            elif cmd == "lesson":  # classrooms: publish return video and audio, receive the teacher's tracks
+                names, plan, size = arg
+                clip = load(size[0], size[1], FPS, CLIP_FRAMES, size[2])
+                new = [Bot(name, signal, clip=clip, tone_hz=300 + 10 * i, subscribe_mode="count")
+                       for i, name in enumerate(names)]  # fmt: skip
+                for bot in new:
+                    await bot.publish()
+                    await signal.subscribe(bot, plan)
+                bots.extend(new)
+                ok = await wait_for(lambda new=new: all(len(b.video) >= 2 and all(c.frames for c in b.video.values())
+                                                        for b in new), 30)  # fmt: skip
+                conn.send((ok, [b.name for b in new if not all(c.frames for c in b.video.values())]))
             elif cmd == "fps":
                 since, until = arg
                 conn.send([min((c.fps(since, until) for c in b.video.values()), default=0.0) for b in bots])
@@ -290,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", help="comma-separated SFU worker counts, one column each (0: in-process); "
                         "default 1,2")
     parser.add_argument("--stall-n", type=int, default=10, help="subscribers while the API is made busy")
+    parser.add_argument("--lesson", type=int, help="classrooms in the 1+N lesson shape, per worker count "
+                        "(default 20; 0 skips it)")
     parser.add_argument("--window", type=float, help="seconds measured per N")
     parser.add_argument("--late-joins", type=int, help="late joiners per N (forwarding)")
     parser.add_argument("--profile", help="cProfile the SFU process (forwarding) into this file and print its top")
@@ -324,8 +338,17 @@ def main(argv: list[str] | None = None) -> int:
         runs[w], lates[w] = rows, late_ms
         if stalls:
             by_workers[w] = stalls.pop()
+    classrooms = args.lesson if args.lesson is not None else (0 if args.quick else 20)
+    if classrooms:
+        from loadtest.bench_lesson import HEADER as LESSON_HEADER
+        from loadtest.bench_lesson import run_lesson
+
+        log(LESSON_HEADER)
+        for w in counts:
+            asyncio.run(run_lesson(w, classrooms, window, log))
     base: list[Row] = []
     if base_ns:
+        log(HEADER)
         base, _ = asyncio.run(run_mode("transcode", base_ns, window, 0, None, log))
     if args.profile:
         import pstats

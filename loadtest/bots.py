@@ -90,8 +90,10 @@ class Bot:
         speaking: bool = True,
         subscribe_mode: str = "decode",
         clip_start: float | None = None,
+        screen_clip: Clip | None = None,
     ) -> None:
         self.name = name
+        self.screen_clip = screen_clip  # published as a second video track with source "screen" (courseware)
         self.signal = signal
         self.clip = clip
         self.low_clip = low_clip
@@ -125,6 +127,12 @@ class Bot:
             transceiver = pc.addTransceiver(track, direction="sendonly")
             seams.on_keyframe_request(transceiver.sender, track.request_keyframe)
             specs.append({"transceiver": transceiver, "kind": "video", "source": "camera", "quality": quality})
+        if self.screen_clip is not None:
+            screen = ClipTrack(self.screen_clip, self.clip_start)
+            self.video_tracks["screen"] = screen
+            transceiver = pc.addTransceiver(screen, direction="sendonly")
+            seams.on_keyframe_request(transceiver.sender, screen.request_keyframe)
+            specs.append({"transceiver": transceiver, "kind": "video", "source": "screen", "quality": "high"})
         if self.tone_hz is not None:
             self.tone = ToneTrack(self.tone_hz, self.speaking)
             transceiver = pc.addTransceiver(self.tone, direction="sendonly")

@@ -97,7 +97,8 @@ async def test_rooms_on_two_workers_forward_and_a_killed_worker_is_restarted(low
         assert await wait_for(lambda: len(signal_a.published) == 1, 10)
         await pool.set_subscriptions("room-a", viewer.name, {"room-a-host2:0": "high"})
         assert await wait_for(lambda: _frames(viewer, "room-a-host2:0") >= 10, 15)
-        assert all(w.pid != worker_a.pid for w in pool.workers) and len(pool.workers) == 2
+        assert await wait_for(lambda: len(pool.workers) == 2, 30)  # the replacement joins once it answers
+        assert all(w.pid != worker_a.pid for w in pool.workers)
     finally:
         for bot in bots:
             await bot.close()
