@@ -69,8 +69,12 @@ class AudioCheck:
 
     def longest_gap(self, since: float, until: float) -> float:
         """The longest time without an audio frame within [since, until] (audio continuity)."""
+        return self.gap_at(since, until)[1]
+
+    def gap_at(self, since: float, until: float) -> tuple[float, float]:
+        """(where it starts, how long) of the longest time without an audio frame within [since, until]."""
         marks = [since, *(t for t in self.times if since < t < until), until]
-        return max(b - a for a, b in zip(marks, marks[1:], strict=False))
+        return max(((a, b - a) for a, b in zip(marks, marks[1:], strict=False)), key=lambda x: x[1])
 
 
 class Signal(Protocol):
@@ -469,6 +473,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", action="append", default=[], required=True, help="join token (one bot each)")
     parser.add_argument("--publish", action="store_true", help="publish camera (high and low) and a tone")
     parser.add_argument("--size", default="320x240", help="clip size WxH (width >= 128)")
+    parser.add_argument("--grainy", action="store_true",
+                        help="publish clips that really run at --bitrate / --low-bitrate (loadtest.clip.grainy)")
+    parser.add_argument("--bitrate", type=int, default=300_000, help="camera clip bitrate (bps)")
+    parser.add_argument("--low-bitrate", type=int, default=100_000, help="low twin clip bitrate (bps)")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to stay")
     parser.add_argument("--count-only", action="store_true", help="count frames instead of decoding them")
     args = parser.parse_args(argv)
@@ -476,11 +484,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _run_cli(args: argparse.Namespace) -> int:
+    from loadtest.clip import grainy
     from web.demo.clip import load
 
+    make = grainy if args.grainy else load
     width, height = (int(x) for x in args.size.split("x"))
-    clip = load(width, height, 30, 90, 300_000) if args.publish else None
-    low = load(160, 128, 30, 90, 100_000) if args.publish else None
+    clip = make(width, height, 30, 90, args.bitrate) if args.publish else None
+    low = make(160, 128, 30, 90, args.low_bitrate) if args.publish else None
     bots: list[Bot] = []
     signals: list[WsSignal] = []
     for i, token in enumerate(args.token):

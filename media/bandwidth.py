@@ -122,6 +122,7 @@ class QualityAdapter:
 
     def __init__(self, resolve: Resolve, policy: Policy = DEFAULT) -> None:
         self._resolve = resolve  # (track id, "high"/"low") → the producer forwarded for it
+        self.enabled = True  # False: forward what the plans ask whatever the network (the benchmark's baseline)
         self.policy = policy
         self._subscribers: dict[str, _Subscriber] = {}
         self._meters: dict[str, _Meter] = {}
@@ -146,6 +147,8 @@ class QualityAdapter:
         plans: Mapping[str, Mapping[str, Quality]],
     ) -> list[tuple[str, QualityChange]]:
         """One step of every subscriber connection; the changes to tell (participant id, change)."""
+        if not self.enabled:
+            return []
         rates = self._measure(now, producers)
         changes: list[tuple[str, QualityChange]] = []
         for participant_id, transport in list(subscribers.items()):
@@ -204,7 +207,8 @@ class QualityAdapter:
         meter = state.sent
         sent_bps = (sent_bytes - meter.bytes) * 8 / (now - meter.at) if now > meter.at else None
         meter.at, meter.bytes = now, sent_bytes
-        feedback = Feedback(report.estimate_bps, report.loss, sent_bps)
+        switching = any(consumer.switching for consumer, _ in videos)
+        feedback = Feedback(report.estimate_bps, report.loss, sent_bps, switching)
         need: dict[Cap, float] = {"high": audio, "low": audio}
         top: Cap = "low"
         for consumer, wanted in videos:
@@ -214,7 +218,7 @@ class QualityAdapter:
             if wanted == "high" and self._has_twin(consumer.track_id):
                 top = "high"
         decision = state.controller.step(now, feedback, Needs(need["high"], need["low"], audio), top)
-        logger.debug("quality %s: %s need=%s top=%s → %s %s", participant_id, feedback, need, top,
+        logger.debug("quality %s at %.2f: %s need=%s top=%s → %s %s", participant_id, now, feedback, need, top,
                      state.controller.cap, decision)
         cap = state.controller.cap
         for consumer, wanted in videos:

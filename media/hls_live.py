@@ -3,19 +3,23 @@
 The web layer tells it, after every change of a room (`reconcile`), which tracks the room has; it picks
 the main publisher's high camera track and microphone, attaches a sink to each through the SFU's
 `FrameSource` (the same tap the recorder uses; it will cross into worker processes with it) and asks for a
-keyframe at every segment boundary. Only H.264 is remuxed: a VP8 camera is reported as `unsupported` and
-its room stays on WebRTC (a transcode per stream is the documented next step, not done here).
+keyframe at every segment boundary. H.264 is remuxed as it comes; a VP8 camera is transcoded once per
+stream in a thread of its own (`media.hls_transcode`); any other codec is reported `unsupported`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from core.contracts import FrameSource, SinkHandle
 from media.hls_stream import SEGMENT_SECONDS, WINDOW, HlsStream
+from media.hls_transcode import Vp8ToH264
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,14 @@ class _Packaged:
     sinks: dict[str, SinkHandle] = field(default_factory=dict)
     unsupported: str = ""  # codec of a camera we cannot remux
     refused: set[str] = field(default_factory=set)  # tracks the SFU would not tap (not retried)
+    transcoder: Vp8ToH264 | None = None
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def safe_name(room_id: str) -> str:
@@ -65,10 +77,16 @@ class HlsService:
         storage: Any = None,  # a core.storage.Storage
         segment_seconds: float = SEGMENT_SECONDS,
         window: int = WINDOW,
+        spool: Any = None,  # a core.spool.Spool: with it, segments are written under `local_root` and spooled
+        local_root: Path | None = None,
+        transcode: bool = True,  # a VP8 camera is transcoded once (a thread per stream) instead of refused
     ) -> None:
+        self.transcode = transcode
         self.media = media
         self.keyframes = keyframes
         self.storage = storage
+        self.spool = spool
+        self.local_root = local_root
         self.segment_seconds = segment_seconds
         self.window = window
         self.rooms: dict[str, _Packaged] = {}
@@ -85,11 +103,14 @@ class HlsService:
             return {"state": "none"}
         if packaged is not None and packaged.unsupported and not stream.live:
             return {"state": "unsupported", "codec": packaged.unsupported}
+        transcoder = packaged.transcoder if packaged is not None else None
         return {
             "state": "live" if stream.live else "ended" if stream.ended else "starting",
             "codecs": stream.codecs,
             "segments": len(stream.segments),
             "audio": stream.with_audio,
+            "transcoded": transcoder is not None,
+            **({"transcode_cpu_s": round(transcoder.cpu_seconds, 3)} if transcoder is not None else {}),
         }
 
     def storage_key(self, room_id: str, name: str) -> str | None:
@@ -110,7 +131,7 @@ class HlsService:
         if packaged is None:
             packaged = self.rooms[room_id] = _Packaged(self._new_stream(room_id))
         stream = packaged.stream
-        if video is not None and video.codec.upper() != "H264":
+        if video is not None and video.codec.upper() not in ("H264", *(("VP8",) if self.transcode else ())):
             packaged.unsupported = video.codec
             video = None
         elif video is not None:
@@ -121,6 +142,9 @@ class HlsService:
         if packaged.video and (video is None or video.track_id != packaged.video):
             self._detach(packaged, packaged.video)
             packaged.video = ""
+            if packaged.transcoder is not None:
+                packaged.transcoder.close()
+                packaged.transcoder = None
             stream.video_gone()
         if packaged.audio and (audio is None or audio.track_id != packaged.audio):
             self._detach(packaged, packaged.audio)
@@ -129,20 +153,43 @@ class HlsService:
         if audio is not None and not packaged.audio and self._attach(room_id, packaged, audio.track_id, stream.on_audio):
             packaged.audio = audio.track_id
             stream.set_audio(True)
-        if video is not None and not packaged.video and self._attach(room_id, packaged, video.track_id, stream.on_video):
-            packaged.video = video.track_id
+        if video is not None and not packaged.video:
+            sink = stream.on_video
+            transcoder = None
+            if video.codec.upper() == "VP8":  # one transcode per stream, in its own thread
+                keyframes, track_id = self.keyframes, video.track_id
+
+                def publisher_keyframe() -> None:
+                    if keyframes is not None:
+                        keyframes.request_keyframe(room_id, track_id)
+
+                transcoder = Vp8ToH264(stream.on_video, self.segment_seconds, request_keyframe=publisher_keyframe)
+                sink = transcoder.on_frame
+            if self._attach(room_id, packaged, video.track_id, sink):
+                packaged.video = video.track_id
+                packaged.transcoder = transcoder
+            elif transcoder is not None:
+                transcoder.close()
 
     def _new_stream(self, room_id: str) -> HlsStream:
         stream_id = secrets.token_hex(6)
         prefix = f"hls/{safe_name(room_id)}/{stream_id}/"
-        storage = self.storage
+        storage, spool, root = self.storage, self.spool, self.local_root
 
         async def store(name: str, data: bytes) -> None:
-            if storage is not None:
+            if spool is not None and root is not None:
+                # as the recorder does: a local file first, then the spool uploads it (retried while the
+                # store is down, resumed after a crash); with the local store the file is already in place
+                path = root / (prefix + name)
+                await asyncio.to_thread(_write, path, data)
+                spool.put(prefix + name, path)
+            elif storage is not None:
                 await storage.put_bytes(prefix + name, data)
 
         def keyframe() -> None:
             packaged = self.rooms.get(room_id)
+            if packaged is not None and packaged.transcoder is not None:
+                return  # the transcoder makes its own IDR at each boundary
             if self.keyframes is not None and packaged is not None and packaged.video:
                 self.keyframes.request_keyframe(room_id, packaged.video)
 
@@ -170,6 +217,8 @@ class HlsService:
             return
         for track_id in list(packaged.sinks):
             self._detach(packaged, track_id)
+        if packaged.transcoder is not None:
+            packaged.transcoder.close()
         await packaged.stream.close()
         self.ended[room_id] = packaged.stream
         while len(self.ended) > ENDED_KEPT:

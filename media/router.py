@@ -213,17 +213,17 @@ class Router(Closable):
         stale = self.subscribers.get(participant_id)
         if stale is not None and not stale.closed and stale.pc.connectionState == "closed":
             await stale.close()  # aiortc closed it itself (every DTLS transport ended): start a new one
+        wanted: dict[str, tuple[Producer, Quality]] = {}
+        for track_id, asked in plan.items():
+            quality = self.quality.limit(participant_id, asked) if asked != "off" else asked
+            producer = self.resolve(track_id, quality) if asked != "off" else None
+            if producer is not None and producer.info.participant_id != participant_id:
+                wanted[track_id] = (producer, quality)
+        if not wanted and (stale is None or stale.closed):
+            return  # nothing to receive yet: no peer connection (a viewer before the teacher publishes)
         transport = self._subscriber(participant_id)
         changed = False
-        wanted: set[str] = set()
-        for track_id, asked in plan.items():
-            if asked == "off":
-                continue
-            quality = self.quality.limit(participant_id, asked)
-            producer = self.resolve(track_id, quality)
-            if producer is None or producer.info.participant_id == participant_id:
-                continue
-            wanted.add(track_id)
+        for track_id, (producer, quality) in wanted.items():
             current = transport.consumer(track_id)
             if current is not None:
                 producer_id = producer.info.track_id
@@ -315,7 +315,7 @@ class Router(Closable):
 
     @property
     def empty(self) -> bool:
-        return not self.publishers and not self.subscribers
+        return not self.publishers and not self.subscribers and not self.plans
 
     async def close(self) -> None:
         """Close every transport (each tells its producers or consumers), then stop the reports. Once."""

@@ -29,7 +29,7 @@ from rooms.room import Room
 from web.auth import require_role
 from web.errors import ApiError, parse_body
 from web.hls_links import HlsLinks
-from web.keys import MEDIA, ROOMS, SETTINGS, STORAGE, TOKENS
+from web.keys import MEDIA, ROOMS, SETTINGS, SPOOL, STORAGE, TOKENS
 from web.openapi import route
 
 log = logging.getLogger(__name__)
@@ -65,8 +65,10 @@ async def hls_url(request: web.Request) -> web.Response:
         raise _forbidden("this token is for another room / 此令牌不属于该课堂", "token")
     query = request.app[LINKS].viewer_query(room_id, claims.identity)
     status = request.app[HLS].status(room_id)
+    room = request.app[ROOMS].get(room_id)
     return web.json_response(
-        {"url": f"/hls/{room_id}/live.m3u8?{urlencode(query)}", "expires_at": int(query["e"]), **status},
+        {"url": f"/hls/{room_id}/live.m3u8?{urlencode(query)}", "expires_at": int(query["e"]),
+         "title": room.title if room is not None else "", **status},
         headers={"Cache-Control": "no-store"},
     )
 
@@ -113,10 +115,10 @@ async def segment(request: web.Request) -> web.StreamResponse:
     storage = cast("Storage | None", request.app.get(STORAGE))
     if key is None or storage is None:
         raise ApiError(404, "not_found", "no such segment", "name")
-    local = storage.local_path(key)
-    if local is not None and local.is_file():
+    local = request.app[SETTINGS].media_dir / key  # this node's copy (the spool uploads it from there)
+    if local.is_file():
         return web.FileResponse(local, headers={**headers, "Content-Type": ctype})
-    data = None if local is not None else await storage.get_bytes(key)
+    data = await storage.get_bytes(key)
     if data is None:
         raise ApiError(404, "not_found", "no such segment", "name")
     return web.Response(body=data, content_type=ctype, headers=headers)
@@ -149,7 +151,9 @@ async def _hls(app: web.Application) -> AsyncIterator[None]:
     """The packager follows every broadcast room on this node (rooms observer), for the app's lifetime."""
     media = app[MEDIA]
     keyframes = media if isinstance(media, KeyframeSource) else None
-    service = HlsService(media, keyframes, app.get(STORAGE), app[SETTINGS].hls_segment_seconds)
+    settings = app[SETTINGS]
+    service = HlsService(media, keyframes, app.get(STORAGE), settings.hls_segment_seconds,
+                         spool=app.get(SPOOL), local_root=settings.media_dir)  # fmt: skip
     app[HLS] = service
 
     async def observe(room: Room) -> None:

@@ -2,6 +2,8 @@
 // Each key: [zh-CN, English]. Add keys here; see docs/web.md (i18n).
 export default {
   'teacher.title': ['主讲教师控制台', 'Teacher console'],
+  'quality.weakLow': ['网络较差，已切换为流畅画质', 'Poor network: switched to smooth quality'],
+  'quality.weakPaused': ['网络较差，已暂停视频，保留声音', 'Poor network: video paused, sound kept'],
   'teacher.start': ['开始上课', 'Start lesson'],
   'teacher.end': ['结束课程', 'End lesson'],
   'teacher.endConfirm': ['确定结束本节课吗？所有教室将同时下课。', 'End this lesson? Every classroom will leave.'],

@@ -4,9 +4,11 @@ import { requireUser, roomToken } from './api.js';
 import { cameraItems, openCamera, SankeClient } from './sanke-client.js';
 import { AudioOut, wireConnection } from './session-ui.js';
 import { qualityMark, setActions, setMarks, Tiles } from './tiles.js';
+import { netBadge, networkLayer } from './netquality.js';
 import { t } from '../i18n.js';
 import { attach, confirmDialog, el, errorText, fullMessage, params, runPage, toast, topBar } from './ui.js';
 import { setTitle } from './header.js';
+import { hlsAudience } from './hls-audience.js';
 
 const roomId = params.get('room');
 const ROLE_NAMES = { hub_teacher: '主持', coteacher: '教师', classroom: '教室' };
@@ -55,6 +57,7 @@ runPage(async () => {
       ] : []));
       if (mine) attach(item.video, camera);
       else tiles.show(p.id, client.mediaOf(p.id).camera);
+      netBadge(item.tile, mine ? 'high' : networkLayer(client, p.id));
     }
     tiles.prune(new Set(people.map((p) => p.id)));
     const heard = new Map();
@@ -81,6 +84,7 @@ runPage(async () => {
     bar.append(el('button', { class: 'btn primary', id: 'start', onclick: (e) => act(client.start().then(() => e.target.remove())), text: t('teacher.start') }));
   }
   if (client.me.grants.room_admin && !client.me.grants.hidden) {
+    if (client.room.kind === 'broadcast') bar.append(hlsAudience(roomId, client)); // 名校网络课堂: its HLS audience
     bar.append(el('button', { class: 'btn danger', id: 'end', onclick: async () => (await confirmDialog(t('teacher.endConfirm'), t('teacher.endYes'), t('teacher.cancel'))) && client.end(), text: t('teacher.end') }));
   }
   if (!observer) {

@@ -58,6 +58,7 @@ export class SankeClient extends EventTarget {
     this.room = { id: null, kind: '', title: '', state: '', participants: new Map(), tracks: new Map(), stage: [], hands: [] };
     this.speaking = new Map(); // participant → last time heard (ms)
     this.quality = new Map(); // participant → good | fair | poor
+    this.netQuality = new Map(); // track id → high | low | off: what the SFU sends us for our network
     this.local = []; // [{track, source, quality, encodings}]
     this.pub = null;
     this.sub = null;
@@ -284,6 +285,9 @@ export class SankeClient extends EventTarget {
         break;
       case 'speakers':
         for (const pid of Object.keys(ev.levels || {})) this.speaking.set(pid, Date.now());
+        break;
+      case 'quality.changed':
+        for (const trackId of ev.tracks || []) this.netQuality.set(trackId, ev.layer);
         break;
       case 'room.state':
         room.state = ev.state;
