@@ -164,6 +164,7 @@ export class SankeClient extends EventTarget {
     this.room.stage = r.stage || [];
     this.room.hands = r.hands || [];
     this.room.seats = r.seats;
+    this.netQuality.clear(); // a (re)join starts a new subscriber connection at full quality
     this._setConnection('joined', msg.resumed ? 'resumed' : '');
     this._emit('room', this.room);
   }

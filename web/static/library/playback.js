@@ -7,6 +7,7 @@ import { badge, emptyState, field } from "../js/components.js";
 import { runPage, topBar } from "../js/ui.js";
 import { currentUser } from "../js/header.js";
 import { renderLessonExtras } from "../js/lesson-extras.js";
+import { subjectName } from "../js/subjects.js";
 
 const id = new URLSearchParams(location.search).get("id");
 const base = `/api/library/resources/${id}`;
@@ -95,7 +96,7 @@ async function renderCatalogue(r) {
   const box = document.getElementById("catalogue");
   const facts = [
     [t("lib.date"), r.date], [t("lib.school"), r.school.name], [t("lib.teacher"), r.teacher.name],
-    [t("lib.grade"), `${r.stage} ${r.grade_name}`], [t("lib.subject"), r.subject], [t("lib.classrooms"), r.classrooms.join("、")],
+    [t("lib.grade"), `${r.stage} ${r.grade_name}`], [t("lib.subject"), subjectName(r.subject)], [t("lib.classrooms"), r.classrooms.join("、")],
     [t("lib.chapter"), r.textbook.length ? r.textbook.map((n) => n.name).join(" › ") : t("lib.noChapter")],
   ];
   box.replaceChildren(el("h2", { class: "card-title" }, t("lib.edit")), ...facts.map(([k, v]) => el("div", { class: "meta" }, `${k}：${v || "—"}`)),
@@ -159,7 +160,7 @@ async function load() {
   const r = resource;
   document.title = `${r.title} · ${t("lib.playback")} · ${t("app.name")}`;
   document.getElementById("title").replaceChildren(r.title, " ", el("span", { class: `badge s-${r.status}` }, t(`lib.status_${r.status}`)), demoIds.has(r.id) ? badge("demo") : "");
-  document.getElementById("meta").textContent = [r.date, r.school.name, r.teacher.name, `${r.grade_name}${r.subject}`, `${t("lib.duration")} ${clock(r.duration)}`].join(" · ");
+  document.getElementById("meta").textContent = [r.date, r.school.name, r.teacher.name, `${r.grade_name}${subjectName(r.subject)}`, `${t("lib.duration")} ${clock(r.duration)}`].join(" · ");
   renderVideos(r.media);
   renderTimeline(r.media);
   await renderCatalogue(r);
