@@ -237,6 +237,14 @@ export class SankeClient extends EventTarget {
       case 'subscriber.offer':
         this._subChain = this._subChain.then(() => this._answerSubscriber(msg.sdp)).catch((e) => this._mediaError(e));
         return;
+      case 'media.reset':
+        // The SFU worker holding the room died and was restarted (msg.tracks were lost): make both peer
+        // connections anew on this session. Publish again now; the subscriber connection comes with the
+        // SFU's next offer, which follows this message.
+        this._teardownMedia();
+        this._emit('event', msg);
+        this._publishAll().catch((e) => this._mediaError(e));
+        return;
       case 'error':
         this._emit('warning', new SignalError(msg.code, msg.message, msg.field));
         return;
