@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import aiohttp
+import psutil
 
 from core.db import Database
 from core.settings import Settings
@@ -49,6 +51,15 @@ class Proc:
     server: Server
     log: Path
     _out: IO[Any]
+    # A killed server's helper processes (the upload fork server and worker, the resource tracker) outlive
+    # it: remembered before a SIGKILL and killed in `stop()`, so no test leaves processes behind.
+    _helpers: list[psutil.Process] = field(default_factory=list)
+
+    def _descendants(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.Error:
+            return []
 
     def text(self) -> str:
         if not self._out.closed:
@@ -56,6 +67,8 @@ class Proc:
         return self.log.read_text(errors="replace")
 
     def signal(self, sig: int) -> None:
+        if sig == signal.SIGKILL:
+            self._helpers += self._descendants()
         self.process.send_signal(sig)
 
     def wait(self, timeout: float) -> int:
@@ -66,8 +79,11 @@ class Proc:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+            self.signal(signal.SIGKILL)
             self.process.wait(10)
+        for helper in self._helpers:
+            with contextlib.suppress(psutil.Error):
+                helper.kill()
         self._out.close()
 
 
