@@ -2,6 +2,10 @@
 
 Two implementations with one behaviour: in-process for `sanke serve` on one node, Redis for several
 nodes (as LiveKit keeps its node registry and room → node map in Redis).
+
+Redis can go away while the node runs. Then every bus call raises `BusUnavailable` (code `unavailable`)
+at once instead of hanging, `available` says so (health, signaling), a prober pings until Redis answers,
+and the one pub/sub connection reconnects and subscribes its channels again by itself.
 """
 
 from __future__ import annotations
@@ -19,9 +23,28 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from core.errors import SankeError
 
 Message = dict[str, Any]
 log = logging.getLogger(__name__)
+PROBE_INTERVAL = 0.5  # seconds between pings while Redis is down: back within a second of its return
+RETRY_AFTER = 2  # seconds a caller is told to wait before trying again
+_LOST = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
+
+
+class BusUnavailable(SankeError):
+    """The bus (Redis) cannot be reached now: the operation did not happen; try again shortly."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__("unavailable", "the message bus (Redis) is unreachable; retry in a few seconds"
+                         + (f" ({detail[:120]})" if detail else ""))
+        self.detail = detail
+        self.retry_after = RETRY_AFTER
 
 
 @dataclass(slots=True, frozen=True)
@@ -123,6 +146,15 @@ class Bus(ABC):
             if await self.get(key) == token:
                 await self.delete(key)
 
+    @property
+    def available(self) -> bool:
+        """False while the bus is known to be unreachable (every call would raise `BusUnavailable`)."""
+        return True
+
+    async def check(self) -> bool:
+        """Whether the bus answers now (health): a round trip when it is thought up."""
+        return True
+
     async def close(self) -> None:
         return None
 
@@ -192,29 +224,89 @@ class RedisBus(Bus):
     """One pub/sub connection per process, fanned out locally to every subscription."""
 
     def __init__(self, url: str, prefix: str = "sanke:") -> None:
-        self._redis = aioredis.from_url(url, decode_responses=True)
+        # Few, short retries: a call while Redis is gone fails within a second rather than after ten
+        # backed-off attempts; the prober, not each caller, waits for Redis to return.
+        self._redis = aioredis.from_url(
+            url, decode_responses=True, socket_connect_timeout=2.0, socket_timeout=5.0,
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 1),
+        )
         self._prefix = prefix
         self._pubsub = self._redis.pubsub()
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
         self._reader: asyncio.Task[None] | None = None
         self._sub_lock = asyncio.Lock()
+        self._up = True
+        self._prober: asyncio.Task[None] | None = None
 
     def _k(self, key: str) -> str:
         return self._prefix + key
 
+    # availability ------------------------------------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        return self._up
+
+    def _lost(self, exc: BaseException) -> BusUnavailable:
+        if self._up:
+            self._up = False
+            log.warning("Redis unreachable (%s): bus calls answer 'unavailable' until it returns", exc)
+        if self._prober is None or self._prober.done():
+            self._prober = asyncio.create_task(self._probe(), name="redis-bus-prober")
+        return BusUnavailable(str(exc))
+
+    async def _probe(self) -> None:
+        while not self._up:
+            await asyncio.sleep(PROBE_INTERVAL)
+            try:
+                await self._redis.ping()
+                async with self._sub_lock:
+                    if self._subs:  # reconnect pub/sub (redis-py subscribes its channels again) before
+                        await self._pubsub.ping()  # saying "up", so no event published after is missed
+            except _LOST:
+                continue
+            self._up = True
+            log.warning("Redis reachable again: the bus is back")
+
+    @contextlib.asynccontextmanager
+    async def _call(self) -> AsyncIterator[None]:
+        """Every command: refused at once while Redis is known down, `BusUnavailable` when it fails."""
+        if not self._up:
+            raise BusUnavailable()
+        try:
+            yield
+        except _LOST as exc:
+            raise self._lost(exc) from exc
+
+    async def check(self) -> bool:
+        if self._up:
+            try:
+                async with self._call():
+                    await asyncio.wait_for(self._redis.ping(), 1.0)
+            except BusUnavailable:
+                pass
+        return self._up
+
     async def ping(self) -> None:
-        await self._redis.ping()
+        """At start: raises `BusUnavailable` naming the cause when Redis does not answer."""
+        try:
+            await asyncio.wait_for(self._redis.ping(), 5.0)
+        except _LOST as exc:
+            raise BusUnavailable(str(exc) or type(exc).__name__) from exc
+
+    # pub/sub -----------------------------------------------------------------------------------
 
     async def publish(self, channel: str, message: Message) -> None:
-        await self._redis.publish(self._k(channel), json.dumps(message, ensure_ascii=False))
+        async with self._call():
+            await self._redis.publish(self._k(channel), json.dumps(message, ensure_ascii=False))
 
     async def subscribe(self, channel: str, limit: int | None = None) -> Subscription:
         sub = Subscription(channel, self._unsubscribe, limit)
         async with self._sub_lock:
-            first = channel not in self._subs
+            if channel not in self._subs:
+                async with self._call():  # on failure no listener is left behind for a channel never subscribed
+                    await self._pubsub.subscribe(self._k(channel))
             self._subs[channel].add(sub)
-            if first:
-                await self._pubsub.subscribe(self._k(channel))
             if self._reader is None:
                 self._reader = asyncio.create_task(self._read(), name="redis-bus-reader")
         return sub
@@ -231,12 +323,20 @@ class RedisBus(Bus):
                     await self._pubsub.unsubscribe(self._k(sub.channel))
 
     async def _read(self) -> None:
+        """The one reader. A lost connection marks the bus down; redis-py reconnects on the next read and
+        subscribes every channel again (its `on_connect`), which is how room events flow after an outage."""
         plen = len(self._prefix)
         while True:
             try:
+                if not self._up:
+                    await asyncio.sleep(PROBE_INTERVAL / 2)
+                    continue
                 msg = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             except asyncio.CancelledError:
                 raise
+            except _LOST as exc:
+                self._lost(exc)
+                continue
             except Exception:
                 await asyncio.sleep(0.2)
                 continue
@@ -248,35 +348,46 @@ class RedisBus(Bus):
                 for sub in list(subs):
                     sub._deliver(envelope)
 
+    # keys and hashes ---------------------------------------------------------------------------
+
     async def set(self, key: str, value: str, ttl: float | None = None) -> None:
-        await self._redis.set(self._k(key), value, px=int(ttl * 1000) if ttl else None)
+        async with self._call():
+            await self._redis.set(self._k(key), value, px=int(ttl * 1000) if ttl else None)
 
     async def set_if_absent(self, key: str, value: str, ttl: float | None = None) -> bool:
-        return bool(await self._redis.set(self._k(key), value, nx=True, px=int(ttl * 1000) if ttl else None))
+        async with self._call():
+            return bool(await self._redis.set(self._k(key), value, nx=True, px=int(ttl * 1000) if ttl else None))
 
     async def get(self, key: str) -> str | None:
-        return cast(str | None, await self._redis.get(self._k(key)))  # decode_responses=True: str
+        async with self._call():
+            return cast(str | None, await self._redis.get(self._k(key)))  # decode_responses=True: str
 
     async def delete(self, key: str) -> None:
-        await self._redis.delete(self._k(key))
+        async with self._call():
+            await self._redis.delete(self._k(key))
 
     async def hset(self, key: str, field: str, value: str) -> None:
-        await self._redis.hset(self._k(key), field, value)
+        async with self._call():
+            await self._redis.hset(self._k(key), field, value)
 
     async def hdel(self, key: str, field: str) -> None:
-        await self._redis.hdel(self._k(key), field)
+        async with self._call():
+            await self._redis.hdel(self._k(key), field)
 
     async def hgetall(self, key: str) -> dict[str, str]:
-        return cast(dict[str, str], await self._redis.hgetall(self._k(key)))
+        async with self._call():
+            return cast(dict[str, str], await self._redis.hgetall(self._k(key)))
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+        for task in (self._reader, self._prober):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         with contextlib.suppress(Exception):
             await self._pubsub.aclose()
-        await self._redis.aclose()
+        with contextlib.suppress(Exception):
+            await self._redis.aclose()
 
 
 def create_bus(redis_url: str | None, prefix: str = "sanke:") -> Bus:

@@ -17,6 +17,7 @@ PcRole = Literal["publisher", "subscriber"]
 MediaKind = Literal["audio", "video"]
 Source = Literal["camera", "microphone", "screen"]
 Layer = Literal["high", "low"]
+QualityReason = Literal["bandwidth", "loss", "probe", "probe_failed"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -53,6 +54,18 @@ class EncodedFrame:
     clock_rate: int  # 90000 for video, 48000 for Opus
     keyframe: bool
     arrival: float  # time.monotonic() when the last packet of the frame arrived
+
+
+@dataclass(slots=True, frozen=True)
+class QualityChange:
+    """The SFU changed what a subscriber receives because of its network (`quality.changed`): the cap on
+    its video (`off`: video paused, audio kept), why, the tracks it applies to and the feedback behind it."""
+
+    layer: Quality
+    reason: QualityReason
+    tracks: tuple[str, ...]
+    estimate_bps: int | None
+    loss: float | None
 
 
 FrameSink = Callable[[EncodedFrame], None]
@@ -96,6 +109,9 @@ class MediaListener(Protocol):
         """participant_id → level 0..1 of those speaking now; at most a few times a second."""
 
     async def on_track_stats(self, room_id: str, stats: list[dict[str, Any]]) -> None: ...
+
+    async def on_quality_changed(self, room_id: str, participant_id: str, change: QualityChange) -> None:
+        """Bandwidth-driven quality changed this subscriber's video: tell its client (`quality.changed`)."""
 
 
 class MediaSeam(Protocol):

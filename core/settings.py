@@ -25,6 +25,7 @@ class Settings:
     storage_url: str | None = None  # recordings/HLS: None = <data_dir>/media; s3://bucket?endpoint=… (core/storage)
     turn_urls: list[str] = field(default_factory=list)  # turn:/turns: URLs handed out with each join (core/turn)
     turn_ttl: int = 4 * 3600  # seconds a join's TURN credential is valid
+    hls_segment_seconds: float = 1.0  # broadcast HLS: segment length (a keyframe is asked for at each)
     storage_retry_max: float = 5.0  # seconds between upload retries at most, while the store is down
     media_workers: int = 0  # SFU worker processes (media/workers.py); 0 = the SFU runs in this process
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import jwt
 
+from core import hs256
 from core.errors import SankeError
 
 Source = Literal["camera", "microphone", "screen"]
@@ -149,19 +150,13 @@ class TokenSigner:
         return int(p["sub"]), sid
 
     def _decode(self, token: str, audience: str) -> dict[str, Any]:
+        """Verified once, without PyJWT's per-character checks (core/hs256.py says why)."""
         try:
-            kid = jwt.get_unverified_header(token).get("kid")
-        except jwt.PyJWTError as e:
-            raise TokenError("token_invalid", "token is not a JWT") from e
-        key = self._keys.get(kid or "")
-        if key is None:
-            raise TokenError("token_invalid", "token signed with an unknown key")
-        try:
-            return jwt.decode(
-                token, key, algorithms=["HS256"], audience=audience, issuer=self._issuer,
-                options={"require": ["exp", "sub", "iat"]},
+            return hs256.verify(
+                token, lambda head: self._keys.get(head.get("kid") or ""), audience, self._issuer,
+                required=("exp", "sub", "iat"),
             )
-        except jwt.ExpiredSignatureError as e:
+        except hs256.ExpiredToken as e:
             raise TokenError("token_expired", "token has expired") from e
-        except jwt.PyJWTError as e:
+        except hs256.InvalidToken as e:
             raise TokenError("token_invalid", f"token rejected: {e}") from e

@@ -32,6 +32,7 @@ from rooms.store import RoomSpec, create_room
 JOIN_TIMEOUT = 20.0
 PING_INTERVAL = 0.25  # within the ping rate limit (signaling.ratelimit)
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(slots=True)
@@ -43,6 +44,8 @@ class Round:
     ping_p99_ms: float
     rss_mib: float
     seconds: float
+    server_cpu_s: float  # the server's CPU time during the burst: its work, whatever the machine's load
+    client_cpu_s: float  # this process's (the joiners'), to see which side limits the burst
 
 
 def pct(values: list[float], q: float) -> float:
@@ -50,6 +53,12 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     s = sorted(values)
     return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def rss_mib(pid: int) -> float:
@@ -76,15 +85,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
+def start_server(data_dir: Path, port: int, profile: Path | None = None) -> subprocess.Popen:
+    """`profile`: run the server under pyinstrument (a dev tool, not a dependency) and write its text report."""
     log = open(data_dir / "server.log", "wb")  # a pipe nobody reads would block the server's logging
+    prefix = [sys.executable]
+    if profile is not None:
+        prefix += ["-m", "pyinstrument", "-r", "text", "--show-all", "-o", str(profile)]
     return subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        [*prefix, "-m", "web.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],
         stdout=log, stderr=log, cwd=Path(__file__).resolve().parent.parent,
     )
 
 
-async def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+async def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
@@ -183,9 +196,10 @@ async def one_round(url: str, pid: int, signer: TokenSigner, room_id: str, n: in
         stop = asyncio.Event()
         ping_task = asyncio.create_task(pinger(bystander, rtts, stop))
         await asyncio.sleep(0.3)
-        started = time.perf_counter()
+        started, server_cpu, client_cpu = time.perf_counter(), cpu_seconds(pid), time.process_time()
         await asyncio.gather(*(j.join() for j in joiners))
         seconds = time.perf_counter() - started
+        server_cpu, client_cpu = cpu_seconds(pid) - server_cpu, time.process_time() - client_cpu
         readers = [asyncio.create_task(j.drain()) for j in joiners]
         await asyncio.sleep(0.5)
         stop.set()
@@ -201,16 +215,16 @@ async def one_round(url: str, pid: int, signer: TokenSigner, room_id: str, n: in
     if failures:
         print(f"  failures at {n}: {sorted(set(failures))[:5]}", file=sys.stderr)
     return Round(n, len(failures), pct(latencies, 0.5), pct(latencies, 0.99),
-                 pct([r * 1000 for r in rtts], 0.99), rss, seconds)
+                 pct([r * 1000 for r in rtts], 0.99), rss, seconds, server_cpu, client_cpu)
 
 
-async def run(sizes: list[int], data_dir: Path | None = None) -> list[Round]:
+async def run(sizes: list[int], data_dir: Path | None = None, profile: Path | None = None) -> list[Round]:
     with tempfile.TemporaryDirectory(prefix="sanke-bench-sig-") as tmp:
         settings = Settings(data_dir=Path(data_dir or tmp))
         signer = TokenSigner(settings.secret_keys())
         rooms = await seed(settings, sizes)
         port = free_port()
-        proc = start_server(settings.data_dir, port)
+        proc = start_server(settings.data_dir, port, profile)
         url = f"http://127.0.0.1:{port}"
         try:
             await wait_healthy(url, proc)
@@ -223,7 +237,7 @@ async def run(sizes: list[int], data_dir: Path | None = None) -> list[Round]:
         finally:
             proc.terminate()
             try:
-                proc.wait(15)
+                proc.wait(120 if profile else 15)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
@@ -232,10 +246,11 @@ async def run(sizes: list[int], data_dir: Path | None = None) -> list[Round]:
 def table(rounds: list[Round]) -> str:
     base = rounds[0]
     lines = [f"{'joins':>6} {'failed':>6} {'join p50 ms':>11} {'join p99 ms':>11} {'ping p99 ms':>11} "
-             f"{'server RSS MiB':>14} {'burst s':>7} {'p99 vs base':>11}"]
+             f"{'server RSS MiB':>14} {'burst s':>7} {'server CPU s':>12} {'client CPU s':>12} {'p99 vs base':>11}"]
     for r in rounds:
         lines.append(f"{r.joins:>6} {r.failed:>6} {r.join_p50_ms:>11.0f} {r.join_p99_ms:>11.0f} "
-                     f"{r.ping_p99_ms:>11.0f} {r.rss_mib:>14.0f} {r.seconds:>7.2f} "
+                     f"{r.ping_p99_ms:>11.0f} {r.rss_mib:>14.0f} {r.seconds:>7.2f} {r.server_cpu_s:>12.2f} "
+                     f"{r.client_cpu_s:>12.2f} "
                      f"{r.join_p99_ms / base.join_p99_ms:>10.1f}x")
     return "\n".join(lines)
 
@@ -243,9 +258,10 @@ def table(rounds: list[Round]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sanke bench signaling", description=__doc__)
     parser.add_argument("--sizes", default="100,200,500,1000", help="joins per round; the first is the baseline")
+    parser.add_argument("--profile", type=Path, help="write the server's pyinstrument text profile here")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    rounds = asyncio.run(run(sizes))
+    rounds = asyncio.run(run(sizes, profile=args.profile))
     print(table(rounds))
     last = rounds[-1]
     print(f"signaling-bench: joins={last.joins} failed={last.failed} join_p99_ms={last.join_p99_ms:.0f} "

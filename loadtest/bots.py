@@ -48,10 +48,16 @@ class VideoCheck:
     last_size: tuple[int, int] | None = None
     first_payload: bytes | None = None  # count mode: the first RTP payload received
     times: list[float] = field(default_factory=list)
+    size_changes: list[tuple[float, tuple[int, int]]] = field(default_factory=list)  # (when, new size)
 
     def fps(self, since: float, until: float) -> float:
         n = sum(1 for t in self.times if since <= t <= until)
         return n / (until - since) if until > since else 0.0
+
+    def longest_freeze(self, since: float, until: float) -> float:
+        """The longest time without a new picture within [since, until]."""
+        marks = [since, *(t for t in self.times if since < t < until), until]
+        return max(b - a for a, b in zip(marks, marks[1:], strict=False))
 
 
 @dataclass(slots=True)
@@ -59,6 +65,12 @@ class AudioCheck:
     frames: int = 0
     loud_frames: int = 0
     pitch_hz: float = 0.0
+    times: list[float] = field(default_factory=list)
+
+    def longest_gap(self, since: float, until: float) -> float:
+        """The longest time without an audio frame within [since, until] (audio continuity)."""
+        marks = [since, *(t for t in self.times if since < t < until), until]
+        return max(b - a for a, b in zip(marks, marks[1:], strict=False))
 
 
 class Signal(Protocol):
@@ -186,6 +198,8 @@ class Bot:
                 number = await asyncio.get_running_loop().run_in_executor(None, read_number, frame)
                 size = (frame.width, frame.height)
                 resized = bool(check.sizes) and size != check.last_size
+                if size != check.last_size:
+                    check.size_changes.append((now, size))
                 check.last_size = size
                 check.sizes.add(size)
                 if check.first_at is None:
@@ -215,6 +229,7 @@ class Bot:
                 frame = await track.recv()
                 samples = frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0].astype(np.float32)
                 check.frames += 1
+                check.times.append(time.monotonic())
                 if np.abs(samples).max() > 1000:
                     check.loud_frames += 1
                     window.append(samples)
@@ -266,6 +281,7 @@ class DirectSignal:
         self.published: list = []
         self.levels: list[dict[str, float]] = []
         self.stats: list[list[dict]] = []
+        self.quality: list[tuple[float, str, object]] = []  # (when, participant id, QualityChange)
         service.set_listener(self)
 
     def add(self, bot: Bot) -> Bot:
@@ -296,6 +312,9 @@ class DirectSignal:
 
     async def on_track_stats(self, room_id: str, stats: list[dict]) -> None:
         self.stats.append(stats)
+
+    async def on_quality_changed(self, room_id: str, participant_id: str, change) -> None:
+        self.quality.append((time.monotonic(), participant_id, change))
 
     def tracks_of(self, participant_id: str, kind: str | None = None, quality: str | None = None) -> list:
         return [

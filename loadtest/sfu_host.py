@@ -64,6 +64,8 @@ class ForwardHost:
 
     async def on_track_stats(self, room_id: str, stats: list[dict]) -> None: ...
 
+    async def on_quality_changed(self, room_id: str, participant_id: str, change: object) -> None: ...
+
     async def close(self) -> None:
         await self.service.close()
 

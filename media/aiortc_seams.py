@@ -10,13 +10,15 @@ only those, and `unchecked_versions()` names any installed version outside them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import pylibsrtp
-from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
@@ -70,14 +72,16 @@ class TapJitterBuffer(JitterBuffer):
         return False, None
 
 
-def install_receive_tap(receiver: RTCRtpReceiver, kind: str, tap: PacketTap) -> TapJitterBuffer:
+def install_receive_tap(
+    receiver: RTCRtpReceiver, kind: str, tap: PacketTap, buffer_class: type[TapJitterBuffer] = TapJitterBuffer
+) -> TapJitterBuffer:
     """Route a receiver's packets to `tap` and switch its decoding off.
 
     Relies on: `RTCRtpReceiver._handle_rtp_packet` feeding every (RTX-unwrapped, depayloaded) packet to
     the name-mangled `__jitter_buffer.add()` and passing a returned frame to `__decoder_queue` only while
     `__decoder_thread` is set; `receive()` starting that thread and `__stop_decoder()` joining it.
     """
-    buffer = TapJitterBuffer(kind, tap)
+    buffer = buffer_class(kind, tap)
     if not hasattr(receiver, "_RTCRtpReceiver__jitter_buffer"):
         raise RuntimeError("aiortc changed: RTCRtpReceiver has no __jitter_buffer")
     receiver._RTCRtpReceiver__jitter_buffer = buffer
@@ -349,3 +353,31 @@ def on_retransmit(sender: RTCRtpSender, callback: Callable[[int], None]) -> None
 async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
     """Bots: ask the remote sender for a keyframe. Relies on: `RTCRtpReceiver._send_rtcp_pli`."""
     await receiver._send_rtcp_pli(media_ssrc)
+
+
+RECEIVE_BUFFER = 4 * 1024 * 1024  # bytes; Linux caps it at net.core.rmem_max (4 MiB on a stock kernel)
+
+
+def grow_receive_buffers(pc: RTCPeerConnection, size: int = RECEIVE_BUFFER) -> int:
+    """Give every ICE socket of a connection a large kernel receive buffer; returns how many were set.
+
+    A Python loop that stalls for a moment (a busy core, a GC pause) lets the default 208 KiB buffer fill
+    with a few keyframes, and the kernel then drops packets that no link lost; SFUs set megabytes here
+    (LiveKit, mediasoup). Relies on: `RTCDtlsTransport.transport` → `RTCIceTransport._connection` (an aioice
+    Connection) whose `_protocols` each hold an asyncio datagram `transport` (host candidates; TURN
+    relays have none and are skipped).
+    """
+    done = 0
+    seen: set[int] = set()
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.sender.transport or transceiver.receiver.transport
+        connection = getattr(getattr(dtls, "transport", None), "_connection", None)
+        for protocol in getattr(connection, "_protocols", ()):
+            sock = getattr(getattr(protocol, "transport", None), "get_extra_info", lambda _: None)("socket")
+            if sock is None or id(sock) in seen:
+                continue
+            seen.add(id(sock))
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+                done += 1
+    return done

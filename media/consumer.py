@@ -70,7 +70,7 @@ class Consumer(Closable):
         "track_id", "kind", "producer_id", "target_id", "writer", "ssrc", "rtx_ssrc", "payload_type",
         "rtx_payload_type", "ext_key", "quality", "counters", "_waiting", "_seq_off", "_ts_off",
         "_start_seq", "_last_seq", "_last_ts", "_last_at", "_history", "_rtx_seq", "last_ntp",
-        "clock_rate", "paused", "_send", "_rtx_at", "_history_ts", "_listener",
+        "clock_rate", "paused", "_send", "_rtx_at", "_history_ts", "_listener", "held",
     )
     what = "consumer"
 
@@ -106,6 +106,7 @@ class Consumer(Closable):
         self.last_ntp = 0
         self._send: Callable[[bytes, bytes, bytes], int] = _not_started
         self.paused = True  # until the subscriber connection's sender is started
+        self.held = False  # bandwidth-driven quality paused this video (media.bandwidth): `release` resumes
 
     def start(self, writer: RtpWriter, ssrc: int, rtx_ssrc: int, pt: int, rtx_pt: int | None, ext_key: ExtKey) -> None:
         """The subscriber connection is up: begin forwarding (video from the next keyframe)."""
@@ -117,7 +118,7 @@ class Consumer(Closable):
         self.payload_type = pt
         self.rtx_payload_type = rtx_pt
         self.ext_key = ext_key
-        self.paused = False
+        self.paused = self.held
         self._waiting = True
         if self.kind == "video":
             self.request_keyframe()
@@ -251,8 +252,25 @@ class Consumer(Closable):
         self._waiting = True
         self._listener.on_consumer_changed(self)
 
+    @property
+    def switching(self) -> bool:
+        """Waiting for the keyframe that starts the new version (a switch, a release, a start)."""
+        return not self.paused and (self.target_id is not None or self._waiting)
+
+    def hold(self) -> None:
+        """The subscriber's link cannot carry this video now: stop sending it (the m-line stays as it is)."""
+        if not self.held:
+            self.held = True
+            self.paused = True
+
+    def release(self) -> None:
+        """End a `hold`: forwarding restarts from the next keyframe."""
+        if self.held:
+            self.held = False
+            self.unpause()
+
     def unpause(self) -> None:
-        if self.paused and self.state == "open" and self.writer is not None and self.producer_id is not None:
+        if self.paused and not self.held and self.state == "open" and self.writer is not None and self.producer_id is not None:
             self._waiting = True
             self.paused = False
             self.request_keyframe()
@@ -283,7 +301,8 @@ class Consumer(Closable):
 
     def _history_seq(self, slot: int, packet: RtpPacket) -> int:
         """The sequence number this consumer gave `packet` (offsets change only at a switch, and a
-        history entry from before a switch no longer matches: it is not retransmitted)."""
+        history entry from before a switch no longer matches: it is not retransmitted, which also keeps a
+        switch down on a congested link from being flooded with repairs of the layer it left)."""
         return (packet.sequence_number + self._seq_off) & 0xFFFF
 
     def on_keyframe_request(self) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.contracts import FrameSink, MediaListener, MediaTrack, PublishedTrackSpec, Quality
+from media.bandwidth import QualityAdapter
 from media.consumer import Consumer
 from media.lifecycle import Closable
 from media.offer import check_offer_tracks
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 LEVEL_INTERVAL_S = 0.25
 STATS_INTERVAL_S = 2.0
+QUALITY_INTERVAL_S = 1.0  # bandwidth-driven quality steps each subscriber once a second
 SPEAKING_DBOV = 50  # quieter than -50 dBov is not speaking
 LEVEL_FRESH_S = 0.6
 
@@ -59,6 +61,7 @@ class Router(Closable):
         self._announcing: set[asyncio.Task[None]] = set()
         self._fanout: dict[str, list[Forwarder]] = {}  # producer id → consumers its packets go to
         self._links: dict[Consumer, tuple[str, ...]] = {}  # consumer → the producer ids it is fanned from
+        self.quality = QualityAdapter(self.resolve)
 
     # -- the fan-out (ProducerListener and ConsumerListener) ----------------------------------------------
 
@@ -210,16 +213,17 @@ class Router(Closable):
         stale = self.subscribers.get(participant_id)
         if stale is not None and not stale.closed and stale.pc.connectionState == "closed":
             await stale.close()  # aiortc closed it itself (every DTLS transport ended): start a new one
+        wanted: dict[str, tuple[Producer, Quality]] = {}
+        for track_id, asked in plan.items():
+            quality = self.quality.limit(participant_id, asked) if asked != "off" else asked
+            producer = self.resolve(track_id, quality) if asked != "off" else None
+            if producer is not None and producer.info.participant_id != participant_id:
+                wanted[track_id] = (producer, quality)
+        if not wanted and (stale is None or stale.closed):
+            return  # nothing to receive yet: no peer connection (a viewer before the teacher publishes)
         transport = self._subscriber(participant_id)
         changed = False
-        wanted: set[str] = set()
-        for track_id, quality in plan.items():
-            if quality == "off":
-                continue
-            producer = self.resolve(track_id, quality)
-            if producer is None or producer.info.participant_id == participant_id:
-                continue
-            wanted.add(track_id)
+        for track_id, (producer, quality) in wanted.items():
             current = transport.consumer(track_id)
             if current is not None:
                 producer_id = producer.info.track_id
@@ -302,6 +306,7 @@ class Router(Closable):
         if self.closed:
             return
         self.plans.pop(participant_id, None)
+        self.quality.forget(participant_id)
         self._last_levels.pop(participant_id, None)
         subscriber = self.subscribers.pop(participant_id, None)
         if subscriber is not None:
@@ -310,7 +315,7 @@ class Router(Closable):
 
     @property
     def empty(self) -> bool:
-        return not self.publishers and not self.subscribers
+        return not self.publishers and not self.subscribers and not self.plans
 
     async def close(self) -> None:
         """Close every transport (each tells its producers or consumers), then stop the reports. Once."""
@@ -367,6 +372,7 @@ class Router(Closable):
 
     async def _tick(self) -> None:
         next_stats = time.monotonic() + STATS_INTERVAL_S
+        next_quality = time.monotonic() + QUALITY_INTERVAL_S
         while True:
             await asyncio.sleep(LEVEL_INTERVAL_S)
             listener = self._listener()
@@ -376,6 +382,12 @@ class Router(Closable):
                     self._last_levels = levels
                     await listener.on_audio_levels(self.room_id, levels)
                 self._sync_sender_reports()  # in a helper: no loop variable outlives it in this frame
+                if time.monotonic() >= next_quality:
+                    next_quality = time.monotonic() + QUALITY_INTERVAL_S
+                    changes = self.quality.step(time.monotonic(), self.producers, self.subscribers, self.plans)
+                    for pid, change in changes:
+                        if listener is not None:
+                            await listener.on_quality_changed(self.room_id, pid, change)
                 if time.monotonic() >= next_stats:
                     next_stats += STATS_INTERVAL_S
                     stats = self.track_stats()

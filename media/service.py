@@ -78,6 +78,12 @@ class MediaService:
             raise KeyError(f"no media for room {room_id}")
         return router.attach_sink(track_id, sink)
 
+    def request_keyframe(self, room_id: str, track_id: str) -> None:
+        """A sink holder (HLS at each segment boundary) wants a keyframe: a throttled, coalesced PLI."""
+        router = self.routers.get(room_id)
+        if router is not None:
+            router.request_keyframe(track_id)
+
     def audio_levels(self, room_id: str) -> dict[str, float]:
         router = self.routers.get(room_id)
         return router.audio_levels() if router else {}

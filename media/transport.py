@@ -32,22 +32,13 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
-from aiortc.rtp import (
-    RTCP_PSFB_FIR,
-    RTCP_PSFB_PLI,
-    RTCP_RTPFB_NACK,
-    AnyRtcpPacket,
-    RtcpPsfbPacket,
-    RtcpRrPacket,
-    RtcpRtpfbPacket,
-    RtcpSrPacket,
-    RtpPacket,
-)
+from aiortc.rtp import RTCP_PSFB_PLI, RtcpPsfbPacket, RtpPacket
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from core.contracts import Layer, MediaKind, Source
 from core.errors import InvalidStateError
 from media import aiortc_seams as seams
+from media.bandwidth import SubscriberFeedback, subscriber_rtcp_handler
 from media.consumer import Consumer, ConsumerListener
 from media.lifecycle import Closable
 from media.producer import Producer, ProducerInfo, ProducerListener
@@ -145,6 +136,7 @@ class PublisherTransport(Closable):
                 await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
                 answer = await self.pc.createAnswer()
                 await self.pc.setLocalDescription(answer)
+                seams.grow_receive_buffers(self.pc)
             except AiortcInvalidState as e:
                 if self.closed:  # closed while negotiating: the caller raced a leave or a room close
                     raise InvalidStateError("publish offer: the publisher transport closed meanwhile") from e
@@ -254,6 +246,7 @@ class SubscriberTransport(Closable):
         self._again = False
         self._lock = asyncio.Lock()
         self._writer: seams.RtpWriter | None = None
+        self.feedback = SubscriberFeedback()  # REMB and receiver-report loss, for bandwidth-driven quality
         self.pc.on("connectionstatechange", self._on_state)
 
     def _on_state(self) -> None:
@@ -290,7 +283,7 @@ class SubscriberTransport(Closable):
             transceiver.setCodecPreferences(preferred)
         seams.set_stream_id(transceiver.sender, producer.info.participant_id)
         seams.capture_send_parameters(transceiver.sender, functools.partial(self._start, consumer, transceiver))
-        seams.intercept_sender_rtcp(transceiver.sender, self._rtcp_handler(consumer))
+        seams.intercept_sender_rtcp(transceiver.sender, subscriber_rtcp_handler(consumer, self.feedback))
         self.slots[track_id] = _Slot(consumer, transceiver)
         self._listener.on_consumer_changed(consumer)  # the Router fans the producer out to it
         return consumer
@@ -320,33 +313,14 @@ class SubscriberTransport(Closable):
             (c.payloadType for c in params.codecs if c.name == "rtx" and c.parameters.get("apt") == codec.payloadType),
             None,
         )
-        # No abs-send-time toward subscribers: it only feeds receiver-side bandwidth estimation (REMB),
-        # which this SFU does not act on; leaving it out saves bytes and the subscribers' REMB traffic.
-        abs_id = 0
+        # abs-send-time on video feeds the subscriber's delay-based estimate, sent back as REMB (media.bandwidth)
+        abs_id = next((e.id for e in params.headerExtensions if e.uri.endswith("abs-send-time")), 0)
         level_id = next((e.id for e in params.headerExtensions if e.uri.endswith("ssrc-audio-level")), 0)
         ssrc, rtx_ssrc = seams.sender_ssrcs(transceiver.sender)
         slot = self.slots.get(consumer.track_id)
         consumer.start(self._writer, ssrc, rtx_ssrc, codec.payloadType, rtx_pt, (abs_id, level_id))
         if slot is not None and not slot.active:
             consumer.paused = True
-
-    def _rtcp_handler(self, consumer: Consumer) -> seams.RtcpHandler:
-        async def handle(packet: AnyRtcpPacket) -> bool:
-            if isinstance(packet, RtcpRtpfbPacket):
-                if packet.fmt == RTCP_RTPFB_NACK:
-                    consumer.on_nack(packet.lost)
-                return True
-            if isinstance(packet, RtcpPsfbPacket):
-                if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
-                    consumer.on_keyframe_request()
-                return True  # REMB: forwarding does not adapt the publisher's bitrate
-            if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
-                for report in packet.reports:
-                    if report.ssrc == consumer.ssrc:
-                        consumer.on_receiver_report(report.packets_lost, report.fraction_lost)
-            return False
-
-        return handle
 
     def sync_sender_reports(self) -> None:
         for slot in self.slots.values():
@@ -365,6 +339,7 @@ class SubscriberTransport(Closable):
             self._again = False
             offer = await self.pc.createOffer()
             await self.pc.setLocalDescription(offer)
+            seams.grow_receive_buffers(self.pc)
             sdp = self.pc.localDescription.sdp
         await self._send_offer(sdp)
 

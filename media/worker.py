@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from core.contracts import MediaTrack, PublishedTrackSpec
+from core.contracts import MediaTrack, PublishedTrackSpec, QualityChange
 from media.channel import Channel
 from media.service import MediaService
 
@@ -46,6 +46,10 @@ class _Listener:
 
     async def on_track_stats(self, room_id: str, stats: list[dict[str, Any]]) -> None:
         await self.channel.notify("track_stats", {"room_id": room_id, "stats": stats})
+
+    async def on_quality_changed(self, room_id: str, participant_id: str, change: QualityChange) -> None:
+        change_data = asdict(change) | {"tracks": list(change.tracks)}
+        await self.channel.notify("quality_changed", {"room_id": room_id, "participant_id": participant_id, "change": change_data})
 
 
 def _track(track: MediaTrack) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from core.contracts import (
     PcRole,
     PublishedTrackSpec,
     Quality,
+    QualityChange,
     Sfu,
     SinkHandle,
 )
@@ -238,6 +239,9 @@ class WorkerPool:
                 await listener.on_audio_levels(room_id, data["levels"])
             case "track_stats":
                 await listener.on_track_stats(room_id, data["stats"])
+            case "quality_changed":
+                change = QualityChange(**(data["change"] | {"tracks": tuple(data["change"]["tracks"])}))
+                await listener.on_quality_changed(room_id, data["participant_id"], change)
 
 
 async def open_sfu(settings: Settings) -> Sfu:

@@ -9,6 +9,7 @@ MODEL_MODULES = [
     "rooms.evaluation_records",
     "rooms.planning",
     "rooms.devices",
+    "rooms.device_checks",
     "web.password_resets",
     "scheduler.models",
     "recorder.models",

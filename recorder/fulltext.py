@@ -13,11 +13,13 @@ from typing import Literal
 
 from sqlalchemy import ColumnElement, Date, Float, Integer, Subquery, cast, func, literal_column, select
 from sqlalchemy import text as sql_text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from recorder.models import Resource
 
 Mode = Literal["all", "any"]
 BM25 = "bm25(lib_resources_fts, 5.0, 3.0, 1.0)"
+COMMON_MIN_LIBRARY = 1000  # below this many resources no word is left out as common
 
 
 def _fts5_expression(terms: list[str], mode: Mode) -> str:
@@ -25,7 +27,7 @@ def _fts5_expression(terms: list[str], mode: Mode) -> str:
     return joiner.join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
-def match(dialect: str, terms: list[str], mode: Mode) -> Subquery:
+def match(dialect: str, terms: list[str], mode: Mode, name: str = "fts") -> Subquery:
     """Rows matching the terms: a subquery with `rid` (resource id) and `rel` (relevance in [0, 1))."""
     if dialect == "postgresql":
         vector = literal_column("lib_resources.search_vector")
@@ -37,14 +39,37 @@ def match(dialect: str, terms: list[str], mode: Mode) -> Subquery:
         return (
             select(Resource.id.label("rid"), cast(rank, Float).label("rel"))
             .where(vector.op("@@")(query))
-            .subquery("fts")
+            .subquery(name)
         )
     raw = sql_text(
         f"SELECT rowid AS rid, -{BM25} AS b FROM lib_resources_fts WHERE lib_resources_fts MATCH :expr"
     ).bindparams(expr=_fts5_expression(terms, mode))
-    inner = raw.columns(rid=Integer, b=Float).subquery("fts_raw")
+    inner = raw.columns(rid=Integer, b=Float).subquery(f"{name}_raw")
     # bm25 grows without bound: b / (b + 1) maps it into [0, 1) like ts_rank_cd's normalisation 32.
-    return select(inner.c.rid, (inner.c.b / (inner.c.b + 1.0)).label("rel")).subquery("fts")
+    return select(inner.c.rid, (inner.c.b / (inner.c.b + 1.0)).label("rel")).subquery(name)
+
+
+async def common_terms(session: AsyncSession, dialect: str, terms: list[str], share: float) -> set[str]:
+    """Terms found in more than `share` of all resources. Ranking any-of-the-words over such a term (课时, a
+    stray "s") costs a relevance computation per matching row — thousands — for words that barely rank."""
+    if len(terms) < 2:
+        return set()
+    if dialect == "postgresql":
+        vector = literal_column("lib_resources.search_vector")
+        counts = [select(func.count()).select_from(Resource).where(
+            vector.op("@@")(func.plainto_tsquery("simple", t))).scalar_subquery() for t in terms]  # fmt: skip
+    else:
+        counts = [
+            sql_text(f"(SELECT count(*) FROM lib_resources_fts WHERE lib_resources_fts MATCH :t{i})")
+            .bindparams(**{f"t{i}": _fts5_expression([t], "all")}).columns(n=Integer).scalar_subquery()
+            for i, t in enumerate(terms)
+        ]
+    row = (await session.execute(select(select(func.count(Resource.id)).scalar_subquery(), *counts))).one()
+    total, found = int(row[0] or 0), dict(zip(terms, (int(n or 0) for n in row[1:]), strict=True))
+    if total < COMMON_MIN_LIBRARY:
+        return set()  # a small library: every word counts
+    common = {t for t, n in found.items() if n > share * total}
+    return common if any(found[t] for t in terms if t not in common) else set()
 
 
 def days_since(dialect: str, column: ColumnElement) -> ColumnElement[float]:

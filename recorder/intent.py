@@ -9,9 +9,12 @@ Matching is on the query with spaces, punctuation and particles squeezed out, so
 from __future__ import annotations
 
 import re
+import time
+import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recorder.catalogue import GRADE_NAMES
@@ -41,15 +44,55 @@ class Intent:
         return sum(x is not None for x in (self.grade, self.subject, self.stage)) + bool(self.volume_nodes)
 
 
-def _names(query: str, name: str) -> bool:
-    """The query names this point: the whole name is in the query, or a typed word of ≥ 2 characters
-    is a part of the name ("there be" → "there be 句型")."""
-    target = squeeze(name)
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """What queries are matched against, read once and kept per database for a while: every knowledge point
+    (id, squeezed name, path) and, per volume name (上册, 下册), the textbook nodes under such volumes."""
+
+    key: tuple[int, int, int, int]
+    loaded: float
+    points: list[tuple[int, str, str]]
+    volume_nodes: dict[str, frozenset[int]]
+
+
+_VOCABULARY: weakref.WeakKeyDictionary[Any, Vocabulary] = weakref.WeakKeyDictionary()
+FRESH_SECONDS = 60.0  # a knowledge or textbook import shows in search within this (and at once on another count)
+
+
+async def vocabulary(session: AsyncSession) -> Vocabulary:
+    """The cached vocabulary, reloaded when the tables' row count or highest id changed, or it got old."""
+    engine = session.get_bind()
+    key_row = (await session.execute(select(
+        select(func.count(KnowledgePoint.id)).scalar_subquery(), select(func.max(KnowledgePoint.id)).scalar_subquery(),
+        select(func.count(TextbookNode.id)).scalar_subquery(), select(func.max(TextbookNode.id)).scalar_subquery(),
+    ))).one()  # fmt: skip
+    key = tuple(int(x or 0) for x in key_row)
+    found = _VOCABULARY.get(engine)
+    if found is not None and found.key == key and time.monotonic() - found.loaded < FRESH_SECONDS:
+        return found
+    rows = (await session.execute(select(KnowledgePoint.id, KnowledgePoint.name, KnowledgePoint.path))).all()
+    points = [(pid, squeeze(name), path) for pid, name, path in rows]
+    nodes = (await session.execute(select(TextbookNode.id, TextbookNode.path, TextbookNode.level,
+                                          TextbookNode.name))).all()  # fmt: skip
+    volumes: dict[str, list[str]] = {}
+    for _, path, level, name in nodes:
+        if level == "volume":
+            volumes.setdefault(name, []).append(path)
+    under = {name: frozenset(nid for nid, path, _, _ in nodes if path.startswith(tuple(prefixes)))
+             for name, prefixes in volumes.items()}  # fmt: skip
+    made = Vocabulary((key[0], key[1], key[2], key[3]), time.monotonic(), points, under)
+    _VOCABULARY[engine] = made
+    return made
+
+
+def _names(flat_query: str, typed: list[str], target: str) -> bool:
+    """The query names this point: the whole (squeezed) name is in the query, or a typed word of ≥ 2
+    characters is a part of the name ("there be" → "there be 句型")."""
     if len(target) < 2:
         return False
-    if target in squeeze(query):
+    if target in flat_query:
         return True
-    return any(len(w) >= 2 and w in target for w in (squeeze(p) for p in query.split()))
+    return any(len(w) >= 2 and w in target for w in typed)
 
 
 async def understand(session: AsyncSession, text: str) -> Intent:
@@ -57,12 +100,13 @@ async def understand(session: AsyncSession, text: str) -> Intent:
     flat = squeeze(text)
     if not flat:
         return intent
-    points = (await session.execute(select(KnowledgePoint.id, KnowledgePoint.name, KnowledgePoint.path))).all()
-    named = [(pid, path) for pid, name, path in points if _names(text, name)]
+    vocab = await vocabulary(session)
+    typed = [squeeze(p) for p in text.split()]
+    named = [(pid, path) for pid, name, path in vocab.points if _names(flat, typed, name)]
     intent.named_points = {pid for pid, _ in named}
     prefixes = tuple(path for _, path in named if path)
     intent.covered_points = intent.named_points | {
-        pid for pid, _, path in points if prefixes and path.startswith(prefixes)
+        pid for pid, _, path in vocab.points if prefixes and path.startswith(prefixes)
     }
     said: list[str] = []
     for name, grade in GRADES.items():
@@ -81,13 +125,5 @@ async def understand(session: AsyncSession, text: str) -> Intent:
     for word in sorted(said, key=len, reverse=True):
         intent.rest = intent.rest.replace(word, " ")
     if volume:
-        paths = (
-            await session.execute(
-                select(TextbookNode.path).where(TextbookNode.level == "volume", TextbookNode.name == volume)
-            )
-        ).scalars()
-        prefixes = tuple(paths)
-        if prefixes:
-            rows = await session.execute(select(TextbookNode.id, TextbookNode.path))
-            intent.volume_nodes = {nid for nid, path in rows if path.startswith(prefixes)}
+        intent.volume_nodes = set(vocab.volume_nodes.get(volume, frozenset()))
     return intent

@@ -78,10 +78,12 @@ class KnowledgeAssociation(Base):
 
 
 class Resource(Base):
-    """A recorded lesson in the library, with the metadata of its room and timetable entry."""
+    """A library resource: a recorded lesson (with the metadata of its room and timetable entry) or a
+    courseware file a teacher uploaded (课件: PDF, PPTX, DOCX, an image) filed under a textbook section."""
 
     __tablename__ = "lib_resources"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="recording", server_default="recording", index=True)
     recording_id: Mapped[str | None] = mapped_column(String(80), unique=True, nullable=True)
     room_id: Mapped[str] = mapped_column(String(40), default="", index=True)
     room_kind: Mapped[str] = mapped_column(String(16), default="")
@@ -115,6 +117,13 @@ class Resource(Base):
     search_topic: Mapped[str] = mapped_column(Text, default="", server_default="")
     search_body: Mapped[str] = mapped_column(Text, default="", server_default="")
     review_score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # 0–5, set on review
+    # courseware only (migration 0019): the file in Storage, what it is, and its text for search
+    file_key: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    file_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    file_type: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    file_size: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # pages, slides (1 for an image)
+    content_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,5 +1,6 @@
 """按教学进度推送: what a remote classroom is offered for a lesson's section. The best-reviewed recordings of
-the same section by other teachers, and 课前复习 items for the prerequisite knowledge points (the graph's
+the same section by other teachers, the section's courseware files (by anyone, the lesson's own teacher
+included), and 课前复习 items for the prerequisite knowledge points (the graph's
 `precedes` links into the section's points). Every list carries `recorder.access`'s visibility, so a
 resource outside the viewer's scope or not yet published is never pushed."""
 
@@ -27,6 +28,7 @@ class Review:
 class Push:
     recordings: list[Resource]
     review: list[Review]
+    courseware: list[Resource] = field(default_factory=list)
 
 
 def _published(actor: Actor):
@@ -37,10 +39,13 @@ async def for_section(
     session: AsyncSession, actor: Actor, node_id: int, point_ids: list[int], *,
     exclude_teacher: int | None = None, limit: int = 5,
 ) -> Push:  # fmt: skip
-    stmt = select(Resource).where(Resource.textbook_node_id == node_id, _published(actor))
+    stmt = select(Resource).where(Resource.textbook_node_id == node_id, Resource.kind == "recording", _published(actor))
     if exclude_teacher is not None:
         stmt = stmt.where((Resource.teacher_user_id != exclude_teacher) | Resource.teacher_user_id.is_(None))
     recordings = list((await session.execute(stmt.order_by(*BEST_FIRST).limit(limit))).scalars())
+    files = select(Resource).where(Resource.textbook_node_id == node_id, Resource.kind == "courseware",
+                                   _published(actor))
+    courseware = list((await session.execute(files.order_by(*BEST_FIRST).limit(limit))).scalars())
     review: list[Review] = []
     if point_ids:
         rows = await session.execute(
@@ -56,12 +61,13 @@ async def for_section(
                 select(Resource).where(Resource.id.in_(tagged), _published(actor)).order_by(*BEST_FIRST).limit(3)
             )
             review.append(Review(kp.name, list(found.scalars())))
-    return Push(recordings, review)
+    return Push(recordings, review, courseware)
 
 
 async def recording_of(session: AsyncSession, actor: Actor, room_id: str) -> Resource | None:
     """The room's recording if this viewer may see it (published in their scope)."""
     rows = await session.execute(
-        select(Resource).where(Resource.room_id == room_id, Resource.recording_id.is_not(None), _published(actor))
+        select(Resource).where(Resource.room_id == room_id, Resource.recording_id.is_not(None),
+                               Resource.kind == "recording", _published(actor))
     )
     return rows.scalars().first()

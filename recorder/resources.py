@@ -22,6 +22,7 @@ from recorder.index import RecordingIndex
 from recorder.models import KnowledgePoint, Resource, ResourceKnowledge, TextbookNode
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+BODY_TEXT = 4000  # characters of a courseware file's text that are indexed
 
 
 @dataclass(slots=True)
@@ -141,6 +142,7 @@ def index_fields(resource: Resource, chapter_names: list[str], point_names: list
     body = [
         resource.description, resource.teacher_name, resource.school_name, resource.subject,
         resource.stage, GRADE_NAMES.get(resource.grade, ""), " ".join(json.loads(resource.classrooms or "[]")),
+        (resource.content_text or "")[:BODY_TEXT],  # a courseware file's own words (recorder.courseware)
     ]  # fmt: skip
     parts = [resource.title, *body, *chapter_names, *point_names]
     resource.search_text = " ".join(p for p in parts if p).lower()
@@ -167,6 +169,7 @@ def suggested_knowledge(node: TextbookNode | None) -> list[str]:
 async def resource_json(session: AsyncSession, r: Resource, *, detail: bool = False) -> dict:
     out = {
         "id": r.id,
+        "kind": r.kind,
         "recording_id": r.recording_id,
         "room_id": r.room_id,
         "title": r.title,
@@ -186,6 +189,8 @@ async def resource_json(session: AsyncSession, r: Resource, *, detail: bool = Fa
             for kp in (await knowledge_of(session, [r.id]))[r.id]
         ],
     }
+    if r.kind == "courseware":
+        out["file"] = {"name": r.file_name, "type": r.file_type, "size": r.file_size, "pages": r.pages}
     nodes = await lineage(session, r.textbook_node_id) if r.textbook_node_id else []
     out["textbook"] = [{"id": n.id, "level": n.level, "name": n.name} for n in nodes]
     if detail:

@@ -16,7 +16,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import ColumnElement, Float, Select, and_, case, cast, false, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    null,
+    select,
+    true,
+    union,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recorder import catalogue, fulltext, knowledge, segment
@@ -26,8 +43,10 @@ from recorder.models import Resource, ResourceKnowledge
 from recorder.review import Actor
 
 FACETS = ("subject", "grade", "school_name", "teacher_name")
+FACET_VALUES = 30  # values shown per facet
 # Weights of the combined score; each part is in [0, 1].
 WEIGHTS = {"text": 0.45, "knowledge": 0.25, "axes": 0.12, "review": 0.08, "quality": 0.05, "recency": 0.05}
+COMMON_SHARE = 0.12  # with some of the words, a word in more than this share of the library is left out
 STRICT_ENOUGH = 10  # fewer lessons with every word: also rank those with some of them (`relaxed`)
 STATUS_WEIGHT = {"published": 1.0, "approved": 0.6, "submitted": 0.3}
 
@@ -170,50 +189,90 @@ async def search(session: AsyncSession, q: Query, actor: Actor) -> Result:
         total, facets = await _facets(session, stmt)
         page = stmt.order_by(Resource.lesson_date.desc(), Resource.id.desc()).limit(limit).offset(offset)
         return Result(total, list((await session.execute(page)).scalars()), facets)
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     intent = await understand(session, q.text)
-    terms = segment.query_terms(intent.rest)
+    typed = terms = segment.query_terms(intent.rest)
     facet_cols = [Resource.__table__.c[name] for name in FACETS]
-    rows: list = []
     relaxed = False
     for mode in ("all", "any"):
+        if terms and mode == "any":  # some of the words: the rarer ones (all of them when every word is common)
+            common = await fulltext.common_terms(session, dialect, terms, COMMON_SHARE)
+            terms = [t for t in terms if t not in common] or terms
         if terms:
             fts = fulltext.match(dialect, terms, mode)
             score = _score(dialect, fts.c.rel, intent).label("score")
             found = fts.c.rid.is_not(None)
-            base = select(Resource.id, score, *facet_cols).outerjoin(fts, fts.c.rid == Resource.id)
+            base = select(Resource.id, score, Resource.lesson_date, *facet_cols).join(fts, fts.c.rid == Resource.id)
         else:  # only axes named ("四年级英语"): the lessons on those axes
             score = _score(dialect, literal(0.0), intent).label("score")
             found = _axes_condition(intent)
-            base = select(Resource.id, score, *facet_cols)
+            base = select(Resource.id, score, Resource.lesson_date, *facet_cols)
         if intent.named_points and (mode == "any" or not terms):
-            found = found | _tagged(intent.covered_points)
-        base = base.where(found)
-        stmt = await _filtered(session, q, actor, base)
-        # One pass gives the order, the total and the facet counts (no second trip per facet).
-        rows = (await session.execute(stmt.order_by(score.desc(), Resource.lesson_date.desc()))).all()
-        if len(rows) >= STRICT_ENOUGH or mode == "any" or len(terms) <= 1:
+            tagged = select(ResourceKnowledge.resource_id.label("rid")).where(
+                ResourceKnowledge.knowledge_point_id.in_(intent.covered_points))
+            if terms:  # a lesson tagged with a named point counts even without the words: the candidates are
+                # the matches and the tagged, so the database starts from them, not from every visible lesson
+                again = fulltext.match(dialect, terms, mode, name="fts_ids")
+                cand = union(select(again.c.rid), tagged).subquery("cand")
+                base = (select(Resource.id, score, Resource.lesson_date, *facet_cols)
+                        .select_from(cand).join(Resource, Resource.id == cand.c.rid)
+                        .outerjoin(fts, fts.c.rid == Resource.id))  # fmt: skip
+                found = true()
+            else:
+                found = found | Resource.id.in_(tagged)
+        stmt = await _filtered(session, q, actor, base.where(found))
+        total, page, facets = await _ranked(session, stmt, limit, offset)
+        if total >= STRICT_ENOUGH or mode == "any" or len(terms) <= 1:
             break
         relaxed = True
-    facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-    for row in rows:
-        for name in FACETS:
-            value = getattr(row, name)
-            if value not in (None, "", 0):
-                facets[name][str(value)] = facets[name].get(str(value), 0) + 1
-    chosen = rows[offset : offset + limit]
     by_id = {
         r.id: r
-        for r in (await session.execute(select(Resource).where(Resource.id.in_([c.id for c in chosen])))).scalars()
+        for r in (await session.execute(select(Resource).where(Resource.id.in_([rid for rid, _ in page])))).scalars()
     }
     return Result(
-        len(rows),
-        [by_id[c.id] for c in chosen if c.id in by_id],
-        {k: sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))[:30] for k, v in facets.items()},
-        relaxed and bool(rows),
-        terms,
-        {c.id: round(c.score, 4) for c in chosen},
+        total,
+        [by_id[rid] for rid, _ in page if rid in by_id],
+        facets,
+        relaxed and total > 0,
+        typed,
+        {rid: round(sc, 4) for rid, sc in page},
     )
+
+
+async def _ranked(
+    session: AsyncSession, stmt: Select, limit: int, offset: int
+) -> tuple[int, list[tuple[int, float]], dict[str, list[tuple[str, int]]]]:
+    """One round trip for the page, the total and every facet's counts: the matches are computed once
+    (a MATERIALIZED CTE on SQLite ≥ 3.35 and PostgreSQL ≥ 12) and counted in SQL, so no row past the page
+    and the facets' top values ever reaches Python."""
+    m = stmt.cte("matched").prefix_with("MATERIALIZED")
+    none_s, none_f = null().cast(String), null().cast(Float)
+    order = (m.c.score.desc(), m.c.lesson_date.desc(), m.c.id.desc())
+    page = (select(m.c.id, m.c.score, func.row_number().over(order_by=order).label("rn"))
+            .order_by(*order).limit(limit).offset(offset).subquery("page"))  # fmt: skip
+    parts = [
+        select(literal("page").label("k"), page.c.id, none_s.label("v"), page.c.score, page.c.rn.label("n")),
+        select(literal("total"), null().cast(Integer), none_s, none_f, func.count()).select_from(m),
+    ]
+    for name in FACETS:
+        col = m.c[name]
+        text = cast(col, String)
+        counted = (select(text.label("v"), func.count().label("n")).where(col.is_not(None))
+                   .group_by(text).order_by(func.count().desc(), text).limit(FACET_VALUES + 2).subquery(f"f_{name}"))
+        parts.append(select(literal(name), null().cast(Integer), counted.c.v, none_f, counted.c.n))
+    rows = (await session.execute(union_all(*parts))).all()
+    total = 0
+    page_rows: list[tuple[int, float, int]] = []
+    facets: dict[str, list[tuple[str, int]]] = {name: [] for name in FACETS}
+    for k, rid, value, sc, n in rows:
+        if k == "page":
+            page_rows.append((int(rid), float(sc), int(n)))
+        elif k == "total":
+            total = int(n)
+        elif value not in (None, "", "0") and len(facets[k]) < FACET_VALUES:
+            facets[k].append((str(value), int(n)))
+    page_rows.sort(key=lambda x: x[2])  # UNION ALL keeps no order: the page's own order is its row number
+    return total, [(rid, sc) for rid, sc, _ in page_rows], facets
 
 
 async def substring_search(session: AsyncSession, q: Query, actor: Actor) -> Result:

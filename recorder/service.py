@@ -85,7 +85,14 @@ class RecorderService:
         return recovered
 
     async def close(self) -> None:
-        """Shutting down: stop writing (the journal lets the next start finalise) and stop following."""
+        """Shutting down (SIGTERM): finalise and file what is being recorded, so a graceful stop leaves no
+        recording open; then stop following. One that cannot be finalised now is left to its journal, which
+        the next start finalises (as after a crash)."""
+        for room_id in list(self.live):
+            try:
+                await self.stop(room_id)
+            except Exception:
+                log.exception("recorder: finalising %s at shutdown failed; the next start will", room_id)
         for task in list(self._watching.values()):
             task.cancel()
         for task in list(self._watching.values()):

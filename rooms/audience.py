@@ -24,8 +24,12 @@ def _primary(tracks: Iterable[TrackInfo]) -> list[TrackInfo]:
     return [t for t in tracks if t.quality == "high"]
 
 
-def plan(room: Room, preferences: dict[str, dict[str, str]] | None = None) -> Plan:
-    """preferences: subscriber → publisher → high | low | off, as asked by the client."""
+def plan(
+    room: Room, preferences: dict[str, dict[str, str]] | None = None,
+    subscribers: Iterable[Participant] | None = None,
+) -> Plan:
+    """preferences: subscriber → publisher → high | low | off, as asked by the client. `subscribers`: plan
+    only these (the newcomers of a join burst; another's plan depends on the tracks, not on who else is in)."""
     preferences = preferences or {}
     by_owner: dict[str, list[TrackInfo]] = {}
     for t in _primary(room.tracks.values()):
@@ -37,7 +41,7 @@ def plan(room: Room, preferences: dict[str, dict[str, str]] | None = None) -> Pl
     recent = sorted(publishers, key=lambda p: -room.speakers.get(p.id, 0.0))  # stable: join order on ties
 
     out: Plan = {}
-    for sub in room.participants.values():
+    for sub in room.participants.values() if subscribers is None else subscribers:
         if not sub.grants.can_subscribe:
             continue
         wanted: dict[str, str] = {}  # publisher → default camera quality

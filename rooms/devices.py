@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, Database, UTCDateTime, utcnow
 from core.directory import Classroom, School
+from rooms.device_checks import DeviceCheckRecord, check_json
 from rooms.records import PresenceRecord, RoomMember, RoomRecord
 from rooms.room import Room
 
@@ -48,11 +49,13 @@ class Device:
     lesson: dict[str, Any] | None
     missing: bool
     reason: str
+    check: dict[str, Any] | None = None  # the PC's last device check (rooms.device_checks)
 
     def to_dict(self) -> dict[str, Any]:
         return {"classroom_id": self.classroom_id, "school": self.school, "name": self.name, "state": self.state,
                 "last_seen": self.last_seen.isoformat() if self.last_seen else None, "quality": self.quality,
-                "lesson": self.lesson, "missing": self.missing, "reason": self.reason}
+                "lesson": self.lesson, "missing": self.missing, "reason": self.reason,
+                "check": self.check}
 
 
 def quality_of(stats: list[dict[str, Any]]) -> str:
@@ -85,6 +88,7 @@ async def device_board(db: Database, live: dict[str, Room], stats: dict[str, lis
                                           & (RoomRecord.scheduled_end > now))))).all()
         reasons = {(a.room_id, a.classroom_id): a.reason for a in (await s.execute(
             select(AbsenceRecord).where(AbsenceRecord.room_id.in_({r.id for r, _ in due})))).scalars()}
+        checks = {r.classroom_id: check_json(r) for r in (await s.execute(select(DeviceCheckRecord))).scalars()}
     expected: dict[int, RoomRecord] = {cid: r for r, cid in due if cid is not None}
     where: dict[int, tuple[Room, Any]] = {}
     for room in live.values():
@@ -108,6 +112,7 @@ async def device_board(db: Database, live: dict[str, Room], stats: dict[str, lis
             classroom_id=c.id, school=school.name, name=c.name, state=state,
             last_seen=now if state == "online" else seen.get(c.id), quality=quality_of(mine), lesson=lesson,
             missing=missing, reason=reasons.get((expected[c.id].id, c.id), "") if missing else "",
+            check=checks.get(c.id),
         ))
     return out
 

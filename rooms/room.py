@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from core.tokens import Grants
 from rooms.roles import Role, RoomKind
+from rooms.roster import Roster
 from rooms.stage import Stage
 
 
@@ -74,31 +75,43 @@ class Room:
     title: str
     state: RoomState = RoomState.OPEN
     stage: Stage = field(default_factory=Stage)
-    participants: dict[str, Participant] = field(default_factory=dict)
+    participants: dict[str, Participant] = field(default_factory=lambda: Roster(_staff))
     tracks: dict[str, TrackInfo] = field(default_factory=dict)
     speakers: dict[str, float] = field(default_factory=dict)  # participant → last time heard
     record: bool = True
     times: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.participants, Roster):
+            self.participants = Roster(_staff, self.participants)
 
     def visible_to(self, viewer: Participant | None, other: Participant) -> bool:
         """Hidden participants (observers, patrolling coordinators) are seen only by other hidden ones."""
         return not other.hidden or (viewer is not None and viewer.hidden)
 
     def snapshot(self, viewer: Participant | None = None) -> dict[str, Any]:
-        visible = {pid for pid, p in self.participants.items() if self.visible_to(viewer, p)}
-        audience = len(visible)
+        roster = cast(Roster[Participant], self.participants)
+        sees_hidden = viewer is not None and viewer.hidden
+        audience = len(roster) - (0 if sees_hidden else roster.hidden)
         if self.kind == RoomKind.BROADCAST and viewer is not None and not _staff(viewer):
-            # A viewer among a thousand is sent the people it watches, not the thousand (O(n) per join,
-            # O(n²) per class otherwise), as it is sent no other viewer's comings and goings.
-            on_stage = set(self.stage.on_stage)
-            visible = {pid for pid in visible if pid == viewer.id or pid in on_stage or _staff(self.participants[pid])}
+            # A viewer among a thousand is sent the people it watches (the roster's staff, the stage and
+            # itself), not the thousand: O(staff) per join, not O(n), as it is sent no other viewer's
+            # comings and goings.
+            picked = dict(roster.staff)
+            for pid in (*self.stage.on_stage, viewer.id):
+                if pid in roster:
+                    picked[pid] = roster[pid]
+            shown = [p for p in picked.values() if sees_hidden or not p.hidden]
+        else:
+            shown = [p for p in roster.values() if sees_hidden or not p.hidden]
+        visible = {p.id for p in shown}
         return {
             "id": self.id,
             "kind": self.kind.value,
             "title": self.title,
             "state": self.state.value,
             "record": self.record,
-            "participants": [self.participants[pid].to_dict() for pid in visible],
+            "participants": [p.to_dict() for p in shown],
             "tracks": [t.to_dict() for t in self.tracks.values() if t.participant_id in visible],
             "stage": list(self.stage.on_stage),
             "hands": self.stage.queue(),

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from core.bus import Bus
+from core.bus import Bus, BusUnavailable
 from core.errors import SankeError
 from core.tokens import Claims
 from rooms.audience import is_hub
@@ -226,8 +226,9 @@ class RoomService:
         presence_id = await self._presence_id(room_id, p)
         if presence_id is not None:
             await self.store.presence_leave(presence_id, time.time())
-        await self.bus.hdel(f"room:{room_id}:participants", pid)
-        await self.bus.delete(f"presence:{room_id}:{pid}")
+        with contextlib.suppress(BusUnavailable):  # Redis away: the seat is gone here all the same
+            await self.bus.hdel(f"room:{room_id}:participants", pid)
+            await self.bus.delete(f"presence:{room_id}:{pid}")
         await self._emit(room, {"type": "participant.left", "participant_id": pid, "reason": reason}, about=p)
         if stage_changed:
             await self._emit_stage(room)
@@ -243,7 +244,8 @@ class RoomService:
         return p.presence_id
 
     async def heartbeat(self, room_id: str, pid: str) -> None:
-        await self.bus.set(f"presence:{room_id}:{pid}", self.node_id, ttl=PRESENCE_TTL)
+        with contextlib.suppress(BusUnavailable):  # Redis away: the key is refreshed by the next ping
+            await self.bus.set(f"presence:{room_id}:{pid}", self.node_id, ttl=PRESENCE_TTL)
 
     # hands and stage ---------------------------------------------------------------------------
 
@@ -366,7 +368,12 @@ class RoomService:
                 # A remote classroom's (or a broadcast viewer's) comings and goings and its hand matter to
                 # the hub side and the moderators, not to the other N-1: scoping keeps fan-out linear.
                 event["scope"] = "hub"
-        await self.bus.publish(room_channel(room.id), event)
+        try:
+            await self.bus.publish(room_channel(room.id), event)
+        except BusUnavailable:
+            # A change the room made without being asked (a drop, a grace expiry) still holds on this node;
+            # what a participant asks for is refused up front while the bus is down (signaling.session).
+            log.warning("room %s: %s not published, the bus is down", room.id, event.get("type"))
 
     async def _notify(self, room: Room) -> None:
         for observer in self._observers:

@@ -4,21 +4,23 @@ are handed in by the caller (`scheduler` does not read the library's tables)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
 from scheduler import store
-from scheduler.calendar import Occurrence, occurrences
+from scheduler.calendar import Move, Occurrence, occurrences
 from scheduler.county import County
 from scheduler.facts import rooms_by_ref
 from scheduler.progress import LessonFact, PlanItem, Section, default_plan
 from scheduler.progress_models import ProgressCorrection, ProgressItem, ProgressPlan
+from scheduler.timetable import Timetable
 
 # (grade, subject key, term start) → the volume's label, node id and ordered sections; from the library
 SectionSource = Callable[[int, str, dt.date], Awaitable[tuple[str, int | None, list[Section]]]]
@@ -36,10 +38,40 @@ class Group:
     lesson_keys: set[str]
 
 
+GroupKey = tuple[str, str, int]  # (hub teacher, subject, grade)
+
+
 @dataclass(slots=True)
 class Context:
+    """The term's occurrences, indexed once: by teaching group and by weekly lesson key. Building it is the
+    CPU-heavy step (a county's whole term); it runs in a worker thread, and everything after it is a lookup."""
+
     county: County
     occurrences: list[Occurrence]
+    groups: list[Group] = field(default_factory=list)
+    by_group: dict[GroupKey, list[Occurrence]] = field(default_factory=dict)
+    group_of_lesson: dict[str, Group] = field(default_factory=dict)
+
+
+def build_context(county: County, timetable: Timetable | None, moves: list[Move]) -> Context:
+    """Occurrences of the published timetable and their indexes (pure: runs in a thread)."""
+    occ = occurrences(county, timetable, moves) if timetable is not None else []
+    names = {t.id: t.name for t in county.teachers}
+    found: dict[GroupKey, Group] = {}
+    by_group: dict[GroupKey, list[Occurrence]] = {}
+    for o in occ:
+        ls = o.lesson
+        key = (ls.teacher, ls.subject, ls.grade)
+        g = found.get(key)
+        if g is None:
+            g = found[key] = Group(ls.teacher, names.get(ls.teacher, ls.teacher), ls.subject, ls.grade, [], set())
+        if ls.key not in g.lesson_keys:
+            g.lesson_keys.add(ls.key)
+            g.classrooms = sorted(set(g.classrooms) | set(ls.classrooms))
+        by_group.setdefault(key, []).append(o)
+    ordered = sorted(found.values(), key=lambda g: (g.teacher, g.subject, g.grade))
+    of_lesson = {k: g for g in ordered for k in g.lesson_keys}
+    return Context(county, occ, ordered, by_group, of_lesson)
 
 
 async def context(session: AsyncSession) -> Context | None:
@@ -51,28 +83,16 @@ async def context(session: AsyncSession) -> Context | None:
     row = await store.latest_timetable(session, version.id, published=True)
     if row is None:
         return Context(county, [])
-    return Context(county, occurrences(county, store.timetable_of(row), await store.moves_of(session, row.id)))
+    timetable, moves = store.timetable_of(row), await store.moves_of(session, row.id)
+    return await asyncio.to_thread(build_context, county, timetable, moves)
 
 
 def groups(ctx: Context) -> list[Group]:
-    names = {t.id: t.name for t in ctx.county.teachers}
-    out: dict[tuple[str, str, int], Group] = {}
-    for o in ctx.occurrences:
-        ls = o.lesson
-        g = out.setdefault(
-            (ls.teacher, ls.subject, ls.grade),
-            Group(ls.teacher, names.get(ls.teacher, ls.teacher), ls.subject, ls.grade, [], set()),
-        )
-        g.lesson_keys.add(ls.key)
-        g.classrooms = sorted(set(g.classrooms) | set(ls.classrooms))
-    return sorted(out.values(), key=lambda g: (g.teacher, g.subject, g.grade))
+    return ctx.groups
 
 
 def group_occurrences(ctx: Context, plan: ProgressPlan) -> list[Occurrence]:
-    return [
-        o for o in ctx.occurrences
-        if (o.lesson.teacher, o.lesson.subject, o.lesson.grade) == (plan.teacher_ref, plan.subject, plan.grade)
-    ]  # fmt: skip
+    return ctx.by_group.get((plan.teacher_ref, plan.subject, plan.grade), [])
 
 
 async def items_of(session: AsyncSession, plan_id: int) -> list[ProgressItem]:
@@ -168,5 +188,4 @@ async def correct(session: AsyncSession, plan: ProgressPlan, lesson_ref: str, no
 
 def plan_for_ref(ctx: Context, ref: str) -> Group | None:
     """The teaching group of a timetabled lesson occurrence (a room's `timetable_ref`)."""
-    key = ref.rsplit("/", 1)[0]
-    return next((g for g in groups(ctx) if key in g.lesson_keys), None)
+    return ctx.group_of_lesson.get(ref.rsplit("/", 1)[0])

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from core.contracts import MediaSeam, MediaTrack, Outbox, Quality
+from core.contracts import MediaSeam, MediaTrack, Outbox, Quality, QualityChange
 from core.tokens import TokenSigner
 from rooms.audience import Plan, plan
+from rooms.roles import RoomKind
 from rooms.room import Room, TrackInfo
 from rooms.service import RoomService
 from signaling.fanout import Fanouts
@@ -24,12 +26,28 @@ from signaling.fanout import Fanouts
 log = logging.getLogger(__name__)
 
 
+def _future() -> asyncio.Future[None]:
+    return asyncio.get_running_loop().create_future()
+
+
 @dataclass(eq=False)
 class _PlanRunner:
     room: Room
     task: asyncio.Task[Any] | None
     dirty: bool = True
-    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    next_pass: asyncio.Future[None] = field(default_factory=_future)  # done when the next pass has run
+
+
+def plan_inputs(room: Room, preferences_version: int) -> tuple[object, ...]:
+    """Everything a subscriber's plan depends on besides the subscriber itself (see rooms.audience.plan):
+    the tracks, the stage, who spoke last (coteach's last-N) and the preferences. Participants' roles and
+    grants never change, so while these stay equal only newcomers' plans need computing."""
+    return (
+        tuple((t.track_id, t.participant_id, t.kind, t.source, t.quality) for t in room.tracks.values()),
+        tuple(room.stage.on_stage),
+        tuple(room.speakers.items()) if room.kind == RoomKind.COTEACH else (),
+        preferences_version,
+    )
 
 
 class SignalingHub:
@@ -45,6 +63,9 @@ class SignalingHub:
         self.fanouts = Fanouts(rooms.bus)  # room events to this node's participants, filtered by audience
         self.preferences: dict[str, dict[str, dict[str, str]]] = {}  # room → subscriber → publisher → q
         self._plans: dict[str, Plan] = {}
+        self._inputs: dict[str, tuple[object, ...]] = {}  # room → plan_inputs of the plans in _plans
+        self._prefs_version = 0
+        self._forgotten: dict[str, set[str]] = {}  # room → plans forgotten while a pass was running
         self.track_stats: dict[str, list[dict[str, Any]]] = {}
         self._planning: dict[str, _PlanRunner] = {}  # room → the call applying its plans now
         rooms.add_observer(self.apply_plan)
@@ -63,8 +84,21 @@ class SignalingHub:
             return True
         return False
 
+    async def kick(self, identity: str, code: int, reason: str) -> int:
+        """Take back every seat `identity` holds on this node and close its connections (a deactivated
+        account). Leaving first means the seat is not kept for a resume. Returns how many were closed."""
+        held = [(key, s) for key, s in self.sessions.items() if key[1] == identity]
+        for (room_id, pid), session in held:
+            try:
+                await self.rooms.leave(room_id, pid, reason="revoked")
+            except Exception:  # the bus down: the connection is closed all the same
+                log.exception("could not take back %s's seat in %s", pid, room_id)
+            await session.close(code, reason)
+        return len(held)
+
     def set_preference(self, room_id: str, subscriber: str, publisher: str, quality: str) -> None:
         self.preferences.setdefault(room_id, {}).setdefault(subscriber, {})[publisher] = quality
+        self._prefs_version += 1
 
     async def apply_plan(self, room: Room) -> None:
         """Tell the SFU each subscriber's tracks when they changed; release those who left.
@@ -72,8 +106,10 @@ class SignalingHub:
         One runner per room applies plans, each computed from the room as it is then, so `_plans` (read
         before the SFU calls, written after them) is never interleaved with another call's and the newest
         plan is the last applied. A call while the runner works marks the room dirty: from another task it
-        waits until the runner has applied a plan at least that new; from inside the runner (the SFU
-        unpublishing a track of someone leaving re-enters here) it returns at once, so it cannot deadlock.
+        waits for the runner's next pass (which sees the room as it is now), not for the runner to go idle,
+        so a burst of a thousand joins does not keep the first one waiting for the last; from inside the
+        runner (the SFU unpublishing a track of someone leaving re-enters here) it returns at once, so it
+        cannot deadlock.
         """
         if self.media is None:
             return
@@ -81,36 +117,61 @@ class SignalingHub:
         if runner is not None:
             runner.room, runner.dirty = room, True
             if runner.task is not asyncio.current_task():
-                await asyncio.shield(runner.done)
+                await asyncio.shield(runner.next_pass)
             return
         runner = self._planning[room.id] = _PlanRunner(room, asyncio.current_task())
+        this_pass = runner.next_pass
         try:
             while runner.dirty:
                 runner.dirty = False
+                this_pass, runner.next_pass = runner.next_pass, _future()
                 await self._apply_plan(runner.room, self.media)
+                this_pass.set_result(None)
         finally:
             del self._planning[room.id]
-            runner.done.set_result(None)
+            for waiting in (this_pass, runner.next_pass):
+                if not waiting.done():
+                    waiting.set_result(None)
 
     async def _apply_plan(self, room: Room, media: MediaSeam) -> None:
-        new = plan(room, self.preferences.get(room.id)) if room.participants else {}
+        """Send the SFU the plans that changed. When only who is in the room changed (a join, a viewer
+        leaving), only the newcomers' plans are computed: a join costs O(1), not O(room)."""
         old = self._plans.get(room.id, {})
-        for pid in old.keys() - new.keys():
+        inputs = plan_inputs(room, self._prefs_version)
+        prefs = self.preferences.get(room.id)
+        if old and room.participants and self._inputs.get(room.id) == inputs:
+            came = room.participants.keys() - old.keys()
+            changed = plan(room, prefs, [room.participants[pid] for pid in came]) if came else {}
+            gone = old.keys() - room.participants.keys()
+            new = dict(old)
+            for pid in gone:
+                del new[pid]
+            new.update(changed)
+        else:
+            new = plan(room, prefs) if room.participants else {}
+            gone = old.keys() - new.keys()
+            changed = {pid: tracks for pid, tracks in new.items() if old.get(pid) != tracks}
+        for pid in gone:
             await media.leave(room.id, pid)
-        for pid, tracks in new.items():
-            if old.get(pid) != tracks:
-                # rooms.audience plans only "high"/"low"/"off" (its own Literal is a plain str alias)
-                await media.set_subscriptions(room.id, pid, cast(dict[str, Quality], tracks))
+        for pid, tracks in changed.items():
+            # rooms.audience plans only "high"/"low"/"off" (its own Literal is a plain str alias)
+            await media.set_subscriptions(room.id, pid, cast(dict[str, Quality], tracks))
+        for pid in self._forgotten.pop(room.id, ()):  # dropped while this pass ran: send theirs again
+            new.pop(pid, None)
         if new:
             self._plans[room.id] = new
+            self._inputs[room.id] = inputs
         else:
             self._plans.pop(room.id, None)
+            self._inputs.pop(room.id, None)
             self.preferences.pop(room.id, None)
             await media.close_room(room.id)
 
     def forget_plan(self, room_id: str, pid: str) -> None:
         """The participant's media is gone (dropped connection): its next plan must be sent again."""
         self._plans.get(room_id, {}).pop(pid, None)
+        if room_id in self._planning:  # a pass in flight would write it back
+            self._forgotten.setdefault(room_id, set()).add(pid)
 
     # MediaListener -----------------------------------------------------------------------------
 
@@ -127,6 +188,15 @@ class SignalingHub:
         session = self.sessions.get((room_id, participant_id))
         if session is not None:
             await session.send({"type": "subscriber.offer", "sdp": sdp})
+
+    async def on_quality_changed(self, room_id: str, participant_id: str, change: QualityChange) -> None:
+        session = self.sessions.get((room_id, participant_id))
+        if session is not None:
+            await session.send({
+                "type": "quality.changed", "room": room_id, "at": time.time(), "layer": change.layer,
+                "reason": change.reason, "tracks": list(change.tracks), "estimate_bps": change.estimate_bps,
+                "loss": None if change.loss is None else round(change.loss, 4),
+            })
 
     async def on_audio_levels(self, room_id: str, levels: dict[str, float]) -> None:
         await self.rooms.speaking(room_id, levels)

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from core.bus import Envelope
+from core.bus import BusUnavailable, Envelope
 from core.errors import SankeError
 from core.tokens import TokenError
 from rooms.audience import is_hub
@@ -48,6 +48,7 @@ class CloseCode:
     JOIN_TIMEOUT = 4001
     REMOVED = 4003
     ROOM_ENDED = 4004
+    REVOKED = 4005  # the account was deactivated: its join tokens are revoked and its seats taken back
     SLOW_CONSUMER = 4008
     REPLACED = 4009
 
@@ -114,12 +115,16 @@ class Session:
             request_id = msg.id
             if not self._limiter.admit(msg.type):  # type: ignore[attr-defined]
                 raise p.ProtocolError("rate_limited", f"too many {msg.type} messages; slow down", "type")  # type: ignore[attr-defined]
+            if not self.hub.rooms.bus.available and not isinstance(msg, p.Ping):
+                raise BusUnavailable()  # refused before any state changes; a ping is still answered
             await self._dispatch(msg)
         except p.ProtocolError as e:
             rid = request_id if request_id is not None else e.request_id
             await self._reject(e.code, e.message, e.field, rid, invalid=True)
         except TokenError as e:
             await self._reject(e.code, e.message, e.field or "token", request_id)
+        except BusUnavailable as e:  # Redis is away: nothing happened; the client retries after `retry_after`
+            await self.send({**p.error(e.code, e.message, e.field, request_id), "retry_after": e.retry_after})
         except SankeError as e:  # rooms, stage, media state, classwork: each carries its code and field
             await self._reject(e.code, e.message, e.field, request_id)
         except Exception:

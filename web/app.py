@@ -20,6 +20,7 @@ from core.settings import Settings
 from core.tokens import TokenSigner
 from core.turn import turn_from_settings
 from media.workers import open_sfu
+from rooms.presence_beat import PresenceBeat
 from rooms.service import RoomService
 from rooms.store import RoomStore
 from signaling.hub import SignalingHub
@@ -28,14 +29,14 @@ from web.errors import error_middleware
 from web.failed_logins import failed_logins_ctx
 from web.keys import BUS, DB, HUB, MEDIA, NODES, OPENAPI, ROOMS, SETTINGS, TOKENS
 from web.openapi import new_spec
-from web.ws import websocket
+from web.ws import SOCKETS, close_all, websocket
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 API_MODULES = [
     "web.api.directory", "web.api.rooms", "web.api.audit", "web.metrics", "web.api.netcheck", "web.api.scheduler",
     "web.api.library", "web.api.progress", "web.api.classwork", "web.api.evaluation", "web.api.planning",
-    "web.api.admin", "web.demo.api",
+    "web.api.calendar", "web.api.courseware", "web.api.admin", "web.demo.api", "web.api.hls",
 ]
 
 
@@ -44,7 +45,11 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True, "node": request.app[SETTINGS].node_id})
+    """Up, and whether the bus answers: 503 with `bus: down` while Redis is away (the node still serves
+    its connected participants; a load balancer should send no new ones here)."""
+    bus = "up" if await request.app[BUS].check() else "down"
+    return web.json_response({"ok": bus == "up", "node": request.app[SETTINGS].node_id, "bus": bus},
+                             status=200 if bus == "up" else 503)
 
 
 async def page(request: web.Request) -> web.FileResponse:
@@ -65,12 +70,28 @@ async def upload_worker_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def going_away(app: web.Application) -> None:
+    """SIGTERM (aiohttp's on_shutdown, before it waits for handlers): tell every participant the server is
+    restarting (1012, so clients reconnect to the next process or node), and stop running solves (CP-SAT
+    included) while the sockets close. Recordings are finalised and filed when the library's context exits."""
+    from signaling.session import CloseCode
+    from web.api.scheduler import JOBS
+
+    jobs = app.get(JOBS)
+    solves = asyncio.create_task(jobs.cancel_all()) if jobs is not None else None
+    closed = await close_all(app, CloseCode.SERVICE_RESTART, "server restarting / 服务器重启")
+    cancelled = await solves if solves is not None else 0
+    log.info("shutdown: closed %d connection(s) with 1012, cancelled %d running solve(s)", closed, cancelled)
+
+
 def create_app(settings: Settings, media: Sfu | None = None, with_media: bool = True) -> web.Application:
     settings.prepare()
     app = web.Application(middlewares=[error_middleware, guards.csrf_middleware], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
     app[OPENAPI] = new_spec()
     app[TOKENS] = TokenSigner(settings.secret_keys())
+    app[SOCKETS] = {}
+    app.on_shutdown.append(going_away)
     guards.setup(app)
     auth.setup(app)
     app.router.add_get("/api/openapi.json", openapi)
@@ -91,6 +112,9 @@ def create_app(settings: Settings, media: Sfu | None = None, with_media: bool = 
             await nodes.start()
         app[NODES] = nodes
         rooms = RoomService(bus, RoomStore(db), settings.node_id, settings.resume_grace)
+        beat = PresenceBeat(rooms, db)
+        await beat.recover()  # spans a crashed process left open end at their last beat
+        beat.start()
         app[DB], app[BUS], app[ROOMS] = db, bus, rooms
         app[MEDIA] = media if media is not None else (await open_sfu(settings) if with_media else None)
         turn = turn_from_settings(settings.turn_urls, settings.data_dir, settings.turn_ttl)
@@ -98,6 +122,7 @@ def create_app(settings: Settings, media: Sfu | None = None, with_media: bool = 
         yield
         if (sfu := app[MEDIA]) is not None:
             await sfu.close()
+        await beat.stop()
         await rooms.close()
         if nodes is not None:
             await nodes.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -15,9 +16,10 @@ from sqlalchemy import select
 from core import sessions
 from core.directory import User
 from core.tokens import TokenError
+from signaling.session import CloseCode
 from web.errors import ApiError, parse_body
 from web.failed_logins import FAILED_LOGINS
-from web.keys import BUS, DB, SETTINGS, TOKENS
+from web.keys import BUS, DB, HUB, SETTINGS, TOKENS
 from web.limits import LOGIN_LIMIT, LoginLimiter, Refusal
 from web.openapi import route
 from web.passwords import verify_password_async
@@ -25,6 +27,7 @@ from web.passwords import verify_password_async
 COOKIE = "sanke_session"
 USER_KEY = web.RequestKey("sanke_user", User)
 SESSION_KEY = web.RequestKey("sanke_session_id", str)
+log = logging.getLogger(__name__)
 
 
 class LoginBody(BaseModel):
@@ -140,11 +143,27 @@ REVOKED_CHANNEL = "auth:revoked"
 
 
 async def revoke_join_tokens(app: web.Application, identity: str) -> None:
-    """Refuse the identity's join tokens here and, over the bus, on every other node."""
+    """Refuse the identity's join tokens here and, over the bus, on every other node; close its live
+    connections on each (a token refused at the next join is not enough for someone already in a lesson)."""
     at = time.time()
     app[TOKENS].revoke_identity(identity, at)
+    # Behind the caller's transaction (it still holds the account row): the seat's presence span is
+    # written when the kick runs, which on SQLite must wait for that commit.
+    task = asyncio.create_task(kick(app, identity), name=f"kick-{identity}")
+    _kicks.add(task)
+    task.add_done_callback(_kicks.discard)
     with contextlib.suppress(Exception):  # the bus down: this node refuses them; others learn at their start
         await app[BUS].publish(REVOKED_CHANNEL, {"identity": identity, "at": at})
+
+
+_kicks: set[asyncio.Task[None]] = set()
+
+
+async def kick(app: web.Application, identity: str) -> None:
+    """Close the identity's connections on this node with 4005 (the seat is taken back, not kept)."""
+    closed = await app[HUB].kick(identity, CloseCode.REVOKED, "account deactivated / 账号已停用")
+    if closed:
+        log.info("closed %d connection(s) of deactivated %s", closed, identity)
 
 
 async def revocations_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -160,6 +179,7 @@ async def revocations_ctx(app: web.Application) -> AsyncIterator[None]:
         async for env in sub:
             with contextlib.suppress(KeyError, TypeError, ValueError):
                 app[TOKENS].revoke_identity(str(env.data["identity"]), float(env.data["at"]))
+                await kick(app, str(env.data["identity"]))
 
     task = asyncio.create_task(listen())
     yield

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,8 @@ BENCHES = {
     "recorder": "loadtest.bench_recorder",
     "search": "recorder.search_bench",
     "signaling": "loadtest.bench_signaling",
+    "broadcast": "loadtest.bench_broadcast",
+    "quality": "loadtest.bench_quality",
 }
 
 
@@ -45,6 +48,33 @@ async def _demo(settings: Settings) -> str:
         await db.close()
 
 
+def _redacted(url: str) -> str:
+    """The URL without its password, for an error message."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+async def _check_redis(url: str) -> str | None:
+    """None when Redis answers a PING, else why not (one line)."""
+    from core.bus import BusUnavailable, RedisBus
+
+    bus = RedisBus(url)
+    try:
+        await bus.ping()
+        return None
+    except BusUnavailable as exc:
+        return exc.detail or "no answer"
+    except Exception as exc:  # a malformed URL, an AUTH refusal: still one line, not a traceback
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        await bus.close()
+
+
 def serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -61,6 +91,10 @@ def serve(args: argparse.Namespace) -> int:
     except (StorageError, TurnError) as exc:
         print(f"sanke serve: --{(exc.field or '').replace('_', '-')}: {exc.message}", file=sys.stderr)
         return 2
+    if settings.redis_url and (why := asyncio.run(_check_redis(settings.redis_url))) is not None:
+        print(f"sanke serve: --redis-url: cannot reach Redis at {_redacted(settings.redis_url)}: {why}",
+              file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.demo:
         print(asyncio.run(_demo(settings)), flush=True)
@@ -72,8 +106,23 @@ def serve(args: argparse.Namespace) -> int:
 
         live.setup(app, 0 if args.no_demo_bots else args.demo_bots)
     # A class's worth of classroom PCs connects within the same second: the default backlog (128) drops SYNs.
-    web.run_app(app, host=settings.host, port=settings.port, print=None, backlog=2048)
-    return 0
+    from core.bus import BusUnavailable
+
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=None, backlog=2048)
+    except BusUnavailable as exc:  # Redis went away between the check and the start
+        print(f"sanke serve: --redis-url: {exc.message}", file=sys.stderr)
+        return 2
+    # Stopped (SIGTERM/SIGINT) and every cleanup has run: recordings filed, database closed. Skip the
+    # interpreter's teardown, which garbage-collects the whole heap and took 5-8 s on a loaded machine,
+    # longer than a supervisor's stop timeout allows.
+    from core import uploads
+
+    uploads.shutdown()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def token(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "too_large": 413,
     "rate_limited": 429,
     "storage_unavailable": 503,
+    "unavailable": 503,  # the bus (Redis) is away: retry
 }
 
 

@@ -1,11 +1,13 @@
-"""按教学进度推送: the open lesson's remote classroom sees the best-reviewed recordings of its section by other
-teachers and 课前复习 items for the prerequisite points, in real Chromium; a classroom that missed a lesson
+"""按教学进度推送: the open lesson's remote classroom sees its section's courseware, the best-reviewed recordings
+of its section by other teachers and 课前复习 items for the prerequisite points, in real Chromium (and opens
+the courseware file by its join code); a classroom that missed a lesson
 is offered its recording; a resource outside the classroom's scope, or not published, is never shown."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import aiohttp
 from sqlalchemy import select
 
 from core.db import utcnow
@@ -15,6 +17,8 @@ from recorder.resources import LessonFacts, create_from_recording, set_catalogue
 from recorder.review import Actor, apply_review
 from rooms.records import PresenceRecord, RoomRecord
 from tests.conftest import CHROMIUM_ARGS, login, require_chromium
+from tests.progress.files import pdf, pptx
+from tests.web.conftest import ARTIFACTS
 from web.keys import DB
 
 PREREQUISITE = {"there be 句型": "方位介词 in/on/under", "询问时间": "数字 1–100"}
@@ -74,6 +78,27 @@ async def test_push_list_in_the_classroom_screen_and_makeup_for_who_missed(progr
         await s.commit()
         ids = {x.title: x.id for x in (best, good, own_school, draft, review, replay)}
 
+    teacher = await login(pc.server, "t-eng")
+    try:  # courseware of the section: one published county-wide, one kept to 城关 (not the village's school)
+        files = {}
+        for title, blob in (("天气课件", pdf(["Unit weather", "sunny rainy"])), ("校内课件", pptx(["slide"]))):
+            form = aiohttp.FormData()
+            form.add_field("title", title)
+            form.add_field("textbook_node_id", str(target["node_id"]))
+            form.add_field("file", blob, filename=f"{title}.bin")
+            async with teacher.post(f"{pc.server.url}/api/library/courseware", data=form) as r:
+                assert r.status == 201, await r.text()
+                files[title] = (await r.json())["resource"]["id"]
+    finally:
+        await teacher.close()
+    async with db.session() as s:
+        for title, scope in (("天气课件", "county"), ("校内课件", "school")):
+            r = await s.get(Resource, files[title])
+            await apply_review(s, Actor(pc.teacher_id, "t-eng", "teacher"), r, "submit")
+            await apply_review(s, Actor(1, "coord", "coordinator"), r, "approve")
+            await apply_review(s, Actor(1, "coord", "coordinator"), r, "publish", scope=scope)
+        await s.commit()
+
     chromium = require_chromium()
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -87,7 +112,15 @@ async def test_push_list_in_the_classroom_screen_and_makeup_for_who_missed(progr
             shown = [int(x) for x in await page.locator(".push-recordings .push-item").evaluate_all(
                 "els => els.map(e => e.dataset.resource)")]  # fmt: skip
             assert shown == [ids["周老师示范课"], ids["吴老师同课"]]  # best first; school scope and draft hidden
+            courseware = page.locator(".push-courseware .push-item")
+            assert await courseware.evaluate_all("els => els.map(e => +e.dataset.resource)") == [files["天气课件"]]
+            assert "PDF" in await courseware.inner_text()  # 校内课件 is outside the village classroom's scope
+            href = await courseware.locator("a").get_attribute("href")
+            opened = await page.evaluate("async (u) => { const r = await fetch(u); return [r.status, r.headers.get('content-type')]; }", href)
+            assert opened == [200, "application/pdf"]
             assert before in await page.inner_text(".push-review")
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "progress-push-courseware.png"), full_page=True)
             assert await page.locator(f".push-review [data-resource='{ids['方位复习']}']").count() == 1
             assert await page.locator(".push-makeup").count() == 0  # r1-3 attended the last lesson
             await page.goto(f"{pc.server.url}/push?code={pc.codes['r2-4']}")

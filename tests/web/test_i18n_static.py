@@ -35,7 +35,7 @@ def tables() -> dict[str, tuple[str, str, str]]:
 
 
 def sources() -> str:
-    files = [p for p in STATIC.rglob("*") if p.suffix in (".js", ".html") and p.parent.name != "i18n"]
+    files = [p for p in STATIC.rglob("*") if p.suffix in (".js", ".html") and p.parent.name not in ("i18n", "vendor")]  # vendor: third-party builds
     return "\n".join(p.read_text(encoding="utf-8") for p in files)
 
 

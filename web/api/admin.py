@@ -16,13 +16,14 @@ from sqlalchemy import select
 from core.audit import audit
 from core.directory import Classroom, School, User
 from core.sessions import revoke_user
+from rooms.device_checks import DeviceCheck, check_quality, save_check
 from rooms.devices import REASONS, absences, device_board, set_reason
 from rooms.records import RoomMember
 from web.api.directory import classroom_json
 from web.auth import require_role, user_json
 from web.errors import ApiError, parse_body
 from web.keys import DB, HUB, ROOMS
-from web.limits import CodeLimiter
+from web.limits import CODE_LIMIT, CodeLimiter
 from web.openapi import route
 from web.password_resets import issue, redeem
 from web.passwords import hash_password_async
@@ -46,6 +47,15 @@ class AbsenceBody(BaseModel):
     classroom_id: int
     reason: str = Field(pattern="^(" + "|".join(REASONS) + ")$")
     note: str = Field(default="", max_length=200)
+
+
+class CheckBody(BaseModel):
+    code: str = Field(min_length=4, max_length=32)  # the classroom PC's join code: the device check has no login
+    rtt_ms: float = Field(ge=0, le=60_000)
+    loss: float = Field(ge=0, le=1)
+    uplink_kbps: int = Field(ge=0, le=10_000_000)
+    camera_ok: bool
+    mic_ok: bool
 
 
 def _id(request: web.Request) -> int:
@@ -136,6 +146,22 @@ async def devices(request: web.Request) -> web.Response:
                               "online": sum(1 for d in board if d.state == "online")})
 
 
+async def device_check(request: web.Request) -> web.Response:
+    """A classroom PC reports its device check (it names itself by its join code, like joining a lesson)."""
+    body = await parse_body(request, CheckBody)
+    limiter, client, code = request.app[CODE_LIMIT], request.remote or "?", body.code.strip().upper()
+    if not limiter.begin(client, code):  # counted before any await (web.limits.CodeLimiter)
+        raise ApiError(429, "too_many_attempts", "too many wrong codes; wait a minute", "code")
+    async with request.app[DB].session() as s:
+        classroom_id = (await s.execute(select(Classroom.id).where(Classroom.join_code == code))).scalar()
+    if classroom_id is None:
+        raise ApiError(404, "bad_code", "no classroom has this code (加入码无效)", "code")
+    limiter.succeeded(client, code)
+    check = DeviceCheck(body.rtt_ms, body.loss, body.uplink_kbps, body.camera_ok, body.mic_ok)
+    at = await save_check(request.app[DB], classroom_id, check)
+    return web.json_response({"classroom_id": classroom_id, "quality": check_quality(check), "at": at.isoformat()})
+
+
 async def put_absence(request: web.Request) -> web.Response:
     user = await require_role(request, "coordinator")
     body = await parse_body(request, AbsenceBody)
@@ -174,5 +200,7 @@ def setup(app: web.Application) -> None:
     route(app, "POST", "/api/password-reset", redeem_code, "Set a new password with a reset code", RedeemBody, tag,
           auth=False)
     route(app, "GET", "/api/devices", devices, "Live device board with 缺课预警", tag=tag)
+    route(app, "POST", "/api/devices/check", device_check, "A classroom PC's device check result (by join code)",
+          CheckBody, tag, auth=False)
     route(app, "PUT", "/api/absences", put_absence, "The reason a classroom missed a lesson", AbsenceBody, tag)
     route(app, "GET", "/api/supervision/absences", absence_report, "Missed lessons by reason (?from=&to=)", tag=tag)

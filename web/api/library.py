@@ -7,6 +7,7 @@ resource with the lesson's facts (room, host, school, classrooms, timetable entr
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import date
@@ -18,6 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from core.audit import audit
+from core.db import Database
 from core.storage import StorageError
 from recorder import catalogue, knowledge, wiring
 from recorder.access import can_download, can_edit, can_view
@@ -41,20 +43,31 @@ PLAYABLE = {".webm": "video/webm", ".mkv": "video/x-matroska", ".mp4": "video/mp
 
 async def ensure_curriculum(app: web.Application) -> None:
     """Import the shipped sample curriculum into an empty library, once, when the library is first used
-    (not at start, so servers that never open the library do not pay for it)."""
+    (not at start, so servers that never open the library do not pay for it). The import builds thousands
+    of rows (about 200 ms of CPU): it runs in a thread on its own loop and engine, so the event loop that
+    answers everyone else keeps answering meanwhile."""
     library = app[LIBRARY]
     if library.curriculum_ready:
         return
     async with library.curriculum_lock:
         if library.curriculum_ready:
             return
-        async with app[DB].session() as s:
+        await asyncio.to_thread(asyncio.run, _import_curriculum(app[DB].url))
+        library.curriculum_ready = True
+
+
+async def _import_curriculum(db_url: str) -> None:
+    """The import itself, on the worker thread's loop with an engine of its own (engines are per loop)."""
+    db = Database(db_url)
+    try:
+        async with db.session() as s:
             if not (await s.execute(select(func.count()).select_from(TextbookNode))).scalar_one():
                 await catalogue.import_sample_textbooks(s)
             if not (await s.execute(select(func.count()).select_from(KnowledgeFramework))).scalar_one():
                 await knowledge.import_samples(s)
             await s.commit()
-        library.curriculum_ready = True
+    finally:
+        await db.close()
 
 
 LIBRARY = web.AppKey("library", wiring.Library)
@@ -199,6 +212,10 @@ async def get_resource(request: web.Request) -> web.Response:
     out["actions"] = allowed_actions(actor, r)
     out["can_edit"] = can_edit(actor, r)
     out["can_download"] = can_download(actor, r)
+    if r.kind == "courseware":  # a file, not tracks: opened through web.api.courseware
+        out["media"] = {"mp4": False, "tracks": [], "markers": [], "job": None}
+        out["file"]["url"] = f"/api/library/resources/{r.id}/file"
+        return web.json_response({"resource": out})
     out["media"] = await _media_state(request.app[LIBRARY], r)
     if out["media"]["mp4"] and not out["can_download"]:  # the MP4 is for those who may download; others play tracks
         out["media"].update(mp4=False, job=None, mp4_for_download_only=True)

@@ -13,13 +13,13 @@ from sqlalchemy import or_, select
 
 from core.audit import audit
 from core.directory import School, User
-from rooms.planning import Plan, RoomPlan, calendar, create_planned_room, feed_key, invitations
+from rooms.planning import Plan, RoomPlan, create_planned_room, invitations
 from rooms.records import RoomRecord
 from rooms.roles import Role, RoomKind
 from web.api.rooms import _token_response, room_json
 from web.auth import current_user, require_role
 from web.errors import ApiError, parse_body
-from web.keys import DB, SETTINGS
+from web.keys import DB
 from web.limits import CodeLimiter
 from web.openapi import route
 
@@ -45,10 +45,6 @@ class PlanBody(BaseModel):
 class GuestBody(BaseModel):
     key: str = Field(min_length=8, max_length=40)
     name: str = Field(default="", max_length=40)
-
-
-def _secret(request: web.Request) -> bytes:
-    return list(request.app[SETTINGS].secret_keys().values())[-1]
 
 
 def _base(request: web.Request) -> str:
@@ -101,25 +97,6 @@ async def my_invitations(request: web.Request) -> web.Response:
     return web.json_response({"invitations": await invitations(request.app[DB], user.id)})
 
 
-async def my_calendar_link(request: web.Request) -> web.Response:
-    user = await current_user(request)
-    key = feed_key(_secret(request), user.id)
-    return web.json_response({"ics_url": f"{_base(request)}/api/calendar/{user.id}.ics?key={key}"})
-
-
-async def calendar_feed(request: web.Request) -> web.Response:
-    """A person's lessons for a calendar app: the link carries its own key (no cookie)."""
-    try:
-        uid = int(request.match_info["user"])
-    except ValueError as e:
-        raise ApiError(404, "not_found", "no such calendar", "user") from e
-    if not hmac.compare_digest(request.query.get("key", ""), feed_key(_secret(request), uid)):
-        raise ApiError(403, "forbidden", "this calendar link is not valid", "key")
-    body = await calendar(request.app[DB], uid, _base(request))
-    return web.Response(body=body, content_type="text/calendar", charset="utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="sanke-{uid}.ics"'})
-
-
 async def guest_token(request: web.Request) -> web.Response:
     """名校网络课堂 opened to anyone with the link: a watch-only token, no account."""
     body = await parse_body(request, GuestBody)
@@ -144,8 +121,5 @@ def setup(app: web.Application) -> None:
     route(app, "GET", "/api/people/teachers", teachers, "Teachers to invite (?q=, ?school_id=)", tag=tag)
     route(app, "POST", "/api/rooms/plan", plan_room, "Create a co-teaching or broadcast room", PlanBody, tag)
     route(app, "GET", "/api/me/invitations", my_invitations, "Rooms I am invited to", tag=tag)
-    route(app, "GET", "/api/me/calendar", my_calendar_link, "My iCal link", tag=tag)
-    route(app, "GET", "/api/calendar/{user}.ics", calendar_feed, "My lessons as iCalendar (?key=)", tag=tag,
-          auth=False)
     route(app, "POST", "/api/rooms/{id}/guest-token", guest_token, "Watch by link (broadcast)", GuestBody, tag,
           auth=False)

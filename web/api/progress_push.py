@@ -29,12 +29,16 @@ from web.openapi import route
 MAKEUP_DAYS = 7
 
 
-def _res(r: Resource) -> dict:
-    return {"id": r.id, "title": r.title, "teacher": r.teacher_name, "school": r.school_name,
-            "score": r.review_score, "date": r.lesson_date.isoformat() if r.lesson_date else None}  # fmt: skip
+def _res(r: Resource, code: str = "") -> dict:
+    out = {"id": r.id, "kind": r.kind, "title": r.title, "teacher": r.teacher_name, "school": r.school_name,
+           "score": r.review_score, "date": r.lesson_date.isoformat() if r.lesson_date else None}  # fmt: skip
+    if r.kind == "courseware":  # the classroom screen opens the file with its join code (no login)
+        out |= {"file_type": r.file_type, "pages": r.pages,
+                "url": f"/api/library/resources/{r.id}/file" + (f"?code={code}" if code else "")}
+    return out
 
 
-async def _classroom_push(s: AsyncSession, classroom: Classroom, actor: Actor) -> dict:
+async def _classroom_push(s: AsyncSession, classroom: Classroom, actor: Actor, code: str = "") -> dict:
     school = await s.get(School, classroom.school_id)
     rooms = (
         await s.execute(
@@ -48,7 +52,7 @@ async def _classroom_push(s: AsyncSession, classroom: Classroom, actor: Actor) -
     for room in rooms:
         found = await lesson_section(s, room.id)
         entry: dict = {"room_id": room.id, "title": room.title, "state": room.state, "section": None,
-                       "recordings": [], "review": []}  # fmt: skip
+                       "recordings": [], "courseware": [], "review": []}  # fmt: skip
         node = found.lesson.node_id if found is not None else None
         item = found.item(node) if found is not None else None
         if item is not None and node is not None:
@@ -58,7 +62,9 @@ async def _classroom_push(s: AsyncSession, classroom: Classroom, actor: Actor) -
             entry["section"] = {"label": f"{item.section.chapter} {item.section.section}".strip(),
                                 "knowledge": list(item.section.knowledge)}  # fmt: skip
             entry["recordings"] = [_res(r) for r in offer.recordings]
-            entry["review"] = [{"point": x.point, "resources": [_res(r) for r in x.resources]} for x in offer.review]
+            entry["courseware"] = [_res(r, code) for r in offer.courseware]
+            entry["review"] = [{"point": x.point, "resources": [_res(r, code) for r in x.resources]}
+                               for x in offer.review]
         upcoming.append(entry)
     makeup = []
     for missed in await missed_lessons(s, classroom.id, utcnow() - dt.timedelta(days=MAKEUP_DAYS)):
@@ -89,7 +95,7 @@ async def push_list(request: web.Request) -> web.Response:
             classrooms = list((await s.execute(
                 select(Classroom).where(Classroom.school_id == actor.school_id).order_by(Classroom.name)
             )).scalars())  # fmt: skip
-        out = [await _classroom_push(s, c, actor) for c in classrooms]
+        out = [await _classroom_push(s, c, actor, code) for c in classrooms]
         await s.commit()  # a plan made on first use is kept
     return web.json_response({"classrooms": out})
 

@@ -16,9 +16,10 @@ import evaluation from './i18n/evaluation.js';
 import planning from './i18n/planning.js';
 import schoolAdmin from './i18n/school-admin.js';
 import progress from './i18n/progress.js';
+import hls from './i18n/hls.js';
 
 /** Add an area's module here (one line each). */
-export const MODULES = { base, components, coordinator, lesson, library, timetable, supervision, admin, today, classwork, evaluation, planning, schoolAdmin, progress };
+export const MODULES = { base, components, coordinator, lesson, library, timetable, supervision, admin, today, classwork, evaluation, planning, schoolAdmin, progress, hls };
 
 export const LANGS = ['zh-CN', 'en'];
 const STRINGS = { 'zh-CN': {}, en: {} };

@@ -2,6 +2,8 @@
 // Each key: [zh-CN, English]. Add keys here; see docs/web.md (i18n).
 export default {
   'teacher.title': ['主讲教师控制台', 'Teacher console'],
+  'quality.weakLow': ['网络较差，已切换为流畅画质', 'Poor network: switched to smooth quality'],
+  'quality.weakPaused': ['网络较差，已暂停视频，保留声音', 'Poor network: video paused, sound kept'],
   'teacher.start': ['开始上课', 'Start lesson'],
   'teacher.end': ['结束课程', 'End lesson'],
   'teacher.endConfirm': ['确定结束本节课吗？所有教室将同时下课。', 'End this lesson? Every classroom will leave.'],
@@ -62,6 +64,10 @@ export default {
   'dc.fail': ['异常', 'Problem'],
   'dc.micLevel': ['请对着麦克风说话，音量条应跳动', 'Speak into the microphone; the bar should move'],
   'dc.heard': ['听到了', 'I heard it'],
+  'dc.loss': ['丢包 {pct}%', 'loss {pct}%'],
+  'dc.willReport': ['本教室的检测结果会上报给县级管理员的设备看板。', 'This classroom\'s result goes to the coordinator\'s device board.'],
+  'dc.noCode': ['未识别教室：结果只在本机显示（教室电脑请先在课堂页输入加入码）。', 'No classroom known: the result stays on this computer (on a classroom PC, enter the join code on the classroom page first).'],
+  'dc.reported': ['检测结果已上报：{quality}', 'Result reported: {quality}'],
   'event.joined': ['{name} 加入了课堂', '{name} joined'],
   'event.left': ['{name} 离开了课堂', '{name} left'],
   'event.disconnected': ['{name} 掉线了，正在等待重连', '{name} dropped, waiting for reconnect'],

@@ -15,5 +15,6 @@ export default {
   'today.start': ['开始上课', 'Start lesson'],
   'today.opensAt': ['课前 15 分钟开放', 'Opens 15 minutes before'],
   'today.page.title': ['今日课程', 'Today\'s lessons'],
+  'today.invitations': ['今天的邀请（名师课堂、名校网络课堂）', 'Today\'s invitations (co-teaching, broadcasts)'],
   'today.page.sub': ['今天的专递课；上课前 15 分钟可以进入课堂。', 'Today\'s delivery lessons; enter from 15 minutes before the start.'],
 };

@@ -4,6 +4,7 @@ import { cameraItems, openCamera, SankeClient } from './sanke-client.js';
 import { AudioOut, wireConnection } from './session-ui.js';
 import { classroomClasswork } from './classwork.js';
 import { Tiles } from './tiles.js';
+import { netBadge, networkLayer } from './netquality.js';
 import { t } from '../i18n.js';
 import { renderToday } from '../today.js';
 import { attach, banner, clock, el, errorText, params, runPage, toast, topBar, videoTile } from './ui.js';
@@ -138,6 +139,7 @@ async function enter(code, first) {
     const hubMedia = hub ? client.mediaOf(hub.id) : {};
     if (hub) teacher.tile.querySelector('.name').textContent = hub.name;
     attach(teacher.video, hubMedia.camera || null);
+    netBadge(teacher.tile, hub ? networkLayer(client, hub.id) : 'high');
     if (hubMedia.camera) watchFirstFrame(teacher.video);
     attach(cw.video, hubMedia.screen || null);
     mainview.toggleAttribute('data-has-cw', !!hubMedia.screen);
@@ -150,6 +152,7 @@ async function enter(code, first) {
       const item = stageTiles.ensure(pid, { name: p.school || p.name, sub: p.classroom || '' });
       item.tile.classList.toggle('speaking', client.isSpeaking(pid));
       stageTiles.show(pid, client.mediaOf(pid).camera);
+      netBadge(item.tile, networkLayer(client, pid));
     }
     stageTiles.prune(new Set(side));
     stageEmpty.hidden = side.length > 0;

@@ -4,6 +4,7 @@ import { requireUser, roomToken } from './api.js';
 import { cameraItems, openCamera, SankeClient } from './sanke-client.js';
 import { AudioOut, wireConnection } from './session-ui.js';
 import { qualityMark, setActions, setMarks, Tiles } from './tiles.js';
+import { netBadge, networkLayer } from './netquality.js';
 import { t } from '../i18n.js';
 import { attach, confirmDialog, el, errorText, fullMessage, params, runPage, toast, topBar } from './ui.js';
 import { setTitle } from './header.js';
@@ -55,6 +56,7 @@ runPage(async () => {
       ] : []));
       if (mine) attach(item.video, camera);
       else tiles.show(p.id, client.mediaOf(p.id).camera);
+      netBadge(item.tile, mine ? 'high' : networkLayer(client, p.id));
     }
     tiles.prune(new Set(people.map((p) => p.id)));
     const heard = new Map();

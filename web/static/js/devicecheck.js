@@ -1,9 +1,15 @@
-// Before class: camera, microphone and speaker work, and the link to the server is good enough.
+// Before class: camera, microphone and speaker work, and the link to the server is good enough. On a classroom
+// PC (its join code in ?code= or remembered by the classroom screen) the result is stored on the server, and
+// the coordinator's device board shows it beside the live figures.
+import { api } from './api.js';
 import { openCamera } from './sanke-client.js';
 import { t } from '../i18n.js';
-import { attach, el, errorText, runPage, topBar, videoTile } from './ui.js';
+import { attach, el, errorText, params, runPage, topBar, videoTile } from './ui.js';
 
 const UPLOAD_BYTES = 256 * 1024;
+const PINGS = 10;
+const PING_TIMEOUT_MS = 2000;
+const CODE_KEY = 'sanke.classroom.code'; // the classroom screen's (classroom.js)
 
 function result(id) {
   return el('div', { class: 'result', id, text: '—' });
@@ -14,16 +20,22 @@ function setResult(node, ok, text) {
   node.textContent = `${ok ? '✔' : '✘'} ${ok ? t('dc.ok') : t('dc.fail')}${text ? ` · ${text}` : ''}`;
 }
 
-async function roundTrips(n = 5) {
+/** Median round trip of the answered pings, and the share that got no answer within the timeout. */
+async function roundTrips(n = PINGS) {
   const times = [];
   for (let i = 0; i < n; i++) {
     const start = performance.now();
-    const r = await fetch(`/api/netcheck/ping?n=${i}`, { cache: 'no-store' });
-    await r.json();
-    times.push(performance.now() - start);
+    try {
+      const r = await fetch(`/api/netcheck/ping?n=${i}`, { cache: 'no-store', signal: AbortSignal.timeout(PING_TIMEOUT_MS) });
+      await r.json();
+      times.push(performance.now() - start);
+    } catch {
+      // lost: counted below
+    }
   }
+  if (!times.length) throw new Error('no answer');
   times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return { rtt: times[Math.floor(times.length / 2)], loss: (n - times.length) / n };
 }
 
 async function upload() {
@@ -74,6 +86,8 @@ runPage(async () => {
   const micResult = result('mic-result');
   const spkResult = result('speaker-result');
   const netResult = result('net-result');
+  const code = (params.get('code') || localStorage.getItem(CODE_KEY) || '').toUpperCase();
+  const report = el('p', { class: 'muted', id: 'check-report', text: code ? t('dc.willReport') : t('dc.noCode') });
   const bar = el('div');
   const run = el('button', { class: 'btn primary big', id: 'run-check', text: t('dc.run') });
   document.getElementById('main').replaceChildren(el('div', { class: 'page' },
@@ -87,30 +101,50 @@ runPage(async () => {
           el('button', { class: 'btn', id: 'play-tone', onclick: playTone, text: t('dc.playTone') }),
           el('button', { class: 'btn', id: 'heard-tone', onclick: () => setResult(spkResult, true, ''), text: t('dc.heard') })),
         spkResult),
-      el('section', { class: 'panel check' }, el('h2', { text: t('dc.network') }), netResult),
+      el('section', { class: 'panel check' }, el('h2', { text: t('dc.network') }), netResult, report),
     ),
   ));
 
   run.onclick = async () => {
     run.disabled = true;
+    let camOk = false;
+    let micOk = Promise.resolve(false);
     try {
       const stream = await openCamera();
       attach(cam.video, stream);
       const s = stream.getVideoTracks()[0]?.getSettings() || {};
-      setResult(camResult, !!stream.getVideoTracks().length, s.width ? `${s.width}×${s.height}` : '');
+      camOk = !!stream.getVideoTracks().length;
+      setResult(camResult, camOk, s.width ? `${s.width}×${s.height}` : '');
       const peak = levelMeter(stream, bar);
-      setTimeout(() => setResult(micResult, stream.getAudioTracks().length > 0 && peak() > 0.01, ''), 2000);
+      micOk = new Promise((resolve) => setTimeout(() => {
+        const ok = stream.getAudioTracks().length > 0 && peak() > 0.01;
+        setResult(micResult, ok, '');
+        resolve(ok);
+      }, 2000));
     } catch (err) {
       setResult(camResult, false, errorText(err));
       setResult(micResult, false, '');
     }
+    let net = null;
     try {
-      const rtt = await roundTrips();
+      const { rtt, loss } = await roundTrips();
       const kbps = await upload();
-      const good = rtt < 300 && kbps > 1000;
-      setResult(netResult, good, `${t('dc.rtt', { ms: Math.round(rtt) })}，${t('dc.upload', { kbps })}`);
+      net = { rtt_ms: Math.round(rtt * 10) / 10, loss, uplink_kbps: kbps };
+      const good = rtt < 300 && loss < 0.1 && kbps > 1000;
+      setResult(netResult, good, `${t('dc.rtt', { ms: Math.round(rtt) })}，${t('dc.loss', { pct: Math.round(loss * 100) })}，${t('dc.upload', { kbps })}`);
     } catch (err) {
       setResult(netResult, false, errorText({ code: 'network' }));
+      net = { rtt_ms: 60000, loss: 1, uplink_kbps: 0 };
+    }
+    if (code) {
+      try {
+        const saved = await api('/api/devices/check', { method: 'POST', body: { code, ...net, camera_ok: camOk, mic_ok: await micOk } });
+        report.textContent = t('dc.reported', { quality: t(`quality.${saved.quality}`) });
+        report.dataset.quality = saved.quality;
+      } catch (err) {
+        report.textContent = errorText(err);
+        report.dataset.quality = 'error';
+      }
     }
     run.disabled = false;
   };

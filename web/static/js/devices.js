@@ -9,6 +9,18 @@ import { el, errorText, runPage, toast, topBar } from './ui.js';
 const REASONS = ['power', 'network', 'reschedule', 'other'];
 const when = (iso) => (iso ? new Date(iso).toLocaleString('zh-CN', { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : '—');
 
+/** The PC's last device check: quality, figures, a failed camera or microphone, and when. */
+function checkCell(d) {
+  const c = d.check;
+  if (!c) return el('span', { class: 'muted', text: t('dev.check.none') });
+  const problems = [c.camera_ok ? '' : t('dev.check.cam'), c.mic_ok ? '' : t('dev.check.mic')].filter(Boolean);
+  return el('div', { class: 'device-check', dataset: { quality: c.quality } },
+    el('strong', { class: `q-${c.quality}`, text: t(`quality.${c.quality}`) }),
+    el('div', { class: 'meta', text: t('dev.check.detail', { rtt: Math.round(c.rtt_ms), loss: Math.round(c.loss * 100), kbps: c.uplink_kbps }) }),
+    problems.length ? el('div', { class: 'meta', text: problems.join('，') }) : null,
+    el('div', { class: 'meta', text: when(c.at) }));
+}
+
 runPage(async () => {
   const user = await requireUser();
   topBar({ title: t('dev.title'), user });
@@ -42,7 +54,8 @@ runPage(async () => {
       { key: 'name', label: t('admin.classroom') },
       { key: 'state', label: t('dev.state'), render: (d) => el('span', { class: `devstate ${d.state}`, text: t(`dev.state.${d.state}`) }) },
       { key: 'last_seen', label: t('dev.lastSeen'), value: (d) => d.last_seen || '', render: (d) => when(d.last_seen) },
-      { key: 'quality', label: t('dev.quality'), render: (d) => (d.quality ? t(`quality.${d.quality}`) : '—') },
+      { key: 'quality', label: t('dev.quality'), render: (d) => (d.quality ? `${t('dev.live')} ${t(`quality.${d.quality}`)}` : '—') },
+      { key: 'check', label: t('dev.check'), value: (d) => d.check?.at || '', render: checkCell },
       { key: 'lesson', label: t('dev.lesson'), value: (d) => d.lesson?.title || '', render: (d) => (d.lesson ? `${d.lesson.title} · ${t(`state.${d.lesson.state}`)}` : '—') },
       { key: 'reason', label: t('dev.reason'), sort: false, render: reasonCell },
     ],

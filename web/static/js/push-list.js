@@ -6,9 +6,11 @@ import { emptyState } from './components.js';
 import { el } from './dom.js';
 
 function resourceLink(r) {
-  return el('li', { class: 'push-item', dataset: { resource: r.id } },
-    el('a', { href: `/playback?id=${r.id}`, text: r.title }),
-    el('span', { class: 'meta', text: [r.teacher, r.school, r.score ? `★ ${r.score}` : ''].filter(Boolean).join(' · ') }));
+  const file = r.kind === 'courseware';
+  return el('li', { class: 'push-item', dataset: { resource: r.id, kind: r.kind || 'recording' } },
+    el('a', file ? { href: r.url, target: '_blank', rel: 'noopener', text: r.title } : { href: `/playback?id=${r.id}`, text: r.title }),
+    file ? el('span', { class: 'badge', text: `${(r.file_type || '').toUpperCase()}${r.pages ? ` · ${t('push.pages', { n: r.pages })}` : ''}` }) : null,
+    el('span', { class: 'meta', text: ` ${[r.teacher, r.school, r.score ? `★ ${r.score}` : ''].filter(Boolean).join(' · ')}` }));
 }
 
 function lessonBlock(lesson) {
@@ -17,6 +19,9 @@ function lessonBlock(lesson) {
     el('h3', { class: 'card-title', text: lesson.title }),
     s ? el('p', { class: 'push-section', text: t('prog.now') + s.label }) : el('p', { class: 'muted', text: t('prog.none') }),
     s && s.knowledge.length ? el('p', { class: 'meta', text: t('prog.kp', { names: s.knowledge.join('、') }) }) : null,
+    el('h4', { text: t('push.courseware') }),
+    lesson.courseware?.length ? el('ol', { class: 'push-courseware' }, lesson.courseware.map(resourceLink))
+      : el('p', { class: 'muted', text: t('push.noCourseware') }),
     el('h4', { text: t('push.recordings') }),
     lesson.recordings.length ? el('ol', { class: 'push-recordings' }, lesson.recordings.map(resourceLink))
       : el('p', { class: 'muted', text: t('push.noRecordings') }),

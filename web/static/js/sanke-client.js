@@ -58,6 +58,7 @@ export class SankeClient extends EventTarget {
     this.room = { id: null, kind: '', title: '', state: '', participants: new Map(), tracks: new Map(), stage: [], hands: [] };
     this.speaking = new Map(); // participant → last time heard (ms)
     this.quality = new Map(); // participant → good | fair | poor
+    this.netQuality = new Map(); // track id → high | low | off: what the SFU sends us for our network
     this.local = []; // [{track, source, quality, encodings}]
     this.pub = null;
     this.sub = null;
@@ -277,6 +278,9 @@ export class SankeClient extends EventTarget {
       case 'speakers':
         for (const pid of Object.keys(ev.levels || {})) this.speaking.set(pid, Date.now());
         break;
+      case 'quality.changed':
+        for (const trackId of ev.tracks || []) this.netQuality.set(trackId, ev.layer);
+        break;
       case 'room.state':
         room.state = ev.state;
         break;
@@ -415,6 +419,7 @@ export class SankeClient extends EventTarget {
       const init = { direction: 'sendonly' };
       if (item.encodings) init.sendEncodings = item.encodings;
       item.transceiver = pc.addTransceiver(item.track, init);
+      if (item.track.kind === 'video' && this.room.kind === 'broadcast') preferH264(item.transceiver);
     }
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
@@ -576,6 +581,17 @@ export async function openCamera({ video = true, audio = true, width = 640, heig
     video: video ? { width: { ideal: width }, height: { ideal: height }, frameRate: { ideal: 24, max: 30 }, ...(deviceId ? { deviceId: { exact: deviceId } } : {}) } : false,
   };
   return navigator.mediaDevices.getUserMedia(constraints);
+}
+
+/** A broadcast is also cut into HLS from the forwarded stream, which needs H.264 (packetization-mode 1):
+ * put it first when the browser can send it; otherwise the browser's order stays (VP8 → WebRTC only). */
+function preferH264(transceiver) {
+  const caps = window.RTCRtpSender?.getCapabilities?.('video');
+  if (!caps || !transceiver.setCodecPreferences) return;
+  const h264 = caps.codecs.filter((c) => c.mimeType === 'video/H264' && /packetization-mode=1/.test(c.sdpFmtpLine || ''));
+  if (!h264.length) return;
+  h264.sort((a, b) => Number(/profile-level-id=42e0/.test(b.sdpFmtpLine)) - Number(/profile-level-id=42e0/.test(a.sdpFmtpLine)));
+  transceiver.setCodecPreferences([...h264, ...caps.codecs.filter((c) => !h264.includes(c))]);
 }
 
 /** The publish items for a camera stream: camera high, a smaller camera twin for grids, and the microphone. */

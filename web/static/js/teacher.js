@@ -5,8 +5,10 @@ import { AudioOut, wireConnection } from './session-ui.js';
 import { teacherClasswork } from './classwork.js';
 import { sectionPanel } from './section-panel.js';
 import { qualityMark, setActions, setMarks, Tiles } from './tiles.js';
+import { netBadge, networkLayer } from './netquality.js';
 import { t } from '../i18n.js';
 import { attach, confirmDialog, el, errorText, fullMessage, params, runPage, toast, topBar, videoTile } from './ui.js';
+import { hlsAudience } from './hls-audience.js';
 
 const roomId = params.get('room');
 
@@ -48,7 +50,7 @@ runPage(async () => {
     el('div', { class: 'left' },
       el('div', { class: 'controls' },
         el('span', { class: 'livebadge', text: t('state.live') }),
-        el('span', { class: 'recbadge', id: 'recording', text: t('state.recording') }), titleNode, el('div', { class: 'spacer' }),
+        el('span', { class: 'recbadge', id: 'recording', text: t('state.recording') }), titleNode, hlsAudience(roomId, client), el('div', { class: 'spacer' }),
         startBtn, camBtn, micBtn, cwBtn, attendanceLink, endBtn),
       el('div', { class: 'stagearea' }, preview.tile, courseware.tile),
       el('section', { class: 'panel', style: 'display:grid;grid-template-rows:auto minmax(0,1fr);min-height:0' },
@@ -106,6 +108,7 @@ runPage(async () => {
         el('button', { class: 'btn small', dataset: { action: 'mute' }, onclick: () => act(client.requestMute(p.id).then(() => toast(t('teacher.muteSent', { name: nameOf(p.id) })))), text: t('teacher.mute') }),
       ]);
       tiles.show(p.id, client.mediaOf(p.id).camera);
+      netBadge(item.tile, networkLayer(client, p.id));
     }
     tiles.prune(new Set(list.map((p) => p.id)));
     handCount.textContent = String(room.hands.length);

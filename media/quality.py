@@ -1,0 +1,168 @@
+"""Bandwidth-driven quality per subscriber: the decision, and nothing else (no aiortc, no clock, no I/O).
+
+Once a second the SFU hands a `QualityController` what the subscriber's receiver told it (the REMB
+estimate and the loss fraction of its receiver reports) and what each cap would cost (`Needs`), and the
+controller answers with a new cap or None. As LiveKit's stream allocator does, it steps down at once
+and steps up only by probing:
+
+- `high` → `low` when the estimate falls below what the high layer and audio need (with margin), or
+  when loss is high in two reports in a row; → `off` (video paused, audio kept) when two reports in a
+  row put it below what even the low layer and audio need. Audio is never touched.
+- After a quiet period (no loss, no falling estimate) it probes one step up and keeps the higher cap only
+  if loss stays low and the estimate does not fall during the probe; a failed probe doubles the wait.
+
+What "the estimate" is: when the link is full (the receiver reports loss), the subscriber's REMB, but
+never less than what it demonstrably received in the last second (sent × (1 − loss)); without loss the
+link carries at least what it was sent, and the estimate says nothing. A delay-based REMB is tied to what the
+receiver gets: it starts low, drops to 0.85 × the received rate on any overuse (a keyframe burst, a CPU
+hiccup) and climbs back by only 8 % a second, so on its own it would send a 3 Mbps classroom to the low
+layer after every keyframe. The delivered rate is fresh every second and cannot be fooled that way;
+REMB still vetoes a step down when loss is not congestion. The margin (`down_ratio`) is below one for
+the same reason; a link short by less than that shows up as loss instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Cap = Literal["high", "low", "off"]
+Reason = Literal["bandwidth", "loss", "probe", "probe_failed"]
+_RANK: dict[Cap, int] = {"off": 0, "low": 1, "high": 2}
+_CAPS: tuple[Cap, Cap, Cap] = ("off", "low", "high")
+
+
+def lower(a: Cap, b: Cap) -> Cap:
+    return a if _RANK[a] <= _RANK[b] else b
+
+
+@dataclass(slots=True, frozen=True)
+class Policy:
+    down_ratio: float = 0.75  # step down when estimate < need × this
+    loss_high: float = 0.10  # a report with this much loss is "high" (libwebrtc's loss-based controller: 10 %)
+    loss_low: float = 0.02  # below this, loss does not interrupt a quiet period
+    lossy_reports: int = 2  # high loss this many reports in a row steps down
+    pause_reports: int = 2  # an estimate below low + audio this many reports in a row pauses video (drastic)
+    probe_loss: float = 0.05  # a probe fails at this much loss
+    probe_after_s: float = 10.0  # quiet period before the first probe up (a probe that fails costs a freeze)
+    probe_max_s: float = 48.0  # the longest wait after failed probes
+    probe_window_s: float = 4.0  # how long a probe must stay clean (a keyframe switch plus a few reports)
+    settle_s: float = 2.5  # after a step down, the next report still shows the old layer's backlog: no second step
+
+
+DEFAULT = Policy()
+
+
+@dataclass(slots=True, frozen=True)
+class Needs:
+    """Bits per second the subscriber's connection needs at each cap; each includes the audio."""
+
+    high: float
+    low: float
+    audio: float
+
+
+@dataclass(slots=True, frozen=True)
+class Feedback:
+    """What the subscriber reported since the last step."""
+
+    estimate_bps: float | None  # the newest REMB (None: no fresh one)
+    loss: float | None  # worst fraction lost in the receiver reports since the last step (None: no report)
+    sent_bps: float | None = None  # what the SFU sent this subscriber since the last step
+    switching: bool = False  # a layer switch still waits for its keyframe: reports show the old layer
+
+
+@dataclass(slots=True, frozen=True)
+class Decision:
+    cap: Cap  # what is forwarded now: the lower of the new cap and the plan
+    reason: Reason
+    estimate_bps: float | None = None  # the effective estimate it was based on
+
+
+class QualityController:
+    """One subscriber connection's cap. `step` once a second; `cap` is what it may receive now."""
+
+    __slots__ = (
+        "policy", "cap", "_lossy", "_quiet_since", "_probe_wait", "_probe_until", "_probe_from", "_estimate",
+        "_changed_at", "_starved",
+    )
+
+    def __init__(self, now: float, policy: Policy = DEFAULT, cap: Cap = "high") -> None:
+        self.policy = policy
+        self.cap: Cap = cap
+        self._lossy = 0
+        self._quiet_since = now
+        self._probe_wait = policy.probe_after_s
+        self._probe_until: float | None = None
+        self._probe_from: Cap = cap
+        self._estimate: float | None = None
+        self._changed_at = -1e9
+        self._starved = 0  # reports in a row whose estimate is below what the low layer and audio need
+
+    @property
+    def probing(self) -> bool:
+        return self._probe_until is not None
+
+    def step(self, now: float, feedback: Feedback, needs: Needs, top: Cap = "high") -> Decision | None:
+        """The new cap and why, or None. `top` is the most the subscriber's plan asks for: the cap is what the
+        network allows, what is forwarded is the lower of the two (a plan's `low` is not a quality change)."""
+        p = self.policy
+        layer = lower(self.cap, top)
+        estimate, loss = self.estimate(feedback), feedback.loss
+        self._estimate = estimate
+        lossy = loss is not None and loss >= p.loss_high
+        if loss is not None:
+            self._lossy = self._lossy + 1 if lossy else 0
+
+        def short(need: float) -> bool:
+            return estimate is not None and estimate < need * p.down_ratio
+
+        if loss is not None:
+            self._starved = self._starved + 1 if short(needs.low) else 0
+        if feedback.switching and self._probe_until is None:
+            self._changed_at = now  # what the reports say is about the layer being left: settle from its end
+            self._lossy = self._starved = 0
+
+        if self._probe_until is not None:
+            if (loss is not None and loss >= p.probe_loss) or short(self._need(needs, layer)):
+                self._probe_wait = min(self._probe_wait * 2, p.probe_max_s)
+                return self._set(self._probe_from, "probe_failed", now, top)
+            if now >= self._probe_until:
+                self._probe_until = None
+                self._probe_wait = p.probe_after_s
+                self._quiet_since = now
+            return None
+        if layer != "off" and now - self._changed_at >= p.settle_s:
+            if self._starved >= p.pause_reports:
+                return self._set("off", "bandwidth", now, top)
+            if layer == "high" and short(needs.high):
+                return self._set("low", "bandwidth", now, top)
+            if self._lossy >= p.lossy_reports:
+                return self._set("low" if layer == "high" else "off", "loss", now, top)
+        if loss is not None and loss >= p.loss_low:
+            self._quiet_since = now
+        if self.cap != "high" and _RANK[self.cap] < _RANK[top] and now - self._quiet_since >= self._probe_wait:
+            self._probe_from = self.cap
+            self._probe_until = now + p.probe_window_s
+            return self._set(_CAPS[_RANK[self.cap] + 1], "probe", now, top, probing=True)
+        return None
+
+    def estimate(self, feedback: Feedback) -> float | None:
+        """What the link carries, known only when it is full (a fresh report with loss): max(REMB, what was
+        sent × (1 − loss)). Without loss the link carries at least what was sent, and more is not known."""
+        loss, sent = feedback.loss, feedback.sent_bps
+        if loss is None or sent is None or loss < self.policy.loss_low:
+            return None
+        return max(sent * (1 - loss), feedback.estimate_bps or 0.0)
+
+    @staticmethod
+    def _need(needs: Needs, cap: Cap) -> float:
+        return needs.high if cap == "high" else needs.low if cap == "low" else needs.audio
+
+    def _set(self, cap: Cap, reason: Reason, now: float, top: Cap, probing: bool = False) -> Decision:
+        self.cap = cap
+        self._lossy = self._starved = 0
+        self._quiet_since = self._changed_at = now
+        if not probing:
+            self._probe_until = None
+        return Decision(lower(cap, top), reason, self._estimate)
