@@ -46,7 +46,7 @@ class SolveOptions:
     deterministic_time: float = 0.05
     """CP-SAT budget per part for the full objective, in its deterministic time units, started from a hint
     that places everything it can (without presolve, so the hint is checked and improved at once)."""
-    improve_time: float = 1.0
+    improve_time: float = 0.5
     """Budget per part for the structured neighbourhood search (`scheduler.lns`) from the greedy hint."""
     repair_time: float = 2.0
     """Budget per part for the placement-only stage, run when the hint leaves demand unplaced."""
