@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiortc.rtp import (
     RTCP_PSFB_APP,
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from media.aiortc_seams import RtcpHandler
     from media.consumer import Consumer
     from media.producer import Producer
-    from media.transport import SubscriberTransport
 
 logger = logging.getLogger(__name__)
 ESTIMATE_FRESH_S = 3.0  # a REMB older than this says nothing about the link now
@@ -117,6 +116,24 @@ class _Subscriber:
 Resolve = Callable[[str, Quality], "Producer | None"]
 
 
+class _Slot(Protocol):
+    @property
+    def consumer(self) -> Consumer: ...
+    @property
+    def active(self) -> bool: ...
+
+
+class SubscriberLink(Protocol):
+    """What the adapter reads of a subscriber connection (media.transport's, without importing it back)."""
+
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def slots(self) -> Mapping[str, _Slot]: ...
+    @property
+    def feedback(self) -> SubscriberFeedback: ...
+
+
 class QualityAdapter:
     """Steps every subscriber connection of a room and applies the caps (see the module docstring)."""
 
@@ -143,7 +160,7 @@ class QualityAdapter:
         self._subscribers.pop(participant_id, None)
 
     def step(
-        self, now: float, producers: Mapping[str, Producer], subscribers: Mapping[str, SubscriberTransport],
+        self, now: float, producers: Mapping[str, Producer], subscribers: Mapping[str, SubscriberLink],
         plans: Mapping[str, Mapping[str, Quality]],
     ) -> list[tuple[str, QualityChange]]:
         """One step of every subscriber connection; the changes to tell (participant id, change)."""
@@ -181,7 +198,7 @@ class QualityAdapter:
         return rates
 
     def _step_one(
-        self, now: float, participant_id: str, transport: SubscriberTransport, plan: Mapping[str, Quality],
+        self, now: float, participant_id: str, transport: SubscriberLink, plan: Mapping[str, Quality],
         rates: dict[str, float],
     ) -> QualityChange | None:
         videos: list[tuple[Consumer, Cap]] = []  # (consumer, the plan's quality)

@@ -70,6 +70,9 @@ async def upload_worker_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+SFU_TAPS = ("recorder.tap",)  # what runs inside the SFU's worker processes besides forwarding
+
+
 async def going_away(app: web.Application) -> None:
     """SIGTERM (aiohttp's on_shutdown, before it waits for handlers): tell every participant the server is
     restarting (1012, so clients reconnect to the next process or node), and stop running solves (CP-SAT
@@ -116,7 +119,8 @@ def create_app(settings: Settings, media: Sfu | None = None, with_media: bool = 
         await beat.recover()  # spans a crashed process left open end at their last beat
         beat.start()
         app[DB], app[BUS], app[ROOMS] = db, bus, rooms
-        app[MEDIA] = media if media is not None else (await open_sfu(settings) if with_media else None)
+        sfu = await open_sfu(settings, taps=SFU_TAPS) if with_media and media is None else None
+        app[MEDIA] = media if media is not None else sfu
         turn = turn_from_settings(settings.turn_urls, settings.data_dir, settings.turn_ttl)
         app[HUB] = SignalingHub(rooms, app[TOKENS], app[MEDIA], turn.ice_servers if turn else None)
         yield

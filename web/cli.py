@@ -29,7 +29,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         database_url=args.database_url, redis_url=getattr(args, "redis_url", None),
         demo=getattr(args, "demo", False), storage_url=getattr(args, "storage_url", None),
         turn_urls=list(getattr(args, "turn_url", None) or []), public_url=getattr(args, "public_url", None),
-        media_workers=getattr(args, "media_workers", 0),
+        **({"media_workers": args.media_workers} if getattr(args, "media_workers", None) is not None else {}),
     )
 
 
@@ -181,9 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--turn-url", action="append", default=[], metavar="URL",
                          help="TURN server for clients behind UDP-blocking firewalls, repeatable: "
                               "turns:host:443?transport=tcp, turn:host:3478?transport=udp|tcp")
-    p_serve.add_argument("--media-workers", type=int, default=0, metavar="N",
-                         help="run the SFU in N worker processes (one per core); default 0: in this process "
-                              "(recording needs that for now)")
+    p_serve.add_argument("--media-workers", type=int, default=None, metavar="N",
+                         help=f"run the SFU in N worker processes; default: one per core ({os.cpu_count()}); "
+                              "0: in this process")
     p_serve.set_defaults(func=serve)
 
     p_turn = sub.add_parser("turn-config", help="print the coturn settings that match this node's TURN secret")

@@ -71,7 +71,7 @@ class Proc:
         self._out.close()
 
 
-async def start(data_dir: Path, port: int | None = None, name: str = "serve", timeout: float = 40.0) -> Proc:
+async def start(data_dir: Path, port: int | None = None, name: str = "serve", timeout: float = 90.0) -> Proc:
     """Start `sanke serve` and wait until /api/health answers."""
     port = port or free_port()
     log = data_dir.parent / f"{name}.log"

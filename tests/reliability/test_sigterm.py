@@ -32,8 +32,10 @@ async def _closed_with(ws: WsClient, timeout: float) -> tuple[object, str]:
 
 async def test_sigterm_cancels_the_solve_tells_participants_and_files_the_recording(tmp_path: Path) -> None:
     data = tmp_path / "data"
+    t0 = time.perf_counter()
     county = await procserver.seed(data)
     proc = await procserver.start(data)
+    phases = {"start": time.perf_counter() - t0}
     teacher = classroom = None
     try:
         server = proc.server
@@ -43,6 +45,7 @@ async def test_sigterm_cancels_the_solve_tells_participants_and_files_the_record
             job = await _solve(server, coord, deterministic_time=60)
         finally:
             await coord.close()
+        phases["import+solve"] = time.perf_counter() - t0 - sum(phases.values())
         teacher = await connect(server, await user_token(server, "wang", county.room_id))
         classroom = await connect(server, await classroom_token(server, county.codes["c1"]))
         await teacher.send({"type": "room.start", "id": "s"})
@@ -60,7 +63,8 @@ async def test_sigterm_cancels_the_solve_tells_participants_and_files_the_record
         returncode = await asyncio.to_thread(proc.wait, 15)
         took = time.perf_counter() - began
         log = proc.text()
-        print(f"\nSIGTERM → exit in {took:.1f} s; closes {codes}")
+        print(f"\nSIGTERM → exit in {took:.1f} s; closes {codes}; "
+              + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()))
         assert [c for c, _ in codes] == [1012, 1012], codes
         assert all("restart" in reason for _, reason in codes)
         assert took < 10, f"exit took {took:.1f} s"

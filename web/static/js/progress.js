@@ -5,6 +5,7 @@ import { api, requireUser } from './api.js';
 import { t } from '../i18n.js';
 import { button, emptyState, field, pageHead } from './components.js';
 import { el } from './dom.js';
+import { subjectName } from './subjects.js';
 import { confirmDialog, errorText, params, runPage, toast, topBar } from './ui.js';
 
 /** The edition and 册 picker: choosing another lays the plan afresh from its sections (after a confirmation). */
@@ -40,7 +41,7 @@ function verdict(st) {
 function overview(plans) {
   if (!plans.length) return emptyState({ title: t('prog.plans.none') });
   return el('div', { class: 'cards', id: 'plans' }, plans.map((p) => el('article', { class: 'card', dataset: { plan: p.id } },
-    el('h3', { class: 'card-title', text: `${p.teacher.name} · ${p.grade}年级${p.subject_name}` }),
+    el('h3', { class: 'card-title', text: `${p.teacher.name} · ${p.grade}年级${subjectName(p.subject_name)}` }),
     el('p', { class: 'meta', text: p.volume }), verdict(p.status),
     el('p', { class: 'meta', text: t('prog.held', { planned: p.lessons_planned, held: p.lessons_held }) }),
     el('a', { class: 'btn', href: `/progress?plan=${p.id}`, text: t('prog.edit') }))));
@@ -58,6 +59,7 @@ async function editor(main, id) {
     el('td', {}, el('input', { type: 'number', min: 1, max: 30, value: it.week, class: 'week', 'aria-label': t('prog.week'),
       oninput: (e) => { it.week = Number(e.target.value); } })),
     el('td', {}, plan.can_edit ? [
+      el('a', { class: 'btn small', href: `/courseware?node=${it.node_id}`, dataset: { action: 'courseware' }, text: t('prog.courseware') }),
       button({ text: t('prog.up'), small: true, onclick: () => { if (n) { [items[n - 1], items[n]] = [items[n], items[n - 1]]; render(); } } }),
       button({ text: t('prog.down'), small: true, onclick: () => { if (n + 1 < items.length) { [items[n + 1], items[n]] = [items[n], items[n + 1]]; render(); } } }),
       button({ text: t('prog.remove'), small: true, onclick: () => { items.splice(n, 1); render(); } })] : null))));
@@ -84,7 +86,7 @@ async function editor(main, id) {
   } });
   const links = ['csv', 'xlsx', 'json'].map((fmt) => el('a', { class: 'btn small', href: `/api/progress/plans/${id}/export?format=${fmt}`, text: t('prog.export', { fmt: fmt.toUpperCase() }) }));
   main.replaceChildren(el('div', { class: 'page' },
-    pageHead(`${plan.teacher.name} · ${plan.grade}年级${plan.subject_name}`, { sub: plan.volume, actions: [verdict(plan.status), ...links,
+    pageHead(`${plan.teacher.name} · ${plan.grade}年级${subjectName(plan.subject_name)}`, { sub: plan.volume, actions: [verdict(plan.status), ...links,
       el('a', { class: 'btn small', href: `/api/progress/plans/${id}/template?format=csv`, text: t('prog.template') })] }),
     volumePicker(main, id, plan),
     el('div', { class: 'split' },

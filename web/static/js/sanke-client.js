@@ -10,7 +10,7 @@ const PING_EVERY_MS = 8000;
 const PONG_DEADLINE_MS = 20000;
 const REQUEST_TIMEOUT_MS = 15000;
 const GATHER_WAIT_MS = 80; // host candidates come within a few ms; later ones are trickled
-const FINAL_CLOSE = { 4003: 'removed', 4004: 'room_ended', 4009: 'replaced' };
+const FINAL_CLOSE = { 4003: 'removed', 4004: 'room_ended', 4005: 'deactivated', 4009: 'replaced' };
 const FINAL_ERRORS = new Set(['room_ended', 'no_lesson', 'bad_code', 'forbidden', 'not_logged_in']);
 
 export class SignalError extends Error {
@@ -164,6 +164,7 @@ export class SankeClient extends EventTarget {
     this.room.stage = r.stage || [];
     this.room.hands = r.hands || [];
     this.room.seats = r.seats;
+    this.netQuality.clear(); // a (re)join starts a new subscriber connection at full quality
     this._setConnection('joined', msg.resumed ? 'resumed' : '');
     this._emit('room', this.room);
   }
@@ -235,6 +236,14 @@ export class SankeClient extends EventTarget {
         return;
       case 'subscriber.offer':
         this._subChain = this._subChain.then(() => this._answerSubscriber(msg.sdp)).catch((e) => this._mediaError(e));
+        return;
+      case 'media.reset':
+        // The SFU worker holding the room died and was restarted (msg.tracks were lost): make both peer
+        // connections anew on this session. Publish again now; the subscriber connection comes with the
+        // SFU's next offer, which follows this message.
+        this._teardownMedia();
+        this._emit('event', msg);
+        this._publishAll().catch((e) => this._mediaError(e));
         return;
       case 'error':
         this._emit('warning', new SignalError(msg.code, msg.message, msg.field));
