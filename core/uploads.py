@@ -214,27 +214,8 @@ async def parse_in_worker(fn: Callable[..., T], *args: Any, file: str, limits: U
 
 
 async def start_worker(limits: UploadLimits = LIMITS) -> None:
-    """Start the fork server and a worker ahead of the first upload (off the loop: it takes a while, 10 s
-    and more on a loaded machine). In a daemon thread, not the loop's executor: a process stopping (SIGTERM)
-    before the warm-up is done must not wait for it at exit."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-
-    def settle(error: BaseException | None) -> None:
-        if not done.done():
-            done.set_exception(error) if error is not None else done.set_result(None)
-
-    def warm() -> None:
-        error: BaseException | None = None
-        try:
-            _get_pool(limits)
-        except BaseException as exc:  # handed to the awaiting task
-            error = exc
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
-            loop.call_soon_threadsafe(settle, error)
-
-    threading.Thread(target=warm, name="upload-worker-warmup", daemon=True).start()
-    await done
+    """Start the fork server and a worker ahead of the first upload (off the loop: it takes a while)."""
+    await asyncio.to_thread(_get_pool, limits)
 
 
 def shutdown() -> None:

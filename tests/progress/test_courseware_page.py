@@ -1,6 +1,6 @@
 """Uploading courseware from the browser: from a section of the progress editor the teacher opens 上传课件,
 picks a PDF, sees it filed as a draft under that section with the section's knowledge points, and submits it
-for review; a file of the wrong type is refused under the file field."""
+for review, and its library page offers the file; a file of the wrong type is refused under the file field."""
 
 from __future__ import annotations
 
@@ -51,6 +51,11 @@ async def test_teacher_uploads_courseware_from_the_plan(progress_county):
                 rid = await page.get_attribute("#cw-done", "data-resource")
                 await page.click("#cw-review")
                 await page.wait_for_selector("#cw-review:disabled")
+                await page.goto(f"{url}/playback?id={rid}")  # the library's page of it: the file, not a player
+                link = page.locator("#courseware-file a")
+                await link.wait_for()
+                assert "PDF" in await link.inner_text() and "3 页" in await link.inner_text()
+                assert await link.get_attribute("href") == f"/api/library/resources/{rid}/file"
                 assert errors == []
             finally:
                 await browser.close()

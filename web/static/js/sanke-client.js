@@ -10,7 +10,7 @@ const PING_EVERY_MS = 8000;
 const PONG_DEADLINE_MS = 20000;
 const REQUEST_TIMEOUT_MS = 15000;
 const GATHER_WAIT_MS = 80; // host candidates come within a few ms; later ones are trickled
-const FINAL_CLOSE = { 4003: 'removed', 4004: 'room_ended', 4009: 'replaced' };
+const FINAL_CLOSE = { 4003: 'removed', 4004: 'room_ended', 4005: 'deactivated', 4009: 'replaced' };
 const FINAL_ERRORS = new Set(['room_ended', 'no_lesson', 'bad_code', 'forbidden', 'not_logged_in']);
 
 export class SignalError extends Error {

@@ -20,6 +20,18 @@ function mediaUrl(file) {
   return `${base}/media/${encodeURIComponent(file)}`;
 }
 
+/** A courseware resource: an image shown, any other file opened or downloaded (it cannot be framed: the
+    server forbids framing every response). */
+function renderFile(r) {
+  const f = r.file;
+  document.getElementById("meta").textContent = [r.date, r.school.name, r.teacher.name, `${r.grade_name}${subjectName(r.subject)}`].join(" · ");
+  const image = ["png", "jpg", "gif", "webp"].includes(f.type) ? el("img", { src: f.url, alt: r.title }) : null;
+  if (image) image.style.maxWidth = "100%"; // CSSOM, not a style attribute: the CSP allows no inline style
+  document.getElementById("videos").replaceChildren(el("div", { class: "courseware-file", id: "courseware-file" }, image,
+    el("a", { class: "btn primary", href: f.url, target: "_blank", rel: "noopener" },
+      t("lib.courseware.open", { type: f.type.toUpperCase(), pages: f.pages }))));
+}
+
 function renderVideos(media) {
   const box = document.getElementById("videos");
   const notice = document.getElementById("notice");
@@ -161,8 +173,11 @@ async function load() {
   document.title = `${r.title} · ${t("lib.playback")} · ${t("app.name")}`;
   document.getElementById("title").replaceChildren(r.title, " ", el("span", { class: `badge s-${r.status}` }, t(`lib.status_${r.status}`)), demoIds.has(r.id) ? badge("demo") : "");
   document.getElementById("meta").textContent = [r.date, r.school.name, r.teacher.name, `${r.grade_name}${subjectName(r.subject)}`, `${t("lib.duration")} ${clock(r.duration)}`].join(" · ");
-  renderVideos(r.media);
-  renderTimeline(r.media);
+  if (r.kind === "courseware") renderFile(r);
+  else {
+    renderVideos(r.media);
+    renderTimeline(r.media);
+  }
   await renderCatalogue(r);
   renderReview(r);
   renderRelated(r);
