@@ -86,6 +86,31 @@ class FrameSource(Protocol):
     def attach_sink(self, room_id: str, track_id: str, sink: FrameSink) -> SinkHandle: ...
 
 
+TapEvent = Callable[[str, dict[str, Any]], None]  # (event, data) a tap reports; may be called from any thread
+
+
+class TapHandle(Protocol):
+    """A tap: an object that consumes a room's encoded frames where the producers are (inside the SFU worker
+    when the SFU runs in worker processes), driven by plain-data calls. The recorder and HLS packaging are
+    taps; only their events (a segment closed, a playlist written) come back, never media."""
+
+    @property
+    def id(self) -> str: ...
+
+    async def call(self, method: str, data: dict[str, Any]) -> Any: ...
+
+    async def close(self) -> None: ...
+
+
+class TapHost(Protocol):
+    """Opens a tap of a room: `factory` is `"module:callable"` (called with the frame source, the room id,
+    `config` and an event callback, in the process that holds the room's producers)."""
+
+    async def open_tap(
+        self, room_id: str, factory: str, config: dict[str, Any], on_event: TapEvent | None = None
+    ) -> TapHandle: ...
+
+
 class Outbox(Protocol):
     """A participant's connection as the hub sees it (a signaling session): send it a message, or close it
     when another connection replaces it."""
@@ -109,6 +134,10 @@ class MediaListener(Protocol):
         """participant_id → level 0..1 of those speaking now; at most a few times a second."""
 
     async def on_track_stats(self, room_id: str, stats: list[dict[str, Any]]) -> None: ...
+
+    async def on_media_lost(self, room_id: str, participants: list[str], tracks: list[MediaTrack]) -> None:
+        """The room's media is gone (its SFU worker died and was restarted): these tracks are no longer
+        received and every connection of these participants must be negotiated again."""
 
     async def on_quality_changed(self, room_id: str, participant_id: str, change: QualityChange) -> None:
         """Bandwidth-driven quality changed this subscriber's video: tell its client (`quality.changed`)."""
@@ -141,8 +170,9 @@ class MediaSeam(Protocol):
     async def close(self) -> None: ...
 
 
-class Sfu(MediaSeam, FrameSource, Protocol):
-    """The SFU a node runs: the seam signaling calls, the frame source the recorder taps, its metrics."""
+class Sfu(MediaSeam, FrameSource, TapHost, Protocol):
+    """The SFU a node runs: the seam signaling calls, the frame source and tap host the recorder uses, its
+    metrics."""
 
     async def metrics_text(self) -> str:
         """Prometheus text for `/metrics` (per track; per worker when the SFU runs in worker processes)."""

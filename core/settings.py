@@ -27,7 +27,8 @@ class Settings:
     turn_ttl: int = 4 * 3600  # seconds a join's TURN credential is valid
     hls_segment_seconds: float = 1.0  # broadcast HLS: segment length (a keyframe is asked for at each)
     storage_retry_max: float = 5.0  # seconds between upload retries at most, while the store is down
-    media_workers: int = 0  # SFU worker processes (media/workers.py); 0 = the SFU runs in this process
+    # SFU worker processes (media/workers.py), one per core by default; 0 = the SFU runs in this process
+    media_workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

@@ -219,7 +219,5 @@ async def start_worker(limits: UploadLimits = LIMITS) -> None:
 
 
 def shutdown() -> None:
-    global _pool
-    if _pool is not None:
-        _pool.shutdown(wait=False, cancel_futures=True)
-        _pool = None
+    """Stop the worker processes now (the process is exiting): nothing is left behind when it is gone."""
+    _discard_pool()

@@ -18,16 +18,24 @@ import socket
 import statistics
 import sys
 import time
-from dataclasses import dataclass
 
 import aiohttp
 
 from loadtest.bots import Bot, wait_for
 from loadtest.clip import load
+from loadtest.media_report import (
+    HEADER,
+    HELD_FPS,
+    Row,
+    Stall,
+    _format,
+    capacity_table,
+    summarise,
+)
 
 WIDTH, HEIGHT, FPS, BITRATE = 640, 480, 30, 1_300_000  # the clip comes out near 1 Mbps
 CLIP_FRAMES = 150
-WORKERS = 2
+BOT_PROCS = 2  # processes of subscriber bots
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -63,6 +71,14 @@ class HttpSignal:
             body = await r.json()
             return body["forwarded"], body["retransmitted"]
 
+    async def pids(self) -> list[int]:
+        """The SFU's processes: the host and its worker processes."""
+        async with self.http.get(self.base + "/stats") as r:
+            return list((await r.json())["pids"])
+
+    async def stall(self) -> float:
+        return float((await self._post("/stall", {}))["seconds"])
+
 
 # -- subscriber worker processes ------------------------------------------------------------------
 
@@ -92,6 +108,18 @@ async def _worker_loop(conn, base: str) -> None:
                 bots.extend(new)
                 ok = await wait_for(lambda new=new: all(any(c.frames for c in b.video.values()) for b in new), 20)
                 conn.send((ok, [b.name for b in new if not any(c.frames for c in b.video.values())]))
+            elif cmd == "lesson":  # classrooms: publish return video and audio, receive the teacher's tracks
+                names, plan, size = arg
+                clip = load(size[0], size[1], FPS, CLIP_FRAMES, size[2])
+                new = [Bot(name, signal, clip=clip, tone_hz=300 + 10 * i, subscribe_mode="count")
+                       for i, name in enumerate(names)]  # fmt: skip
+                for bot in new:
+                    await bot.publish()
+                    await signal.subscribe(bot, plan)
+                bots.extend(new)
+                ok = await wait_for(lambda new=new: all(len(b.video) >= 2 and all(c.frames for c in b.video.values())
+                                                        for b in new), 30)  # fmt: skip
+                conn.send((ok, [b.name for b in new if not all(c.frames for c in b.video.values())]))
             elif cmd == "fps":
                 since, until = arg
                 conn.send([min((c.fps(since, until) for c in b.video.values()), default=0.0) for b in bots])
@@ -105,35 +133,19 @@ async def _worker_loop(conn, base: str) -> None:
 # -- the run ----------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Row:
-    mode: str
-    n: int
-    cpu_pct: float
-    pps: float
-    us_per_packet: float
-    min_fps: float
-    late_join_ms: float | None
-    kernel_pct: float = 0.0  # share of the SFU's CPU time spent in the kernel (sockets)
-    rtx_per_s: float = 0.0  # retransmissions to subscribers (their NACKs), not counted as forwarded
-    mean_fps: float = 0.0
-
-
 async def _recv(conn):
     """Wait for a worker's reply without blocking the loop: the publisher bot runs on it."""
     return await asyncio.get_running_loop().run_in_executor(None, conn.recv)
 
 
-def _cpu_seconds(pid: int) -> float:
-    user, system = _cpu_split(pid)
-    return user + system
-
-
-def _cpu_split(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of a process, from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) / TICK, int(fields[12]) / TICK
+def _cpu_split(pids: list[int]) -> tuple[float, float]:
+    """(user, system) CPU seconds of the SFU's processes, from /proc/<pid>/stat."""
+    user = system = 0.0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        user, system = user + int(fields[11]) / TICK, system + int(fields[12]) / TICK
+    return user, system
 
 
 def _free_port() -> int:
@@ -167,17 +179,35 @@ async def _late_join(signal: HttpSignal, plan: dict[str, str], index: int) -> fl
         await bot.close()
 
 
+async def _stall_window(signal: HttpSignal, bots, window: float) -> tuple[float, float]:
+    t0 = time.monotonic()
+    stall = asyncio.ensure_future(signal.stall())
+    await asyncio.sleep(window)
+    seconds = await stall
+    t1 = time.monotonic()
+    fps: list[float] = []
+    for _, conn in bots:
+        conn.send(("fps", (t0, t1)))
+    for _, conn in bots:
+        fps.extend(await _recv(conn))
+    return min(fps, default=0.0), seconds
+
+
 async def run_mode(
-    mode: str, ns: list[int], window: float, late_joins: int, profile: str | None, log
+    mode: str, ns: list[int], window: float, late_joins: int, profile: str | None, log, workers: int = 0,
+    stop_below: float | None = None, stall_at: int | None = None, stalls: list[Stall] | None = None,
 ) -> tuple[list[Row], list[float]]:
+    """One SFU host; subscribers added in steps `ns`. With `stop_below`, the steps end once the slowest
+    subscriber falls below that fps (the capacity was found); at `stall_at` subscribers one more window
+    runs while the host's API does its CPU work (`stalls`)."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "loadtest.sfu_host", "--port", str(port), "--mode", mode]
+    cmd = [sys.executable, "-m", "loadtest.sfu_host", "--port", str(port), "--mode", mode, "--workers", str(workers)]
     if profile:
         cmd += ["--profile", profile]
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.DEVNULL)
     ctx = mp.get_context("spawn")
-    workers = []
+    bots = []  # the subscriber bot processes
     rows: list[Row] = []
     late_ms: list[float] = []
     clip = load(WIDTH, HEIGHT, FPS, CLIP_FRAMES, BITRATE)
@@ -186,19 +216,20 @@ async def run_mode(
         publisher = Bot("publisher", signal, clip=clip)
         try:
             await _wait_http(base, http)
+            pids = await signal.pids()
             await publisher.publish()
             plan = {"publisher:0": "high"}
-            for _ in range(WORKERS):
+            for _ in range(BOT_PROCS):
                 parent, child = ctx.Pipe()
                 p = ctx.Process(target=_worker, args=(child, base), daemon=True)
                 p.start()
-                workers.append((p, parent))
+                bots.append((p, parent))
             count = 0
             for n in ns:
                 names = [f"sub{i}" for i in range(count, n)]
-                for w, (_, conn) in enumerate(workers):
-                    conn.send(("add", (names[w::WORKERS], plan)))
-                replies = [await _recv(conn) for _, conn in workers]
+                for w, (_, conn) in enumerate(bots):
+                    conn.send(("add", (names[w::BOT_PROCS], plan)))
+                replies = [await _recv(conn) for _, conn in bots]
                 count = n
                 missing = [name for ok, names in replies for name in names]
                 if missing:
@@ -207,18 +238,18 @@ async def run_mode(
                 profiling = bool(profile) and n == ns[-1]
                 if profiling:
                     await signal.profile(True)
-                fwd0, split0, t0 = await signal.forwarded(), _cpu_split(proc.pid), time.monotonic()
+                fwd0, split0, t0 = await signal.forwarded(), _cpu_split(pids), time.monotonic()
                 await asyncio.sleep(window)
-                fwd1, split1, t1 = await signal.forwarded(), _cpu_split(proc.pid), time.monotonic()
+                fwd1, split1, t1 = await signal.forwarded(), _cpu_split(pids), time.monotonic()
                 if profiling:
                     await signal.profile(False)
                 (fwd0, rtx0), (fwd1, rtx1) = fwd0, fwd1
                 cpu0, cpu1 = sum(split0), sum(split1)
                 sys_share = (split1[1] - split0[1]) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0
                 fps: list[float] = []
-                for _, conn in workers:
+                for _, conn in bots:
                     conn.send(("fps", (t0, t1)))
-                for _, conn in workers:
+                for _, conn in bots:
                     fps.extend(await _recv(conn))
                 joins: list[float] = []
                 for i in range(late_joins if mode == "forward" else 0):
@@ -233,16 +264,23 @@ async def run_mode(
                 row = Row(
                     mode, n, cpu * 100, pps, cpu * 1e6 / pps if pps else float("nan"), min(fps, default=0.0),
                     max(joins) if joins else None, sys_share * 100, (rtx1 - rtx0) / wall,
-                    statistics.fmean(fps) if fps else 0.0,
+                    statistics.fmean(fps) if fps else 0.0, workers,
                 )
                 rows.append(row)
                 log(_format(row))
+                if stall_at == n and stalls is not None:
+                    low, seconds = await _stall_window(signal, bots, window)
+                    stalls.append(Stall(n, low, seconds))
+                    log(f"  {mode} workers={workers} N={n}: while the API hashed 20 passwords and parsed an upload "
+                        f"({seconds:.1f} s): min fps {low:.1f}")
+                if stop_below is not None and row.min_fps < stop_below and n >= (stall_at or 0):
+                    break
         finally:
-            for _, conn in workers:
+            for _, conn in bots:
                 with contextlib.suppress(Exception):
                     conn.send(("stop", None))
                     await _recv(conn)
-            for p, _ in workers:
+            for p, _ in bots:
                 p.join(5)
                 if p.is_alive():
                     p.kill()
@@ -256,63 +294,24 @@ async def run_mode(
     return rows, late_ms
 
 
-HEADER = (
-    f"{'mode':<10}{'N':>4}{'SFU CPU %':>11}{'pkt/s fwd':>11}{'us/pkt':>9}{'min fps':>9}{'late join ms':>14}"
-    f"{'kernel %':>10}{'rtx/s':>7}"
-)
-
-
-def _format(r: Row) -> str:
-    late = f"{r.late_join_ms:.0f}" if r.late_join_ms is not None else "-"
-    return (
-        f"{r.mode:<10}{r.n:>4}{r.cpu_pct:>11.1f}{r.pps:>11.0f}{r.us_per_packet:>9.1f}{r.min_fps:>9.1f}{late:>14}"
-        f"{r.kernel_pct:>10.0f}{r.rtx_per_s:>7.0f}"
-    )
-
-
-def _p95(values: list[float]) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-
-
-def _at_full_rate(r: Row) -> float:
-    """CPU % scaled to the frame rate every subscriber should get: a starved transcoder that delivers
-    10 fps instead of 30 would otherwise look three times cheaper than it is. Forwarding runs at
-    ~30 fps, so this barely changes it."""
-    return r.cpu_pct * FPS / r.mean_fps if r.mean_fps > 0 else float("nan")
-
-
-def summarise(fwd: list[Row], base: list[Row], late_ms: list[float]) -> str:
-    by_n = {r.n: r for r in fwd}
-    lo, hi = by_n[min(by_n)], by_n[max(by_n)]
-    us = (hi.cpu_pct - lo.cpu_pct) / 100 * 1e6 / (hi.pps - lo.pps) if hi.pps > lo.pps else float("nan")
-    bn = {r.n: r for r in base}
-    ratio = float("nan")
-    if 1 in bn and 10 in bn and 1 in by_n and 10 in by_n:
-        fwd_marginal = (_at_full_rate(by_n[10]) - _at_full_rate(by_n[1])) / 9
-        base_marginal = (_at_full_rate(bn[10]) - _at_full_rate(bn[1])) / 9
-        ratio = base_marginal / fwd_marginal if fwd_marginal > 0 else float("inf")
-    min_fps = min(r.min_fps for r in fwd)
-    return (
-        f"media-bench: us_per_packet={us:.2f} ratio_vs_transcode={ratio:.1f} "
-        f"min_fps={min_fps:.1f} late_join_ms={_p95(late_ms):.1f}"
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sanke bench media", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="N = 1, 10 only, shorter windows (< 90 s)")
-    parser.add_argument("--ns", help="comma-separated subscriber counts for forwarding")
+    parser.add_argument("--quick", action="store_true", help="N = 1, 10 only, shorter windows")
+    parser.add_argument("--ns", help="comma-separated subscriber counts for forwarding (steps end below 29 fps)")
     parser.add_argument("--baseline-ns", help="comma-separated subscriber counts for the transcoding baseline")
+    parser.add_argument("--workers", help="comma-separated SFU worker counts, one column each (0: in-process); "
+                        "default 1,2")
+    parser.add_argument("--stall-n", type=int, default=10, help="subscribers while the API is made busy")
+    parser.add_argument("--lesson", type=int, default=0, help="classrooms in the 1+N lesson shape, per worker "
+                        "count (e.g. 20; default 0: skipped, the shape is not validated yet)")
     parser.add_argument("--window", type=float, help="seconds measured per N")
     parser.add_argument("--late-joins", type=int, help="late joiners per N (forwarding)")
     parser.add_argument("--profile", help="cProfile the SFU process (forwarding) into this file and print its top")
     args = parser.parse_args(argv)
-    ns = [int(x) for x in (args.ns or ("1,10" if args.quick else "1,5,10,20,40")).split(",")]
+    ns = [int(x) for x in (args.ns or ("1,10" if args.quick else "1,5,10,20,30,40,60,80")).split(",")]
     base_spec = args.baseline_ns if args.baseline_ns is not None else ("1,10" if args.quick else "1,5,10")
     base_ns = [int(x) for x in base_spec.split(",") if x]
+    counts = [int(x) for x in (args.workers or "1,2").split(",")]
     window = args.window or (3.0 if args.quick else 8.0)
     late = args.late_joins if args.late_joins is not None else (3 if args.quick else 2)
 
@@ -321,12 +320,35 @@ def main(argv: list[str] | None = None) -> int:
 
     _quiet_asyncio()
     started = time.monotonic()
-    log(f"SFU benchmark: one 640x480 {FPS} fps VP8 publisher, subscribers {ns}, baseline {base_ns}")
-    log(f"(machine: {os.cpu_count()} cores, shared with other work; SFU CPU read from its own process)")
+    log(f"SFU benchmark: one 640x480 {FPS} fps VP8 publisher, subscribers {ns} (until one falls below "
+        f"{HELD_FPS:.0f} fps), SFU worker counts {counts}, baseline {base_ns}")
+    log(f"(machine: {os.cpu_count()} cores, shared with other work; SFU CPU read from its processes: host and "
+        f"workers; W = SFU worker processes, 0 = in the host)")
     log(HEADER)
-    fwd, late_ms = asyncio.run(run_mode("forward", ns, window, late, args.profile, log))
+    runs: dict[int, list[Row]] = {}
+    lates: dict[int, list[float]] = {}
+    stalls: list[Stall] = []
+    by_workers: dict[int, Stall] = {}
+    for w in counts:
+        stall_at = args.stall_n if args.stall_n in ns else None
+        rows, late_ms = asyncio.run(run_mode(
+            "forward", ns, window, late, args.profile if w == counts[0] else None, log, workers=w,
+            stop_below=HELD_FPS, stall_at=stall_at, stalls=stalls,
+        ))
+        runs[w], lates[w] = rows, late_ms
+        if stalls:
+            by_workers[w] = stalls.pop()
+    classrooms = args.lesson
+    if classrooms:
+        from loadtest.bench_lesson import HEADER as LESSON_HEADER
+        from loadtest.bench_lesson import run_lesson
+
+        log(LESSON_HEADER)
+        for w in counts:
+            asyncio.run(run_lesson(w, classrooms, window, log))
     base: list[Row] = []
     if base_ns:
+        log(HEADER)
         base, _ = asyncio.run(run_mode("transcode", base_ns, window, 0, None, log))
     if args.profile:
         import pstats
@@ -335,12 +357,20 @@ def main(argv: list[str] | None = None) -> int:
         log(f"profile of the SFU process during the N={ns[-1]} window (CPU time, top by own time; "
             "profiling slows the process, compare entries with each other):")
         pstats.Stats(args.profile).sort_stats("tottime").print_stats(18)
-    log(f"({time.monotonic() - started:.0f} s; late joins measured: {len(late_ms)}, "
-        f"median {statistics.median(late_ms) if late_ms else float('nan'):.0f} ms)")
+    all_late = [ms for v in lates.values() for ms in v]
+    log("")
+    for line in capacity_table(runs, lates, by_workers):
+        log(line)
+    log(f"({time.monotonic() - started:.0f} s; late joins measured: {len(all_late)}, "
+        f"median {statistics.median(all_late) if all_late else float('nan'):.0f} ms)")
+    fwd = runs[counts[0]]
     if base:
         log("ratio_vs_transcode compares CPU per subscriber scaled to 30 fps delivered (mean fps: "
-            + ", ".join(f"{r.mode} N={r.n} {r.mean_fps:.1f}" for r in fwd + base if r.n in (1, 10)) + ")")
-    log(summarise(fwd, base, late_ms))
+            + ", ".join(f"{r.mode} W={r.workers} N={r.n} {r.mean_fps:.1f}" for r in fwd + base if r.n in (1, 10))
+            + ")")
+    default = os.cpu_count() or 1
+    stall = by_workers.get(default) or (by_workers[counts[-1]] if counts[-1] in by_workers else None)
+    log(summarise(fwd, base, all_late, runs, stall))
     return 0
 
 

@@ -69,8 +69,12 @@ class AudioCheck:
 
     def longest_gap(self, since: float, until: float) -> float:
         """The longest time without an audio frame within [since, until] (audio continuity)."""
+        return self.gap_at(since, until)[1]
+
+    def gap_at(self, since: float, until: float) -> tuple[float, float]:
+        """(where it starts, how long) of the longest time without an audio frame within [since, until]."""
         marks = [since, *(t for t in self.times if since < t < until), until]
-        return max(b - a for a, b in zip(marks, marks[1:], strict=False))
+        return max(((a, b - a) for a, b in zip(marks, marks[1:], strict=False)), key=lambda x: x[1])
 
 
 class Signal(Protocol):
@@ -90,8 +94,10 @@ class Bot:
         speaking: bool = True,
         subscribe_mode: str = "decode",
         clip_start: float | None = None,
+        screen_clip: Clip | None = None,
     ) -> None:
         self.name = name
+        self.screen_clip = screen_clip  # published as a second video track with source "screen" (courseware)
         self.signal = signal
         self.clip = clip
         self.low_clip = low_clip
@@ -108,6 +114,9 @@ class Bot:
         self.sub_connected_at: float | None = None
         self._tasks: list[asyncio.Task] = []
         self.errors: list[str] = []
+        self.resets = 0  # media.reset events handled
+        self.reset_at: float | None = None
+        self.republish = False
 
     # -- publishing -----------------------------------------------------------------------------------
 
@@ -122,6 +131,12 @@ class Bot:
             transceiver = pc.addTransceiver(track, direction="sendonly")
             seams.on_keyframe_request(transceiver.sender, track.request_keyframe)
             specs.append({"transceiver": transceiver, "kind": "video", "source": "camera", "quality": quality})
+        if self.screen_clip is not None:
+            screen = ClipTrack(self.screen_clip, self.clip_start)
+            self.video_tracks["screen"] = screen
+            transceiver = pc.addTransceiver(screen, direction="sendonly")
+            seams.on_keyframe_request(transceiver.sender, screen.request_keyframe)
+            specs.append({"transceiver": transceiver, "kind": "video", "source": "screen", "quality": "high"})
         if self.tone_hz is not None:
             self.tone = ToneTrack(self.tone_hz, self.speaking)
             transceiver = pc.addTransceiver(self.tone, direction="sendonly")
@@ -239,6 +254,26 @@ class Bot:
                     check.pitch_hz = crossings / 2 / (len(data) / frame.sample_rate)
                     window.clear()
 
+    # -- media reset (the SFU worker holding the room died) -----------------------------------------------
+
+    def drop_connections(self) -> list[RTCPeerConnection]:
+        """Forget both peer connections at once (before the next subscriber offer is handled); return them."""
+        old = [pc for pc in (self.pub, self.sub) if pc is not None]
+        self.republish = self.pub is not None
+        self.pub = self.sub = None
+        self.resets += 1
+        self.reset_at = time.monotonic()
+        return old
+
+    async def renegotiate(self, old: list[RTCPeerConnection]) -> None:
+        """What a client does on `media.reset`: close the dead connections, publish again on a new one (the
+        new subscriber connection comes with the SFU's next offer)."""
+        for pc in old:
+            with contextlib.suppress(Exception):
+                await pc.close()
+        if self.republish:
+            await self.publish()
+
     # -- test helpers ---------------------------------------------------------------------------------
 
     async def send_pli(self, track_id: str) -> bool:
@@ -281,6 +316,7 @@ class DirectSignal:
         self.published: list = []
         self.levels: list[dict[str, float]] = []
         self.stats: list[list[dict]] = []
+        self.lost: list[tuple[list[str], list]] = []  # on_media_lost calls: (participants, tracks)
         self.quality: list[tuple[float, str, object]] = []  # (when, participant id, QualityChange)
         service.set_listener(self)
 
@@ -313,6 +349,10 @@ class DirectSignal:
     async def on_track_stats(self, room_id: str, stats: list[dict]) -> None:
         self.stats.append(stats)
 
+    async def on_media_lost(self, room_id: str, participants: list[str], tracks: list) -> None:
+        lost = {t.track_id for t in tracks}
+        self.lost.append((participants, tracks))
+        self.published = [t for t in self.published if t.track_id not in lost]
     async def on_quality_changed(self, room_id: str, participant_id: str, change) -> None:
         self.quality.append((time.monotonic(), participant_id, change))
 
@@ -375,6 +415,11 @@ class WsSignal:
             if kind == "subscriber.offer" and self._bot is not None:
                 self._offers.append(asyncio.ensure_future(self._bot.on_subscriber_offer(data["sdp"])))
                 continue
+            if kind == "media.reset" and self._bot is not None:
+                self.events.append(data)
+                old = self._bot.drop_connections()
+                self._offers.append(asyncio.ensure_future(self._bot.renegotiate(old)))
+                continue
             if rid in self._pending and not self._pending[rid].done():
                 if kind == "error":
                     self._pending[rid].set_exception(RuntimeError(f"{data.get('code')}: {data.get('message')}"))
@@ -428,6 +473,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", action="append", default=[], required=True, help="join token (one bot each)")
     parser.add_argument("--publish", action="store_true", help="publish camera (high and low) and a tone")
     parser.add_argument("--size", default="320x240", help="clip size WxH (width >= 128)")
+    parser.add_argument("--grainy", action="store_true",
+                        help="publish clips that really run at --bitrate / --low-bitrate (loadtest.clip.grainy)")
+    parser.add_argument("--bitrate", type=int, default=300_000, help="camera clip bitrate (bps)")
+    parser.add_argument("--low-bitrate", type=int, default=100_000, help="low twin clip bitrate (bps)")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to stay")
     parser.add_argument("--count-only", action="store_true", help="count frames instead of decoding them")
     args = parser.parse_args(argv)
@@ -435,11 +484,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _run_cli(args: argparse.Namespace) -> int:
+    from loadtest.clip import grainy
     from web.demo.clip import load
 
+    make = grainy if args.grainy else load
     width, height = (int(x) for x in args.size.split("x"))
-    clip = load(width, height, 30, 90, 300_000) if args.publish else None
-    low = load(160, 128, 30, 90, 100_000) if args.publish else None
+    clip = make(width, height, 30, 90, args.bitrate) if args.publish else None
+    low = make(160, 128, 30, 90, args.low_bitrate) if args.publish else None
     bots: list[Bot] = []
     signals: list[WsSignal] = []
     for i, token in enumerate(args.token):

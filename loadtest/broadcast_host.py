@@ -124,6 +124,7 @@ async def _serve(conn, data_dir: Path, port: int, viewers: int, subscribers: int
                     "durations": [s.duration for s in stream.segments[-20:]], "codecs": stream.codecs,
                     "lag_s": time.time() - (stream.segments[-1].wall_start + stream.segments[-1].duration)
                     if stream.segments else None, "frames": stream.frames_in,
+                    "transcode_s": app[HLS].status(room_id).get("transcode_cpu_s", 0.0),
                 })  # fmt: skip
             elif cmd == "stop":
                 break

@@ -1,8 +1,10 @@
-"""The benchmark's SFU process: a MediaService (or aiortc's MediaRelay transcoding baseline) behind a tiny
-HTTP API, so that its CPU time can be read from its own /proc entry, apart from the bots.
+"""The benchmark's SFU process: a MediaService, N SFU worker processes (`--workers N`: the node's default
+shape, subscribers spread over the workers by pipeToRouter), or aiortc's MediaRelay transcoding baseline,
+behind a tiny HTTP API, so that its CPU time can be read from /proc, apart from the bots.
 
 POST /publish {pid, sdp, tracks} → {sdp}; POST /subscribe {pid, plan} → {sdp} (the SFU's offer);
-POST /answer {pid, sdp}; POST /leave {pid}; GET /stats → packets forwarded so far.
+POST /answer {pid, sdp}; POST /leave {pid}; GET /stats → packets forwarded so far and the SFU's pids;
+POST /stall: the API's CPU work (20 Argon2 password hashes and an upload parse) in this process.
 """
 
 from __future__ import annotations
@@ -11,23 +13,49 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
+import time
 
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
+from core.uploads import decode_csv, parse_in_worker
 from media.service import MediaService
+from media.workers import WorkerPool
 from signaling.media_seam import MediaTrack, PublishedTrackSpec
+from web.passwords import hash_password_async
 
 ROOM = "bench"
 
 
 class ForwardHost:
-    def __init__(self) -> None:
-        self.service = MediaService()
+    def __init__(self, workers: int = 0) -> None:
+        self.workers = workers
+        self.service: MediaService | WorkerPool = MediaService()
         self.service.set_listener(self)
         self._offers: dict[str, asyncio.Future[str]] = {}
+
+    async def start(self) -> None:
+        if self.workers > 0:
+            pool = WorkerPool(self.workers, pipe_after=1)  # after the publisher, subscribers spread evenly
+            await pool.start()
+            self.service = pool
+            pool.set_listener(self)
+
+    def pids(self) -> list[int]:
+        extra = [w.pid for w in self.service.workers] if isinstance(self.service, WorkerPool) else []
+        return [os.getpid(), *extra]
+
+    async def _stats(self) -> list[dict]:
+        if isinstance(self.service, MediaService):
+            return [{"f": s.packets_forwarded, "r": s.retransmitted} for s in self.service.track_stats()]
+        out = []
+        for worker in self.service.workers:
+            for s in await worker.channel.request("track_stats"):
+                out.append({"f": s["packets_forwarded"], "r": s["retransmitted"]})
+        return out
 
     async def publish(self, pid: str, sdp: str, tracks: list[dict]) -> str:
         specs = [PublishedTrackSpec(**t) for t in tracks]
@@ -45,10 +73,10 @@ class ForwardHost:
         await self.service.leave(ROOM, pid)
 
     async def forwarded(self) -> int:
-        return sum(s.packets_forwarded for s in self.service.track_stats())
+        return sum(s["f"] for s in await self._stats())
 
     async def retransmitted(self) -> int:
-        return sum(s.retransmitted for s in self.service.track_stats())
+        return sum(s["r"] for s in await self._stats())
 
     # MediaListener
     async def on_track_published(self, room_id: str, track: MediaTrack) -> None: ...
@@ -64,6 +92,8 @@ class ForwardHost:
 
     async def on_track_stats(self, room_id: str, stats: list[dict]) -> None: ...
 
+    async def on_media_lost(self, room_id: str, participants: list[str], tracks: list[MediaTrack]) -> None: ...
+
     async def on_quality_changed(self, room_id: str, participant_id: str, change: object) -> None: ...
 
     async def close(self) -> None:
@@ -75,6 +105,11 @@ class TranscodeHost:
 
     async def retransmitted(self) -> int:
         return 0  # aiortc's senders keep this to themselves
+
+    async def start(self) -> None: ...
+
+    def pids(self) -> list[int]:
+        return [os.getpid()]
 
     def __init__(self) -> None:
         self.relay = MediaRelay()
@@ -150,7 +185,18 @@ def make_app(host: ForwardHost | TranscodeHost, profiler=None) -> web.Applicatio
         return web.json_response({})
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response({"forwarded": await host.forwarded(), "retransmitted": await host.retransmitted()})
+        return web.json_response({"forwarded": await host.forwarded(), "retransmitted": await host.retransmitted(),
+                                  "pids": host.pids()})
+
+    async def stall(request: web.Request) -> web.Response:
+        """What the node's API does besides media: 20 logins' Argon2 hashes and an upload's parse, at once."""
+        t0 = time.monotonic()
+        rows = "\n".join(f"学校{i},四年级,{i % 7},王老师{i}" for i in range(19_000)).encode()  # at the row limit
+        await asyncio.gather(
+            *(hash_password_async(f"password-{i}") for i in range(20)),
+            parse_in_worker(decode_csv, rows, "county.csv", file="county.csv"),
+        )
+        return web.json_response({"seconds": time.monotonic() - t0})
 
     async def profile(request: web.Request) -> web.Response:
         """Profile only the measured window: POST {"on": true} … {"on": false}."""
@@ -160,6 +206,7 @@ def make_app(host: ForwardHost | TranscodeHost, profiler=None) -> web.Applicatio
         return web.json_response({"profiling": profiler is not None})
 
     async def cleanup(app: web.Application):  # noqa: ANN202 - aiohttp cleanup context
+        await host.start()
         yield
         await host.close()
 
@@ -169,6 +216,7 @@ def make_app(host: ForwardHost | TranscodeHost, profiler=None) -> web.Applicatio
     app.router.add_post("/answer", answer)
     app.router.add_post("/leave", leave)
     app.router.add_get("/stats", stats)
+    app.router.add_post("/stall", stall)
     app.router.add_post("/profile", profile)
     app.cleanup_ctx.append(cleanup)
     return app
@@ -179,9 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mode", choices=["forward", "transcode"], default="forward")
     parser.add_argument("--profile", help="write a cProfile of the SFU process to this file")
+    parser.add_argument("--workers", type=int, default=0, help="SFU worker processes (0: in this process)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    host = ForwardHost() if args.mode == "forward" else TranscodeHost()
+    host: ForwardHost | TranscodeHost = ForwardHost(args.workers) if args.mode == "forward" else TranscodeHost()
     profiler = None
     if args.profile:
         import cProfile

@@ -32,7 +32,7 @@ class Link:
     rate_bps: float
     delay_s: float = 0.02
     loss: float = 0.0
-    queue_s: float = 0.25  # drop-tail: a packet that would wait longer than this is dropped
+    queue_s: float = 0.5  # drop-tail: a packet that would wait longer than this is dropped (a DSL modem's buffer)
     burst_s: float = 0.02  # token bucket depth, in seconds of the rate
 
 

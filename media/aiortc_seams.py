@@ -72,14 +72,16 @@ class TapJitterBuffer(JitterBuffer):
         return False, None
 
 
-def install_receive_tap(receiver: RTCRtpReceiver, kind: str, tap: PacketTap) -> TapJitterBuffer:
+def install_receive_tap(
+    receiver: RTCRtpReceiver, kind: str, tap: PacketTap, buffer_class: type[TapJitterBuffer] = TapJitterBuffer
+) -> TapJitterBuffer:
     """Route a receiver's packets to `tap` and switch its decoding off.
 
     Relies on: `RTCRtpReceiver._handle_rtp_packet` feeding every (RTX-unwrapped, depayloaded) packet to
     the name-mangled `__jitter_buffer.add()` and passing a returned frame to `__decoder_queue` only while
     `__decoder_thread` is set; `receive()` starting that thread and `__stop_decoder()` joining it.
     """
-    buffer = TapJitterBuffer(kind, tap)
+    buffer = buffer_class(kind, tap)
     if not hasattr(receiver, "_RTCRtpReceiver__jitter_buffer"):
         raise RuntimeError("aiortc changed: RTCRtpReceiver has no __jitter_buffer")
     receiver._RTCRtpReceiver__jitter_buffer = buffer

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiortc.rtp import (
     RTCP_PSFB_APP,
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from media.aiortc_seams import RtcpHandler
     from media.consumer import Consumer
     from media.producer import Producer
-    from media.transport import SubscriberTransport
 
 logger = logging.getLogger(__name__)
 ESTIMATE_FRESH_S = 3.0  # a REMB older than this says nothing about the link now
@@ -117,11 +116,30 @@ class _Subscriber:
 Resolve = Callable[[str, Quality], "Producer | None"]
 
 
+class _Slot(Protocol):
+    @property
+    def consumer(self) -> Consumer: ...
+    @property
+    def active(self) -> bool: ...
+
+
+class SubscriberLink(Protocol):
+    """What the adapter reads of a subscriber connection (media.transport's, without importing it back)."""
+
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def slots(self) -> Mapping[str, _Slot]: ...
+    @property
+    def feedback(self) -> SubscriberFeedback: ...
+
+
 class QualityAdapter:
     """Steps every subscriber connection of a room and applies the caps (see the module docstring)."""
 
     def __init__(self, resolve: Resolve, policy: Policy = DEFAULT) -> None:
         self._resolve = resolve  # (track id, "high"/"low") → the producer forwarded for it
+        self.enabled = True  # False: forward what the plans ask whatever the network (the benchmark's baseline)
         self.policy = policy
         self._subscribers: dict[str, _Subscriber] = {}
         self._meters: dict[str, _Meter] = {}
@@ -142,10 +160,12 @@ class QualityAdapter:
         self._subscribers.pop(participant_id, None)
 
     def step(
-        self, now: float, producers: Mapping[str, Producer], subscribers: Mapping[str, SubscriberTransport],
+        self, now: float, producers: Mapping[str, Producer], subscribers: Mapping[str, SubscriberLink],
         plans: Mapping[str, Mapping[str, Quality]],
     ) -> list[tuple[str, QualityChange]]:
         """One step of every subscriber connection; the changes to tell (participant id, change)."""
+        if not self.enabled:
+            return []
         rates = self._measure(now, producers)
         changes: list[tuple[str, QualityChange]] = []
         for participant_id, transport in list(subscribers.items()):
@@ -178,7 +198,7 @@ class QualityAdapter:
         return rates
 
     def _step_one(
-        self, now: float, participant_id: str, transport: SubscriberTransport, plan: Mapping[str, Quality],
+        self, now: float, participant_id: str, transport: SubscriberLink, plan: Mapping[str, Quality],
         rates: dict[str, float],
     ) -> QualityChange | None:
         videos: list[tuple[Consumer, Cap]] = []  # (consumer, the plan's quality)
@@ -204,7 +224,8 @@ class QualityAdapter:
         meter = state.sent
         sent_bps = (sent_bytes - meter.bytes) * 8 / (now - meter.at) if now > meter.at else None
         meter.at, meter.bytes = now, sent_bytes
-        feedback = Feedback(report.estimate_bps, report.loss, sent_bps)
+        switching = any(consumer.switching for consumer, _ in videos)
+        feedback = Feedback(report.estimate_bps, report.loss, sent_bps, switching)
         need: dict[Cap, float] = {"high": audio, "low": audio}
         top: Cap = "low"
         for consumer, wanted in videos:
@@ -214,7 +235,7 @@ class QualityAdapter:
             if wanted == "high" and self._has_twin(consumer.track_id):
                 top = "high"
         decision = state.controller.step(now, feedback, Needs(need["high"], need["low"], audio), top)
-        logger.debug("quality %s: %s need=%s top=%s → %s %s", participant_id, feedback, need, top,
+        logger.debug("quality %s at %.2f: %s need=%s top=%s → %s %s", participant_id, now, feedback, need, top,
                      state.controller.cap, decision)
         cap = state.controller.cap
         for consumer, wanted in videos:

@@ -79,8 +79,14 @@ class Channel:
 
     async def run(self, handler: Handler | None = None, notified: Notified | None = None) -> None:
         """Read frames until the other end closes: serve requests (each in its own task, so a slow SDP
-        negotiation does not hold up the rest), resolve answers, pass notifications on."""
+        negotiation does not hold up the rest), resolve answers, pass notifications on.
+
+        Notifications are handled in order by a task of their own, never by the reader: a handler that
+        calls back over this channel (a track published → signaling applies plans → a request to the same
+        worker) would otherwise wait for an answer only the reader it blocks can read."""
         tasks: set[asyncio.Task[None]] = set()
+        events: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
+        dispatcher = asyncio.get_running_loop().create_task(self._dispatch(events, notified)) if notified else None
         try:
             while True:
                 try:
@@ -94,11 +100,8 @@ class Channel:
                     task = asyncio.get_running_loop().create_task(self._serve(handler, frame))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
-                elif "event" in frame and notified is not None:
-                    try:
-                        await notified(frame["event"], frame.get("data") or {})
-                    except Exception:
-                        log.exception("%s: notification %s failed", self.name, frame["event"])
+                elif "event" in frame and dispatcher is not None:
+                    events.put_nowait((frame["event"], frame.get("data") or {}))
                 elif "id" in frame:
                     self._answer(frame)
         finally:
@@ -108,6 +111,21 @@ class Channel:
             for task in list(tasks):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            if dispatcher is not None:  # what arrived before the end is still handled (tracks unpublished)
+                events.put_nowait(None)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await dispatcher
+
+    async def _dispatch(
+        self, events: asyncio.Queue[tuple[str, dict[str, Any]] | None], notified: Notified | None
+    ) -> None:
+        assert notified is not None
+        while (item := await events.get()) is not None:
+            event, data = item
+            try:
+                await notified(event, data)
+            except Exception:
+                log.exception("%s: notification %s failed", self.name, event)
 
     def _answer(self, frame: dict[str, Any]) -> None:
         future = self._pending.get(frame["id"])

@@ -252,6 +252,11 @@ class Consumer(Closable):
         self._waiting = True
         self._listener.on_consumer_changed(self)
 
+    @property
+    def switching(self) -> bool:
+        """Waiting for the keyframe that starts the new version (a switch, a release, a start)."""
+        return not self.paused and (self.target_id is not None or self._waiting)
+
     def hold(self) -> None:
         """The subscriber's link cannot carry this video now: stop sending it (the m-line stays as it is)."""
         if not self.held:
@@ -296,7 +301,8 @@ class Consumer(Closable):
 
     def _history_seq(self, slot: int, packet: RtpPacket) -> int:
         """The sequence number this consumer gave `packet` (offsets change only at a switch, and a
-        history entry from before a switch no longer matches: it is not retransmitted)."""
+        history entry from before a switch no longer matches: it is not retransmitted, which also keeps a
+        switch down on a congested link from being flooded with repairs of the layer it left)."""
         return (packet.sequence_number + self._seq_off) & 0xFFFF
 
     def on_keyframe_request(self) -> None:

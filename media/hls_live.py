@@ -157,7 +157,13 @@ class HlsService:
             sink = stream.on_video
             transcoder = None
             if video.codec.upper() == "VP8":  # one transcode per stream, in its own thread
-                transcoder = Vp8ToH264(stream.on_video, self.segment_seconds)
+                keyframes, track_id = self.keyframes, video.track_id
+
+                def publisher_keyframe() -> None:
+                    if keyframes is not None:
+                        keyframes.request_keyframe(room_id, track_id)
+
+                transcoder = Vp8ToH264(stream.on_video, self.segment_seconds, request_keyframe=publisher_keyframe)
                 sink = transcoder.on_frame
             if self._attach(room_id, packaged, video.track_id, sink):
                 packaged.video = video.track_id

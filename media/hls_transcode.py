@@ -27,8 +27,12 @@ QUEUE_FRAMES = 60  # two seconds at 30 fps
 
 
 class Vp8ToH264:
-    def __init__(self, deliver: Callable[[EncodedFrame], None], segment_seconds: float, bitrate: int = 800_000) -> None:
+    def __init__(
+        self, deliver: Callable[[EncodedFrame], None], segment_seconds: float, bitrate: int = 800_000,
+        request_keyframe: Callable[[], None] | None = None,
+    ) -> None:
         self._deliver = deliver
+        self._request_keyframe = request_keyframe  # after a drop: the decoder can only resume on a keyframe
         self._loop = asyncio.get_running_loop()
         self._segment_ticks = int(segment_seconds * 90000)
         self._bitrate = bitrate
@@ -44,6 +48,8 @@ class Vp8ToH264:
         """The sink (on the event loop): queue, never wait."""
         if self._skip_to_key and not frame.keyframe:
             self.dropped += 1
+            if self._request_keyframe is not None:
+                self._request_keyframe()  # throttled and coalesced by the SFU (one PLI per 0.5 s at most)
             return
         try:
             self._queue.put_nowait(frame)
@@ -51,6 +57,8 @@ class Vp8ToH264:
         except queue.Full:
             self.dropped += 1
             self._skip_to_key = True
+            if self._request_keyframe is not None:
+                self._request_keyframe()
 
     def close(self) -> None:
         try:

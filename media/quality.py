@@ -6,8 +6,8 @@ controller answers with a new cap or None. As LiveKit's stream allocator does, i
 and steps up only by probing:
 
 - `high` → `low` when the estimate falls below what the high layer and audio need (with margin), or
-  when loss is high in two reports in a row; → `off` (video paused, audio kept) when the estimate falls
-  below what even the low layer and audio need. Audio is never touched.
+  when loss is high in two reports in a row; → `off` (video paused, audio kept) when two reports in a
+  row put it below what even the low layer and audio need. Audio is never touched.
 - After a quiet period (no loss, no falling estimate) it probes one step up and keeps the higher cap only
   if loss stays low and the estimate does not fall during the probe; a failed probe doubles the wait.
 
@@ -42,10 +42,12 @@ class Policy:
     loss_high: float = 0.10  # a report with this much loss is "high" (libwebrtc's loss-based controller: 10 %)
     loss_low: float = 0.02  # below this, loss does not interrupt a quiet period
     lossy_reports: int = 2  # high loss this many reports in a row steps down
+    pause_reports: int = 2  # an estimate below low + audio this many reports in a row pauses video (drastic)
     probe_loss: float = 0.05  # a probe fails at this much loss
-    probe_after_s: float = 6.0  # quiet period before the first probe up
+    probe_after_s: float = 10.0  # quiet period before the first probe up (a probe that fails costs a freeze)
     probe_max_s: float = 48.0  # the longest wait after failed probes
     probe_window_s: float = 4.0  # how long a probe must stay clean (a keyframe switch plus a few reports)
+    settle_s: float = 2.5  # after a step down, the next report still shows the old layer's backlog: no second step
 
 
 DEFAULT = Policy()
@@ -67,6 +69,7 @@ class Feedback:
     estimate_bps: float | None  # the newest REMB (None: no fresh one)
     loss: float | None  # worst fraction lost in the receiver reports since the last step (None: no report)
     sent_bps: float | None = None  # what the SFU sent this subscriber since the last step
+    switching: bool = False  # a layer switch still waits for its keyframe: reports show the old layer
 
 
 @dataclass(slots=True, frozen=True)
@@ -81,6 +84,7 @@ class QualityController:
 
     __slots__ = (
         "policy", "cap", "_lossy", "_quiet_since", "_probe_wait", "_probe_until", "_probe_from", "_estimate",
+        "_changed_at", "_starved",
     )
 
     def __init__(self, now: float, policy: Policy = DEFAULT, cap: Cap = "high") -> None:
@@ -92,6 +96,8 @@ class QualityController:
         self._probe_until: float | None = None
         self._probe_from: Cap = cap
         self._estimate: float | None = None
+        self._changed_at = -1e9
+        self._starved = 0  # reports in a row whose estimate is below what the low layer and audio need
 
     @property
     def probing(self) -> bool:
@@ -111,6 +117,12 @@ class QualityController:
         def short(need: float) -> bool:
             return estimate is not None and estimate < need * p.down_ratio
 
+        if loss is not None:
+            self._starved = self._starved + 1 if short(needs.low) else 0
+        if feedback.switching and self._probe_until is None:
+            self._changed_at = now  # what the reports say is about the layer being left: settle from its end
+            self._lossy = self._starved = 0
+
         if self._probe_until is not None:
             if (loss is not None and loss >= p.probe_loss) or short(self._need(needs, layer)):
                 self._probe_wait = min(self._probe_wait * 2, p.probe_max_s)
@@ -120,8 +132,8 @@ class QualityController:
                 self._probe_wait = p.probe_after_s
                 self._quiet_since = now
             return None
-        if layer != "off":
-            if short(needs.low):
+        if layer != "off" and now - self._changed_at >= p.settle_s:
+            if self._starved >= p.pause_reports:
                 return self._set("off", "bandwidth", now, top)
             if layer == "high" and short(needs.high):
                 return self._set("low", "bandwidth", now, top)
@@ -149,8 +161,8 @@ class QualityController:
 
     def _set(self, cap: Cap, reason: Reason, now: float, top: Cap, probing: bool = False) -> Decision:
         self.cap = cap
-        self._lossy = 0
-        self._quiet_since = now
+        self._lossy = self._starved = 0
+        self._quiet_since = self._changed_at = now
         if not probing:
             self._probe_until = None
         return Decision(lower(cap, top), reason, self._estimate)

@@ -6,9 +6,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from core.contracts import FrameSink, MediaListener, PcRole, PublishedTrackSpec, Quality, SinkHandle
+from core.contracts import (
+    FrameSink,
+    MediaListener,
+    PcRole,
+    PublishedTrackSpec,
+    Quality,
+    SinkHandle,
+    TapEvent,
+    TapHandle,
+)
 from media.router import Router
 from media.stats import TrackStats, render_prometheus
+from media.taps import open_local_tap
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +31,10 @@ class MediaService:
 
     def set_listener(self, listener: MediaListener) -> None:
         self._listener = listener
+
+    def router(self, room_id: str) -> Router:
+        """The room's router, made if it has none (a worker's pipe ends need it before anyone joins)."""
+        return self._router(room_id)
 
     def _router(self, room_id: str) -> Router:
         router = self.routers.get(room_id)
@@ -77,6 +91,12 @@ class MediaService:
         if router is None:
             raise KeyError(f"no media for room {room_id}")
         return router.attach_sink(track_id, sink)
+
+    async def open_tap(
+        self, room_id: str, factory: str, config: dict[str, Any], on_event: TapEvent | None = None
+    ) -> TapHandle:
+        """A frame consumer (recording, HLS) in this process: `media.taps`."""
+        return open_local_tap(self, room_id, factory, config, on_event)
 
     def request_keyframe(self, room_id: str, track_id: str) -> None:
         """A sink holder (HLS at each segment boundary) wants a keyframe: a throttled, coalesced PLI."""

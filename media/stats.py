@@ -123,7 +123,9 @@ def _label(value: str) -> str:
 _WORKER_METRICS: list[tuple[str, str, str, str]] = [
     ("sanke_media_worker_rooms", "rooms", "gauge", "Rooms placed on the SFU worker"),
     ("sanke_media_worker_consumers", "consumers", "gauge", "Consumers (subscribed tracks) on the SFU worker"),
-    ("sanke_media_worker_packets_total", "packets", "counter", "RTP packets the worker's producers received"),
+    ("sanke_media_worker_taps", "taps", "gauge", "Taps (recordings, HLS) consuming frames in the SFU worker"),
+    ("sanke_media_worker_packets_per_second", "packets_per_s", "gauge", "RTP packets/s received since last scrape"),
+    ("sanke_media_worker_forwarded_per_second", "forwarded_per_s", "gauge", "RTP packets/s forwarded since last scrape"),
     ("sanke_media_worker_cpu_ratio", "cpu", "gauge", "Worker CPU time per wall second since last scrape"),
     ("sanke_media_worker_loop_lag_seconds", "loop_lag", "gauge", "Worker event loop lag"),
 ]
@@ -135,7 +137,7 @@ def render_workers(loads: list[dict[str, Any]]) -> str:
     for name, key, kind, help_text in _WORKER_METRICS:
         lines.append(f"# HELP {name} {help_text}")
         lines.append(f"# TYPE {name} {kind}")
-        lines.extend(f'{name}{{worker="{x["worker"]}",pid="{x["pid"]}"}} {x[key]}' for x in loads)
+        lines.extend(f'{name}{{worker="{x["worker"]}",pid="{x["pid"]}"}} {x.get(key, 0)}' for x in loads)
     return "\n".join(lines) + "\n"
 
 

@@ -174,13 +174,51 @@ def node_json(n: TextbookNode) -> dict:
     }
 
 
+async def _volume_rows(session: AsyncSession, vol: TextbookNode) -> list[tuple[int, str, str, list[str]]]:
+    from recorder.models import KnowledgePoint
+
+    names = dict((await session.execute(select(KnowledgePoint.identifier, KnowledgePoint.name))).all())
+    out = []
+    for chapter in await children(session, vol.id):
+        sections = await children(session, chapter.id) or [chapter]
+        for sec in sections:
+            idents = json.loads(sec.knowledge or "[]") or json.loads(chapter.knowledge or "[]")
+            name = sec.name if sec is not chapter else ""
+            out.append((sec.id, chapter.name, name, [names[i] for i in idents if i in names]))
+    return out
+
+
+async def volumes(session: AsyncSession, grade: int, subject: str) -> list[tuple[int, str]]:
+    """Every edition's 册 of a grade and subject: (volume node id, "人教版 四年级英语 上册"), in catalogue order."""
+    out = []
+    grade_nodes = (await session.execute(select(TextbookNode).where(
+        TextbookNode.level == "grade", TextbookNode.name == GRADE_NAMES.get(grade, "")))).scalars()  # fmt: skip
+    for g in grade_nodes:
+        for subj in await children(session, g.id):
+            if subj.name != subject:
+                continue
+            for edition in await children(session, subj.id):
+                out += [(v.id, f"{edition.name} {g.name}{subject} {v.name}") for v in await children(session, edition.id)]
+    return out
+
+
+async def volume_by_id(
+    session: AsyncSession, volume_id: int
+) -> tuple[str, int | None, list[tuple[int, str, str, list[str]]]]:
+    """A chosen 册's label and sections (as `volume_sections`); empty when the node is not a volume."""
+    vol = await session.get(TextbookNode, volume_id)
+    if vol is None or vol.level != "volume":
+        return "", None, []
+    names = axes(await lineage(session, vol.id))
+    label = f"{names.get('edition', '')} {names.get('grade', '')}{names.get('subject', '')} {vol.name}"
+    return label, vol.id, await _volume_rows(session, vol)
+
+
 async def volume_sections(
     session: AsyncSession, grade: int, subject: str, volume: str
 ) -> tuple[str, int | None, list[tuple[int, str, str, list[str]]]]:
     """A 册's sections in teaching order: (label, volume node id, [(node id, chapter, section, knowledge-point
     names)]); a chapter without sections stands for itself. The first edition found is taken."""
-    from recorder.models import KnowledgePoint
-
     grade_nodes = (
         await session.execute(
             select(TextbookNode).where(TextbookNode.level == "grade", TextbookNode.name == GRADE_NAMES.get(grade, ""))
@@ -194,13 +232,5 @@ async def volume_sections(
                 vol = next((v for v in await children(session, edition.id) if v.name == volume), None)
                 if vol is None:
                     continue
-                names = dict((await session.execute(select(KnowledgePoint.identifier, KnowledgePoint.name))).all())
-                out = []
-                for chapter in await children(session, vol.id):
-                    sections = await children(session, chapter.id) or [chapter]
-                    for sec in sections:
-                        idents = json.loads(sec.knowledge or "[]") or json.loads(chapter.knowledge or "[]")
-                        name = sec.name if sec is not chapter else ""
-                        out.append((sec.id, chapter.name, name, [names[i] for i in idents if i in names]))
-                return f"{edition.name} {g.name}{subject} {vol.name}", vol.id, out
+                return f"{edition.name} {g.name}{subject} {vol.name}", vol.id, await _volume_rows(session, vol)
     return "", None, []

@@ -9,7 +9,9 @@ never be FTS syntax.
 
 from __future__ import annotations
 
-from typing import Literal
+import time
+import weakref
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Date, Float, Integer, Subquery, cast, func, literal_column, select
 from sqlalchemy import text as sql_text
@@ -49,23 +51,38 @@ def match(dialect: str, terms: list[str], mode: Mode, name: str = "fts") -> Subq
     return select(inner.c.rid, (inner.c.b / (inner.c.b + 1.0)).label("rel")).subquery(name)
 
 
+_COUNTS: weakref.WeakKeyDictionary[Any, dict[str, tuple[int, float]]] = weakref.WeakKeyDictionary()
+COUNT_SECONDS = 60.0  # how long a word's document count is reused (a teacher's next query often repeats words)
+
+
 async def common_terms(session: AsyncSession, dialect: str, terms: list[str], share: float) -> set[str]:
     """Terms found in more than `share` of all resources. Ranking any-of-the-words over such a term (课时, a
-    stray "s") costs a relevance computation per matching row — thousands — for words that barely rank."""
+    stray "s") costs a relevance computation per matching row — thousands — for words that barely rank.
+    Document counts are kept per database for a minute, so a repeated word costs no second count."""
     if len(terms) < 2:
         return set()
-    if dialect == "postgresql":
-        vector = literal_column("lib_resources.search_vector")
-        counts = [select(func.count()).select_from(Resource).where(
-            vector.op("@@")(func.plainto_tsquery("simple", t))).scalar_subquery() for t in terms]  # fmt: skip
-    else:
-        counts = [
-            sql_text(f"(SELECT count(*) FROM lib_resources_fts WHERE lib_resources_fts MATCH :t{i})")
-            .bindparams(**{f"t{i}": _fts5_expression([t], "all")}).columns(n=Integer).scalar_subquery()
-            for i, t in enumerate(terms)
-        ]
-    row = (await session.execute(select(select(func.count(Resource.id)).scalar_subquery(), *counts))).one()
-    total, found = int(row[0] or 0), dict(zip(terms, (int(n or 0) for n in row[1:]), strict=True))
+    cache = _COUNTS.setdefault(session.get_bind(), {})
+    now = time.monotonic()
+    fresh = {t: n for t, (n, at) in cache.items() if now - at < COUNT_SECONDS}
+    wanted = [t for t in ["", *terms] if t not in fresh]  # "" is the library's size
+    if wanted:
+        counts = []
+        for i, t in enumerate(wanted):
+            if not t:
+                counts.append(select(func.count(Resource.id)).scalar_subquery())
+            elif dialect == "postgresql":
+                vector = literal_column("lib_resources.search_vector")
+                counts.append(select(func.count()).select_from(Resource).where(
+                    vector.op("@@")(func.plainto_tsquery("simple", t))).scalar_subquery())  # fmt: skip
+            else:
+                counts.append(sql_text(f"(SELECT count(*) FROM lib_resources_fts WHERE lib_resources_fts MATCH :t{i})")
+                              .bindparams(**{f"t{i}": _fts5_expression([t], "all")}).columns(n=Integer)
+                              .scalar_subquery())  # fmt: skip
+        row = (await session.execute(select(*counts))).one()
+        for t, n in zip(wanted, row, strict=True):
+            fresh[t] = int(n or 0)
+            cache[t] = (fresh[t], now)
+    total, found = fresh[""], {t: fresh[t] for t in terms}
     if total < COMMON_MIN_LIBRARY:
         return set()  # a small library: every word counts
     common = {t for t, n in found.items() if n > share * total}

@@ -53,7 +53,10 @@ class Recording:
         segment_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
         on_segment: Callable[[Path], None] | None = None,
+        started: float | None = None,
     ) -> None:
+        """`started` (the clock's reading when the lesson's recording began) is given when the recording is
+        written elsewhere than where it is directed (an SFU worker) or resumed after its writer died."""
         self.recording_id = recording_id
         self.directory = root / recording_id
         self.journal = Journal(self.directory)
@@ -71,8 +74,10 @@ class Recording:
         self._writers: dict[int, SegmentWriter] = {}
         self._tracks: dict[int, TrackMeta] = {}
         self._numbers: dict[str, int] = {}
+        self._next_number = 1
         self._thread: threading.Thread | None = None
-        self._started = 0.0
+        self._started = started or 0.0
+        self._given_start = started is not None
         self.errors: list[str] = []
         self.overflow = 0  # frames dropped because the writer fell too far behind
 
@@ -88,10 +93,16 @@ class Recording:
     def elapsed(self) -> float:
         return max(0.0, self._clock() - self._started) if self._started else 0.0
 
-    def start(self) -> None:
-        self._started = self._clock()
-        self.journal.create(self._meta)
-        self.journal.heartbeat(0.0)
+    def start(self, resume: bool = False) -> None:
+        """Begin writing; `resume` continues a recording whose writer died (a killed SFU worker): the journal
+        stays, and new tracks are numbered after the ones already there."""
+        if not self._given_start:
+            self._started = self._clock()
+        if resume and self.journal.directory.joinpath("recording.json").is_file():
+            self._next_number = max((meta.number for meta, _ in self.journal.tracks()), default=0) + 1
+        else:
+            self.journal.create(self._meta)
+            self.journal.heartbeat(0.0)
         self._thread = threading.Thread(target=self._run, name=f"recorder-{self.recording_id}", daemon=True)
         self._thread.start()
 
@@ -101,7 +112,8 @@ class Recording:
         Raises UnsupportedCodec (a ValueError) for a codec that has no container here (e.g. PCMU).
         """
         container_for(info.codec)
-        number = len(self._tracks) + 1
+        number = self._next_number
+        self._next_number += 1
         meta = TrackMeta(
             number=number,
             track_id=info.track_id,

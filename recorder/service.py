@@ -1,9 +1,11 @@
 """The recording service of a node: follows live rooms, records their tracks, marks their events, and
 hands each finished recording on (to the library and the composite queue).
 
-It learns about rooms from the room events on the bus (`core.bus`; the events are plain dicts) and gets
-media from the SFU through `FrameSource.attach_sink` (a subscription handle per track, closed when the
-track or the lesson ends), so it imports neither `rooms` nor `media.service`.
+It learns about rooms from the room events on the bus (`core.bus`; the events are plain dicts). The frames
+are written by a tap (`recorder.tap`) that the SFU opens where the room's producers are: in this process,
+or inside the room's SFU worker, so no media crosses a process. The service drives the tap with plain-data
+calls (add a track, end it, stop), writes the markers itself and finalises; it imports neither `rooms` nor
+`media.service`.
 Joining the room as the visible "录制中" participant is left to `RoomSeat`, which the web layer provides.
 """
 
@@ -15,16 +17,20 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from core.bus import Bus, Subscription
-from core.contracts import FrameSource, SinkHandle
+from core.contracts import FrameSource, TapHandle, TapHost
+from core.errors import SankeError
+from media.taps import open_local_tap
 from recorder.archive import Archive
 from recorder.finalise import finalise, recover
-from recorder.index import RecordingIndex
-from recorder.recording import Recording, TrackInfo
+from recorder.index import Marker, MarkerType, RecordingIndex
+from recorder.journal import Journal
+from recorder.recording import TrackInfo
+from recorder.tap import FACTORY, recording_config
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +50,36 @@ class RoomSeat(Protocol):
 Finished = Callable[[RecordingIndex, Path], Awaitable[None]]
 
 
+class LiveRecording:
+    """A recording in progress as the service sees it: its directory and journal, when it began, its markers
+    (written here), and the tap that writes its frames where the producers are."""
+
+    def __init__(self, directory: Path, started: float, tap: TapHandle) -> None:
+        self.directory = directory
+        self.recording_id = directory.name
+        self.journal = Journal(directory)
+        self.started = started  # time.monotonic(): the same clock in every process of the machine
+        self.tap = tap
+
+    def elapsed(self) -> float:
+        return max(0.0, time.monotonic() - self.started)
+
+    def mark(
+        self, type: MarkerType, *, participant_id: str = "", label: str = "", at: float | None = None
+    ) -> Marker:
+        t = (at if at is not None else time.monotonic()) - self.started
+        marker = Marker(t=round(max(0.0, t), 3), type=type, participant_id=participant_id, label=label)
+        self.journal.append_marker(marker)
+        return marker
+
+
 @dataclass(slots=True)
 class _Live:
     room_id: str
-    recording: Recording
+    recording: LiveRecording
     participants: dict[str, dict[str, Any]]
     stage: set[str] = field(default_factory=set)
-    sinks: dict[str, SinkHandle] = field(default_factory=dict)  # track → its frame subscription
+    tracks: set[str] = field(default_factory=set)  # the tracks the tap records now
     screens: set[str] = field(default_factory=set)
 
 
@@ -73,6 +102,7 @@ class RecorderService:
         self.on_finished = on_finished
         self.segment_seconds = segment_seconds
         self.live: dict[str, _Live] = {}
+        self._beginning: set[str] = set()
         self._watching: dict[str, asyncio.Task] = {}
         self.finished: list[RecordingIndex] = []
 
@@ -85,7 +115,14 @@ class RecorderService:
         return recovered
 
     async def close(self) -> None:
-        """Shutting down: stop writing (the journal lets the next start finalise) and stop following."""
+        """Shutting down (SIGTERM): finalise and file what is being recorded, so a graceful stop leaves no
+        recording open; then stop following. One that cannot be finalised now is left to its journal, which
+        the next start finalises (as after a crash)."""
+        for room_id in list(self.live):
+            try:
+                await self.stop(room_id)
+            except Exception:
+                log.exception("recorder: finalising %s at shutdown failed; the next start will", room_id)
         for task in list(self._watching.values()):
             task.cancel()
         for task in list(self._watching.values()):
@@ -93,14 +130,16 @@ class RecorderService:
                 await task
         self._watching.clear()
         for live in list(self.live.values()):
-            self._detach_all(live)
-            await asyncio.to_thread(live.recording.stop)
+            try:
+                await live.recording.tap.close()
+            except Exception:
+                log.exception("recorder: stopping the tap of %s failed", live.room_id)
         self.live.clear()
 
     def watching(self, room_id: str) -> bool:
         return room_id in self._watching
 
-    def recording_of(self, room_id: str) -> Recording | None:
+    def recording_of(self, room_id: str) -> LiveRecording | None:
         live = self.live.get(room_id)
         return live.recording if live else None
 
@@ -159,9 +198,9 @@ class RecorderService:
             return False
         at = time.monotonic() - (time.time() - float(event.get("at", time.time())))
         if kind == "track.published":
-            self._add_track(live, event.get("track") or {}, at)
+            await self._add_track(live, event.get("track") or {}, at)
         elif kind == "track.unpublished":
-            self._remove_track(live, str(event.get("track_id", "")), at)
+            await self._remove_track(live, str(event.get("track_id", "")), at)
         elif kind == "hand.raised":
             pid = str(event.get("participant_id", ""))
             live.recording.mark("hand_raised", participant_id=pid, label=self._name(live, pid), at=at)
@@ -182,40 +221,56 @@ class RecorderService:
         return False
 
     async def _begin(self, room_id: str, snapshot: dict[str, Any]) -> None:
-        if room_id in self.live:
+        if room_id in self.live or room_id in self._beginning:
             return
-        safe_room = "".join(c if c.isalnum() or c in "-_" else "_" for c in room_id)[:40]
-        recording_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{safe_room}-{secrets.token_hex(3)}"
-        recording = Recording(
-            self.root,
-            recording_id,
-            room_id,
-            room_kind=str(snapshot.get("kind", "")),
-            title=str(snapshot.get("title", "")),
-            segment_seconds=self.segment_seconds,
-            on_segment=self.archive.segment_closed if self.archive is not None else None,
-        )
-        recording.start()
-        participants = {p["id"]: p for p in snapshot.get("participants", []) if p.get("id")}
-        live = _Live(room_id, recording, participants, stage=set(snapshot.get("stage", [])))
+        self._beginning.add(room_id)
+        try:
+            live = await self._open(room_id, snapshot)
+        finally:
+            self._beginning.discard(room_id)
         self.live[room_id] = live
+        recording = live.recording
         for pid in sorted(live.stage):
             recording.mark("stage_on", participant_id=pid, label=self._name(live, pid))
         for track in snapshot.get("tracks", []):
-            self._add_track(live, track, time.monotonic())
+            await self._add_track(live, track, time.monotonic())
         if self.seat is not None:
             try:
                 await self.seat.take(room_id)
             except Exception:
                 log.exception("recorder could not take its seat in %s", room_id)
-        log.info("recording %s started for room %s", recording_id, room_id)
+        log.info("recording %s started for room %s", recording.recording_id, room_id)
+
+    async def _open(self, room_id: str, snapshot: dict[str, Any]) -> _Live:
+        """Open the recording's tap where the room's media is (the journal exists once this returns)."""
+        safe_room = "".join(c if c.isalnum() or c in "-_" else "_" for c in room_id)[:40]
+        recording_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{safe_room}-{secrets.token_hex(3)}"
+        started = time.monotonic()
+        config = recording_config(
+            self.root, recording_id, room_kind=str(snapshot.get("kind", "")), title=str(snapshot.get("title", "")),
+            segment_seconds=self.segment_seconds, started=started,
+        )  # fmt: skip
+        archive = self.archive
+
+        def on_event(event: str, data: dict[str, Any]) -> None:
+            if event == "segment" and archive is not None:
+                archive.segment_closed(Path(data["path"]))
+
+        host = cast(TapHost | None, self.media if hasattr(self.media, "open_tap") else None)
+        if host is not None:
+            tap = await host.open_tap(room_id, FACTORY, config, on_event)
+        else:  # a bare frame source (or none): the tap runs here
+            tap = open_local_tap(cast(FrameSource, self.media), room_id, FACTORY, config, on_event)
+        participants = {p["id"]: p for p in snapshot.get("participants", []) if p.get("id")}
+        recording = LiveRecording(self.root / recording_id, started, tap)
+        return _Live(room_id, recording, participants, stage=set(snapshot.get("stage", [])))
 
     def _name(self, live: _Live, pid: str) -> str:
         return str(live.participants.get(pid, {}).get("name", pid))
 
-    def _add_track(self, live: _Live, track: dict[str, Any], at: float) -> None:
+    async def _add_track(self, live: _Live, track: dict[str, Any], at: float) -> None:
         track_id = str(track.get("track_id", ""))
-        if not track_id or track_id in live.sinks or track.get("quality", "high") != "high":
+        if not track_id or track_id in live.tracks or track.get("quality", "high") != "high":
             return
         pid = str(track.get("participant_id", ""))
         if pid == RECORDER_IDENTITY or self.media is None:
@@ -230,38 +285,40 @@ class RecorderService:
             participant_name=str(who.get("name", "")),
             participant_role=str(who.get("role", "")),
         )
+        live.tracks.add(track_id)
         try:
-            sink = live.recording.add_track(info)
-            live.sinks[track_id] = self.media.attach_sink(live.room_id, track_id, sink)
-        except (KeyError, ValueError) as exc:
+            await live.recording.tap.call("add_track", asdict(info))
+        except (KeyError, ValueError, SankeError) as exc:
+            live.tracks.discard(track_id)
             log.warning("recorder cannot record track %s of %s: %s", track_id, live.room_id, exc)
             return
         if info.source == "screen":
             live.screens.add(track_id)
             live.recording.mark("courseware_on", participant_id=pid, label=info.participant_name, at=at)
 
-    def _remove_track(self, live: _Live, track_id: str, at: float) -> None:
-        handle = live.sinks.pop(track_id, None)
-        if handle is not None:
-            handle.close()
-            live.recording.end_track(track_id)
+    async def _remove_track(self, live: _Live, track_id: str, at: float) -> None:
+        if track_id in live.tracks:
+            live.tracks.discard(track_id)
+            try:
+                await live.recording.tap.call("end_track", {"track_id": track_id})
+            except SankeError as exc:
+                log.warning("recorder: ending track %s of %s: %s", track_id, live.room_id, exc)
         if track_id in live.screens:
             live.screens.discard(track_id)
             live.recording.mark("courseware_off", at=at)
-
-    def _detach_all(self, live: _Live) -> None:
-        for handle in live.sinks.values():
-            handle.close()
-        live.sinks.clear()
 
     async def stop(self, room_id: str) -> RecordingIndex | None:
         """The lesson ended: stop, finalise into one file per track and the index, and hand it on."""
         live = self.live.pop(room_id, None)
         if live is None:
             return None
-        self._detach_all(live)
         recording = live.recording
-        await asyncio.to_thread(recording.stop)
+        try:
+            await recording.tap.call("stop", {})  # every segment flushed, the journal says "finalising"
+        except SankeError as exc:  # its worker is gone for good: finalise what reached the disk
+            log.warning("recorder: stopping %s: %s", recording.recording_id, exc)
+        with contextlib.suppress(SankeError):
+            await recording.tap.close()
         if self.seat is not None:
             try:
                 await self.seat.release(room_id)

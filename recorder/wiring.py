@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,7 @@ from recorder.archive import Archive
 from recorder.filing import TaughtSections, file_taught
 from recorder.index import RecordingIndex
 from recorder.jobs import CompositeJob, CompositeQueue
+from recorder.models import Resource
 from recorder.resources import LessonFacts, create_from_recording
 from recorder.service import RECORDER_IDENTITY, RECORDER_NAME, RecorderService
 from rooms.records import PresenceRecord, RoomMember, RoomRecord
@@ -35,6 +37,8 @@ from rooms.roles import Role, RoomKind, grants_for
 from rooms.room import Room
 from rooms.service import RoomService, room_channel
 from scheduler.county import subject_label
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -130,6 +134,14 @@ async def running(
         async def filed(index: RecordingIndex, directory: Path) -> None:
             facts = await lesson_facts(db, index.room_id, index)
             async with db.session() as s:
+                if not index.tracks and (await s.execute(
+                    select(Resource.id).where(Resource.room_id == index.room_id).limit(1)
+                )).first() is not None:
+                    # Nothing recorded (the part of a lesson after a restart in which nobody published) and
+                    # the lesson is filed already: a second, empty draft would only be noise in the library.
+                    log.info("recording %s of %s is empty; the lesson is filed already", index.recording_id,
+                             index.room_id)
+                    return
                 resource = await create_from_recording(s, facts, index.recording_id, index)
                 await file_taught(s, resource, taught)  # under the section its lesson taught
                 audit(s, RECORDER_IDENTITY, "library.record", f"resource:{resource.id}", title=resource.title,

@@ -59,3 +59,5 @@ class PresenceRecord(Base):
     classroom_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # last seen connected (stamped every few seconds by rooms.presence_beat): a crash closes the span here
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -17,7 +17,6 @@ import json
 import resource
 import sys
 import time
-from dataclasses import replace
 
 from scheduler.county import WEEKDAYS, County
 from scheduler.replan import move_report
@@ -48,7 +47,7 @@ def run_tier(name: str, seed: int, options: SolveOptions, tenfold: bool = False)
     moved, forced, replan_violations, replan_optimal = _replan(county, tt, options)
     ten = None
     if tenfold:
-        ten = solve(county, replace(options, deterministic_time=options.deterministic_time * 10)).timetable
+        ten = solve(county, options.scaled(10)).timetable
     return {
         "tier": name, "schools": f"{tier.hubs}/{tier.remotes}", "placed": tt.placed_count(), "demanded": demanded,
         "violations": len(violations), "busy_violations": sum(v.code == "classroom-busy" for v in violations),
@@ -90,10 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dtime", type=float, default=SolveOptions().deterministic_time,
                         help="CP-SAT deterministic time budget per independent part")
+    parser.add_argument("--improve", type=float, default=SolveOptions().improve_time,
+                        help="budget per part of the neighbourhood search (scheduler.lns), deterministic units")
     parser.add_argument("--tenfold", action="store_true", help="also solve at 10 × the budget and compare")
     args = parser.parse_args(argv)
     tiers = [t for t in ORDER if t in (args.tier or ORDER)]
-    options = SolveOptions(deterministic_time=args.dtime)
+    options = SolveOptions(deterministic_time=args.dtime, improve_time=args.improve)
     header = (f"{'tier':<7}{'hub/rem':>8}{'placed/demand':>15}{'viol':>5}{'busy-v':>7}{'lessons':>8}{'planted':>8}"
               f"{'avgN':>6}{'unpl':>5}{'parts':>6}{'seconds':>8}{'cpu s':>7}{'determ.':>8}{'cost':>8}{'bound':>8}"
               f"{'gap %':>7}{'replan moved/forced':>20}" + (f"{'lessons@10x':>12}{'Δ %':>6}" if args.tenfold else ""))

@@ -6,6 +6,7 @@ deterministic, so the hint and hence the solver's result are too.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 
 from scheduler.board import Board
@@ -27,9 +28,22 @@ ORDERS: dict[str, OrderKey] = {
 
 
 def greedy_place(index: CountyIndex, options: list[DemandOptions], board: Board | None = None,
-                 order: OrderKey = ORDERS["constrained"]) -> Board:
-    """Place demand in `order`; join an existing lesson before opening a new one."""
+                 order: OrderKey = ORDERS["constrained"], gather: bool = True) -> Board:
+    """Place demand in `order`; join an existing lesson before opening a new one, and open it (`gather`)
+    where most demands still short of lessons could join it too."""
     board = board or Board(index)
+    joinable: dict[tuple[str, int, int, int], list[DemandOptions]] = defaultdict(list)
+    for o in options:
+        for c in o.candidates:
+            joinable[(*c.lesson, c.grade)].append(o)
+
+    def open_to(c: Candidate) -> int:
+        """Other demands that still need a lesson and could join one opened at `c`: open where many
+        classrooms share an open period, so that later ones join instead of opening their own."""
+        return sum(1 for o in joinable[(*c.lesson, c.grade)]
+                   if board.placed[(o.demand.classroom, o.demand.subject)] < o.demand.per_week
+                   and c.weekday not in board.subject_days[(o.demand.classroom, o.demand.subject)])
+
     for opt in sorted(options, key=order):
         key = (opt.demand.classroom, opt.demand.subject)
         while board.placed[key] < opt.demand.per_week:
@@ -39,7 +53,7 @@ def greedy_place(index: CountyIndex, options: list[DemandOptions], board: Board 
                     continue
                 lesson = board.lessons.get(c.lesson)
                 score = (
-                    (0, -len(lesson.classrooms)) if lesson is not None else (1, board.teacher_week[c.teacher]),
+                    (0, -len(lesson.classrooms)) if lesson is not None else (1, -open_to(c) if gather else 0, board.teacher_week[c.teacher]),
                     c.weekday, c.period, c.teacher,
                 )
                 if best is None or score < best[0]:
@@ -100,11 +114,13 @@ def _eject(board: Board, c: Candidate, group: list[Candidate], by_key: dict) -> 
 def best_greedy(index: CountyIndex, options: list[DemandOptions], start: Callable[[], Board]) -> Board:
     """The best board over all orders, each begun from a fresh `start()` (e.g. the kept lessons)."""
     best: tuple[tuple[int, int], Board] | None = None
-    for order in ORDERS.values():
-        board = greedy_place(index, options, start(), order)
-        if sum(board.placed.values()) < sum(o.demand.per_week for o in options):
+    demanded = sum(o.demand.per_week for o in options)
+    for order, gather in ((o, g) for g in (True, False) for o in ORDERS.values()):
+        board = greedy_place(index, options, start(), order, gather)
+        if sum(board.placed.values()) < demanded:
             repair(board, options)
-        score = (-sum(board.placed.values()), len(board.lessons))
+        # the cost's own weights (scheduler.model): one class-lesson left out is worth 50 lessons
+        score = (50 * (demanded - sum(board.placed.values())) + len(board.lessons), 0)
         if best is None or score < best[0]:
             best = (score, board)
     assert best is not None

@@ -22,15 +22,17 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
 
 from scheduler.board import Board
+from scheduler.bound import lp_bound
 from scheduler.candidates import Candidate, CountyIndex, DemandOptions
 from scheduler.county import County
 from scheduler.greedy import best_greedy
+from scheduler.lns import improve
 from scheduler.model import W_PLACE, Key, PartModel
 from scheduler.reasons import explain_unplaced
 from scheduler.timetable import Lesson, Timetable
@@ -44,6 +46,8 @@ class SolveOptions:
     deterministic_time: float = 0.05
     """CP-SAT budget per part for the full objective, in its deterministic time units, started from a hint
     that places everything it can (without presolve, so the hint is checked and improved at once)."""
+    improve_time: float = 0.5
+    """Budget per part for the structured neighbourhood search (`scheduler.lns`) from the greedy hint."""
     repair_time: float = 2.0
     """Budget per part for the placement-only stage, run when the hint leaves demand unplaced."""
     wall_time: float = 600.0
@@ -59,6 +63,11 @@ class SolveOptions:
     """Presolve in the full-objective stage."""
     replan_factor: float = 10.0
     """Budget multiplier for the parts a re-plan's change touches."""
+
+    def scaled(self, factor: float) -> SolveOptions:
+        """Every search budget × `factor` (the benchmark's 10× column)."""
+        return replace(self, deterministic_time=self.deterministic_time * factor,
+                       improve_time=self.improve_time * factor, repair_time=self.repair_time * factor)
 
 
 @dataclass
@@ -172,15 +181,20 @@ def _solve_part(
 
     hint = _hint(index, part, keep, pm.cand)
     statuses = []
+    pm.full_objective()
+    if options.improve_time > 0:
+        hint, _cost = improve(pm, hint, options.improve_time, options.seed, cancel)
     if len(hint) < pm.demanded:
         # placement first, alone: its bound (all demand) is known, so CP-SAT stops as soon as it gets there
         pm.placement_objective()
         pm.set_hint(hint)
         solver, found, status = run(options.repair_time, True)
         statuses.append(status)
-        if found:
+        pm.full_objective()
+        if found and sum(solver.boolean_value(v) for v in pm.x.values()) > len(hint):
             hint = {k for k, v in pm.x.items() if solver.boolean_value(v)}
-    pm.full_objective()
+            if options.improve_time > 0:   # placement alone may have opened lessons: gather them again
+                hint, _cost = improve(pm, hint, options.improve_time, options.seed, cancel)
     pm.set_hint(hint)
     # a re-plan spends its time where the change is: a part whose previous lessons no longer all fit gets
     # `replan_factor` × the budget to bring back what the hint had to move; untouched parts keep the default
@@ -191,7 +205,8 @@ def _solve_part(
     statuses.append(status if found else "HINT")
     chosen_keys = {k for k in pm.x if solver.boolean_value(pm.x[k])} if found else hint
     cost = round(solver.objective_value) if found else pm.cost(hint)
-    bound = min(cost, max(0, math.ceil(solver.best_objective_bound - 1e-6)))
+    # CP-SAT's bound at this budget is weak; the LP relaxation's, proven by its dual, is the better one
+    bound = min(cost, max(0, math.ceil(solver.best_objective_bound - 1e-6), lp_bound(pm)))
     chosen: dict[tuple[str, int, int], list[str]] = defaultdict(list)
     for k in sorted(chosen_keys):
         c = pm.cand[k]

@@ -213,6 +213,22 @@ class SignalingHub:
     async def on_audio_levels(self, room_id: str, levels: dict[str, float]) -> None:
         await self.rooms.speaking(room_id, levels)
 
+    async def on_media_lost(self, room_id: str, participants: list[str], tracks: list[MediaTrack]) -> None:
+        """The room's SFU worker died (and is restarting): tell each participant here which tracks were lost,
+        so its client makes both peer connections anew on the same session (`media.reset`), drop the lost
+        tracks from the room, and apply every plan afresh (new subscriber offers, from a live worker)."""
+        lost = [t.track_id for t in tracks]
+        message = {"type": "media.reset", "reason": "media_restarted", "tracks": lost}
+        for (rid, _pid), session in list(self.sessions.items()):
+            if rid == room_id:
+                await session.send(message)
+        self._plans.pop(room_id, None)
+        for track_id in lost:
+            await self.rooms.track_unpublished(room_id, track_id)
+        room = self.rooms.get(room_id)
+        if room is not None:
+            await self.apply_plan(room)
+
     async def on_track_stats(self, room_id: str, stats: list[dict[str, Any]]) -> None:
         self.track_stats[room_id] = stats
         room = self.rooms.get(room_id)

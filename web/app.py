@@ -20,6 +20,7 @@ from core.settings import Settings
 from core.tokens import TokenSigner
 from core.turn import turn_from_settings
 from media.workers import open_sfu
+from rooms.presence_beat import PresenceBeat
 from rooms.service import RoomService
 from rooms.store import RoomStore
 from signaling.hub import SignalingHub
@@ -28,7 +29,7 @@ from web.errors import error_middleware
 from web.failed_logins import failed_logins_ctx
 from web.keys import BUS, DB, HUB, MEDIA, NODES, OPENAPI, ROOMS, SETTINGS, TOKENS
 from web.openapi import new_spec
-from web.ws import websocket
+from web.ws import SOCKETS, close_all, websocket
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -69,12 +70,31 @@ async def upload_worker_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+SFU_TAPS = ("recorder.tap",)  # what runs inside the SFU's worker processes besides forwarding
+
+
+async def going_away(app: web.Application) -> None:
+    """SIGTERM (aiohttp's on_shutdown, before it waits for handlers): tell every participant the server is
+    restarting (1012, so clients reconnect to the next process or node), and stop running solves (CP-SAT
+    included) while the sockets close. Recordings are finalised and filed when the library's context exits."""
+    from signaling.session import CloseCode
+    from web.api.scheduler import JOBS
+
+    jobs = app.get(JOBS)
+    solves = asyncio.create_task(jobs.cancel_all()) if jobs is not None else None
+    closed = await close_all(app, CloseCode.SERVICE_RESTART, "server restarting / 服务器重启")
+    cancelled = await solves if solves is not None else 0
+    log.info("shutdown: closed %d connection(s) with 1012, cancelled %d running solve(s)", closed, cancelled)
+
+
 def create_app(settings: Settings, media: Sfu | None = None, with_media: bool = True) -> web.Application:
     settings.prepare()
     app = web.Application(middlewares=[error_middleware, guards.csrf_middleware], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
     app[OPENAPI] = new_spec()
     app[TOKENS] = TokenSigner(settings.secret_keys())
+    app[SOCKETS] = {}
+    app.on_shutdown.append(going_away)
     guards.setup(app)
     auth.setup(app)
     app.router.add_get("/api/openapi.json", openapi)
@@ -95,13 +115,18 @@ def create_app(settings: Settings, media: Sfu | None = None, with_media: bool = 
             await nodes.start()
         app[NODES] = nodes
         rooms = RoomService(bus, RoomStore(db), settings.node_id, settings.resume_grace)
+        beat = PresenceBeat(rooms, db)
+        await beat.recover()  # spans a crashed process left open end at their last beat
+        beat.start()
         app[DB], app[BUS], app[ROOMS] = db, bus, rooms
-        app[MEDIA] = media if media is not None else (await open_sfu(settings) if with_media else None)
+        sfu = await open_sfu(settings, taps=SFU_TAPS) if with_media and media is None else None
+        app[MEDIA] = media if media is not None else sfu
         turn = turn_from_settings(settings.turn_urls, settings.data_dir, settings.turn_ttl)
         app[HUB] = SignalingHub(rooms, app[TOKENS], app[MEDIA], turn.ice_servers if turn else None)
         yield
         if (sfu := app[MEDIA]) is not None:
             await sfu.close()
+        await beat.stop()
         await rooms.close()
         if nodes is not None:
             await nodes.stop()

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ BENCHES = {
     "search": "recorder.search_bench",
     "signaling": "loadtest.bench_signaling",
     "broadcast": "loadtest.bench_broadcast",
+    "quality": "loadtest.bench_quality",
 }
 
 
@@ -27,7 +29,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         database_url=args.database_url, redis_url=getattr(args, "redis_url", None),
         demo=getattr(args, "demo", False), storage_url=getattr(args, "storage_url", None),
         turn_urls=list(getattr(args, "turn_url", None) or []), public_url=getattr(args, "public_url", None),
-        media_workers=getattr(args, "media_workers", 0),
+        **({"media_workers": args.media_workers} if getattr(args, "media_workers", None) is not None else {}),
     )
 
 
@@ -111,7 +113,16 @@ def serve(args: argparse.Namespace) -> int:
     except BusUnavailable as exc:  # Redis went away between the check and the start
         print(f"sanke serve: --redis-url: {exc.message}", file=sys.stderr)
         return 2
-    return 0
+    # Stopped (SIGTERM/SIGINT) and every cleanup has run: recordings filed, database closed. Skip the
+    # interpreter's teardown, which garbage-collects the whole heap and took 5-8 s on a loaded machine,
+    # longer than a supervisor's stop timeout allows.
+    from core import uploads
+
+    uploads.shutdown()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def token(args: argparse.Namespace) -> int:
@@ -170,9 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--turn-url", action="append", default=[], metavar="URL",
                          help="TURN server for clients behind UDP-blocking firewalls, repeatable: "
                               "turns:host:443?transport=tcp, turn:host:3478?transport=udp|tcp")
-    p_serve.add_argument("--media-workers", type=int, default=0, metavar="N",
-                         help="run the SFU in N worker processes (one per core); default 0: in this process "
-                              "(recording needs that for now)")
+    p_serve.add_argument("--media-workers", type=int, default=None, metavar="N",
+                         help=f"run the SFU in N worker processes; default: one per core ({os.cpu_count()}); "
+                              "0: in this process")
     p_serve.set_defaults(func=serve)
 
     p_turn = sub.add_parser("turn-config", help="print the coturn settings that match this node's TURN secret")

@@ -16,6 +16,23 @@ from web.keys import HUB, NODES
 
 log = logging.getLogger(__name__)
 CLOSE_TIMEOUT = 2.0
+# Every open /ws connection of this node (its session, and its socket for a relayed one), so that a
+# shutdown can tell each one the server is restarting (1012) instead of leaving it to time out.
+SOCKETS = web.AppKey("sockets", dict)
+
+
+async def close_all(app: web.Application, code: int, reason: str, wait: float = CLOSE_TIMEOUT + 1) -> int:
+    """Close every connection with `code` (after what is queued for it) and wait, at most `wait` s, until
+    their handlers have returned. Returns how many there were."""
+    sockets: dict[web.WebSocketResponse, Session] = app[SOCKETS]
+    open_ = list(sockets.values())
+    for session in open_:  # through its outbox (a relayed socket's too): queued replies go out first
+        await session.close(code, reason)
+    for _ in range(int(wait / 0.05)):  # their handlers return once the close handshake is done
+        if not sockets:
+            break
+        await asyncio.sleep(0.05)
+    return len(open_)
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
@@ -35,6 +52,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     session = Session(request.app[HUB], ws.send_str, close)
     watchdog = asyncio.create_task(_join_watchdog(session))
     first = True
+    sockets = request.app[SOCKETS]
+    sockets[ws] = session
     try:
         async for msg in ws:
             if first and msg.type == WSMsgType.TEXT:
@@ -55,6 +74,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         log.exception("websocket handler failed")
         await session.close(1011, "internal error")
     finally:
+        sockets.pop(ws, None)
         watchdog.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watchdog

@@ -1,6 +1,6 @@
 """Every page of the demo in both languages as each role, in real Chromium: no visible untranslated key, no
 string asked for that no table has, the header's links right for the role and each answering 200, every
-control labelled, no horizontal scroll at 1366×768 (and 1280×720, 1920×1080 for the coordinator's pages).
+control labelled, no horizontal scroll at 1366×768 (and 1280×720, 1920×1080 for the coordinator's and the live pages).
 Screenshots of every page in both languages at 1366×768 go to test-artifacts/screens/.
 """
 
@@ -89,7 +89,7 @@ def test_every_page_in_both_languages_as_each_role(demo: Demo, browser: Any, sho
                         f"/playback?id={resource}", f"/coteach?room={live[0]['id']}", "/devicecheck"],
         "observer": ["/home", "/coordinator", "/library", "/supervision"],
         "teacher": ["/home", "/today", "/library", f"/teacher?room={live[-1]['id']}"],
-        None: ["/login", "/classroom", "/library", "/devicecheck", f"/classroom?code={next(iter(demo.codes.values()))}"],
+        None: ["/login", "/classroom", "/library", "/devicecheck", "/watch", f"/classroom?code={next(iter(demo.codes.values()))}"],
     }
     seen: set[str] = set()
     problems: list[str] = []
@@ -114,15 +114,23 @@ def test_every_page_in_both_languages_as_each_role(demo: Demo, browser: Any, sho
 
 
 def test_no_horizontal_scroll_on_the_screens_schools_have(demo: Demo, browser: Any) -> None:
+    live = live_rooms(demo, browser)
+    pages: dict[str | None, tuple[str, ...]] = {
+        "coordinator": ("/home", "/coordinator", "/timetable", "/library", "/supervision", "/admin", "/playback?id=1",
+                        f"/coteach?room={live[0]['id']}", "/devicecheck"),
+        "teacher": (f"/teacher?room={live[-1]['id']}",),  # the live pages at a laptop's and a classroom PC's size
+        None: (f"/classroom?code={next(iter(demo.codes.values()))}",),
+    }
     wide = []
     for size in ((1280, 720), (1920, 1080)):
-        page = open_as(browser, demo, "coordinator", "en", size)
-        for path in ("/home", "/coordinator", "/timetable", "/library", "/supervision", "/admin", "/playback?id=1"):
-            page.goto(path)
-            wait_title(page)
-            page.wait_for_timeout(800)
-            extra = page.evaluate("document.documentElement.scrollWidth - innerWidth")
-            if extra > 0:
-                wide.append(f"{path} at {size}: {extra}px")
-        page.context.close()
+        for role, paths in pages.items():
+            page = open_as(browser, demo, live[-1]["host"] if role == "teacher" else role, "en", size)
+            for path in paths:
+                page.goto(path)
+                wait_title(page)
+                page.wait_for_timeout(800)
+                extra = page.evaluate("document.documentElement.scrollWidth - innerWidth")
+                if extra > 0:
+                    wide.append(f"{path} at {size}: {extra}px")
+            page.context.close()
     assert not wide, wide

@@ -59,13 +59,17 @@ class LessonServer:
 
 
 @pytest.fixture
-async def lesson_server(tmp_path):
+async def lesson_server(tmp_path, request):
+    """The default node (SFU worker processes, one per core); `indirect` param 0 runs the SFU in-process."""
     from aiohttp.test_utils import TestServer
 
     from core.settings import Settings
     from web.app import create_app
 
-    app = create_app(Settings(data_dir=tmp_path / "data", port=0))
+    settings = Settings(data_dir=tmp_path / "data", port=0)
+    if getattr(request, "param", None) is not None:
+        settings.media_workers = request.param
+    app = create_app(settings)
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
     try:

@@ -4,10 +4,16 @@ Rates as in the shaped test: a 1 Mbps camera with a 150 kbps low twin and ~50 kb
 
 from __future__ import annotations
 
-from media.quality import Feedback, Needs, QualityController
+from media.quality import Feedback, Needs, Policy
+from media.quality import QualityController as _Controller
 
 NEEDS = Needs(high=1_050_000, low=250_000, audio=50_000)
 HIGH, LOW = 1_050_000.0, 250_000.0  # what the SFU sends at each cap
+POLICY = Policy(probe_after_s=6.0)  # the default waits 10 s; 6 keeps the sequences short
+
+
+def QualityController(now: float, cap: str = "high") -> _Controller:  # noqa: N802 - reads as the class
+    return _Controller(now, POLICY, cap)  # type: ignore[arg-type]
 
 
 def run(c: QualityController, seq: list[tuple[float | None, float | None, float]], start: float = 1.0, top="high"):
@@ -24,9 +30,17 @@ def run(c: QualityController, seq: list[tuple[float | None, float | None, float]
 def test_a_600k_link_steps_down_at_once_and_a_worse_one_pauses_video():
     # 1.05 Mbps into 600 kbps: 43 % lost, 600 kbps delivered, REMB 0.85 × that
     assert run(QualityController(0.0), [(None, 0.0, HIGH), (510_000, 0.43, HIGH)]) == [(2.0, "low", "bandwidth")]
-    assert run(QualityController(0.0), [(120_000, 0.86, HIGH)]) == [(1.0, "off", "bandwidth")]
+    # below even low + audio: low at once, video paused only when a second report (after the switch) agrees
     c = QualityController(0.0)
-    assert run(c, [(510_000, 0.43, HIGH), (150_000, 0.4, LOW)]) == [(1.0, "low", "bandwidth"), (2.0, "off", "bandwidth")]
+    assert run(c, [(120_000, 0.86, HIGH)] * 2 + [(120_000, 0.5, LOW)] * 2) == [
+        (1.0, "low", "bandwidth"), (4.0, "off", "bandwidth"),
+    ]
+    c = QualityController(0.0, cap="low")
+    assert run(c, [(100_000, 0.5, LOW), (None, 0.0, LOW)] * 3) == [] and c.cap == "low"  # once is not enough
+    # right after a step down the report still shows the old layer's backlog: no second step until it settles
+    c = QualityController(0.0)
+    seq = [(510_000, 0.43, HIGH), (150_000, 0.7, HIGH), (150_000, 0.4, LOW), (150_000, 0.4, LOW)]
+    assert run(c, seq) == [(1.0, "low", "bandwidth"), (4.0, "off", "bandwidth")]
     assert c.cap == "off"
 
 
@@ -73,15 +87,28 @@ def test_a_failed_probe_goes_back_and_waits_twice_as_long():
 def test_loss_in_the_quiet_period_postpones_the_probe_and_off_probes_to_low():
     c = QualityController(0.0)
     seq = [(100_000, 0.86, HIGH)] + [(None, 0.03, 50_000)] * 5 + [(None, 0.0, 50_000)] * 7
-    assert run(c, seq) == [(1.0, "off", "bandwidth"), (12.0, "low", "probe")]
+    assert run(c, seq) == [(1.0, "low", "bandwidth"), (4.0, "off", "bandwidth"), (12.0, "low", "probe")]
 
 
 def test_the_plan_caps_the_probe_and_a_lower_plan_is_followed_quietly():
     c = QualityController(0.0)
-    seq = [(100_000, 0.6, LOW)] + [(None, 0.0, 50_000)] * 19
-    assert run(c, seq, top="low") == [(1.0, "off", "bandwidth"), (7.0, "low", "probe")]  # never above the plan
+    seq = [(100_000, 0.6, LOW)] * 2 + [(None, 0.0, 50_000)] * 19
+    assert run(c, seq, top="low") == [(2.0, "off", "bandwidth"), (8.0, "low", "probe")]  # never above the plan
     # a plan that asks only for low (or a twin published late) is not a network limit: once the plan
     # asks for high, high is forwarded at once, without waiting for a probe
     c = QualityController(0.0)
     assert run(c, [(3e6, 0.0, LOW)] * 3, top="low") == [] and c.cap == "high"
     assert run(c, [(3e6, 0.0, HIGH)], start=4.0) == [] and c.cap == "high"
+
+
+def test_reports_during_a_switch_count_for_the_layer_being_left():
+    """Until the low keyframe arrives the link still carries high; the backlog's loss must not pause video."""
+    c = QualityController(0.0)
+    decisions = []
+    seq = [(510_000, 0.6, HIGH, False), (200_000, 0.9, HIGH, True), (200_000, 0.8, HIGH, True),
+           (200_000, 0.7, LOW, False), (200_000, 0.0, LOW, False), (300_000, 0.0, LOW, False)]
+    for i, (remb, loss, sent, switching) in enumerate(seq):
+        d = c.step(1.0 + i, Feedback(remb, loss, sent, switching), NEEDS)
+        if d is not None:
+            decisions.append((1.0 + i, d.cap, d.reason))
+    assert decisions == [(1.0, "low", "bandwidth")] and c.cap == "low"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import aiohttp
+import pytest
 
 from loadtest.bots import Bot, WsSignal, wait_for
 
@@ -105,6 +106,7 @@ async def test_delivery_1_plus_3_with_stage_and_late_joiner(lesson_server, high_
         assert time.monotonic() - t0 < 20
 
 
+@pytest.mark.parametrize("lesson_server", [0], indirect=True)  # it reads the in-process router's slots
 async def test_coteach_room_of_six_forwards_last_n(lesson_server, low_clip, monkeypatch):
     from rooms import audience
 

@@ -127,6 +127,12 @@ async def test_courseware_upload_scope_and_push(progress_county) -> None:
         async with db.session() as s:
             stored = (await s.execute(select(Resource.file_key).where(Resource.id == pid))).scalar_one()
         assert stored == f"courseware/{pid}/file.pdf"  # never the uploaded name
+        async with aiohttp.ClientSession() as guesser:  # join codes are short: guessing them is rate-limited
+            statuses = []
+            for i in range(12):
+                async with guesser.get(f"{url}/api/progress/push", params={"code": f"GUESS{i:03d}"}) as r:
+                    statuses.append(r.status)
+        assert statuses[0] == 404 and statuses[-1] == 429
     finally:
         for http in (teacher, other, obs):
             await http.close()

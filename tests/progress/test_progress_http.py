@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 
 import aiohttp
+from sqlalchemy import select
 
 from core.db import utcnow
+from core.directory import User
 from recorder.models import Resource, TextbookNode
 from recorder.resources import LessonFacts, create_from_recording, knowledge_of
-from tests.conftest import login
+from tests.conftest import PASSWORD, login
 from web.api.progress_lesson import ProgressTaught
 from web.keys import DB
+from web.passwords import hash_password
 
 
 async def test_plan_status_and_the_lessons_section_after_a_cancelled_lesson(progress_county):
@@ -121,3 +124,42 @@ async def test_plan_files_round_trip_and_bad_rows_are_reported_by_row(progress_c
         assert json.loads(json.dumps(payload))  # payload stays plain JSON
     finally:
         await coord.close()
+
+
+async def test_volume_picker_lays_the_plan_afresh_and_checks_who_and_what(progress_county):
+    pc = progress_county
+    url = pc.server.url
+    async with pc.server.app[DB].session() as s:
+        s.add(User(username="t-other", display_name="别的老师", password_hash=hash_password(PASSWORD), role="teacher"))
+        seventh = (await s.execute(select(TextbookNode.id).where(TextbookNode.level == "volume"))).scalars().all()
+        await s.commit()
+    teacher, other = await login(pc.server, "t-eng"), await login(pc.server, "t-other")
+    try:
+        async with teacher.get(f"{url}/api/progress/plans") as r:
+            plan_id = (await r.json())["plans"][0]["id"]
+        async with teacher.get(f"{url}/api/progress/plans/{plan_id}") as r:
+            plan = (await r.json())["plan"]
+        labels = {v["label"]: v["id"] for v in plan["volumes"]}
+        assert len(labels) == 2 and all("四年级英语" in k for k in labels)  # this grade and subject only
+        lower = next(v for k, v in labels.items() if k.endswith("下册"))
+        foreign = next(v for v in seventh if v not in labels.values())
+        async with other.put(f"{url}/api/progress/plans/{plan_id}/volume", json={"volume_node_id": lower}) as r:
+            assert r.status == 403  # another school's teacher does not edit this group's plan
+        async with teacher.put(f"{url}/api/progress/plans/{plan_id}/volume", json={"volume_node_id": foreign}) as r:
+            assert r.status == 400 and (await r.json())["error"]["field"] == "volume_node_id"
+        async with teacher.put(f"{url}/api/progress/plans/{plan_id}/volume", json={"volume_node_id": "下册"}) as r:
+            assert r.status == 400
+        async with teacher.put(f"{url}/api/progress/plans/{plan_id}/volume", json={"volume_node_id": lower}) as r:
+            assert r.status == 200, await r.text()
+            chosen = (await r.json())["plan"]
+        assert chosen["volume"].endswith("下册") and chosen["items"][0]["chapter"] == "Unit 1 My school"
+        assert sum(i["lessons"] for i in chosen["items"]) >= chosen["lessons_total"] - len(chosen["items"])
+        async with teacher.get(f"{url}/api/progress/plans/{plan_id}") as r:  # kept, and the catalogue follows
+            again = (await r.json())["plan"]
+        assert again["volume_node_id"] == lower and again["catalogue"][0]["chapter"] == "Unit 1 My school"
+        room = list(pc.rooms.values())[-1]
+        async with teacher.get(f"{url}/api/progress/rooms/{room}") as r:  # the console's 本节 follows too
+            assert (await r.json())["section"]["node_id"] in {i["node_id"] for i in chosen["items"]}
+    finally:
+        await teacher.close()
+        await other.close()

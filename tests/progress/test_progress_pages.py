@@ -1,11 +1,13 @@
 """The progress pages in real Chromium: the teacher console shows 本节 with its knowledge points and corrects
-it in one click; the coordinator's overview shows the verdict and the editor saves a reordered plan."""
+it in one click; the coordinator's overview shows the verdict and the editor saves a reordered plan, then
+picks the other 册 of the edition and the plan is laid afresh from its sections."""
 
 from __future__ import annotations
 
 import json
 
 from tests.conftest import CHROMIUM_ARGS, PASSWORD, login, require_chromium
+from tests.web.conftest import ARTIFACTS
 
 
 async def _browser_login(page, url: str, username: str) -> None:
@@ -58,6 +60,20 @@ async def test_console_section_and_plan_editor(progress_county):
                 async with api.get(f"{url}/api/progress/plans/{plan_id}") as r:
                     items = (await r.json())["plan"]["items"]
                 assert [str(i["node_id"]) for i in items[:2]] == [second, first]
+
+                picker = coord.locator("#f-volume")  # 教材版本与册次: the autumn term's 上册 → 下册
+                assert "上册" in await picker.locator("option:checked").inner_text()
+                lower = await picker.locator("option", has_text="下册").get_attribute("value")
+                await picker.select_option(lower)
+                await coord.click("#confirm-yes")
+                await coord.wait_for_selector("#items tr[data-node] >> text=Unit 1 My school")
+                assert "下册" in await coord.locator("#f-volume option:checked").inner_text()
+                await coord.screenshot(path=str(ARTIFACTS / "progress-volume-picker.png"), full_page=True)
+                async with api.get(f"{url}/api/progress/plans/{plan_id}") as r:
+                    chosen = (await r.json())["plan"]
+                assert str(chosen["volume_node_id"]) == lower and "下册" in chosen["volume"]
+                assert chosen["items"][0]["chapter"] == "Unit 1 My school"
+                assert {c["node_id"] for c in chosen["catalogue"]} == {i["node_id"] for i in chosen["items"]}
                 assert errors == []
             finally:
                 await browser.close()

@@ -47,8 +47,12 @@ def decode(path) -> tuple[int, float]:
     return count, (last - first) if count else 0.0
 
 
-async def test_bot_lesson_through_the_sfu_is_recorded_track_by_track(tmp_path):
-    server, runner = await start_server(tmp_path, with_media=True)
+@pytest.mark.parametrize("media_workers", [None, 0], ids=["sfu-workers", "in-process"])
+async def test_bot_lesson_through_the_sfu_is_recorded_track_by_track(tmp_path, media_workers):
+    """The default node records inside its SFU worker processes; `0` records in the one process. Both must
+    write the same tracks, each holding what its bot sent."""
+    more = {} if media_workers is None else {"media_workers": media_workers}
+    server, runner = await start_server(tmp_path, with_media=True, **more)
     app = server.app
     clip = load(160, 128, 30, 90, 150_000)
     signals: list[WsSignal] = []

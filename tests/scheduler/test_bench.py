@@ -26,7 +26,7 @@ def test_planted_solution_is_valid_and_complete() -> None:
 
 def test_last_line_is_exact(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(bench.TIERS, "M", Tier("M", 2, 8))  # a small stand-in, same code path
-    assert bench.main(["--tier", "M"]) == 0
+    assert bench.main(["--tier", "M", "--improve", "0.2"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     m = LAST.match(last)
     assert m is not None, last
@@ -40,7 +40,7 @@ def test_busy_and_mixed_tiers(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
     open periods make a forced lesson displace others, CP-SAT proves no re-plan costs less."""
     monkeypatch.setitem(bench.TIERS, "M-busy", Tier("M-busy", 2, 8, busy=(0.5, 0.7)))
     monkeypatch.setitem(bench.TIERS, "M-mix", Tier("M-mix", 2, 8, mix=True))
-    assert bench.main(["--tier", "M-busy", "--tier", "M-mix"]) == 0
+    assert bench.main(["--tier", "M-busy", "--tier", "M-mix", "--improve", "0.2"]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:-1]]
     assert [r[0] for r in rows] == ["M-busy", "M-mix"]
     for r in rows:

@@ -51,5 +51,6 @@ def test_coteaching_three_teachers_and_a_hidden_observer(new_page: Any, with_med
         "() => window.sanke && !!document.querySelector('.toast')"), 10, "the mute request to arrive")
     pages["chen"].screenshot(path=str(artifacts / "coteach-observer.png"))
     host.click(f"#grid .tile[data-pid='{ids['liu']}'] [data-action='remove']")
+    host.click("#confirm-yes")  # removing someone asks first (a danger button of the design system)
     pages["liu"].wait_for_selector("#message[data-reason='removed']")
     pages["zhao"].wait_for_selector(f"#grid .tile[data-pid='{ids['liu']}']", state="detached")

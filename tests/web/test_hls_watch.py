@@ -16,7 +16,7 @@ from rooms.planning import Plan, create_planned_room
 from rooms.roles import Role, RoomKind, grants_for
 from tests.web.conftest import LiveServer, api, login, wait_for
 from web.api.hls import HLS
-from web.keys import DB, TOKENS
+from web.keys import DB, ROOMS, TOKENS
 
 MAX_LATENCY_S = 8.0
 
@@ -65,6 +65,7 @@ def test_chromium_plays_the_broadcast_over_hls_within_8_s(new_page: Any, with_me
         page.wait_for_selector("#hls-video", timeout=20_000)
         page.wait_for_function("() => window.sankeHls && window.sankeHls.stats().currentTime > 1", timeout=30_000)
         assert page.locator("#hls-tile .badge.b-live").inner_text() == "直播"
+        assert "名校网络课堂 · HLS" in page.title()
 
         readings: list[tuple[int, float]] = []
         deadline = time.monotonic() + 20
@@ -90,6 +91,19 @@ def test_chromium_plays_the_broadcast_over_hls_within_8_s(new_page: Any, with_me
         login(staff, "wang")
         audience = api(staff, "GET", f"/api/hls/{room_id}/audience")
         assert audience["viewers"] == 1 and audience["state"] == "live", audience
+        # the host opens the broadcast's console: its badge shows the count, and Chromium's own camera is
+        # sent as H.264 in a broadcast room (sanke-client.js prefers it there)
+        staff.goto(f"/coteach?room={room_id}")
+        staff.wait_for_function("() => document.getElementById('hls-audience')?.dataset.viewers === '1'",
+                                timeout=20_000)
+        assert staff.locator("#hls-audience").inner_text() == "HLS 观众 1"
+
+        def chromium_camera() -> list[str]:
+            room = app[ROOMS].get(room_id)
+            return [t.codec for t in room.tracks.values() if t.kind == "video" and t.participant_id != "hls-teacher"]
+
+        codecs = wait_for(chromium_camera, 20, "the console's camera track")
+        assert codecs == ["H264"], codecs
     finally:
         srv.run(teacher.close())
         srv.run(signal.close())

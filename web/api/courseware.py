@@ -29,6 +29,7 @@ from recorder.courseware import (
     inspect,
     storage_key,
 )
+from recorder.filing import section_points
 from recorder.models import Resource
 from recorder.resources import resource_json
 from recorder.review import Actor
@@ -105,6 +106,8 @@ async def upload(request: web.Request) -> web.Response:
         raise upload_refused(e) from e
     async with request.app[DB].session() as s:
         school = await s.get(School, user.school_id) if user.school_id is not None else None
+        if not points:  # none chosen: the section's own knowledge points, as a filed recording gets them
+            points = await section_points(s, node[0])
         r = await create_courseware(s, Upload(
             title=title, file_name=name, textbook_node_id=node[0], knowledge_point_ids=points,
             teacher_user_id=user.id, teacher_name=user.display_name, school_id=user.school_id,

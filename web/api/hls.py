@@ -65,8 +65,10 @@ async def hls_url(request: web.Request) -> web.Response:
         raise _forbidden("this token is for another room / 此令牌不属于该课堂", "token")
     query = request.app[LINKS].viewer_query(room_id, claims.identity)
     status = request.app[HLS].status(room_id)
+    room = request.app[ROOMS].get(room_id)
     return web.json_response(
-        {"url": f"/hls/{room_id}/live.m3u8?{urlencode(query)}", "expires_at": int(query["e"]), **status},
+        {"url": f"/hls/{room_id}/live.m3u8?{urlencode(query)}", "expires_at": int(query["e"]),
+         "title": room.title if room is not None else "", **status},
         headers={"Cache-Control": "no-store"},
     )
 

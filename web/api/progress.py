@@ -15,7 +15,7 @@ from core.audit import audit
 from core.db import utcnow
 from core.directory import User
 from core.uploads import UploadRefused, parse_in_worker
-from recorder.catalogue import volume_sections
+from recorder.catalogue import volume_by_id, volume_sections, volumes
 from scheduler import progress_io, progress_store
 from scheduler.calendar import TZ
 from scheduler.county import subject_label
@@ -42,6 +42,16 @@ def library_sections(s: AsyncSession) -> progress_store.SectionSource:
         return label, vid, [Section(n, ch, sec, tuple(kps)) for n, ch, sec, kps in rows]
 
     return source
+
+
+async def plan_sections(s: AsyncSession, plan: ProgressPlan) -> list[Section]:
+    """The sections of the plan's chosen 册 (the volume picker), or of the term's when none was chosen."""
+    if plan.volume_node_id is not None:
+        _, vid, rows = await volume_by_id(s, plan.volume_node_id)
+        if vid is not None:
+            return [Section(n, ch, sec, tuple(kps)) for n, ch, sec, kps in rows]
+    _, _, found = await library_sections(s)(plan.grade, plan.subject, plan.term_start)
+    return found
 
 
 async def _context(s: AsyncSession) -> progress_store.Context:
@@ -125,8 +135,11 @@ async def get_plan(request: web.Request) -> web.Response:
         if user.role not in ("coordinator", "observer") and not await _may_edit(s, user, plan):
             raise ApiError(404, "not_found", "no such progress plan", "id")
         out = await _summary(s, await _context(s), plan, detail=True)
-        _, _, sections = await library_sections(s)(plan.grade, plan.subject, plan.term_start)
+        sections = await plan_sections(s, plan)
         out["catalogue"] = [_section_json(PlanItem(sec, 0, 0)) for sec in sections]
+        out["volume_node_id"] = plan.volume_node_id
+        out["volumes"] = [{"id": vid, "label": label}
+                          for vid, label in await volumes(s, plan.grade, subject_label(plan.subject))]
         out["can_edit"] = await _may_edit(s, user, plan)
     return web.json_response({"plan": out})
 
@@ -146,8 +159,7 @@ async def _editable(request: web.Request, s: AsyncSession) -> tuple[User, Progre
     plan = await _plan(request, s)
     if not await _may_edit(s, user, plan):
         raise ApiError(403, "forbidden", "a plan is edited by its teacher or a coordinator")
-    _, _, sections = await library_sections(s)(plan.grade, plan.subject, plan.term_start)
-    return user, plan, sections
+    return user, plan, await plan_sections(s, plan)
 
 
 async def put_items(request: web.Request) -> web.Response:
@@ -171,6 +183,37 @@ async def put_items(request: web.Request) -> web.Response:
     return web.json_response({"plan": out})
 
 
+class VolumeBody(BaseModel):
+    volume_node_id: int
+
+
+async def put_volume(request: web.Request) -> web.Response:
+    """Choose the edition and 册 the group teaches: the plan is laid afresh from it over the term's lessons
+    (what was taught stays taught: corrections and held lessons are kept by lesson)."""
+    await current_user(request)
+    body = await parse_body(request, VolumeBody)
+    async with request.app[DB].session() as s:
+        user, plan, _ = await _editable(request, s)
+        allowed = dict(await volumes(s, plan.grade, subject_label(plan.subject)))
+        if body.volume_node_id not in allowed:
+            raise ApiError(400, "invalid_field", "choose a volume of this grade and subject (请选择本年级本学科的册次)",
+                           "volume_node_id")
+        label, vid, rows = await volume_by_id(s, body.volume_node_id)
+        ctx = await _context(s)
+        assert ctx.county.term is not None
+        dates = sorted({o.date for o in progress_store.group_occurrences(ctx, plan)})
+        sections = [Section(n, ch, sec, tuple(kps)) for n, ch, sec, kps in rows]
+        plan.volume_node_id, plan.volume_label = vid, label
+        await progress_store.replace_items(s, plan, default_plan(sections, dates, ctx.county.term), user.username)
+        audit(s, user.username, "progress.volume", f"plan:{plan.id}", volume=label)
+        await s.commit()
+        out = await _summary(s, ctx, plan, detail=True)
+        out["catalogue"] = [_section_json(PlanItem(sec, 0, 0)) for sec in sections]
+        out["volume_node_id"], out["volumes"] = vid, [{"id": k, "label": v} for k, v in allowed.items()]
+        out["can_edit"] = True
+    return web.json_response({"plan": out})
+
+
 def _format(request: web.Request) -> str:
     fmt = request.query.get("format", "csv")
     if fmt not in progress_io.FORMATS:
@@ -186,7 +229,7 @@ async def export_plan(request: web.Request) -> web.Response:
         plan = await _plan(request, s)
         if template:  # the volume's sections with the catalogue's default counts, to fill in
             ctx = await _context(s)
-            _, _, sections = await library_sections(s)(plan.grade, plan.subject, plan.term_start)
+            sections = await plan_sections(s, plan)
             assert ctx.county.term is not None
             dates = sorted({o.date for o in progress_store.group_occurrences(ctx, plan)})
             items = default_plan(sections, dates, ctx.county.term)
@@ -236,6 +279,8 @@ def setup(app: web.Application) -> None:
     route(app, "GET", "/api/progress/plans/{id}", get_plan, "A plan: items, lessons with sections, catalogue", tag=tag)
     route(app, "PUT", "/api/progress/plans/{id}/items", put_items, "Reorder sections, change counts and weeks",
           ItemsBody, tag)  # fmt: skip
+    route(app, "PUT", "/api/progress/plans/{id}/volume", put_volume, "Choose the edition and 册 (lays the plan afresh)",
+          VolumeBody, tag)
     route(app, "GET", "/api/progress/plans/{id}/export", export_plan, "Export (?format=csv|xlsx|json)", tag=tag)
     route(app, "GET", "/api/progress/plans/{id}/template", export_plan, "Template from the catalogue", tag=tag)
     route(app, "POST", "/api/progress/plans/{id}/import", import_plan, "Import (?format=…); errors by row", tag=tag)

@@ -24,6 +24,7 @@ from web.api.library import actor_of, ensure_curriculum
 from web.api.progress_lesson import lesson_section
 from web.errors import ApiError
 from web.keys import DB
+from web.limits import CODE_LIMIT
 from web.openapi import route
 
 MAKEUP_DAYS = 7
@@ -82,10 +83,14 @@ async def push_list(request: web.Request) -> web.Response:
     code = request.query.get("code", "").strip().upper()
     async with request.app[DB].session() as s:
         if code:
+            limiter, client = request.app[CODE_LIMIT], request.remote or "?"
+            if not limiter.begin(client, code[:32]):  # counted before the lookup (web.limits.CodeLimiter)
+                raise ApiError(429, "too_many_attempts", "too many wrong codes; wait a minute", "code")
             cid = await classroom_by_code(s, code[:32])
             classroom = await s.get(Classroom, cid) if cid is not None else None
             if classroom is None:
                 raise ApiError(404, "not_found", "no classroom has this join code (加入码无效)", "code")
+            limiter.succeeded(client, code[:32])
             classrooms = [classroom]
             actor = Actor(None, f"classroom:{classroom.id}", "teacher", classroom.school_id)
         else:

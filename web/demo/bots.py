@@ -2,7 +2,8 @@
 the server, web/demo/live.py): for each lesson a hub teacher and remote classrooms join like real clients
 (the teacher logs in and asks for a room token; a classroom joins by its code), publish the test clip and a
 tone through the SFU, answer the SFU's subscriber offers without decoding (no CPU spent on what nobody
-watches), and now and then a classroom raises its hand. With --record ROOM the bots hold a short lesson in
+watches), and now and then a classroom raises its hand. A seat a person opens is theirs; the bot takes it
+back when they leave, so the patrol wall never keeps an empty or black tile. With --record ROOM the bots hold a short lesson in
 that room (start, a raised hand, taken on stage, end) so the real recorder files it in the library.
 """
 
@@ -17,125 +18,28 @@ import os
 import random
 import re
 import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
-from media import aiortc_seams as seams
-from web.demo.clip import Clip, load
-from web.demo.tracks import ClipTrack, ToneTrack
+from web.demo.clip import load
+from web.demo.peer import Peer, watch_lag
 
 log = logging.getLogger("sanke.demo.bots")
 HAND_EVERY = (25.0, 60.0)  # seconds between a classroom's raised hands
 HAND_DOWN_AFTER = 12.0
+RECLAIM_EVERY = 5.0  # seconds between looks for seats a person opened and left again
 
 
-class TakenOver(Exception):
-    """Every seat of the lesson was opened by a person: the bots leave it to them."""
+@dataclass
+class Seat:
+    """A place in the lesson a bot holds: its current peer, and how to get a token for it again."""
 
-
-class Peer:
-    """One participant: a WebSocket, a publishing connection, a non-decoding subscriber connection."""
-
-    def __init__(self, http: aiohttp.ClientSession, url: str, token: str, clips: tuple[Clip, Clip], tone: float) -> None:
-        self.http, self.url, self.token, self.clips, self.tone = http, url, token, clips, tone
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
-        self.pub: RTCPeerConnection | None = None
-        self.sub: RTCPeerConnection | None = None
-        self.pending: dict[int, asyncio.Future] = {}
-        self.next_id = 0
-        self.joined: dict = {}
-        self.reader: asyncio.Task | None = None
-        self.closed = asyncio.Event()
-        self.replaced = False  # a person opened this seat (the teacher, a classroom PC): the bot gives it up
-        self.answers: list[asyncio.Task] = []
-        self.answering = asyncio.Lock()  # one renegotiation at a time
-
-    async def join(self) -> dict:
-        self.ws = await self.http.ws_connect(self.url.replace("http", "ws", 1) + "/ws", heartbeat=15)
-        self.reader = asyncio.create_task(self._read())
-        self.joined = await self.request({"type": "join", "token": self.token})
-        return self.joined
-
-    async def request(self, message: dict, timeout: float = 20.0) -> dict:
-        assert self.ws is not None
-        self.next_id += 1
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self.pending[self.next_id] = future
-        await self.ws.send_json(dict(message, id=self.next_id))
-        try:
-            return await asyncio.wait_for(future, timeout)
-        finally:
-            self.pending.pop(self.next_id, None)
-
-    async def send(self, message: dict) -> None:
-        if self.ws is not None and not self.ws.closed:
-            await self.ws.send_json(message)
-
-    async def _read(self) -> None:
-        assert self.ws is not None
-        try:
-            async for msg in self.ws:
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    continue
-                data = json.loads(msg.data)
-                if data.get("type") == "subscriber.offer":
-                    self.answers.append(asyncio.create_task(self._answer(data["sdp"])))
-                    continue
-                future = self.pending.get(data.get("id"))
-                if future is not None and not future.done():
-                    if data.get("type") == "error":
-                        future.set_exception(RuntimeError(f"{data.get('code')}: {data.get('message')}"))
-                    else:
-                        future.set_result(data)
-        finally:
-            self.replaced = self.ws.close_code in (4003, 4009)
-            self.closed.set()
-
-    async def publish(self) -> None:
-        pc = self.pub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        specs = []
-        for quality, clip in zip(("high", "low"), self.clips, strict=True):
-            track = ClipTrack(clip)
-            transceiver = pc.addTransceiver(track, direction="sendonly")
-            seams.on_keyframe_request(transceiver.sender, track.request_keyframe)
-            caps = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.name in ("VP8", "rtx")]
-            transceiver.setCodecPreferences(caps)
-            specs.append((transceiver, "video", "camera", quality))
-        specs.append((pc.addTransceiver(ToneTrack(self.tone), direction="sendonly"), "audio", "microphone", "high"))
-        await pc.setLocalDescription(await pc.createOffer())
-        tracks = [{"mid": t.mid, "kind": k, "source": src, "quality": q} for t, k, src, q in specs]
-        reply = await self.request({"type": "publish.offer", "sdp": pc.localDescription.sdp, "tracks": tracks})
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
-
-    async def _answer(self, sdp: str) -> None:
-        async with self.answering:
-            await self._answer_one(sdp)
-
-    async def _answer_one(self, sdp: str) -> None:
-        if self.sub is None:
-            self.sub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-
-            @self.sub.on("track")
-            def _track(track) -> None:
-                receiver = next(t.receiver for t in self.sub.getTransceivers() if t.receiver.track is track)  # type: ignore[union-attr]
-                seams.install_receive_tap(receiver, track.kind, lambda packet: None)
-
-        await self.sub.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        await self.sub.setLocalDescription(await self.sub.createAnswer())
-        await self.send({"type": "subscriber.answer", "sdp": self.sub.localDescription.sdp})
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.send({"type": "leave"})
-        for pc in (self.pub, self.sub):
-            if pc is not None:
-                await pc.close()
-        if self.ws is not None:
-            await self.ws.close()
-        if self.reader is not None:
-            self.reader.cancel()
+    peer: Peer
+    http: aiohttp.ClientSession
+    token: Callable[[], Awaitable[str]]
 
 
 class Demo:
@@ -144,8 +48,10 @@ class Demo:
         self.data_dir = data_dir
         text = (data_dir / "demo-accounts.txt").read_text(encoding="utf-8")
         self.passwords = dict(re.findall(r"^\s+(\S+)\s+(\S+)\s", text, re.M))
-        self.clips = (load(320, 240, 30, 90, 300_000), load(160, 128, 30, 90, 100_000))
+        # 15 frames a second: moving enough for a patrol wall, half the per-frame work of 30 for the bot process
+        self.clips = (load(320, 240, 15, 45, 250_000), load(160, 128, 15, 45, 80_000))
         self.tone = 330.0
+        self._watcher: aiohttp.ClientSession | None = None  # the coordinator's session: who is present
 
     def http_session(self) -> aiohttp.ClientSession:
         # the server takes requests from its own pages only (Origin); cookies for 127.0.0.1 need an unsafe jar
@@ -180,16 +86,29 @@ class Demo:
         teacher = await self.session(room["host_username"])
         anonymous = self.http_session()
         peers: list[Peer] = []
-        try:
+
+        async def teacher_token() -> str:
             async with teacher.post(f"{self.url}/api/rooms/{room['id']}/token") as r:
                 r.raise_for_status()
-                host = await self.peer(teacher, (await r.json())["token"])
+                return (await r.json())["token"]
+
+        def classroom_token(code: str) -> Callable[[], Awaitable[str]]:
+            async def token() -> str:
+                async with anonymous.post(f"{self.url}/api/classroom/join", json={"code": code, "room": room["id"]}) as r:
+                    r.raise_for_status()
+                    return (await r.json())["token"]
+            return token
+
+        seats: list[Seat] = []
+        try:
+            host = await self.peer(teacher, await teacher_token())
             peers.append(host)
+            seats.append(Seat(host, teacher, teacher_token))
             await host.request({"type": "room.start"})
             for cid in room["classrooms"][:3]:
-                async with anonymous.post(f"{self.url}/api/classroom/join", json={"code": codes[cid], "room": room["id"]}) as r:
-                    r.raise_for_status()
-                    peers.append(await self.peer(anonymous, (await r.json())["token"]))
+                token = classroom_token(codes[cid])
+                peers.append(await self.peer(anonymous, await token()))
+                seats.append(Seat(peers[-1], anonymous, token))
             log.info("demo lesson %s live with %d classrooms", room["id"], len(peers) - 1)
             if seconds is not None:
                 await asyncio.sleep(seconds / 2)
@@ -201,30 +120,74 @@ class Demo:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(host.closed.wait(), 10)
                 return
-            await self.hands(peers)
+            await self.hands(room["id"], seats)
         finally:
-            for p in peers:
+            for p in {*peers, *(seat.peer for seat in seats)}:
                 await p.close()
             await teacher.close()
             await anonymous.close()
 
-    async def hands(self, peers: list[Peer]) -> None:
-        """Keep the lesson going: a classroom raises its hand now and then and lowers it again. Returns when a
-        connection drops (the caller joins again), or when people took every seat over (then it stops)."""
-        while True:
-            if any(p.closed.is_set() and not p.replaced for p in peers):
-                return
-            alive = [p for p in peers[1:] if not p.closed.is_set()]
-            if all(p.closed.is_set() for p in peers):
-                raise TakenOver
-            await asyncio.sleep(random.uniform(*HAND_EVERY))
-            if not alive:
+    async def hands(self, room_id: str, seats: list[Seat]) -> None:
+        """Keep the lesson going: a classroom raises its hand now and then and lowers it again; a seat a person
+        opened (the teacher, a classroom PC) is theirs, and the bot takes it back once they left. Returns when a
+        bot's connection drops (the caller joins again)."""
+        loop = asyncio.get_running_loop()
+        next_hand = loop.time() + random.uniform(*HAND_EVERY)
+        raising: asyncio.Task | None = None
+        try:
+            while True:
+                if any(seat.peer.closed.is_set() and not seat.peer.replaced for seat in seats):
+                    return
+                with contextlib.suppress(Exception):
+                    await self.rejoin_broken(room_id, seats)
+                with contextlib.suppress(Exception):
+                    await self.reclaim(room_id, seats)
+                alive = [seat.peer for seat in seats[1:] if not seat.peer.closed.is_set()]
+                if loop.time() >= next_hand and alive and (raising is None or raising.done()):
+                    raising = asyncio.create_task(self._hand(random.choice(alive)))
+                    next_hand = loop.time() + random.uniform(*HAND_EVERY)
+                await asyncio.sleep(RECLAIM_EVERY)
+        finally:
+            if raising is not None:
+                raising.cancel()
+
+    @staticmethod
+    async def _hand(who: Peer) -> None:
+        with contextlib.suppress(Exception):
+            await who.request({"type": "hand.raise"})
+            await asyncio.sleep(HAND_DOWN_AFTER)
+            await who.request({"type": "hand.lower"})
+
+    async def rejoin_broken(self, room_id: str, seats: list[Seat]) -> None:
+        """A bot whose video no longer reaches the SFU leaves and joins again with a new token."""
+        for seat in seats:
+            old = seat.peer
+            if not old.broken.is_set() or old.replaced:
                 continue
-            who = random.choice(alive)
-            with contextlib.suppress(Exception):
-                await who.request({"type": "hand.raise"})
-                await asyncio.sleep(HAND_DOWN_AFTER)
-                await who.request({"type": "hand.lower"})
+            await old.close()  # `leave` first: the new join is not taken for a person replacing the bot
+            seat.peer = await self.peer(seat.http, await seat.token())
+            log.info("demo lesson %s: %s joined again", room_id, old.joined.get("participant_id"))
+
+    async def reclaim(self, room_id: str, seats: list[Seat]) -> None:
+        """Join again in the seats whose person left (the lesson would show a black or missing tile)."""
+        taken = [seat for seat in seats if seat.peer.replaced]
+        if not taken:
+            return
+        if self._watcher is None:
+            self._watcher = await self.session("coordinator")
+        async with self._watcher.get(f"{self.url}/api/rooms", params={"state": "live,open"}) as r:
+            rooms = (await r.json())["rooms"]
+        room = next((x for x in rooms if x["id"] == room_id), None)
+        if room is None:
+            return
+        present = {p.get("id") for p in room.get("present", [])}
+        for seat in taken:
+            pid = seat.peer.joined.get("participant_id")
+            if pid in present:
+                continue
+            await seat.peer.close()
+            seat.peer = await self.peer(seat.http, await seat.token())
+            log.info("demo lesson %s: %s left; the bot holds the seat again", room_id, pid)
 
     async def rooms(self, ids: list[str]) -> tuple[list[dict], dict[int, str]]:
         http = await self.session("coordinator")
@@ -247,6 +210,7 @@ class Demo:
 
 async def run(args: argparse.Namespace) -> int:
     demo = Demo(args.url, Path(args.data_dir))
+    lag = asyncio.create_task(watch_lag())
     parent = os.getppid()
     if args.record:
         rooms, codes = await demo.rooms(args.record)
@@ -260,19 +224,16 @@ async def run(args: argparse.Namespace) -> int:
         await asyncio.sleep(2)
         if os.getppid() != parent:
             break
-    for t in tasks:
+    for t in [*tasks, lag]:
         t.cancel()
     return 0
 
 
 async def keep(demo: Demo, room: dict, codes: dict[int, str]) -> None:
-    """Hold a live lesson; after a drop (server restart, network) join again; stop when people took it over."""
+    """Hold a live lesson; after a drop (server restart, network) join again."""
     while True:
         try:
             await demo.lesson(room, codes, None)
-        except TakenOver:
-            log.info("demo lesson %s: people took every seat over; the bots leave it", room["id"])
-            return
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the server went away or the room ended: try again a little later

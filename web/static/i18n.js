@@ -16,10 +16,11 @@ import evaluation from './i18n/evaluation.js';
 import planning from './i18n/planning.js';
 import schoolAdmin from './i18n/school-admin.js';
 import progress from './i18n/progress.js';
+import subjects from './i18n/subjects.js';
 import hls from './i18n/hls.js';
 
 /** Add an area's module here (one line each). */
-export const MODULES = { base, components, coordinator, lesson, library, timetable, supervision, admin, today, classwork, evaluation, planning, schoolAdmin, progress, hls };
+export const MODULES = { base, components, coordinator, lesson, library, timetable, supervision, admin, today, classwork, evaluation, planning, schoolAdmin, progress, subjects, hls };
 
 export const LANGS = ['zh-CN', 'en'];
 const STRINGS = { 'zh-CN': {}, en: {} };

@@ -8,6 +8,7 @@ import { api } from './js/api.js';
 import { button } from './js/components.js';
 import { el } from './js/dom.js';
 import { errorText } from './js/ui.js';
+import { subjectName } from './js/subjects.js';
 
 const day = (d) => t(`tt.day.${d}`);
 
@@ -62,7 +63,7 @@ export class Grid {
       const card = el('div', {
         class: bad ? 'lesson bad' : 'lesson', draggable: 'true', tabindex: '0', role: 'button', dataset: { key: ls.key },
         title: ls.classroom_names.join('、'), 'aria-label': t('tt.lessonLabel', { what: this.text(ls) }),
-      }, el('strong', { text: `${ls.subject_label} ${t('tt.grade', { grade: ls.grade })}` }), ` ${ls.teacher_name}`,
+      }, el('strong', { text: `${subjectName(ls.subject) || ls.subject_label} ${t('tt.grade', { grade: ls.grade })}` }), ` ${ls.teacher_name}`,
       el('span', { class: 'lesson-meta', text: `${ls.start}–${ls.end} · 1+${ls.classrooms.length}` }));
       card.addEventListener('dragstart', (e) => { this.dragging = ls.key; e.dataTransfer.setData('text/plain', ls.key); });
       card.addEventListener('dragend', () => {
@@ -79,7 +80,7 @@ export class Grid {
   }
 
   text(ls) {
-    return `${ls.subject_label} ${t('tt.grade', { grade: ls.grade })} ${ls.teacher_name} ${ls.start}–${ls.end} 1+${ls.classrooms.length}`;
+    return `${subjectName(ls.subject) || ls.subject_label} ${t('tt.grade', { grade: ls.grade })} ${ls.teacher_name} ${ls.start}–${ls.end} 1+${ls.classrooms.length}`;
   }
 
   /** Keyboard moves: the picked lesson is marked and every cell becomes a tab stop until it is placed. */

@@ -7,6 +7,7 @@ import { el } from './js/dom.js';
 import { supervisionQuery, supervisionView } from './js/supervision-view.js';
 import { errorText, runPage, topBar } from './js/ui.js';
 import { Grid } from './timetable-grid.js';
+import { subjectName } from './js/subjects.js';
 
 const TEMPLATES = ['county', 'schools', 'bells', 'classrooms', 'teachers', 'pairings', 'demand', 'term'];
 const $ = (sel) => document.querySelector(sel);
@@ -173,7 +174,7 @@ function sections() {
   const until = field({ label: t('sup.until'), name: 'until', type: 'date' });
   const unplaced = dataTable({ id: 'unplaced', pageSize: 20,
     empty: emptyState({ title: t('tt.allPlaced') }),
-    columns: [{ key: 'classroom', label: t('tt.col.classroom') }, { key: 'subject', label: t('tt.col.subject') },
+    columns: [{ key: 'classroom', label: t('tt.col.classroom') }, { key: 'subject', label: t('tt.col.subject'), value: (u) => subjectName(u.subject) },
       { key: 'missing', label: t('tt.col.missing'), num: true }, { key: 'reasons', label: t('tt.col.reasons'), value: (u) => u.reasons.join('；') }] });
   const gridBox = el('div', { id: 'grid', class: 'tt-gridbox' });
   const moveCheck = el('div', { id: 'move-check', class: 'card move-check', role: 'status', hidden: true });

@@ -5,6 +5,7 @@
 import { t } from './i18n.js';
 import { badge, emptyState } from './js/components.js';
 import { el } from './js/dom.js';
+import { subjectName } from './js/subjects.js';
 
 const KIND = { makeup: 'today.kind.makeup', moved: 'today.kind.moved' };
 
@@ -32,7 +33,7 @@ export async function renderToday(root, { code = null, classroomId = null, date 
   root.append(el('ul', { class: 'today' }, lessons.map((ls) => el('li', { dataset: { ref: ls.ref } },
     el('span', { class: 'today-time', text: `${hhmm(ls.start)}–${hhmm(ls.end)}` }),
     el('span', { class: 'today-what' },
-      el('strong', { text: `${ls.subject_label} · ${t('today.grade', { grade: ls.grade })}` }),
+      el('strong', { text: `${subjectName(ls.subject) || ls.subject_label} · ${t('today.grade', { grade: ls.grade })}` }),
       el('span', { class: 'meta', text: ` ${ls.teacher} · 1+${ls.classrooms}${KIND[ls.kind] ? ` · ${t(KIND[ls.kind])}` : ''}` })),
     ls.room_state === 'live' ? badge('live') : null,
     ls.room_id && ls.room_state !== 'ended'

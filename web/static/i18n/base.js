@@ -80,6 +80,7 @@ export default {
   'err.camera_missing': ['没有找到摄像头或麦克风，请检查设备连接。', 'No camera or microphone found; check the devices.'],
   'err.camera_busy': ['摄像头被其他程序占用，请关闭其他程序后重试。', 'The camera is used by another program; close it and try again.'],
   'err.removed': ['您已被主讲教师请出课堂', 'The teacher removed you from the lesson'],
+  'err.deactivated': ['您的账号已被停用，已退出课堂。请联系县区管理员。', 'Your account was deactivated and you have left the lesson. Contact the county coordinator.'],
   'err.replaced': ['本席位已在另一个窗口打开，此窗口已停止', 'This seat was opened in another window; this one stopped'],
   'err.media_unavailable': ['服务器暂不支持音视频', 'The server has no audio/video service now'],
   'err.not_found': ['找不到这个课堂', 'This lesson was not found'],

@@ -2,11 +2,12 @@
 // Each key: [zh-CN, English]. Add keys here; see docs/web.md (i18n).
 export default {
   'teacher.title': ['主讲教师控制台', 'Teacher console'],
+  'quality.weakLow': ['网络较差，已切换为流畅画质', 'Poor network: switched to smooth quality'],
+  'quality.weakPaused': ['网络较差，已暂停视频，保留声音', 'Poor network: video paused, sound kept'],
   'teacher.start': ['开始上课', 'Start lesson'],
   'teacher.end': ['结束课程', 'End lesson'],
   'teacher.endConfirm': ['确定结束本节课吗？所有教室将同时下课。', 'End this lesson? Every classroom will leave.'],
   'teacher.endYes': ['结束课程', 'End lesson'],
-  'teacher.cancel': ['取消', 'Cancel'],
   'teacher.camera': ['摄像头', 'Camera'],
   'teacher.mic': ['麦克风', 'Microphone'],
   'teacher.courseware': ['共享课件', 'Share courseware'],
@@ -74,5 +75,12 @@ export default {
   'event.stage': ['{name} 上台了', '{name} is on stage'],
   'event.unstage': ['{name} 下台了', '{name} left the stage'],
   'ended.title': ['本节课已结束', 'The lesson has ended'],
+  'teacher.controls': ['上课控制', 'Lesson controls'],
+  'classroom.controls': ['教室控制', 'Classroom controls'],
+  'coteach.controls': ['课堂控制', 'Lesson controls'],
+  'coteach.role.hub_teacher': ['主持', 'Host'],
+  'coteach.role.coteacher': ['教师', 'Teacher'],
+  'coteach.role.classroom': ['教室', 'Classroom'],
+  'dc.sub': ['上课前检查摄像头、麦克风、扬声器和网络。', 'Check the camera, microphone, speaker and network before class.'],
   'ended.body': ['感谢参与。可以关闭此页面，或返回首页。', 'Thank you. You may close this page or go back home.'],
 };

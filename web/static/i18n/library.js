@@ -78,4 +78,5 @@ export default {
   'lib.noRelated': ['暂无相关资源', 'No related resources yet'],
   'lib.notFound.next': ['这个资源可能已被撤回，或需要登录后查看。', 'The resource may have been withdrawn, or you need to log in.'],
   'lib.playback': ['课堂回放', 'Lesson playback'],
+  'lib.courseware.open': ['打开课件（{type} · {pages} 页）', 'Open the courseware ({type} · {pages} pages)'],
 };

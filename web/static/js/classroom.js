@@ -4,7 +4,9 @@ import { cameraItems, openCamera, SankeClient } from './sanke-client.js';
 import { AudioOut, wireConnection } from './session-ui.js';
 import { classroomClasswork } from './classwork.js';
 import { Tiles } from './tiles.js';
+import { netBadge, networkLayer } from './netquality.js';
 import { t } from '../i18n.js';
+import { badge, button } from './components.js';
 import { renderToday } from '../today.js';
 import { attach, banner, clock, el, errorText, params, runPage, toast, topBar, videoTile } from './ui.js';
 import { setTitle } from './header.js';
@@ -26,7 +28,8 @@ runPage(async () => {
 function showJoin(code, error = '') {
   const input = el('input', { id: 'code', value: code, maxlength: '16', autocomplete: 'off', placeholder: 'ABCD2345', 'aria-label': t('classroom.code') });
   const err = el('div', { class: 'error', id: 'join-error', role: 'alert', text: error });
-  const btn = el('button', { class: 'btn primary big', id: 'join', type: 'submit', text: t('classroom.join') });
+  const btn = button({ text: t('classroom.join'), kind: 'primary', id: 'join', type: 'submit' });
+  btn.classList.add('big');
   const form = el('form', { class: 'joincard' },
     el('h2', { text: t('classroom.title') }), el('p', { text: t('classroom.codeHint') }), input, err, btn);
   form.addEventListener('submit', async (e) => {
@@ -92,19 +95,20 @@ async function enter(code, first) {
   const stageEmpty = el('p', { class: 'empty', text: t('classroom.noStage') });
   const stageList = el('div', { class: 'stagelist', id: 'stage' }, stageEmpty);
   const self = videoTile({ id: 'self', name: t('classroom.self'), mirror: true, cls: 'self' });
-  const raise = el('button', { class: 'btn raise', id: 'raise' });
-  const status = el('div', { class: 'status', id: 'status', text: t('classroom.waiting') });
-  const layoutBtn = el('button', { class: 'btn', id: 'layout', text: t('classroom.layout') });
-  const fsBtn = el('button', { class: 'btn', id: 'fullscreen', text: t('classroom.fullscreen') });
-  const unmuteBtn = el('button', { class: 'btn', id: 'unmute', hidden: true, text: t('classroom.unmute') });
+  const raise = button({ text: '', kind: 'raise', id: 'raise', attrs: { 'aria-pressed': 'false' } });
+  const status = el('div', { class: 'status', id: 'status', role: 'status', text: t('classroom.waiting') });
+  const layoutBtn = button({ text: t('classroom.layout'), id: 'layout' });
+  const fsBtn = button({ text: t('classroom.fullscreen'), id: 'fullscreen' });
+  const unmuteBtn = button({ text: t('classroom.unmute'), kind: 'primary', id: 'unmute', attrs: { hidden: true } });
+  const recBadge = badge('recording', undefined, { id: 'recording', hidden: true });
   const clockNode = el('span', { class: 'status' });
   clock(clockNode);
   const classwork = classroomClasswork(client); // 随堂测 answers, 签到, messages to the teacher
   document.getElementById('main').replaceChildren(el('div', { class: 'screen' },
     mainview,
     el('aside', { class: 'side' }, el('h2', { text: t('classroom.stageTitle') }), stageList, self.tile),
-    el('div', { class: 'bottom' }, raise, el('div', { class: 'onstage-note', text: t('classroom.onStage') }), status,
-      el('span', { class: 'recbadge', id: 'recording', text: t('state.recording') }),
+    el('div', { class: 'bottom', role: 'toolbar', 'aria-label': t('classroom.controls') }, raise, el('div', { class: 'onstage-note', role: 'status', text: t('classroom.onStage') }), status,
+      recBadge,
       el('div', { class: 'spacer' }), classwork.checkin, classwork.reopen, classwork.toggle, unmuteBtn, clockNode, layoutBtn, fsBtn),
   ), classwork.overlay, classwork.drawer);
   const stageTiles = new Tiles(stageList);
@@ -138,6 +142,7 @@ async function enter(code, first) {
     const hubMedia = hub ? client.mediaOf(hub.id) : {};
     if (hub) teacher.tile.querySelector('.name').textContent = hub.name;
     attach(teacher.video, hubMedia.camera || null);
+    netBadge(teacher.tile, hub ? networkLayer(client, hub.id) : 'high');
     if (hubMedia.camera) watchFirstFrame(teacher.video);
     attach(cw.video, hubMedia.screen || null);
     mainview.toggleAttribute('data-has-cw', !!hubMedia.screen);
@@ -150,6 +155,7 @@ async function enter(code, first) {
       const item = stageTiles.ensure(pid, { name: p.school || p.name, sub: p.classroom || '' });
       item.tile.classList.toggle('speaking', client.isSpeaking(pid));
       stageTiles.show(pid, client.mediaOf(pid).camera);
+      netBadge(item.tile, networkLayer(client, pid));
     }
     stageTiles.prune(new Set(side));
     stageEmpty.hidden = side.length > 0;
@@ -160,6 +166,8 @@ async function enter(code, first) {
     const handUp = room.hands.includes(me);
     document.body.toggleAttribute('data-on-stage', onStage);
     document.body.toggleAttribute('data-recording', client.isRecording());
+    recBadge.hidden = !client.isRecording();
+    raise.setAttribute('aria-pressed', String(handUp));
     raise.hidden = onStage || !client.me?.grants.can_publish; // a broadcast audience only watches
     raise.classList.toggle('up', handUp);
     raise.replaceChildren(el('span', { class: 'hand-icon' }), handUp ? t('classroom.lower') : t('classroom.raise'));

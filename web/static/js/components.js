@@ -11,16 +11,17 @@ export function pageHead(title, { sub = '', actions = [] } = {}) {
     el('div', { class: 'row' }, actions));
 }
 
-export function card({ title = '', body = [], actions = [], id, cls = '' } = {}) {
+/** A panel. `title`: text, or nodes (a title with a count badge); `tag`: the heading level (h2 on live pages). */
+export function card({ title = '', body = [], actions = [], id, cls = '', tag = 'h3' } = {}) {
   return el('section', { class: `card ${cls}`, id },
-    title ? el('h3', { class: 'card-title', text: title }) : null,
+    title ? el(tag, { class: 'card-title' }, title) : null,
     body,
     actions.length ? el('div', { class: 'row card-actions' }, actions) : null);
 }
 
 /** kind: primary | secondary | danger. A danger button with `confirm` asks in a dialog before acting. */
-export function button({ text, kind = 'secondary', onclick, confirm = '', confirmYes = '', id, type = 'button', small = false }) {
-  const node = el('button', { class: `btn ${kind}${small ? ' small' : ''}`, type, id, text });
+export function button({ text, kind = 'secondary', onclick, confirm = '', confirmYes = '', id, type = 'button', small = false, attrs = {} }) {
+  const node = el('button', { class: `btn ${kind}${small ? ' small' : ''}`, type, id, text, ...attrs });
   if (onclick) {
     node.addEventListener('click', async (e) => {
       if (confirm && !(await confirmDialog(confirm, confirmYes || text, t('common.cancel')))) return;
@@ -39,9 +40,15 @@ const BADGES = {
   live: 'badge.live', recording: 'badge.recording', poor: 'badge.poor', demo: 'badge.demo',
   published: 'badge.published', draft: 'badge.draft', ok: 'badge.ok', ended: 'badge.ended',
 };
-/** A status badge: live (上课中), recording (录制中), poor (网络较差), demo (演示数据), … or a given text. */
-export function badge(kind, text) {
-  return el('span', { class: `badge b-${kind}`, dataset: { badge: kind }, text: text ?? t(BADGES[kind] || `badge.${kind}`) });
+/** A status badge: live (上课中), recording (录制中), poor (网络较差), demo (演示数据), … or a given text.
+ * `attrs`: more attributes (an id, `hidden`), so a live page can keep one badge and show or hide it. */
+export function badge(kind, text, attrs = {}) {
+  return el('span', { class: `badge b-${kind}`, dataset: { badge: kind }, text: text ?? t(BADGES[kind] || `badge.${kind}`), ...attrs });
+}
+
+/** A number beside a card's title (classrooms, raised hands). */
+export function count(id) {
+  return el('span', { class: 'badge b-count', id, text: '0' });
 }
 
 /** An empty state: what is missing and what to do next (a link or a button). */

@@ -5,6 +5,7 @@ import { requireUser, roomToken, rooms as listRooms } from './api.js';
 import { SankeClient } from './sanke-client.js';
 import { qualityMark, setMarks, Tiles } from './tiles.js';
 import { t } from '../i18n.js';
+import { badge, card, emptyState } from './components.js';
 import { el, errorText, runPage, setConnection, toast, topBar } from './ui.js';
 
 const WALL_MAX = 16;
@@ -18,7 +19,7 @@ function roomRow(room, onOpen) {
   const present = room.present || [];
   return el('article', { class: 'card', dataset: { room: room.id } },
     el('div', { class: 'row' },
-      el('span', { class: `state ${room.state}`, text: t(`state.${room.state}`) }),
+      room.state === 'live' ? badge('live') : badge(room.state, t(`state.${room.state}`)),
       el('span', { class: 'meta', text: t(`kind.${room.kind}`) })),
     el('h3', { text: room.title }),
     room.scheduled_start ? el('div', { class: 'meta', text: fmtTime(room.scheduled_start) }) : null,
@@ -26,9 +27,9 @@ function roomRow(room, onOpen) {
       ? el('div', { class: 'meta present', text: present.length ? t('coord.present', { names: present.map((p) => p.name).join('、') }) : t('coord.nobody') })
       : null,
     el('div', { class: 'row' },
-      onOpen ? el('button', { class: 'btn small', onclick: onOpen, text: t('home.watch') }) : null,
-      room.state !== 'scheduled' ? el('a', { class: 'btn small', href: `/attendance?room=${encodeURIComponent(room.id)}`, dataset: { action: 'attendance' }, text: t('att.title') }) : null,
-      room.state !== 'scheduled' && room.kind === 'coteach' ? el('a', { class: 'btn small', href: `/evaluate?room=${encodeURIComponent(room.id)}`, dataset: { action: 'evaluate' }, text: t('ev.results') }) : null),
+      onOpen ? el('button', { class: 'btn small primary', type: 'button', onclick: onOpen, text: t('home.watch'), 'aria-label': `${t('home.watch')} · ${room.title}` }) : null,
+      room.state !== 'scheduled' ? el('a', { class: 'btn small secondary', href: `/attendance?room=${encodeURIComponent(room.id)}`, dataset: { action: 'attendance' }, text: t('att.title') }) : null,
+      room.state !== 'scheduled' && room.kind === 'coteach' ? el('a', { class: 'btn small secondary', href: `/evaluate?room=${encodeURIComponent(room.id)}`, dataset: { action: 'evaluate' }, text: t('ev.results') }) : null),
   );
 }
 
@@ -100,14 +101,15 @@ class Wall {
     const client = this.clients.get(roomId);
     if (!client) return;
     for (const p of client.visibleParticipants()) client.setQuality(p.id, 'high').catch(() => {});
-    this.overlay = el('section', { class: 'enlarged', id: 'enlarged' },
+    this.overlay = el('section', { class: 'enlarged', id: 'enlarged', role: 'dialog', 'aria-label': client.room.title },
       el('div', { class: 'head' },
         el('strong', { text: client.room.title }),
         el('div', { class: 'spacer' }),
-        el('button', { class: 'btn', id: 'close-enlarged', onclick: () => this.close(), text: t('coord.close') })),
+        el('button', { class: 'btn primary', type: 'button', id: 'close-enlarged', onclick: () => this.close(), text: t('coord.close') })),
       el('div', { class: 'body' }));
     this.bigTiles = new Tiles(this.overlay.querySelector('.body'));
     document.body.append(this.overlay);
+    this.overlay.querySelector('#close-enlarged').focus();
     this.renderBig();
   }
 
@@ -135,17 +137,17 @@ runPage(async () => {
   const user = await requireUser();
   topBar({ title: t('coord.title') });
   if (user.role !== 'coordinator' && user.role !== 'observer') throw Object.assign(new Error('forbidden'), { code: 'forbidden' });
-  const liveList = el('div', { class: 'cards', id: 'live-rooms' });
-  const upcoming = el('div', { class: 'cards', id: 'upcoming-rooms' });
+  const liveList = el('div', { class: 'stack', id: 'live-rooms' });
+  const upcoming = el('div', { class: 'stack', id: 'upcoming-rooms' });
   const wallBox = el('div', { class: 'wall', id: 'wall' });
+  const wallEmpty = emptyState({ title: t('coord.noLive'), next: t('coord.noLive.next') });
+  wallEmpty.id = 'wall-empty';
   document.getElementById('main').replaceChildren(el('div', { class: 'coordinator' },
     el('div', { class: 'lists' },
-      el('section', { class: 'panel' }, el('h2', { text: t('coord.live') }), liveList),
-      el('section', { class: 'panel' }, el('h2', { text: t('coord.upcoming') }), upcoming)),
-    el('section', { class: 'panel' },
-      el('h2', {}, t('coord.patrol'), el('span', { class: 'muted', style: 'font-weight:400;font-size:14px', text: t('coord.patrolHint') })),
-      el('p', { class: 'muted', id: 'wall-empty', text: t('coord.noLive') }),
-      wallBox),
+      card({ title: t('coord.live'), tag: 'h2', body: liveList }),
+      card({ title: t('coord.upcoming'), tag: 'h2', body: upcoming })),
+    card({ title: [t('coord.patrol'), ' ', el('span', { class: 'card-hint', text: t('coord.patrolHint') })], tag: 'h2', cls: 'wallcard',
+      body: [wallEmpty, wallBox] }),
   ));
   const wall = new Wall(wallBox);
   window.sankeWall = wall;

@@ -4,12 +4,15 @@ import { requireUser, roomToken } from './api.js';
 import { cameraItems, openCamera, SankeClient } from './sanke-client.js';
 import { AudioOut, wireConnection } from './session-ui.js';
 import { qualityMark, setActions, setMarks, Tiles } from './tiles.js';
+import { netBadge, networkLayer } from './netquality.js';
 import { t } from '../i18n.js';
-import { attach, confirmDialog, el, errorText, fullMessage, params, runPage, toast, topBar } from './ui.js';
+import { button } from './components.js';
+import { attach, el, errorText, fullMessage, params, runPage, toast, topBar } from './ui.js';
 import { setTitle } from './header.js';
+import { hlsAudience } from './hls-audience.js';
 
 const roomId = params.get('room');
-const ROLE_NAMES = { hub_teacher: '主持', coteacher: '教师', classroom: '教室' };
+const ROLE_NAMES = { hub_teacher: 'coteach.role.hub_teacher', coteacher: 'coteach.role.coteacher', classroom: 'coteach.role.classroom' };
 
 runPage(async () => {
   await requireUser();
@@ -23,11 +26,12 @@ runPage(async () => {
   wireConnection(client);
 
   const grid = el('div', { class: 'room-grid', id: 'grid' });
-  const bar = el('div', { class: 'bar' });
-  const note = el('div', { class: 'observer-note', id: 'observer-note', hidden: true, text: t('coteach.observer') });
-  document.getElementById('main').replaceChildren(note, bar, grid);
+  const bar = el('div', { class: 'lessonbar', role: 'toolbar', 'aria-label': t('coteach.controls') });
+  const note = el('p', { class: 'notice observer-note', id: 'observer-note', role: 'status', hidden: true, text: t('coteach.observer') });
+  document.getElementById('main').replaceChildren(el('div', { class: 'live-page' }, bar, note, grid));
   // 评课 during the lesson, in its own tab so the lesson keeps playing
-  bar.append(el('a', { class: 'btn', id: 'evaluate-link', href: `/evaluate?room=${encodeURIComponent(roomId)}`, target: '_blank', text: t('ev.open') }));
+  bar.append(el('h2', { class: 'lesson-title', id: 'room-title' }), el('div', { class: 'spacer' }),
+    el('a', { class: 'btn secondary', id: 'evaluate-link', href: `/evaluate?room=${encodeURIComponent(roomId)}`, target: '_blank', text: t('ev.open') }));
   const tiles = new Tiles(grid);
   const audio = new AudioOut();
   let camera = null;
@@ -38,10 +42,11 @@ runPage(async () => {
     const me = client.me?.participant_id;
     const moderator = !!client.me?.grants.room_admin;
     setTitle(room.title || t('coteach.title'));
+    document.getElementById('room-title').textContent = t(`kind.${room.kind || 'coteach'}`);
     const people = client.visibleParticipants();
     for (const p of people) {
       const mine = p.id === me;
-      const item = tiles.ensure(p.id, { name: p.name, sub: ROLE_NAMES[p.role] || '', mirror: mine });
+      const item = tiles.ensure(p.id, { name: p.name, sub: ROLE_NAMES[p.role] ? t(ROLE_NAMES[p.role]) : '', mirror: mine });
       const speaking = client.isSpeaking(p.id);
       item.tile.classList.toggle('speaking', speaking);
       item.tile.classList.toggle('offline', !p.connected);
@@ -50,11 +55,12 @@ runPage(async () => {
         mine ? null : qualityMark(p.connected ? client.quality.get(p.id) || 'good' : 'offline'),
       ]);
       setActions(item, moderator && !mine ? 'moderate' : '', () => (moderator && !mine ? [
-        el('button', { class: 'btn small', dataset: { action: 'mute' }, onclick: () => act(client.requestMute(p.id)), text: t('teacher.mute') }),
-        el('button', { class: 'btn small', dataset: { action: 'remove' }, onclick: () => act(client.remove(p.id)), text: t('coteach.remove') }),
+        button({ text: t('teacher.mute'), small: true, attrs: { 'data-action': 'mute', 'aria-label': `${t('teacher.mute')} · ${p.name}` }, onclick: () => act(client.requestMute(p.id)) }),
+        button({ text: t('coteach.remove'), kind: 'danger', small: true, confirm: `${t('coteach.remove')} · ${p.name}`, attrs: { 'data-action': 'remove', 'aria-label': `${t('coteach.remove')} · ${p.name}` }, onclick: () => act(client.remove(p.id)) }),
       ] : []));
       if (mine) attach(item.video, camera);
       else tiles.show(p.id, client.mediaOf(p.id).camera);
+      netBadge(item.tile, mine ? 'high' : networkLayer(client, p.id));
     }
     tiles.prune(new Set(people.map((p) => p.id)));
     const heard = new Map();
@@ -78,10 +84,12 @@ runPage(async () => {
   note.hidden = !observer;
   document.body.dataset.mode = observer ? 'observer' : 'participant';
   if (client.me.grants.room_admin && !client.me.grants.hidden && client.room.state !== 'live') {
-    bar.append(el('button', { class: 'btn primary', id: 'start', onclick: (e) => act(client.start().then(() => e.target.remove())), text: t('teacher.start') }));
+    const start = button({ text: t('teacher.start'), kind: 'primary', id: 'start', onclick: () => act(client.start().then(() => start.remove())) });
+    bar.append(start);
   }
   if (client.me.grants.room_admin && !client.me.grants.hidden) {
-    bar.append(el('button', { class: 'btn danger', id: 'end', onclick: async () => (await confirmDialog(t('teacher.endConfirm'), t('teacher.endYes'), t('teacher.cancel'))) && client.end(), text: t('teacher.end') }));
+    if (client.room.kind === 'broadcast') bar.append(hlsAudience(roomId, client)); // 名校网络课堂: its HLS audience
+    bar.append(button({ text: t('teacher.end'), kind: 'danger', id: 'end', confirm: t('teacher.endConfirm'), confirmYes: t('teacher.endYes'), onclick: () => client.end() }));
   }
   if (!observer) {
     try {

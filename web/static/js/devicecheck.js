@@ -4,6 +4,7 @@
 import { api } from './api.js';
 import { openCamera } from './sanke-client.js';
 import { t } from '../i18n.js';
+import { button, card, pageHead } from './components.js';
 import { attach, el, errorText, params, runPage, topBar, videoTile } from './ui.js';
 
 const UPLOAD_BYTES = 256 * 1024;
@@ -12,7 +13,7 @@ const PING_TIMEOUT_MS = 2000;
 const CODE_KEY = 'sanke.classroom.code'; // the classroom screen's (classroom.js)
 
 function result(id) {
-  return el('div', { class: 'result', id, text: '—' });
+  return el('p', { class: 'result', id, role: 'status', text: '—' });
 }
 
 function setResult(node, ok, text) {
@@ -89,19 +90,20 @@ runPage(async () => {
   const code = (params.get('code') || localStorage.getItem(CODE_KEY) || '').toUpperCase();
   const report = el('p', { class: 'muted', id: 'check-report', text: code ? t('dc.willReport') : t('dc.noCode') });
   const bar = el('div');
-  const run = el('button', { class: 'btn primary big', id: 'run-check', text: t('dc.run') });
+  const run = button({ text: t('dc.run'), kind: 'primary', id: 'run-check' });
+  run.classList.add('big');
   document.getElementById('main').replaceChildren(el('div', { class: 'page' },
-    el('div', { class: 'row' }, el('h2', { text: t('dc.title') }), el('div', { class: 'spacer' }), run),
+    pageHead(t('dc.title'), { sub: t('dc.sub'), actions: [run] }),
     el('div', { class: 'checks' },
-      el('section', { class: 'panel check' }, el('h2', { text: t('dc.camera') }), cam.tile, camResult),
-      el('section', { class: 'panel check' }, el('h2', { text: t('dc.mic') }), el('p', { class: 'muted', text: t('dc.micLevel') }),
-        el('div', { class: 'meter' }, bar), micResult),
-      el('section', { class: 'panel check' }, el('h2', { text: t('dc.speaker') }),
+      card({ title: t('dc.camera'), tag: 'h2', cls: 'check', body: [cam.tile, camResult] }),
+      card({ title: t('dc.mic'), tag: 'h2', cls: 'check', body: [el('p', { class: 'muted', text: t('dc.micLevel') }),
+        el('div', { class: 'meter', role: 'meter', 'aria-label': t('dc.micLevel') }, bar), micResult] }),
+      card({ title: t('dc.speaker'), tag: 'h2', cls: 'check', body: [
         el('div', { class: 'row' },
-          el('button', { class: 'btn', id: 'play-tone', onclick: playTone, text: t('dc.playTone') }),
-          el('button', { class: 'btn', id: 'heard-tone', onclick: () => setResult(spkResult, true, ''), text: t('dc.heard') })),
-        spkResult),
-      el('section', { class: 'panel check' }, el('h2', { text: t('dc.network') }), netResult, report),
+          button({ text: t('dc.playTone'), id: 'play-tone', onclick: playTone }),
+          button({ text: t('dc.heard'), id: 'heard-tone', onclick: () => setResult(spkResult, true, '') })),
+        spkResult] }),
+      card({ title: t('dc.network'), tag: 'h2', cls: 'check', body: [netResult, report] }),
     ),
   ));
 

@@ -6,6 +6,7 @@ import { badge, card, emptyState, pageHead } from './components.js';
 import { el, runPage, topBar } from './ui.js';
 import { renderToday } from '../today.js';
 import { homeExtras } from './home-extras.js';
+import { subjectName } from './subjects.js';
 import { renderPush } from './push-list.js';
 
 function lessonUrl(room, user) {
@@ -24,11 +25,11 @@ function roomCard(room, user) {
   const live = room.state === 'live' || room.state === 'open';
   return el('article', { class: 'card', dataset: { room: room.id } },
     el('div', { class: 'row' },
-      room.state === 'live' ? badge('live') : el('span', { class: `state ${room.state}`, text: t(`state.${room.state}`) }),
+      room.state === 'live' ? badge('live') : badge(room.state, t(`state.${room.state}`)),
       el('span', { class: 'meta', text: t(`kind.${room.kind}`) }),
     ),
     el('h3', { text: room.title }),
-    el('div', { class: 'meta', text: [room.subject, fmtTime(room.scheduled_start)].filter(Boolean).join(' · ') }),
+    el('div', { class: 'meta', text: [subjectName(room.subject), fmtTime(room.scheduled_start)].filter(Boolean).join(' · ') }),
     live ? el('div', { class: 'meta', text: present.length ? t('coord.present', { names: present.map((p) => p.name).join('、') }) : t('coord.nobody') }) : null,
     el('div', { class: 'row' },
       el('a', { class: 'btn primary', href: lessonUrl(room, user), text: mine ? t('home.enter') : t('home.watch') }),

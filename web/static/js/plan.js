@@ -5,6 +5,7 @@ import { api, requireUser } from './api.js';
 import { t } from '../i18n.js';
 import { card, field, pageHead, showFieldError } from './components.js';
 import { el, errorText, runPage, topBar } from './ui.js';
+import { subjectName } from './subjects.js';
 
 function checklist(id, items) {
   return el('div', { class: 'checklist', id }, items.map(([value, label]) =>
@@ -33,7 +34,7 @@ runPage(async () => {
   const renderResults = (list) => results.replaceChildren(...list.filter((p) => p.id !== user.id).map((p) => {
     const box = el('input', { type: 'checkbox', value: String(p.id), checked: picked.has(p.id) ? true : null,
       onchange: (e) => { if (e.target.checked) picked.set(p.id, p.display_name); else picked.delete(p.id); renderPicked(); } });
-    return el('label', { class: 'check', dataset: { teacher: p.display_name } }, box, ` ${p.display_name} · ${p.school}${p.subject ? ` · ${p.subject}` : ''}`);
+    return el('label', { class: 'check', dataset: { teacher: p.display_name } }, box, ` ${p.display_name} · ${p.school}${p.subject ? ` · ${subjectName(p.subject)}` : ''}`);
   }));
   let timer = null;
   search.addEventListener('input', () => {

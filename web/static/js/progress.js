@@ -1,10 +1,38 @@
 // 教学进度: the coordinator's overview (ahead / on track / behind per teaching group, planned vs held) and a
-// plan's editor (reorder, lesson counts, weeks; the textbook's sections beside it; CSV/XLSX/JSON files).
+// plan's editor (the edition and 册 it teaches, reorder, lesson counts, weeks; the textbook's sections beside it;
+// CSV/XLSX/JSON files).
 import { api, requireUser } from './api.js';
 import { t } from '../i18n.js';
-import { button, emptyState, pageHead } from './components.js';
+import { button, emptyState, field, pageHead } from './components.js';
 import { el } from './dom.js';
-import { errorText, params, runPage, toast, topBar } from './ui.js';
+import { subjectName } from './subjects.js';
+import { confirmDialog, errorText, params, runPage, toast, topBar } from './ui.js';
+
+/** The edition and 册 picker: choosing another lays the plan afresh from its sections (after a confirmation). */
+function volumePicker(main, id, plan) {
+  const choice = field({
+    label: t('prog.volume'), name: 'volume', type: 'select', value: plan.volume_node_id ?? '',
+    options: [...(plan.volume_node_id == null ? [{ value: '', label: plan.volume || t('prog.volume.none') }] : []),
+      ...plan.volumes.map((v) => ({ value: v.id, label: v.label }))],
+    hint: t('prog.volume.hint'), attrs: { disabled: plan.can_edit ? null : true },
+  });
+  choice.input.addEventListener('change', async () => {
+    const picked = plan.volumes.find((v) => String(v.id) === choice.input.value);
+    if (!picked) return;
+    if (!(await confirmDialog(t('prog.volume.confirm', { label: picked.label }), t('prog.volume.yes'), t('common.cancel')))) {
+      choice.input.value = plan.volume_node_id ?? '';
+      return;
+    }
+    try {
+      await api(`/api/progress/plans/${id}/volume`, { method: 'PUT', body: { volume_node_id: picked.id } });
+      toast(t('prog.volume.done', { label: picked.label }), 'ok');
+      await editor(main, id);
+    } catch (e) {
+      choice.setError(errorText(e));
+    }
+  });
+  return el('section', { class: 'card', id: 'volume-card' }, choice.wrap);
+}
 
 function verdict(st) {
   return el('span', { class: `badge verdict ${st.verdict}`, text: t(`prog.verdict.${st.verdict}`, { n: st.by }) });
@@ -13,7 +41,7 @@ function verdict(st) {
 function overview(plans) {
   if (!plans.length) return emptyState({ title: t('prog.plans.none') });
   return el('div', { class: 'cards', id: 'plans' }, plans.map((p) => el('article', { class: 'card', dataset: { plan: p.id } },
-    el('h3', { class: 'card-title', text: `${p.teacher.name} · ${p.grade}年级${p.subject_name}` }),
+    el('h3', { class: 'card-title', text: `${p.teacher.name} · ${p.grade}年级${subjectName(p.subject_name)}` }),
     el('p', { class: 'meta', text: p.volume }), verdict(p.status),
     el('p', { class: 'meta', text: t('prog.held', { planned: p.lessons_planned, held: p.lessons_held }) }),
     el('a', { class: 'btn', href: `/progress?plan=${p.id}`, text: t('prog.edit') }))));
@@ -31,6 +59,7 @@ async function editor(main, id) {
     el('td', {}, el('input', { type: 'number', min: 1, max: 30, value: it.week, class: 'week', 'aria-label': t('prog.week'),
       oninput: (e) => { it.week = Number(e.target.value); } })),
     el('td', {}, plan.can_edit ? [
+      el('a', { class: 'btn small', href: `/courseware?node=${it.node_id}`, dataset: { action: 'courseware' }, text: t('prog.courseware') }),
       button({ text: t('prog.up'), small: true, onclick: () => { if (n) { [items[n - 1], items[n]] = [items[n], items[n - 1]]; render(); } } }),
       button({ text: t('prog.down'), small: true, onclick: () => { if (n + 1 < items.length) { [items[n + 1], items[n]] = [items[n], items[n + 1]]; render(); } } }),
       button({ text: t('prog.remove'), small: true, onclick: () => { items.splice(n, 1); render(); } })] : null))));
@@ -57,8 +86,9 @@ async function editor(main, id) {
   } });
   const links = ['csv', 'xlsx', 'json'].map((fmt) => el('a', { class: 'btn small', href: `/api/progress/plans/${id}/export?format=${fmt}`, text: t('prog.export', { fmt: fmt.toUpperCase() }) }));
   main.replaceChildren(el('div', { class: 'page' },
-    pageHead(`${plan.teacher.name} · ${plan.grade}年级${plan.subject_name}`, { sub: plan.volume, actions: [verdict(plan.status), ...links,
+    pageHead(`${plan.teacher.name} · ${plan.grade}年级${subjectName(plan.subject_name)}`, { sub: plan.volume, actions: [verdict(plan.status), ...links,
       el('a', { class: 'btn small', href: `/api/progress/plans/${id}/template?format=csv`, text: t('prog.template') })] }),
+    volumePicker(main, id, plan),
     el('div', { class: 'split' },
       el('section', { class: 'card' }, el('table', { class: 'table' },
         el('thead', {}, el('tr', {}, ['prog.section', 'prog.lessons', 'prog.week', ''].map((k) => el('th', { text: k ? t(k) : '' })))), table),

@@ -10,7 +10,7 @@ const PING_EVERY_MS = 8000;
 const PONG_DEADLINE_MS = 20000;
 const REQUEST_TIMEOUT_MS = 15000;
 const GATHER_WAIT_MS = 80; // host candidates come within a few ms; later ones are trickled
-const FINAL_CLOSE = { 4003: 'removed', 4004: 'room_ended', 4009: 'replaced' };
+const FINAL_CLOSE = { 4003: 'removed', 4004: 'room_ended', 4005: 'deactivated', 4009: 'replaced' };
 const FINAL_ERRORS = new Set(['room_ended', 'no_lesson', 'bad_code', 'forbidden', 'not_logged_in']);
 
 export class SignalError extends Error {
@@ -58,6 +58,7 @@ export class SankeClient extends EventTarget {
     this.room = { id: null, kind: '', title: '', state: '', participants: new Map(), tracks: new Map(), stage: [], hands: [] };
     this.speaking = new Map(); // participant → last time heard (ms)
     this.quality = new Map(); // participant → good | fair | poor
+    this.netQuality = new Map(); // track id → high | low | off: what the SFU sends us for our network
     this.local = []; // [{track, source, quality, encodings}]
     this.pub = null;
     this.sub = null;
@@ -163,6 +164,7 @@ export class SankeClient extends EventTarget {
     this.room.stage = r.stage || [];
     this.room.hands = r.hands || [];
     this.room.seats = r.seats;
+    this.netQuality.clear(); // a (re)join starts a new subscriber connection at full quality
     this._setConnection('joined', msg.resumed ? 'resumed' : '');
     this._emit('room', this.room);
   }
@@ -235,6 +237,14 @@ export class SankeClient extends EventTarget {
       case 'subscriber.offer':
         this._subChain = this._subChain.then(() => this._answerSubscriber(msg.sdp)).catch((e) => this._mediaError(e));
         return;
+      case 'media.reset':
+        // The SFU worker holding the room died and was restarted (msg.tracks were lost): make both peer
+        // connections anew on this session. Publish again now; the subscriber connection comes with the
+        // SFU's next offer, which follows this message.
+        this._teardownMedia();
+        this._emit('event', msg);
+        this._publishAll().catch((e) => this._mediaError(e));
+        return;
       case 'error':
         this._emit('warning', new SignalError(msg.code, msg.message, msg.field));
         return;
@@ -276,6 +286,9 @@ export class SankeClient extends EventTarget {
         break;
       case 'speakers':
         for (const pid of Object.keys(ev.levels || {})) this.speaking.set(pid, Date.now());
+        break;
+      case 'quality.changed':
+        for (const trackId of ev.tracks || []) this.netQuality.set(trackId, ev.layer);
         break;
       case 'room.state':
         room.state = ev.state;

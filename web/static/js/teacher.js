@@ -5,8 +5,10 @@ import { AudioOut, wireConnection } from './session-ui.js';
 import { teacherClasswork } from './classwork.js';
 import { sectionPanel } from './section-panel.js';
 import { qualityMark, setActions, setMarks, Tiles } from './tiles.js';
+import { netBadge, networkLayer } from './netquality.js';
 import { t } from '../i18n.js';
-import { attach, confirmDialog, el, errorText, fullMessage, params, runPage, toast, topBar, videoTile } from './ui.js';
+import { badge, button, card, count as counter, emptyState } from './components.js';
+import { attach, el, errorText, fullMessage, params, runPage, toast, topBar, videoTile } from './ui.js';
 import { hlsAudience } from './hls-audience.js';
 
 const roomId = params.get('room');
@@ -30,37 +32,38 @@ runPage(async () => {
   // layout -------------------------------------------------------------------------------------------
   const preview = videoTile({ id: 'me', name: user.display_name, sub: t('teacher.preview'), mirror: true, cls: 'self' });
   const courseware = videoTile({ id: 'courseware', name: t('classroom.courseware') });
-  const startBtn = el('button', { class: 'btn primary', id: 'start', text: t('teacher.start') });
-  const camBtn = el('button', { class: 'btn on', id: 'toggle-camera', text: t('teacher.camera') });
-  const micBtn = el('button', { class: 'btn on', id: 'toggle-mic', text: t('teacher.mic') });
-  const cwBtn = el('button', { class: 'btn', id: 'courseware', text: t('teacher.courseware') });
-  const endBtn = el('button', { class: 'btn danger', id: 'end', text: t('teacher.end') });
+  // the lesson bar: state badges, then the controls, large and in the order a lesson uses them
+  const startBtn = button({ text: t('teacher.start'), kind: 'primary', id: 'start' });
+  const camBtn = button({ text: t('teacher.camera'), kind: 'on', id: 'toggle-camera', attrs: { 'aria-pressed': 'true' } });
+  const micBtn = button({ text: t('teacher.mic'), kind: 'on', id: 'toggle-mic', attrs: { 'aria-pressed': 'true' } });
+  const cwBtn = button({ text: t('teacher.courseware'), id: 'courseware' });
+  const endBtn = button({ text: t('teacher.end'), kind: 'danger', id: 'end', confirm: t('teacher.endConfirm'), confirmYes: t('teacher.endYes'), onclick: () => client.end() });
   const grid = el('div', { class: 'grid', id: 'classrooms' });
-  const emptyNote = el('p', { class: 'muted', id: 'no-classrooms', text: t('teacher.noClassrooms') });
-  const count = el('span', { class: 'badge', id: 'classroom-count', text: '0' });
+  const emptyNote = emptyState({ title: t('teacher.noClassrooms') });
+  emptyNote.id = 'no-classrooms';
+  const count = counter('classroom-count');
   const hands = el('ol', { class: 'hands', id: 'hands' });
-  const handCount = el('span', { class: 'badge', text: '0' });
+  const handCount = counter('hand-count');
   const log = el('ul', { class: 'log', id: 'log' });
-  const titleNode = el('span', { id: 'room-title' });
+  const titleNode = el('h2', { class: 'lesson-title', id: 'room-title' });
+  const liveBadge = badge('live', undefined, { id: 'live-badge', hidden: true });
+  const recBadge = badge('recording', undefined, { id: 'recording', hidden: true });
   const classwork = teacherClasswork(client); // 随堂测, 签到, messages
-  const attendanceLink = el('a', { class: 'btn', id: 'attendance-link', href: `/attendance?room=${encodeURIComponent(roomId)}`, target: '_blank', text: t('att.title') });
+  const attendanceLink = el('a', { class: 'btn secondary', id: 'attendance-link', href: `/attendance?room=${encodeURIComponent(roomId)}`, target: '_blank', text: t('att.title') });
 
   document.getElementById('main').replaceChildren(el('div', { class: 'console' },
     el('div', { class: 'left' },
-      el('div', { class: 'controls' },
-        el('span', { class: 'livebadge', text: t('state.live') }),
-        el('span', { class: 'recbadge', id: 'recording', text: t('state.recording') }), titleNode, hlsAudience(roomId, client), el('div', { class: 'spacer' }),
+      el('div', { class: 'lessonbar', role: 'toolbar', 'aria-label': t('teacher.controls') },
+        titleNode, liveBadge, recBadge, hlsAudience(roomId, client), el('div', { class: 'spacer' }),
         startBtn, camBtn, micBtn, cwBtn, attendanceLink, endBtn),
       el('div', { class: 'stagearea' }, preview.tile, courseware.tile),
-      el('section', { class: 'panel', style: 'display:grid;grid-template-rows:auto minmax(0,1fr);min-height:0' },
-        el('h2', {}, t('teacher.classrooms'), count), el('div', {}, emptyNote, grid)),
+      card({ title: [t('teacher.classrooms'), ' ', count], tag: 'h2', cls: 'fill', body: el('div', { class: 'scroll' }, emptyNote, grid) }),
     ),
     el('div', { class: 'right with-classwork' },
       sectionPanel(roomId),
-      el('section', { class: 'panel' }, el('h2', {}, t('teacher.hands'), handCount), hands),
+      card({ title: [t('teacher.hands'), ' ', handCount], tag: 'h2', body: hands }),
       classwork.node,
-      el('section', { class: 'panel', style: 'display:grid;grid-template-rows:auto minmax(0,1fr);min-height:0;max-height:240px' },
-        el('h2', { text: t('teacher.log') }), log),
+      card({ title: t('teacher.log'), tag: 'h2', cls: 'fill logcard', body: log }),
     ),
   ));
   const tiles = new Tiles(grid);
@@ -86,6 +89,8 @@ runPage(async () => {
     titleNode.textContent = room.title || '';
     document.body.dataset.roomState = room.state;
     document.body.toggleAttribute('data-recording', client.isRecording());
+    liveBadge.hidden = room.state !== 'live';
+    recBadge.hidden = !client.isRecording();
     startBtn.hidden = room.state === 'live';
     const list = classrooms();
     count.textContent = String(list.length);
@@ -100,13 +105,16 @@ runPage(async () => {
         onStage ? el('span', { class: 'mark stage', text: t('teacher.onStage') }) : null,
         qualityMark(p.connected ? client.quality.get(p.id) || 'good' : 'offline'),
       ]);
+      const who = nameOf(p.id);
       setActions(item, onStage ? 'on' : 'off', () => [
         onStage
-          ? el('button', { class: 'btn small', dataset: { action: 'unstage' }, onclick: () => act(client.unstage(p.id)), text: t('teacher.unstage') })
-          : el('button', { class: 'btn small', dataset: { action: 'stage' }, onclick: () => act(client.invite(p.id)), text: t('teacher.stage') }),
-        el('button', { class: 'btn small', dataset: { action: 'mute' }, onclick: () => act(client.requestMute(p.id).then(() => toast(t('teacher.muteSent', { name: nameOf(p.id) })))), text: t('teacher.mute') }),
+          ? button({ text: t('teacher.unstage'), small: true, attrs: { 'data-action': 'unstage', 'aria-label': `${t('teacher.unstage')} · ${who}` }, onclick: () => act(client.unstage(p.id)) })
+          : button({ text: t('teacher.stage'), small: true, attrs: { 'data-action': 'stage', 'aria-label': `${t('teacher.stage')} · ${who}` }, onclick: () => act(client.invite(p.id)) }),
+        button({ text: t('teacher.mute'), small: true, attrs: { 'data-action': 'mute', 'aria-label': `${t('teacher.mute')} · ${who}` },
+          onclick: () => act(client.requestMute(p.id).then(() => toast(t('teacher.muteSent', { name: who })))) }),
       ]);
       tiles.show(p.id, client.mediaOf(p.id).camera);
+      netBadge(item.tile, networkLayer(client, p.id));
     }
     tiles.prune(new Set(list.map((p) => p.id)));
     handCount.textContent = String(room.hands.length);
@@ -120,8 +128,8 @@ runPage(async () => {
     hands.replaceChildren(...(room.hands.length ? room.hands.map((pid, i) => el('li', { dataset: { pid } },
       el('span', { class: 'order', text: String(i + 1) }),
       el('span', { class: 'who', text: nameOf(pid) }),
-      el('button', { class: 'btn small primary', onclick: () => act(client.invite(pid)), text: t('teacher.stage') }),
-    )) : [el('li', { class: 'muted', style: 'background:none;border:none', text: t('teacher.noHands') })]));
+      button({ text: t('teacher.stage'), kind: 'primary', small: true, attrs: { 'aria-label': `${t('teacher.stage')} · ${nameOf(pid)}` }, onclick: () => act(client.invite(pid)) }),
+    )) : [el('li', { class: 'none', text: t('teacher.noHands') })]));
   }
 
   function renderAudio(list) {
@@ -156,15 +164,13 @@ runPage(async () => {
 
   // controls -----------------------------------------------------------------------------------------
   startBtn.onclick = () => act(client.start());
-  endBtn.onclick = async () => {
-    if (await confirmDialog(t('teacher.endConfirm'), t('teacher.endYes'), t('teacher.cancel'))) client.end();
-  };
   let camera = null;
   const toggle = (btn, kind) => {
     const track = camera?.getTracks().find((x) => x.kind === kind);
     if (!track) return;
     track.enabled = !track.enabled;
     btn.className = `btn ${track.enabled ? 'on' : 'off'}`;
+    btn.setAttribute('aria-pressed', String(track.enabled));
   };
   camBtn.onclick = () => toggle(camBtn, 'video');
   micBtn.onclick = () => toggle(micBtn, 'audio');

@@ -49,6 +49,7 @@ async function watchHls(roomId, token) {
     info = await hlsUrl();
     if (info.state === 'unsupported') return false;
   }
+  if (info.title) setTitle(info.title);
   const player = hlsPlayer(info.url, { onEnded: () => { player.stop(); fullMessage({ title: t('hls.ended') }); } });
   window.sankeHls = player;
   document.getElementById('main').replaceChildren(el('div', { class: 'room-grid', id: 'grid' }, player.node));

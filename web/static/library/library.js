@@ -5,6 +5,7 @@ import { badge, emptyState, field, pageHead } from "../js/components.js";
 import { el } from "../js/dom.js";
 import { runPage, topBar } from "../js/ui.js";
 import { currentUser } from "../js/header.js";
+import { subjectName } from "../js/subjects.js";
 
 const state = { q: "", subject: "", grade: "", school_id: "", teacher_id: "", kp: "", node: "", from: "", to: "" };
 const labels = { kp: "", node: "" };
@@ -17,7 +18,7 @@ export function statusBadge(status) {
 
 function facetSelect(key, param, values, current) {
   const f = field({ label: t(`lib.${key}`), name: `facet-${key}`, type: "select", value: String(current),
-    options: [{ value: "", label: t("lib.all") }, ...values.map(({ value, count }) => ({ value, label: `${value} (${count})` }))] });
+    options: [{ value: "", label: t("lib.all") }, ...values.map(({ value, count }) => ({ value, label: `${key === "subject" ? subjectName(value) : value} (${count})` }))] });
   f.input.addEventListener("change", () => { state[param] = f.input.value; search(); });
   return f.wrap;
 }
@@ -61,7 +62,7 @@ function card(r) {
   return el("article", { class: "card result", dataset: { id: r.id } },
     el("div", { class: "row" }, el("a", { class: "result-title", href: `/playback?id=${r.id}` }, r.title), statusBadge(r.status),
       demoIds.has(r.id) ? badge("demo") : null),
-    el("div", { class: "meta" }, [r.date, r.school.name, r.teacher.name, `${r.grade_name}${r.subject}`,
+    el("div", { class: "meta" }, [r.date, r.school.name, r.teacher.name, `${r.grade_name}${subjectName(r.subject)}`,
       r.duration ? `${t("lib.duration")} ${clock(r.duration)}` : ""].filter(Boolean).join(" · ")),
     r.textbook.length ? el("div", { class: "meta" }, r.textbook.slice(3).map((n) => n.name).join(" › ")) : null,
     el("div", {}, r.knowledge_points.map((kp) => el("button", { type: "button", class: "chip",
@@ -99,7 +100,7 @@ function kpTree(nodes) {
 async function browseKnowledge() {
   const { frameworks } = await api("/api/library/knowledge");
   const select = $("framework");
-  select.replaceChildren(...frameworks.map((f) => el("option", { value: f.id }, `${f.stage}${f.subject}`)));
+  select.replaceChildren(...frameworks.map((f) => el("option", { value: f.id }, `${f.stage}${subjectName(f.subject)}`)));
   const show = async () => {
     const { tree } = await api(`/api/library/knowledge/${select.value}`);
     $("knowledge").replaceChildren(kpTree(tree));

@@ -7,6 +7,7 @@ import { badge, emptyState, field } from "../js/components.js";
 import { runPage, topBar } from "../js/ui.js";
 import { currentUser } from "../js/header.js";
 import { renderLessonExtras } from "../js/lesson-extras.js";
+import { subjectName } from "../js/subjects.js";
 
 const id = new URLSearchParams(location.search).get("id");
 const base = `/api/library/resources/${id}`;
@@ -17,6 +18,18 @@ let demoIds = new Set();
 
 function mediaUrl(file) {
   return `${base}/media/${encodeURIComponent(file)}`;
+}
+
+/** A courseware resource: an image shown, any other file opened or downloaded (it cannot be framed: the
+    server forbids framing every response). */
+function renderFile(r) {
+  const f = r.file;
+  document.getElementById("meta").textContent = [r.date, r.school.name, r.teacher.name, `${r.grade_name}${subjectName(r.subject)}`].join(" · ");
+  const image = ["png", "jpg", "gif", "webp"].includes(f.type) ? el("img", { src: f.url, alt: r.title }) : null;
+  if (image) image.style.maxWidth = "100%"; // CSSOM, not a style attribute: the CSP allows no inline style
+  document.getElementById("videos").replaceChildren(el("div", { class: "courseware-file", id: "courseware-file" }, image,
+    el("a", { class: "btn primary", href: f.url, target: "_blank", rel: "noopener" },
+      t("lib.courseware.open", { type: f.type.toUpperCase(), pages: f.pages }))));
 }
 
 function renderVideos(media) {
@@ -95,7 +108,7 @@ async function renderCatalogue(r) {
   const box = document.getElementById("catalogue");
   const facts = [
     [t("lib.date"), r.date], [t("lib.school"), r.school.name], [t("lib.teacher"), r.teacher.name],
-    [t("lib.grade"), `${r.stage} ${r.grade_name}`], [t("lib.subject"), r.subject], [t("lib.classrooms"), r.classrooms.join("、")],
+    [t("lib.grade"), `${r.stage} ${r.grade_name}`], [t("lib.subject"), subjectName(r.subject)], [t("lib.classrooms"), r.classrooms.join("、")],
     [t("lib.chapter"), r.textbook.length ? r.textbook.map((n) => n.name).join(" › ") : t("lib.noChapter")],
   ];
   box.replaceChildren(el("h2", { class: "card-title" }, t("lib.edit")), ...facts.map(([k, v]) => el("div", { class: "meta" }, `${k}：${v || "—"}`)),
@@ -159,9 +172,12 @@ async function load() {
   const r = resource;
   document.title = `${r.title} · ${t("lib.playback")} · ${t("app.name")}`;
   document.getElementById("title").replaceChildren(r.title, " ", el("span", { class: `badge s-${r.status}` }, t(`lib.status_${r.status}`)), demoIds.has(r.id) ? badge("demo") : "");
-  document.getElementById("meta").textContent = [r.date, r.school.name, r.teacher.name, `${r.grade_name}${r.subject}`, `${t("lib.duration")} ${clock(r.duration)}`].join(" · ");
-  renderVideos(r.media);
-  renderTimeline(r.media);
+  document.getElementById("meta").textContent = [r.date, r.school.name, r.teacher.name, `${r.grade_name}${subjectName(r.subject)}`, `${t("lib.duration")} ${clock(r.duration)}`].join(" · ");
+  if (r.kind === "courseware") renderFile(r);
+  else {
+    renderVideos(r.media);
+    renderTimeline(r.media);
+  }
   await renderCatalogue(r);
   renderReview(r);
   renderRelated(r);

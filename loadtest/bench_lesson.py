@@ -1,0 +1,122 @@
+"""The 1+20 lesson shape for `sanke bench media`: a hub teacher publishes camera (640×480, ~1 Mbps),
+microphone and courseware (a second video, source "screen"); 20 classrooms each publish return video
+(320×240) and audio, and receive the teacher's three tracks; the teacher receives the 20 classroom videos.
+Per SFU worker count: SFU CPU (host + workers), packets forwarded per second, and the slowest classroom's
+and the teacher's frame rates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing as mp
+import sys
+import time
+from dataclasses import dataclass
+
+import aiohttp
+
+from loadtest.bench_media import (
+    BITRATE,
+    BOT_PROCS,
+    CLIP_FRAMES,
+    FPS,
+    HEIGHT,
+    WIDTH,
+    HttpSignal,
+    _cpu_split,
+    _free_port,
+    _recv,
+    _wait_http,
+    _worker,
+)
+from loadtest.bots import Bot, wait_for
+from loadtest.clip import load
+
+CLASSROOM = (320, 240, 300_000)
+SCREEN = (640, 360, 300_000)
+
+
+@dataclass(slots=True)
+class LessonRow:
+    workers: int
+    classrooms: int
+    cpu_pct: float
+    pps: float
+    classroom_min_fps: float
+    teacher_min_fps: float
+
+
+HEADER = f"{'lesson':<10}{'W':>2}{'1+N':>5}{'SFU CPU %':>11}{'pkt/s fwd':>11}{'classroom min fps':>19}{'teacher min fps':>17}"
+
+
+def format_row(r: LessonRow) -> str:
+    return (f"{'1+N':<10}{r.workers:>2}{r.classrooms:>5}{r.cpu_pct:>11.1f}{r.pps:>11.0f}{r.classroom_min_fps:>19.1f}"
+            f"{r.teacher_min_fps:>17.1f}")  # fmt: skip
+
+
+async def run_lesson(workers: int, classrooms: int, window: float, log) -> LessonRow:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "loadtest.sfu_host", "--port", str(port), "--workers", str(workers)]
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.DEVNULL)
+    ctx = mp.get_context("spawn")
+    bots = []
+    camera = load(WIDTH, HEIGHT, FPS, CLIP_FRAMES, BITRATE)
+    screen = load(SCREEN[0], SCREEN[1], FPS, CLIP_FRAMES, SCREEN[2])
+    load(CLASSROOM[0], CLASSROOM[1], FPS, CLIP_FRAMES, CLASSROOM[2])  # built once here, read by the bot processes
+    async with aiohttp.ClientSession() as http:
+        signal = HttpSignal(base, http)
+        teacher = Bot("teacher", signal, clip=camera, screen_clip=screen, tone_hz=440, subscribe_mode="count")
+        try:
+            await _wait_http(base, http)
+            pids = await signal.pids()
+            await teacher.publish()  # mids: 0 camera, 1 courseware, 2 microphone
+            for _ in range(BOT_PROCS):
+                parent, child = ctx.Pipe()
+                p = ctx.Process(target=_worker, args=(child, base), daemon=True)
+                p.start()
+                bots.append((p, parent))
+            names = [f"class{i}" for i in range(classrooms)]
+            plan = {"teacher:0": "high", "teacher:1": "high", "teacher:2": "high"}
+            for w, (_, conn) in enumerate(bots):
+                conn.send(("lesson", (names[w::BOT_PROCS], plan, CLASSROOM)))
+            replies = [await _recv(conn) for _, conn in bots]
+            missing = [name for _, names_ in replies for name in names_]
+            if missing:
+                log(f"  lesson W={workers}: no video at {', '.join(missing)}")
+            await signal.subscribe(teacher, {f"{name}:0": "high" for name in names})
+            await wait_for(lambda: len(teacher.video) >= classrooms, 20)
+            await asyncio.sleep(2)
+            fwd0, cpu0, t0 = (await signal.forwarded())[0], sum(_cpu_split(pids)), time.monotonic()
+            await asyncio.sleep(window)
+            fwd1, cpu1, t1 = (await signal.forwarded())[0], sum(_cpu_split(pids)), time.monotonic()
+            fps: list[float] = []
+            for _, conn in bots:
+                conn.send(("fps", (t0, t1)))
+            for _, conn in bots:
+                fps.extend(await _recv(conn))
+            teacher_fps = min((c.fps(t0, t1) for c in teacher.video.values()), default=0.0)
+            if len(teacher.video) < classrooms:
+                teacher_fps = 0.0
+            wall = t1 - t0
+            row = LessonRow(workers, classrooms, (cpu1 - cpu0) / wall * 100, (fwd1 - fwd0) / wall,
+                            min(fps, default=0.0), teacher_fps)  # fmt: skip
+            log(format_row(row))
+            return row
+        finally:
+            for _, conn in bots:
+                with contextlib.suppress(Exception):
+                    conn.send(("stop", None))
+                    await _recv(conn)
+            for p, _ in bots:
+                p.join(5)
+                if p.is_alive():
+                    p.kill()
+            await teacher.close()
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()

@@ -1,0 +1,112 @@
+"""`sanke bench media`'s rows and report: the table per N, the columns per SFU worker count, the last line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FPS = 30
+
+
+@dataclass(slots=True)
+class Row:
+    mode: str
+    n: int
+    cpu_pct: float
+    pps: float
+    us_per_packet: float
+    min_fps: float
+    late_join_ms: float | None
+    kernel_pct: float = 0.0  # share of the SFU's CPU time spent in the kernel (sockets)
+    rtx_per_s: float = 0.0  # retransmissions to subscribers (their NACKs), not counted as forwarded
+    mean_fps: float = 0.0
+    workers: int = 0  # SFU worker processes (0: the SFU in the host process)
+
+
+@dataclass(slots=True)
+class Stall:
+    """Subscribers' fps while the SFU host's API hashes 20 passwords and parses an upload."""
+
+    n: int
+    min_fps: float
+    seconds: float  # how long the API work took
+
+
+HELD_FPS = 29.0  # a subscriber "held": at least this many frames a second over the window
+MIN_FPS_UP_TO = 20  # min_fps in the last line: the slowest subscriber at N ≤ this
+
+HEADER = (
+    f"{'mode':<10}{'W':>2}{'N':>4}{'SFU CPU %':>11}{'pkt/s fwd':>11}{'us/pkt':>9}{'min fps':>9}{'late join ms':>14}"
+    f"{'kernel %':>10}{'rtx/s':>7}"
+)
+
+
+def _format(r: Row) -> str:
+    late = f"{r.late_join_ms:.0f}" if r.late_join_ms is not None else "-"
+    return (
+        f"{r.mode:<10}{r.workers:>2}{r.n:>4}{r.cpu_pct:>11.1f}{r.pps:>11.0f}{r.us_per_packet:>9.1f}{r.min_fps:>9.1f}{late:>14}"
+        f"{r.kernel_pct:>10.0f}{r.rtx_per_s:>7.0f}"
+    )
+
+
+def _p95(values: list[float]) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def _at_full_rate(r: Row) -> float:
+    """CPU % scaled to the frame rate every subscriber should get: a starved transcoder that delivers
+    10 fps instead of 30 would otherwise look three times cheaper than it is. Forwarding runs at
+    ~30 fps, so this barely changes it."""
+    return r.cpu_pct * FPS / r.mean_fps if r.mean_fps > 0 else float("nan")
+
+
+def held(rows: list[Row]) -> tuple[int, Row | None]:
+    """The most subscribers at which every one got ≥ HELD_FPS, and that row."""
+    ok = [r for r in rows if r.min_fps >= HELD_FPS]
+    best = max(ok, key=lambda r: r.n, default=None)
+    return (best.n if best else 0), best
+
+
+def capacity_table(runs: dict[int, list[Row]], late: dict[int, list[float]], stalls: dict[int, Stall]) -> list[str]:
+    """Columns per worker count: subscribers held at ≥ 29 fps, µs per forwarded packet and SFU CPU there."""
+    lines = [f"{'workers':>7}{'held >=29fps':>14}{'us/pkt':>9}{'SFU CPU %':>11}{'late join p95 ms':>18}"
+             f"{'fps while API busy':>20}"]  # fmt: skip
+    for w, rows in runs.items():
+        n, row = held(rows)
+        more = "+" if rows and n == max(r.n for r in rows) else ""  # still held at the largest N tried
+        stall = stalls.get(w)
+        lines.append(
+            f"{w:>7}{f'{n}{more}':>14}{(row.us_per_packet if row else float('nan')):>9.1f}"
+            f"{(row.cpu_pct if row else float('nan')):>11.1f}{_p95(late.get(w, [])):>18.0f}"
+            f"{(f'{stall.min_fps:.1f} (N={stall.n})' if stall else '-'):>20}"
+        )
+    return lines
+
+
+def summarise(
+    fwd: list[Row], base: list[Row], late_ms: list[float], runs: dict[int, list[Row]] | None = None,
+    stall: Stall | None = None,
+) -> str:
+    by_n = {r.n: r for r in fwd}
+    lo, hi = by_n[min(by_n)], by_n[max(by_n)]
+    us = (hi.cpu_pct - lo.cpu_pct) / 100 * 1e6 / (hi.pps - lo.pps) if hi.pps > lo.pps else float("nan")
+    bn = {r.n: r for r in base}
+    ratio = float("nan")
+    if 1 in bn and 10 in bn and 1 in by_n and 10 in by_n:
+        fwd_marginal = (_at_full_rate(by_n[10]) - _at_full_rate(by_n[1])) / 9
+        base_marginal = (_at_full_rate(bn[10]) - _at_full_rate(bn[1])) / 9
+        ratio = base_marginal / fwd_marginal if fwd_marginal > 0 else float("inf")
+    every = [r for rows in (runs or {0: fwd}).values() for r in rows if r.n <= MIN_FPS_UP_TO]
+    min_fps = min((r.min_fps for r in every), default=float("nan"))
+    line = (
+        f"media-bench: us_per_packet={us:.2f} ratio_vs_transcode={ratio:.1f} "
+        f"min_fps={min_fps:.1f} late_join_ms={_p95(late_ms):.1f}"
+    )
+    if runs and 1 in runs and 2 in runs:
+        one, two = held(runs[1])[0], held(runs[2])[0]
+        line += f" workers_scaling={two / one if one else float('nan'):.2f}"
+    if stall is not None:
+        line += f" api_stall_media_fps={stall.min_fps:.1f}"
+    return line

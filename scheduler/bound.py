@@ -1,0 +1,145 @@
+"""A lower bound on one part's cost from the LP relaxation, proven by its dual (weak duality).
+
+CP-SAT's own bound at the default budget is 0 (its root LP never finishes within 0.05 units without
+presolve). This is the same rules as `scheduler.model`, relaxed to 0 ≤ x ≤ 1, solved with GLOP. The
+number reported is not GLOP's objective but the Lagrangian value of GLOP's duals: for *any* multipliers of
+the right sign, Σ π·rhs + Σ min over each variable's bounds of its reduced cost is ≤ the cost of every
+timetable. It is computed here in Python from the constraint rows we wrote, so a GLOP tolerance can only
+make the bound weaker, never wrong. Strengthening rows (x ≤ y for each classroom of a lesson, and
+Σ x ≤ max_n · active for mixed lessons) hold in every integer timetable, so they keep it valid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from ortools.linear_solver import pywraplp
+
+from scheduler.model import W_GAP, W_KEEP, W_LESSON, W_PLACE, W_SPREAD, PartModel, cliques, key_of
+
+Row = tuple[dict[int, float], float, float]
+INF = math.inf
+
+
+class _LP:
+    def __init__(self) -> None:
+        self.solver = pywraplp.Solver.CreateSolver("GLOP")
+        self.vars: list[pywraplp.Variable] = []
+        self.rows: list[Row] = []
+        self.cost: list[float] = []
+
+    def var(self, cost: float = 0.0) -> int:
+        self.vars.append(self.solver.NumVar(0.0, 1.0, ""))
+        self.cost.append(cost)
+        return len(self.vars) - 1
+
+    def row(self, terms: dict[int, float], lo: float, hi: float) -> None:
+        self.rows.append((terms, lo, hi))
+
+    def bound(self, constant: float) -> float:
+        """Solve, then the Lagrangian value of the duals (valid whatever GLOP's accuracy)."""
+        s = self.solver
+        cts = []
+        for terms, lo, hi in self.rows:
+            ct = s.Constraint(-s.infinity() if lo == -INF else lo, s.infinity() if hi == INF else hi)
+            for j, a in terms.items():
+                ct.SetCoefficient(self.vars[j], a)
+            cts.append(ct)
+        objective = s.Objective()
+        for j, c in enumerate(self.cost):
+            objective.SetCoefficient(self.vars[j], c)
+        objective.SetMinimization()
+        s.Solve()
+        reduced = list(self.cost)
+        value = constant
+        for (terms, lo, hi), ct in zip(self.rows, cts, strict=True):
+            pi = ct.dual_value()
+            rhs = lo if pi > 0 else hi
+            if pi == 0 or rhs in (INF, -INF):
+                continue
+            value += pi * rhs
+            for j, a in terms.items():
+                reduced[j] -= pi * a
+        return value + sum(min(0.0, d) for d in reduced)  # each variable in [0, 1]
+
+
+def lp_bound(pm: PartModel) -> int:
+    """An integer no timetable of this part can cost less than."""
+    index, lp = pm.index, _LP()
+    max_n = index.county.settings.max_n
+    x = {k: lp.var(-W_PLACE - (W_KEEP if k in pm.keep_keys else 0)) for k in sorted(pm.x)}
+    active = {slot: lp.var(W_LESSON) for slot in sorted(pm.active)}
+    y: dict[tuple[str, int, int, int], int] = {}
+    members: dict[tuple[str, int, int, int], list[int]] = defaultdict(list)
+    for k, j in x.items():
+        c = pm.cand[k]
+        lk = (c.teacher, c.weekday, c.period, c.grade)
+        if lk not in y:
+            y[lk] = lp.var()
+        members[lk].append(j)
+        lp.row({j: 1.0, y[lk]: -1.0}, -INF, 0.0)
+    by_slot: dict[tuple[str, int, int], list[int]] = defaultdict(list)
+    for lk, js in members.items():
+        lp.row({**{j: 1.0 for j in js}, y[lk]: -float(max_n)}, -INF, 0.0)
+        by_slot[lk[:3]].append(y[lk])
+    slot_x: dict[tuple[str, int, int], list[int]] = defaultdict(list)
+    for k, j in x.items():
+        slot_x[k[1:]].append(j)
+    for slot, ys in by_slot.items():
+        a = active[slot]
+        if index.county.settings.mix(index.teachers[slot[0]].subject) == "none":
+            lp.row({**{v: 1.0 for v in ys}, a: -1.0}, 0.0, 0.0)   # one grade: the lesson runs iff one y
+        else:
+            for v in ys:
+                lp.row({v: 1.0, a: -1.0}, -INF, 0.0)
+            lp.row({**{j: 1.0 for j in slot_x[slot]}, a: -float(max_n)}, -INF, 0.0)
+    per_week: dict[str, list[int]] = defaultdict(list)
+    per_day: dict[tuple[str, int], list[int]] = defaultdict(list)
+    hub_at: dict[tuple[str, int, int], list[int]] = defaultdict(list)
+    hub_room: dict[tuple[str, int, int], list[int]] = defaultdict(list)
+    for (t, wd, p), a in active.items():
+        teacher = index.teachers[t]
+        per_week[t].append(a)
+        per_day[(t, wd)].append(a)
+        hub_at[(teacher.school, wd, p)].append(a)
+        if teacher.classroom is not None:
+            hub_room[(teacher.classroom, wd, p)].append(a)
+    for t, vs in per_week.items():
+        lp.row(dict.fromkeys(vs, 1.0), -INF, index.teachers[t].max_per_week)
+    for (t, _wd), vs in per_day.items():
+        lp.row(dict.fromkeys(vs, 1.0), -INF, index.teachers[t].max_per_day)
+    for vs in hub_room.values():
+        lp.row(dict.fromkeys(vs, 1.0), -INF, 1.0)
+    for (hub, _wd, _p), vs in hub_at.items():
+        lp.row(dict.fromkeys(vs, 1.0), -INF, index.schools[hub].max_lessons_at_once)
+    for opt in pm.part:
+        js = [x[key_of(c)] for c in opt.candidates]
+        lp.row(dict.fromkeys(js, 1.0), -INF, opt.demand.per_week)
+        by_day: dict[int, list[int]] = defaultdict(list)
+        for c in opt.candidates:
+            by_day[c.weekday].append(x[key_of(c)])
+        for vs in by_day.values():
+            lp.row(dict.fromkeys(vs, 1.0), -INF, 1.0)
+    by_class: dict[str, list] = defaultdict(list)
+    by_remote: dict[str, list] = defaultdict(list)
+    for k, c in pm.cand.items():
+        by_class[c.classroom].append((c.busy_start, c.busy_end, x[k]))
+        by_remote[c.remote].append((c.start, c.end, x[k]))
+    for spans in by_class.values():
+        for clique in cliques(spans):
+            lp.row(dict.fromkeys(clique, 1.0), -INF, 1.0)
+    for remote, spans in by_remote.items():
+        limit = index.schools[remote].streams
+        for clique in cliques(spans):
+            if len(clique) > limit:
+                lp.row(dict.fromkeys(clique, 1.0), -INF, limit)
+    for _v, day_a, day_b in pm.spread_terms:   # both ≥ Σ day a + Σ day b − 1
+        both = lp.var(W_SPREAD)
+        lp.row({**{x[k]: 1.0 for k in day_a + day_b}, both: -1.0}, -INF, 1.0)
+    for _v, t, wd, p in pm.gap_terms:          # gap ≥ before + after − active − 1
+        gap = lp.var(W_GAP)
+        lp.row({active[(t, wd, p - 1)]: 1.0, active[(t, wd, p + 1)]: 1.0, active[(t, wd, p)]: -1.0, gap: -1.0},
+               -INF, 1.0)
+    value = lp.bound(W_PLACE * pm.demanded + W_KEEP * len(pm.kept))
+    return max(0, math.ceil(value - 1e-6 * max(1.0, abs(value))))

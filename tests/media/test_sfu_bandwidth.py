@@ -1,0 +1,138 @@
+"""Bandwidth-driven quality through the real server: subscribers behind UDP shapers (loadtest/shaper.py).
+
+A hub teacher publishes a 1 Mbps camera with a 150 kbps low twin and a tone; three remote classrooms
+receive it through their own shaped links: 600 kbps, 3 Mbps, and 3 Mbps that drops to 600 kbps. What a
+classroom would check: the picture keeps moving (fps, no long freeze), it is the small one when the
+line is slow and the sharp one when it is fast, the sound never stops, and the page is told why.
+`SANKE_QUALITY_SECONDS` (default 6) is how long each steady phase is watched; set 60 for a long run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+
+import pytest
+
+from loadtest.bots import Bot, WsSignal, wait_for
+from loadtest.clip import Clip, grainy
+from loadtest.shaped import ShapedBot
+from loadtest.shaper import Link, ShaperProcess
+
+STEADY_S = float(os.environ.get("SANKE_QUALITY_SECONDS", "6"))
+HIGH, LOW = (320, 240), (160, 128)
+CAMERA = "hub:0"  # the high track id the classrooms subscribe to
+
+
+@pytest.fixture(scope="module")
+def clips() -> tuple[Clip, Clip]:
+    return grainy(320, 240, 30, 90, 1_000_000), grainy(160, 128, 30, 90, 150_000)
+
+
+def _first_size_at(bot: Bot, size: tuple[int, int], after: float = 0.0) -> float | None:
+    check = bot.video.get(CAMERA)
+    return next((at for at, s in (check.size_changes if check else []) if s == size and at >= after), None)
+
+
+def _steady(bot: Bot, since: float, until: float) -> tuple[float, float, float]:
+    """(fps, longest freeze, longest audio gap) between two instants."""
+    video = bot.video[CAMERA]
+    audio = next(iter(bot.audio.values()))
+    return video.fps(since, until), video.longest_freeze(since, until), audio.longest_gap(since, until)
+
+
+def _changes(signal: WsSignal) -> list[dict]:
+    return [e for e in signal.events if e.get("type") == "quality.changed"]
+
+
+async def test_subscribers_follow_their_bandwidth(lesson_server, clips):
+    srv = lesson_server
+    assert clips  # built (and cached on disk) before the publisher process needs them
+    room = await srv.room("delivery")
+    signals: list[WsSignal] = []
+    bots: list[Bot] = []
+    shapers: dict[str, ShaperProcess] = {}
+    hub: asyncio.subprocess.Process | None = None
+    try:
+        # the hub teacher is its own process, as it is another machine: its camera must not wait for this
+        # process's loop (the bots' CLI publishes the same grainy clips, cached on disk by the fixture)
+        hub = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "loadtest.bots", "--url", srv.url, "--publish", "--grainy",
+            "--bitrate", "1000000", "--low-bitrate", "150000", "--seconds", "300",
+            "--token", srv.token(room, "delivery", "hub", "hub_teacher", "hub"),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )
+        signals.append(WsSignal(srv.url, ""))  # keeps the classrooms at signals[1:]
+        classes: dict[str, ShapedBot] = {}
+        for name, rate in (("slow", 600_000), ("fast", 3_000_000), ("drop", 3_000_000)):
+            shaper = shapers[name] = ShaperProcess(Link(rate_bps=rate))
+            await shaper.start("127.0.0.1")
+            signal = WsSignal(srv.url, srv.token(room, "delivery", name, "classroom", "remote"))
+            bot = classes[name] = ShapedBot(name, signal, shaper)
+            await signal.connect(bot)
+            signals.append(signal)
+            bots.append(bot)
+        slow, fast, drop = classes["slow"], classes["fast"], classes["drop"]
+
+        def receiving(bot: Bot) -> bool:
+            return CAMERA in bot.video and bot.video[CAMERA].frames > 0 and bool(bot.audio)
+
+        assert await wait_for(lambda: all(receiving(b) for b in classes.values()), 15)
+        started = {name: b.video[CAMERA].first_at or 0.0 for name, b in classes.items()}
+
+        # 600 kbps: on the low layer within 5 s of its first picture
+        assert await wait_for(lambda: _first_size_at(slow, LOW) is not None, 8)
+        settled = _first_size_at(slow, LOW) or 0.0
+        assert settled - started["slow"] <= 5.0, (settled - started["slow"], slow.video[CAMERA].size_changes)
+
+        # the 3 Mbps pair stay sharp while the slow one is watched steadily
+        await asyncio.sleep(max(0.0, settled + STEADY_S - time.monotonic()))
+        now = time.monotonic()
+        fps, freeze, gap = _steady(slow, settled, now)
+        assert fps >= 15 and freeze <= 1.0, (fps, freeze, slow.video[CAMERA].size_changes)
+        assert gap <= 0.5, gap
+        for bot in (fast, drop):
+            fps, freeze, gap = _steady(bot, started[bot.name] + 1, now)
+            assert bot.video[CAMERA].last_size == HIGH and fps >= 25 and freeze <= 1.0, (bot.name, fps, freeze)
+            assert gap <= 0.5, (bot.name, gap)
+
+        # 3 Mbps → 600 kbps: followed to the low layer within 5 s
+        dropped = time.monotonic()
+        shapers["drop"].set_link(rate_bps=600_000)
+        assert await wait_for(lambda: _first_size_at(drop, LOW, after=dropped) is not None, 8)
+        followed = _first_size_at(drop, LOW, after=dropped) or 0.0
+        assert followed - dropped <= 5.0, followed - dropped
+        await asyncio.sleep(max(0.0, followed + STEADY_S - time.monotonic()))
+        now = time.monotonic()
+        fps, freeze, gap = _steady(drop, followed, now)
+        assert fps >= 15 and freeze <= 1.0, (fps, freeze, drop.video[CAMERA].size_changes)
+        assert gap <= 0.5, gap
+
+        # the fast one never left the high layer; audio ran throughout for everyone
+        assert [s for _, s in fast.video[CAMERA].size_changes] == [HIGH]
+        assert not _changes(signals[2])
+        for bot in classes.values():
+            at, gap = next(iter(bot.audio.values())).gap_at(started[bot.name] + 1, now)
+            assert gap <= 0.5, (bot.name, gap, "s, starting", at - started[bot.name], "s after the first picture")
+
+        # the pages were told: low layer, with the reason and the tracks it applies to
+        for signal in (signals[1], signals[3]):
+            first = _changes(signal)[0]
+            assert first["layer"] == "low" and first["reason"] in ("bandwidth", "loss"), first
+            assert first["tracks"] == [CAMERA]
+        for signal in signals[1:]:
+            print([(e["layer"], e["reason"], e["estimate_bps"], e["loss"]) for e in _changes(signal)])
+    finally:
+        if hub is not None:
+            hub.terminate()
+            await hub.wait()
+        for name, shaper in shapers.items():
+            print(name, shaper.link, await shaper.counters())
+        for bot in bots:
+            await bot.close()
+        for signal in signals:
+            await signal.close()
+        for shaper in shapers.values():
+            await shaper.close()
