@@ -1,8 +1,8 @@
-"""One broadcast room, a class of a school's worth of viewers joining at once.
+"""One broadcast room, a school's worth of viewers joining at once.
 
-SANKE_BIG_ROOM=N runs N joins at once against a real `sanke serve` (e.g. 300, or 1000). It is opt-in for
-now: on the shared 2-core machine 100 joins already took p99 4.7 s (see notes/harden-ws.md), so the 2 s
-target is not met yet and the test would fail CI; the audience-filter test below always runs.
+Runs 300 joins at once against a real `sanke serve` in CI; SANKE_BIG_ROOM=1000 for the full size. The
+p99 bound is the issue's 2 s, meant for a quiet machine (the lead's CI run); the server's CPU per join is
+also bounded, a figure that holds under the shared machine's load too.
 """
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ from rooms.roles import Role, RoomKind, grants_for
 from tests.conftest import County, Server, connect, seed_county, start_server, user_token
 from web.keys import DB, HUB, TOKENS
 
-BIG_ROOM = int(os.environ.get("SANKE_BIG_ROOM", "0"))
+BIG_ROOM = int(os.environ.get("SANKE_BIG_ROOM", "300"))
 
 
-@pytest.mark.timeout(240)
-@pytest.mark.skipif(not BIG_ROOM, reason="set SANKE_BIG_ROOM=300 (or 1000) to run: the 2 s p99 is not met yet")
+@pytest.mark.timeout(300)
 async def test_joins_at_once_all_succeed_within_two_seconds() -> None:
     (r,) = await run([BIG_ROOM])
     print(f"\n  {r.joins} joins: failed={r.failed} p50={r.join_p50_ms:.0f} ms p99={r.join_p99_ms:.0f} ms "
-          f"ping p99={r.ping_p99_ms:.0f} ms RSS={r.rss_mib:.0f} MiB")
+          f"ping p99={r.ping_p99_ms:.0f} ms RSS={r.rss_mib:.0f} MiB server CPU={r.server_cpu_s:.2f} s")
     assert r.failed == 0
+    assert r.server_cpu_s <= 0.003 * BIG_ROOM  # measured 1.3–2.1 ms per join under load 20–25
     assert r.join_p99_ms <= 2000
 
 

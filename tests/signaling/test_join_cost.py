@@ -20,7 +20,7 @@ from web.keys import DB, HUB, MEDIA, TOKENS
 
 @pytest.fixture
 async def broadcast(tmp_path: Path) -> AsyncIterator[tuple[Server, County]]:
-    srv, runner = await start_server(tmp_path, with_media=True)
+    srv, runner = await start_server(tmp_path, with_media=True, media_workers=0)  # the SFU in this process
     try:
         yield srv, await seed_county(srv.app[DB], kind=RoomKind.BROADCAST, remotes=1)
     finally:
