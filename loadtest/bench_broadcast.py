@@ -29,7 +29,8 @@ from datetime import datetime
 
 import aiohttp
 
-from loadtest.bench_media import _cpu_seconds, _free_port
+from loadtest.bench_signaling import cpu_seconds as _cpu_seconds
+from loadtest.bench_signaling import free_port as _free_port
 from loadtest.bots import Bot, WsSignal, wait_for
 from loadtest.broadcast_bots import H264Teacher
 from loadtest.broadcast_host import H264ClipTrack, h264_clip, serve
