@@ -91,7 +91,9 @@ async def _serve(conn, data_dir: Path, port: int, viewers: int, subscribers: int
     from web.app import create_app
     from web.keys import DB, TOKENS
 
-    app = create_app(Settings(data_dir=data_dir, port=port), with_media=True)
+    # The SFU in this process (media_workers=0): the bench reads one process's CPU, so WebRTC forwarding must be
+    # counted where HLS packaging is, or the baseline would leave the workers' forwarding out.
+    app = create_app(Settings(data_dir=data_dir, port=port, media_workers=0), with_media=True)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port, backlog=2048).start()
