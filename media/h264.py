@@ -26,8 +26,8 @@ def annexb_units(data: bytes) -> list[bytes]:
         nxt = data.find(b"\x00\x00\x01", start)
         end = len(data) if nxt < 0 else nxt
         unit = data[start:end]
-        if nxt >= 0 and unit.endswith(b"\x00"):
-            unit = unit[:-1]  # the leading zero of a 4-byte start code
+        if nxt >= 0:
+            unit = unit.rstrip(b"\x00")  # a 4-byte start code's leading zero, trailing_zero_8bits (a NAL ends in 1)
         if unit:
             units.append(unit)
         i = nxt

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from media.h264 import annexb_units
+
 
 @dataclass(frozen=True, slots=True)
 class Container:
@@ -42,29 +44,13 @@ def vp8_keyframe_size(data: bytes) -> tuple[int, int] | None:
     return (width, height) if width and height else None
 
 
-def _annexb_units(data: bytes) -> list[bytes]:
-    units = []
-    i = data.find(b"\x00\x00\x01")
-    while i >= 0:
-        start = i + 3
-        nxt = data.find(b"\x00\x00\x01", start)
-        end = len(data) if nxt < 0 else nxt
-        unit = data[start:end]
-        if nxt >= 0:
-            unit = unit.rstrip(b"\x00")
-        if unit:
-            units.append(unit)
-        i = nxt
-    return units
-
-
 def h264_avcc(data: bytes) -> bytes | None:
     """The avcC record (ISO 14496-15) from the SPS and PPS an Annex-B keyframe carries in band.
 
     The container needs it in its header; taking it from the stream itself (rather than from an encoder
     PyAV would open to describe the stream) keeps header and packets in agreement.
     """
-    units = _annexb_units(data)
+    units = annexb_units(data)
     sps = [u for u in units if u[0] & 0x1F == 7]
     pps = [u for u in units if u[0] & 0x1F == 8]
     if not sps or not pps or len(sps[0]) < 4:
