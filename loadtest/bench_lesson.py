@@ -8,7 +8,6 @@ and the teacher's frame rates.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import multiprocessing as mp
 import sys
 import time
@@ -27,6 +26,7 @@ from loadtest.bench_media import (
     _cpu_split,
     _free_port,
     _recv,
+    _stop_all,
     _wait_http,
     _worker,
 )
@@ -105,18 +105,4 @@ async def run_lesson(workers: int, classrooms: int, window: float, log) -> Lesso
             log(format_row(row))
             return row
         finally:
-            for _, conn in bots:
-                with contextlib.suppress(Exception):
-                    conn.send(("stop", None))
-                    await _recv(conn)
-            for p, _ in bots:
-                p.join(5)
-                if p.is_alive():
-                    p.kill()
-            await teacher.close()
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+            await _stop_all(bots, teacher, proc)

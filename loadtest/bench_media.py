@@ -18,6 +18,7 @@ import socket
 import statistics
 import sys
 import time
+from typing import Any
 
 import aiohttp
 
@@ -148,6 +149,25 @@ def _cpu_split(pids: list[int]) -> tuple[float, float]:
     return user, system
 
 
+
+async def _stop_all(bots: list, publisher: Any, proc: asyncio.subprocess.Process) -> None:
+    """Stop the bot processes, close the publisher, then the SFU host (killed if it does not exit in 10 s)."""
+    for _, conn in bots:
+        with contextlib.suppress(Exception):
+            conn.send(("stop", None))
+            await _recv(conn)
+    for p, _ in bots:
+        p.join(5)
+        if p.is_alive():
+            p.kill()
+    await publisher.close()
+    proc.terminate()
+    try:
+        await asyncio.wait_for(proc.wait(), 10)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -276,21 +296,7 @@ async def run_mode(
                 if stop_below is not None and row.min_fps < stop_below and n >= (stall_at or 0):
                     break
         finally:
-            for _, conn in bots:
-                with contextlib.suppress(Exception):
-                    conn.send(("stop", None))
-                    await _recv(conn)
-            for p, _ in bots:
-                p.join(5)
-                if p.is_alive():
-                    p.kill()
-            await publisher.close()
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+            await _stop_all(bots, publisher, proc)
     return rows, late_ms
 
 
