@@ -18,7 +18,7 @@ from ortools.sat.python import cp_model
 from scheduler.model import Key, PartModel
 
 if TYPE_CHECKING:
-    from scheduler.jobs import CancelToken
+    from scheduler.cancel import CancelToken
 
 STEP_TIME = 0.25
 """CP-SAT budget of one neighbourhood, in deterministic units (most are solved to optimality well within)."""

@@ -38,7 +38,7 @@ from scheduler.reasons import explain_unplaced
 from scheduler.timetable import Lesson, Timetable
 
 if TYPE_CHECKING:
-    from scheduler.jobs import CancelToken
+    from scheduler.cancel import CancelToken
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def solve(
     progress: Callable[[int, int], None] | None = None, cancel: CancelToken | None = None,
 ) -> SolveResult:
     """Solve the county; `progress(done, parts)` is called after each independent part (for a progress bar);
-    `cancel` stops it between parts and inside CP-SAT (raising `scheduler.jobs.Cancelled`)."""
+    `cancel` stops it between parts and inside CP-SAT (raising `scheduler.cancel.Cancelled`)."""
     options = options or SolveOptions()
     began = time.perf_counter()
     index = CountyIndex(county)
