@@ -19,7 +19,7 @@ import psutil
 
 from core.db import Database
 from core.settings import Settings
-from tests.conftest import County, Server, free_port, seed_county
+from tests.conftest import County, Server, free_port, seed_county, sqlite_at_head
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,6 +28,7 @@ async def seed(data_dir: Path) -> County:
     """Migrate the data dir's database and seed the small county (its delivery room records)."""
     settings = Settings(data_dir=data_dir)
     settings.prepare()
+    sqlite_at_head(data_dir / "sanke.db")
     db = Database(settings.db_url)
     try:
         await db.migrate()
