@@ -24,7 +24,7 @@ BM25 = "bm25(lib_resources_fts, 5.0, 3.0, 1.0)"
 COMMON_MIN_LIBRARY = 1000  # below this many resources no word is left out as common
 
 
-def _fts5_expression(terms: list[str], mode: Mode) -> str:
+def fts5_expression(terms: list[str], mode: Mode) -> str:
     joiner = " AND " if mode == "all" else " OR "
     return joiner.join('"' + t.replace('"', '""') + '"' for t in terms)
 
@@ -45,7 +45,7 @@ def match(dialect: str, terms: list[str], mode: Mode, name: str = "fts") -> Subq
         )
     raw = sql_text(
         f"SELECT rowid AS rid, -{BM25} AS b FROM lib_resources_fts WHERE lib_resources_fts MATCH :expr"
-    ).bindparams(expr=_fts5_expression(terms, mode))
+    ).bindparams(expr=fts5_expression(terms, mode))
     inner = raw.columns(rid=Integer, b=Float).subquery(f"{name}_raw")
     # bm25 grows without bound: b / (b + 1) maps it into [0, 1) like ts_rank_cd's normalisation 32.
     return select(inner.c.rid, (inner.c.b / (inner.c.b + 1.0)).label("rel")).subquery(name)
@@ -76,7 +76,7 @@ async def common_terms(session: AsyncSession, dialect: str, terms: list[str], sh
                     vector.op("@@")(func.plainto_tsquery("simple", t))).scalar_subquery())  # fmt: skip
             else:
                 counts.append(sql_text(f"(SELECT count(*) FROM lib_resources_fts WHERE lib_resources_fts MATCH :t{i})")
-                              .bindparams(**{f"t{i}": _fts5_expression([t], "all")}).columns(n=Integer)
+                              .bindparams(**{f"t{i}": fts5_expression([t], "all")}).columns(n=Integer)
                               .scalar_subquery())  # fmt: skip
         row = (await session.execute(select(*counts))).one()
         for t, n in zip(wanted, row, strict=True):
