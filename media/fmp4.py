@@ -145,3 +145,41 @@ def fragment(sequence: int, runs: list[Run]) -> bytes:
         offset += sum(len(data) for _, data, _ in run.samples)
     mdat = box(b"mdat", *(data for run in runs for _, data, _ in run.samples))
     return box(b"moof", mfhd, *trafs) + mdat
+
+
+def _children(body: bytes) -> list[tuple[bytes, bytes]]:
+    out, i = [], 0
+    while i + 8 <= len(body):
+        size = struct.unpack_from(">I", body, i)[0]
+        if size < 8 or i + size > len(body):
+            raise ValueError("not an MP4 box sequence")
+        out.append((body[i + 4 : i + 8], body[i : i + size]))
+        i += size
+    return out
+
+
+def with_duration(init: bytes, seconds: float) -> bytes:
+    """An init segment of ours, telling the whole presentation's length (mvhd, and mehd in mvex).
+
+    Joined to its media segments, an init is a complete fragmented MP4, but one that says nothing of its
+    length: a player would show no duration until it had read to the end. The recording's copy is served
+    with it (a few header bytes; the media segments stay the stored ones).
+    """
+    top = _children(init)
+    if [kind for kind, _ in top] != [b"ftyp", b"moov"]:
+        raise ValueError("not an init segment: ftyp + moov expected")
+    moov = top[1][1]
+    children = _children(moov[8:])
+    if not children or children[0][0] != b"mvhd":
+        raise ValueError("moov must start with mvhd")
+    mvhd = bytearray(children[0][1])
+    timescale = struct.unpack_from(">I", mvhd, 20)[0]
+    length = round(seconds * timescale)
+    struct.pack_into(">I", mvhd, 24, length)
+    rebuilt = [bytes(mvhd)]
+    for kind, data in children[1:]:
+        if kind == b"mvex":
+            kept = [d for k, d in _children(data[8:]) if k != b"mehd"]
+            data = box(b"mvex", full_box(b"mehd", 0, 0, struct.pack(">I", length)), *kept)
+        rebuilt.append(data)
+    return top[0][1] + box(b"moov", *rebuilt)

@@ -18,7 +18,8 @@ import aiohttp
 import pytest
 
 from core.spool import Spool
-from core.storage import LocalStorage, StorageError, open_storage
+from core.storage import LocalStorage, StorageError
+from core.storage_url import open_storage
 from tests.s3server import S3
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,7 +120,7 @@ CRASHING = textwrap.dedent("""
     import asyncio, sys, time
     from pathlib import Path
     from core.spool import Spool
-    from core.storage import open_storage
+    from core.storage_url import open_storage
     async def main():
         spool = Spool(open_storage(sys.argv[1], Path(sys.argv[2])), Path(sys.argv[2]) / "spool")
         spool.start()
