@@ -183,3 +183,43 @@ def with_duration(init: bytes, seconds: float) -> bytes:
             data = box(b"mvex", full_box(b"mehd", 0, 0, struct.pack(">I", length)), *kept)
         rebuilt.append(data)
     return top[0][1] + box(b"moov", *rebuilt)
+
+
+@dataclass(frozen=True, slots=True)
+class FragmentTiming:
+    """One track's run in a fragment, read back: decode time of its first sample, samples, total ticks."""
+
+    base_time: int
+    samples: int
+    duration: int
+
+
+def fragment_timing(data: bytes, track_id: int) -> FragmentTiming | None:
+    """Read a fragment of ours back (a crashed lesson's segments have no other record of their timing)."""
+    for kind, moof in _children(data):
+        if kind != b"moof":
+            continue
+        for traf_kind, traf in _children(moof[8:]):
+            if traf_kind != b"traf":
+                continue
+            parts = dict(_children(traf[8:]))
+            tfhd, tfdt, trun = parts.get(b"tfhd"), parts.get(b"tfdt"), parts.get(b"trun")
+            if not tfhd or not tfdt or not trun or struct.unpack_from(">I", tfhd, 12)[0] != track_id:
+                continue
+            base = struct.unpack_from(">Q" if tfdt[8] == 1 else ">I", tfdt, 12)[0]
+            count = struct.unpack_from(">I", trun, 12)[0]
+            ticks = sum(struct.unpack_from(">I", trun, 20 + 12 * i)[0] for i in range(count))
+            return FragmentTiming(base, count, ticks)
+    return None
+
+
+def init_picture(init: bytes) -> tuple[int, int, int]:
+    """(width, height, tracks) of an init segment of ours, from its tkhd boxes."""
+    moov = dict(_children(init)).get(b"moov", b"")
+    traks = [data for kind, data in _children(moov[8:]) if kind == b"trak"] if moov else []
+    width = height = 0
+    for trak in traks:
+        tkhd = dict(_children(trak[8:]))[b"tkhd"]
+        w, h = struct.unpack_from(">II", tkhd, len(tkhd) - 8)
+        width, height = max(width, w >> 16), max(height, h >> 16)
+    return width, height, len(traks)

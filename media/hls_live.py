@@ -116,11 +116,14 @@ class HlsService:
             **({"transcode_cpu_s": round(transcoder.cpu_seconds, 3)} if transcoder is not None else {}),
         }
 
-    def storage_key(self, room_id: str, name: str) -> str | None:
+    def prefix(self, room_id: str) -> str | None:
+        """Where the room's stream stores its files (keys are `prefix + name`)."""
         stream = self.stream(room_id)
-        if stream is None:
-            return None
-        return f"hls/{safe_name(room_id)}/{stream.id}/{name}"
+        return None if stream is None else f"hls/{safe_name(room_id)}/{stream.id}/"
+
+    def storage_key(self, room_id: str, name: str) -> str | None:
+        prefix = self.prefix(room_id)
+        return None if prefix is None else prefix + name
 
     async def reconcile(self, room_id: str, ended: bool, tracks: list[RoomTrack]) -> None:
         """The room changed: attach to the main publisher's camera and microphone, or let go of them."""
@@ -191,8 +194,7 @@ class HlsService:
         if stream is None:
             return None
         await stream.close()  # waits for an end already under way to store its last segment
-        prefix = f"hls/{safe_name(room_id)}/{stream.id}/"
-        return describe(stream, prefix, self._remuxed.get(room_id, []))
+        return describe(stream, f"hls/{safe_name(room_id)}/{stream.id}/", self._remuxed.get(room_id, []))
 
     def _new_stream(self, room_id: str) -> HlsStream:
         stream_id = secrets.token_hex(6)

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from media.fmp4 import fragment_timing, init_picture
 from media.hls_recording import StoredStream
 from recorder.index import HlsGeneration, HlsPart, HlsSegment, TrackEntry, write_json_atomic
 from recorder.recording import TrackInfo
@@ -30,7 +32,17 @@ class Broadcasts(Protocol):
 
     def carries(self, room_id: str, track_id: str) -> bool: ...
 
+    def prefix(self, room_id: str) -> str | None: ...
+
     async def finish(self, room_id: str) -> StoredStream | None: ...
+
+
+def note_pending(directory: Path, prefix: str, camera: TrackInfo, local_root: Path | None) -> None:
+    """As the camera is left to the broadcast: where its segments go, so a crash (no `finish`) loses nothing."""
+    write_json_atomic(directory / HLS_JOURNAL, {
+        "pending": prefix, "participant_id": camera.participant_id, "participant_name": camera.participant_name,
+        "participant_role": camera.participant_role, "local_root": str(local_root) if local_root else "",
+    })  # fmt: skip
 
 
 def save(directory: Path, stored: StoredStream, started: float, camera: TrackInfo, local_root: Path | None) -> None:
@@ -86,9 +98,52 @@ class BroadcastNote:
         return HlsPart(prefix=stream["prefix"], generations=generations), entries
 
 
-def load(directory: Path) -> BroadcastNote | None:
+def load(directory: Path, started_at: str = "") -> BroadcastNote | None:
+    """The note; after a crash (only the pending note), rebuilt from the segments on this node's disk."""
     path = directory / HLS_JOURNAL
     if not path.is_file():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
+    if "stream" not in data and data.get("pending") and data.get("local_root") and started_at:
+        recovered = _from_disk(Path(data["local_root"]), str(data["pending"]), started_at)
+        if recovered is not None:
+            data["stream"], data["offset"] = recovered
     return BroadcastNote(data) if data.get("stream", {}).get("generations") else None
+
+
+def _from_disk(root: Path, prefix: str, started_at: str) -> tuple[dict[str, Any], float] | None:
+    """The stream's generations from its files: timings read back from the fragments, and the recording's
+    start placed by the first segment's write time (it is written within a moment of its last frame)."""
+    directory = root / prefix
+    if not directory.is_dir():
+        return None
+    found: dict[int, list[tuple[int, Path]]] = {}
+    for path in directory.glob("seg-*-*.m4s"):
+        _, generation, sequence = path.stem.split("-")
+        found.setdefault(int(generation), []).append((int(sequence), path))
+    generations, first_written = [], None
+    for number in sorted(found):
+        init = directory / f"init-{number}.mp4"
+        if not init.is_file():
+            continue
+        width, height, tracks = init_picture(init.read_bytes())
+        segments, start = [], None
+        for _, path in sorted(found[number]):
+            timing = fragment_timing(path.read_bytes(), 1)
+            if timing is None:
+                continue
+            if start is None:
+                start = timing.base_time / 90000
+                if first_written is None:
+                    first_written = path.stat().st_mtime - (timing.base_time + timing.duration) / 90000
+            segments.append({"name": path.name, "size": path.stat().st_size, "duration": timing.duration / 90000,
+                             "frames": timing.samples})  # fmt: skip
+        if segments:
+            generations.append({
+                "number": number, "init": init.name, "init_size": init.stat().st_size, "width": width,
+                "height": height, "codecs": "", "with_audio": tracks > 1, "start": start, "segments": segments,
+            })  # fmt: skip
+    if not generations or first_written is None:
+        return None
+    offset = first_written - datetime.fromisoformat(started_at).timestamp()
+    return {"prefix": prefix, "generations": generations}, offset

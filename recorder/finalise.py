@@ -99,7 +99,7 @@ def finalise(directory: Path) -> RecordingIndex:
     if meta.status != "finalising":
         journal.set_status("finalising")
     entries: list[TrackEntry] = []
-    note = broadcast.load(directory)  # the teacher's camera and mic as the broadcast's HLS stored them
+    note = broadcast.load(directory, meta.started_at)  # the teacher's camera and mic as the broadcast stored them
     lead = max(0.0, -note.offset) if note is not None else 0.0
     for track, track_dir in journal.tracks():
         segments = _segments(track_dir)

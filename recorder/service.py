@@ -293,6 +293,10 @@ class RecorderService:
         )
         if self.broadcasts is not None and self.broadcasts.carries(live.room_id, track_id):
             live.carried[track_id] = info  # the broadcast stores it as sent: no second copy here
+            prefix = self.broadcasts.prefix(live.room_id)
+            if info.kind == "video" and prefix:
+                root = self.archive.local_root if self.archive is not None else None
+                await asyncio.to_thread(broadcast.note_pending, live.recording.directory, prefix, info, root)
             for other in [t for t in live.tracks if self.broadcasts.carries(live.room_id, t)]:
                 await self._remove_track(live, other, at)  # the mic came first; the broadcast has it now
             return
