@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from core.contracts import FrameSource, SinkHandle
+from media.hls_recording import StoredStream, describe
 from media.hls_stream import SEGMENT_SECONDS, WINDOW, HlsStream
 from media.hls_transcode import Vp8ToH264
 
@@ -56,6 +57,7 @@ class _Packaged:
     unsupported: str = ""  # codec of a camera we cannot remux
     refused: set[str] = field(default_factory=set)  # tracks the SFU would not tap (not retried)
     transcoder: Vp8ToH264 | None = None
+    remuxed: list[str] = field(default_factory=list)  # every track carried as sent (H.264 camera, its mic)
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -91,6 +93,7 @@ class HlsService:
         self.window = window
         self.rooms: dict[str, _Packaged] = {}
         self.ended: dict[str, HlsStream] = {}  # the last streams that ended (their playlists say ENDLIST)
+        self._remuxed: dict[str, list[str]] = {}  # room → tracks its ended stream carried as sent
 
     def stream(self, room_id: str) -> HlsStream | None:
         packaged = self.rooms.get(room_id)
@@ -113,11 +116,14 @@ class HlsService:
             **({"transcode_cpu_s": round(transcoder.cpu_seconds, 3)} if transcoder is not None else {}),
         }
 
-    def storage_key(self, room_id: str, name: str) -> str | None:
+    def prefix(self, room_id: str) -> str | None:
+        """Where the room's stream stores its files (keys are `prefix + name`)."""
         stream = self.stream(room_id)
-        if stream is None:
-            return None
-        return f"hls/{safe_name(room_id)}/{stream.id}/{name}"
+        return None if stream is None else f"hls/{safe_name(room_id)}/{stream.id}/"
+
+    def storage_key(self, room_id: str, name: str) -> str | None:
+        prefix = self.prefix(room_id)
+        return None if prefix is None else prefix + name
 
     async def reconcile(self, room_id: str, ended: bool, tracks: list[RoomTrack]) -> None:
         """The room changed: attach to the main publisher's camera and microphone, or let go of them."""
@@ -170,6 +176,25 @@ class HlsService:
                 packaged.transcoder = transcoder
             elif transcoder is not None:
                 transcoder.close()
+        for track_id in (packaged.video, packaged.audio):
+            if track_id and packaged.transcoder is None and track_id not in packaged.remuxed:
+                packaged.remuxed.append(track_id)
+
+    def carries(self, room_id: str, track_id: str) -> bool:
+        """Whether this track's frames go into the room's HLS as the publisher sent them (an H.264 camera and
+        the microphone beside it): the recorder then leaves them to the HLS segments."""
+        packaged = self.rooms.get(room_id)
+        return packaged is not None and packaged.transcoder is None and track_id in (packaged.video, packaged.audio)
+
+    async def finish(self, room_id: str) -> StoredStream | None:
+        """End the room's stream (if the room's end has not already) and describe what it stored."""
+        if room_id in self.rooms:
+            await self.end(room_id)
+        stream = self.ended.get(room_id)
+        if stream is None:
+            return None
+        await stream.close()  # waits for an end already under way to store its last segment
+        return describe(stream, f"hls/{safe_name(room_id)}/{stream.id}/", self._remuxed.get(room_id, []))
 
     def _new_stream(self, room_id: str) -> HlsStream:
         stream_id = secrets.token_hex(6)
@@ -219,10 +244,13 @@ class HlsService:
             self._detach(packaged, track_id)
         if packaged.transcoder is not None:
             packaged.transcoder.close()
-        await packaged.stream.close()
-        self.ended[room_id] = packaged.stream
+        self.ended.pop(room_id, None)
+        self.ended[room_id] = packaged.stream  # before closing: finish() may ask while the last segment is built
+        self._remuxed[room_id] = packaged.remuxed
         while len(self.ended) > ENDED_KEPT:
-            self.ended.pop(next(iter(self.ended)))
+            self._remuxed.pop(old := next(iter(self.ended)), None)
+            self.ended.pop(old)
+        await packaged.stream.close()
 
     async def close(self) -> None:
         for room_id in list(self.rooms):

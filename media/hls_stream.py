@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 SEGMENT_SECONDS = 1.0
 WINDOW = 6  # segments listed in the live playlist
 KEEP_IN_MEMORY = 16  # segments served from RAM (the window and a few just fallen out of it)
-PLI_LEAD_S = 0.2
-VOD_NAME = "vod.m3u8"  # ask for the boundary keyframe this long before the segment is due
+PLI_LEAD_S = 0.2  # ask for the boundary keyframe this long before the segment is due
+VOD_NAME = "vod.m3u8"
 
 
 class _Unwrap:
@@ -62,6 +62,19 @@ class SegmentInfo:
     wall_start: float  # time.time() of its first frame (EXT-X-PROGRAM-DATE-TIME)
     size: int
     discontinuity: int  # its discontinuity sequence number (generations changed before it)
+    start: float = 0.0  # media seconds of its first frame on the stream's timeline
+    frames: int = 0
+
+
+@dataclass(slots=True, frozen=True)
+class Generation:
+    """What one init segment describes: the picture size, codecs and whether audio is muxed beside."""
+
+    init: str
+    width: int
+    height: int
+    codecs: str
+    with_audio: bool
 
 
 class HlsStream:
@@ -83,6 +96,7 @@ class HlsStream:
         self.segments: list[SegmentInfo] = []  # every segment of the stream, in order
         self.version = 0  # changes whenever the playlist would
         self.inits: dict[int, str] = {}  # generation → init name
+        self.generations: dict[int, Generation] = {}
         self.cache: OrderedDict[str, bytes] = OrderedDict()
         self.codecs = ""
         self.ended = False
@@ -106,6 +120,7 @@ class HlsStream:
         self._jobs: asyncio.Queue[SegmentJob | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
+        self._closed = asyncio.Event()  # set once close() has stored the last segment and the VOD playlist
 
     # -- sinks (called on the event loop for every frame: keep them cheap) --------------------------
 
@@ -229,8 +244,13 @@ class HlsStream:
         self.codecs = built.codecs
         prev = self.segments[-1] if self.segments else None
         disc = prev.discontinuity + (prev.generation != built.generation) if prev else 0
+        if built.generation not in self.generations:
+            self.generations[built.generation] = Generation(
+                self.inits[built.generation], built.width, built.height, built.codecs, built.with_audio
+            )
         self.segments.append(SegmentInfo(
-            name, built.sequence, built.generation, built.duration, self._wall0 + built.start, len(built.data), disc
+            name, built.sequence, built.generation, built.duration, self._wall0 + built.start, len(built.data), disc,
+            built.start, built.frames,
         ))  # fmt: skip
         self._bump()  # listed at once (served from memory); the store's copy follows
         await self._put(name, built.data)
@@ -262,6 +282,11 @@ class HlsStream:
 
     def get(self, name: str) -> bytes | None:
         return self.cache.get(name)
+
+    @property
+    def first_arrival(self) -> float | None:
+        """time.monotonic() of the stream's first keyframe, the zero of its media timeline."""
+        return self._t0
 
     @property
     def live(self) -> bool:
@@ -306,6 +331,7 @@ class HlsStream:
     async def close(self) -> None:
         """The lesson ended: the open segment is cut, the playlist ends (EXT-X-ENDLIST)."""
         if self.ended:
+            await self._closed.wait()  # a second caller (the recorder) waits for the first to finish
             return
         self.video_gone()
         self.ended = True
@@ -319,3 +345,4 @@ class HlsStream:
             # The recording of what was broadcast: the segments already stored, listed once more (no
             # second write of the media).
             await self._put(VOD_NAME, self.playlist(lambda name: name, whole=True).encode())
+        self._closed.set()

@@ -26,6 +26,7 @@ from core.tokens import TokenError
 from media.hls_live import HlsService, KeyframeSource, RoomTrack
 from rooms.roles import RoomKind
 from rooms.room import Room
+from web.api.library import LIBRARY
 from web.auth import require_role
 from web.errors import ApiError, parse_body
 from web.hls_links import HlsLinks
@@ -157,6 +158,9 @@ async def _hls(app: web.Application) -> AsyncIterator[None]:
     service = HlsService(media, keyframes, app.get(STORAGE), settings.hls_segment_seconds,
                          spool=app.get(SPOOL), local_root=settings.media_dir)  # fmt: skip
     app[HLS] = service
+    library = app.get(LIBRARY)
+    if library is not None:  # an H.264 teacher's recording is taken from these segments (recorder.broadcast)
+        library.recorder.broadcasts = service
 
     async def observe(room: Room) -> None:
         if room.kind.value not in HLS_KINDS:

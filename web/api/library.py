@@ -306,9 +306,22 @@ async def _file(request: web.Request, *, download: bool) -> web.StreamResponse:
         url = await archive.url(rid, name)
         if url is not None:
             raise web.HTTPFound(url, headers={"Cache-Control": "private, no-store"})
-    response = web.StreamResponse(headers=headers | {"Content-Length": str(size)})
+    start, end, status = 0, size, 200
+    if await archive.joined(rid, name) is not None:  # the broadcast's segments, joined: seekable by range
+        headers["Accept-Ranges"] = "bytes"
+        try:
+            asked = request.http_range
+        except ValueError:  # a malformed Range header: the whole file, as if none was sent
+            asked = slice(None, None)
+        if asked.start is not None or asked.stop is not None:
+            start, end, _ = asked.indices(size)
+            if start >= end:
+                raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    response = web.StreamResponse(status=status, headers=headers | {"Content-Length": str(end - start)})
     await response.prepare(request)
-    async for chunk in archive.stream(rid, name):  # the download keeps its name and its audit line
+    async for chunk in archive.stream(rid, name, start, end):  # the download keeps its name and its audit line
         await response.write(chunk)
     await response.write_eof()
     return response
