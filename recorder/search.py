@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recorder import catalogue, fulltext, knowledge, search_sql, segment
@@ -31,6 +31,9 @@ from recorder.search_sql import FACET_VALUES, FACETS
 
 COMMON_SHARE = 0.12  # with some of the words, a word in more than this share of the library is left out
 STRICT_ENOUGH = 10  # fewer lessons with every word: also rank those with some of them (`relaxed`)
+
+
+_PAGE = select(Resource).where(Resource.id.in_(bindparam("ids", expanding=True)))  # built once
 
 
 @dataclass(slots=True)
@@ -104,12 +107,11 @@ async def _facets(session: AsyncSession, stmt: Select) -> tuple[int, dict[str, l
     return total, facets
 
 
-def _tsquery(dialect: str, terms: list[str], mode: fulltext.Mode) -> str:
-    """The words as one full-text expression (bound, never spliced): quoted words, so never syntax."""
-    if dialect != "postgresql":
-        return fulltext.fts5_expression(terms, mode)
-    quoted = ("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms)
-    return (" & " if mode == "all" else " | ").join(quoted)
+def _expression(dialect: str, terms: list[str], mode: fulltext.Mode) -> str:
+    """The words as one bound full-text expression (never spliced into the statement)."""
+    if dialect == "postgresql":
+        return fulltext.tsquery_expression(terms, mode)
+    return fulltext.fts5_expression(terms, mode)
 
 
 async def _filters(session: AsyncSession, q: Query) -> dict[str, Any]:
@@ -162,16 +164,13 @@ async def search(session: AsyncSession, q: Query, actor: Actor) -> Result:
             tuple(k for k in search_sql.FILTERS if k in filters),
         )  # fmt: skip
         if terms:
-            values["tsq"] = _tsquery(name, terms, mode)
+            values["tsq"] = _expression(name, terms, mode)
         rows = (await session.execute(search_sql.statement(shape, visible), values)).all()
         total, page, facets = _read(rows)
         if total >= STRICT_ENOUGH or mode == "any" or len(terms) <= 1:
             break
         relaxed = True
-    by_id = {
-        r.id: r
-        for r in (await session.execute(select(Resource).where(Resource.id.in_([rid for rid, _ in page])))).scalars()
-    }
+    by_id = {r.id: r for r in (await session.execute(_PAGE, {"ids": [rid for rid, _ in page]})).scalars()}
     return Result(
         total,
         [by_id[rid] for rid, _ in page if rid in by_id],
