@@ -4,8 +4,8 @@ The SFU runs in its own process (`loadtest.sfu_host`); its CPU time is read from
 bots' work is not counted. One bot publishes a pre-encoded 640×480 30 fps VP8 clip; subscriber bots in
 two worker processes count complete frames (decoding forty streams would starve a 2-core machine), and
 late joiners decode, read the frame number from the pixels and time connected → first decoded frame.
-On a small machine the bots share the cores with the SFU: they run niced (`--bot-nice`), so the SFU's
-workers get the cores first and a second worker's gain is not eaten by the bots. Then the 1+N lesson shape
+On a small machine the bots share the cores with the SFU; on one of its own, `--bot-nice 10` gives the
+SFU's workers the cores first so a second worker's gain is not eaten by the bots. Then the 1+N lesson shape
 (`loadtest.bench_lesson`) per worker count.
 """
 
@@ -317,9 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stall-n", type=int, default=10, help="subscribers while the API is made busy")
     parser.add_argument("--lesson", type=int, help="classrooms in the 1+N lesson shape, per worker count "
                         "(default 20, --quick 6; 0 skips it)")
-    parser.add_argument("--bot-nice", type=int, default=10, help="niceness of the subscriber bot processes: on a "
-                        "small machine they share the cores with the SFU, and the SFU should have them first "
-                        "for its workers' scaling to show (0: equal shares)")
+    parser.add_argument("--bot-nice", type=int, default=0, help="niceness of the subscriber bot processes: on a "
+                        "small machine of its own the SFU then has the cores first, so its workers' scaling shows; "
+                        "on a machine shared with other work niced bots starve (they stopped answering ICE "
+                        "consent for 40 s at load 25), so the default is 0")
     parser.add_argument("--window", type=float, help="seconds measured per N")
     parser.add_argument("--late-joins", type=int, help="late joiners per N (forwarding)")
     parser.add_argument("--profile", help="cProfile the SFU process (forwarding) into this file and print its top")
