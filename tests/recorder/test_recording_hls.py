@@ -27,6 +27,7 @@ from recorder.composite import MP4_NAME, CompositeSettings, compose
 from recorder.finalise import finalise, recover
 from recorder.recording import Recording, TrackInfo
 from recorder.testclip import looped, video_clip
+from rooms.records import RoomRecord
 from rooms.roles import RoomKind
 from signaling.media_seam import MediaTrack
 from tests.conftest import connect, login, seed_county, start_server, user_token
@@ -285,3 +286,43 @@ async def test_when_the_camera_goes_off_the_recorder_takes_the_teachers_micropho
     first, second = index.hls.generations
     assert first.start_offset + first.duration <= mic.start_offset + 0.5, "the file takes over where the HLS stopped"
     assert mic.duration == pytest.approx(3.0, abs=1.0) and second.start_offset >= mic.start_offset + 2.0
+
+
+async def test_a_broadcast_that_does_not_record_has_its_segments_deleted_after_the_end(tmp_path, mic_clip):
+    """Retention: the segments of a recorded broadcast are its recording; a room that does not record keeps
+    them only `retain_s` after its end (caches and late viewers), then they go from the node and the store."""
+    sfu = StandInSfu()
+    server, runner = await start_server(tmp_path, media=sfu)
+    app = server.app
+    county = await seed_county(app[DB], kind=RoomKind.BROADCAST)
+    room_id = county.room_id
+    async with app[DB].session() as s:
+        (await s.get(RoomRecord, room_id)).record = False
+        await s.commit()
+    app[HLS].retain_s = 1.0
+    teacher = await connect(server, await user_token(server, "wang", room_id))
+    try:
+        await teacher.send({"type": "room.start", "id": "s"})
+        await teacher.next("ok", id="s")
+        for track_id, kind, source, codec in (("cam", "video", "camera", "H264"), ("mic", "audio", "microphone", "opus")):
+            await app[HUB].on_track_published(
+                room_id, MediaTrack(track_id, teacher.participant_id, kind, source, "high", codec)
+            )
+        await until(lambda: asyncio.sleep(0, {"cam", "mic"} <= set(sfu.sinks)))
+        t0 = time.monotonic()
+        camera = video_clip(2.0, codec="H264")
+        for frame in sorted([*looped(camera, 3.0, "cam", arrival_base=t0), *looped(mic_clip, 3.0, "mic", arrival_base=t0)],
+                            key=lambda f: (f.arrival, f.kind != "video")):  # fmt: skip
+            if (delay := frame.arrival - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
+            sfu.sinks[frame.track_id](frame)
+        directory = server.settings.media_dir / app[HLS].prefix(room_id)
+        assert len(list(directory.glob("seg-*.m4s"))) >= 1
+        await teacher.send({"type": "room.end"})
+        await until(lambda: asyncio.sleep(0, app[HLS].stream(room_id).ended and (directory / "vod.m3u8").is_file()))
+        assert list(directory.glob("seg-*.m4s")), "kept a while after the end"
+        await until(lambda: asyncio.sleep(0, not directory.exists()), timeout=10)
+        assert not app[LIBRARY].recorder.finished, "nothing was recorded"
+    finally:
+        await teacher.close()
+        await runner.cleanup()
