@@ -106,6 +106,7 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "web.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],
         stdout=log, stderr=log, cwd=Path(__file__).resolve().parent.parent,
+        start_new_session=True,  # its own process group: a kill takes its worker processes along
     )
 
 
@@ -274,7 +275,7 @@ async def run(sizes: list[int], data_dir: Path | None = None, profile: Path | No
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
 
