@@ -101,10 +101,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
+def start_server(data_dir: Path, port: int, redis_url: str | None = None) -> subprocess.Popen:
     log = open(data_dir / "server.log", "wb")  # a pipe nobody reads would block the server's logging
+    bus = ["--redis-url", redis_url] if redis_url else []
     return subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        [sys.executable, "-m", "web.cli", "serve", "--data-dir", str(data_dir), "--port", str(port), *bus],
         stdout=log, stderr=log, cwd=Path(__file__).resolve().parent.parent,
         start_new_session=True,  # its own process group: a kill takes its worker processes along
     )
@@ -253,13 +254,14 @@ async def one_round(url: str, pid: int, signer: TokenSigner, room_id: str, n: in
                  pct([r * 1000 for r in rtts], 0.99), rss, seconds, server_cpu, client_cpu)
 
 
-async def run(sizes: list[int], data_dir: Path | None = None, profile: Path | None = None) -> list[Round]:
+async def run(sizes: list[int], data_dir: Path | None = None, profile: Path | None = None,
+              redis_url: str | None = None) -> list[Round]:
     with tempfile.TemporaryDirectory(prefix="sanke-bench-sig-") as tmp:
         settings = Settings(data_dir=Path(data_dir or tmp))
         signer = TokenSigner(settings.secret_keys())
         rooms = await seed(settings, sizes)
         port = free_port()
-        proc = start_server(settings.data_dir, port)
+        proc = start_server(settings.data_dir, port, redis_url)
         url = f"http://127.0.0.1:{port}"
         try:
             await wait_healthy(url, proc)
@@ -294,11 +296,12 @@ def table(rounds: list[Round]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sanke bench signaling", description=__doc__)
     parser.add_argument("--sizes", default="100,200,500,1000", help="joins per round; the first is the baseline")
+    parser.add_argument("--redis-url", help="run the server on this Redis bus (default: its in-process bus)")
     parser.add_argument("--profile", type=Path,
                         help="sample the server with py-spy during the last burst; raw stacks written here")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    rounds = asyncio.run(run(sizes, profile=args.profile))
+    rounds = asyncio.run(run(sizes, profile=args.profile, redis_url=args.redis_url))
     print(table(rounds))
     last = rounds[-1]
     print(f"signaling-bench: joins={last.joins} failed={last.failed} join_p99_ms={last.join_p99_ms:.0f} "
