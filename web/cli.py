@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import importlib
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from core.settings import Settings
-
-if TYPE_CHECKING:
-    from aiohttp import web
 
 BENCHES = {
     "media": "loadtest.bench_media",
@@ -80,16 +75,6 @@ async def _check_redis(url: str) -> str | None:
         await bus.close()
 
 
-async def _settle_heap(app: web.Application) -> None:
-    """What start-up loaded (aiortc, SQLAlchemy, pydantic, OR-Tools: ~200k objects) lives as long as the
-    process: freeze it out of the cyclic collector, which otherwise re-scans it in every full collection,
-    and collect the young generation less often. Without this, a thousand joins at once spent about a third
-    of the server's CPU in the collector."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
-
-
 def serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -121,7 +106,6 @@ def serve(args: argparse.Namespace) -> int:
         from web.demo import live
 
         live.setup(app, 0 if args.no_demo_bots else args.demo_bots)
-    app.on_startup.append(_settle_heap)  # after create_app's own start-up steps
     # A class's worth of classroom PCs connects within the same second: the default backlog (128) drops SYNs.
     from core.bus import BusUnavailable
 
