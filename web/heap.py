@@ -18,12 +18,24 @@ YOUNG_THRESHOLD = 20_000  # allocations between young collections (default 700):
 OLDER_THRESHOLD = 20  # young collections per middle one, and middle ones per full one (default 10)
 
 
+_DEFAULTS = gc.get_threshold()
+_apps = 0  # apps running in this process (a test may run two nodes); the last to stop undoes the settings
+_collected = False
+
+
 async def settled_heap(app: web.Application) -> AsyncIterator[None]:
     """A cleanup context, appended last: everything the app started is part of the frozen heap."""
-    before = gc.get_threshold()
-    gc.collect()
+    global _apps, _collected
+    if not _collected:  # once per process: start-up's garbage is not frozen with it (a test process
+        gc.collect()  # starting hundreds of apps would pay ~0.1 s for each)
+        _collected = True
+    _apps += 1
     gc.freeze()
     gc.set_threshold(YOUNG_THRESHOLD, OLDER_THRESHOLD, OLDER_THRESHOLD)
-    yield
-    gc.set_threshold(*before)
-    gc.unfreeze()
+    try:
+        yield
+    finally:
+        _apps -= 1
+        if _apps == 0:
+            gc.set_threshold(*_DEFAULTS)
+            gc.unfreeze()
