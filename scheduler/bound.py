@@ -184,7 +184,7 @@ def relax(pm: PartModel, cuts: Sequence[PieceBound] = ()) -> Relaxation:
         lp.row({**{x[k]: 1.0 for k in day_a + day_b}, both: -1.0}, -INF, 1.0)
     for cut in cuts:   # piece cost ≥ its proven bound
         terms: dict[int, float] = {}
-        for k in cut.keys:
+        for k in sorted(cut.keys):
             c = pm.cand[k]
             w = W_PLACE + (W_KEEP if k in pm.keep_keys else 0)
             terms[x[k]] = -w

@@ -9,8 +9,8 @@ from ortools.sat.python import cp_model
 
 from scheduler.bound import lp_bound
 from scheduler.candidates import CountyIndex
-from scheduler.lns import improve
 from scheduler.cuts import piece_bounds
+from scheduler.lns import improve
 from scheduler.model import W_GAP, PartModel, key_of
 from scheduler.solver import SolveOptions, _hint, _parts, solve
 from scheduler.synthetic import Tier, generate
