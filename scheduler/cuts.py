@@ -76,10 +76,14 @@ def piece_cost(pm: PartModel) -> cp_model.LinearExprT:
 
 
 def piece_bounds(pm: PartModel, budget: float = PIECE_TIME, cancel: CancelToken | None = None) -> list[PieceBound]:
-    """One proven lower bound per piece of `pm`'s part."""
+    """One proven lower bound per piece of `pm`'s part; none when the part is one piece (grades mixing in
+    every subject): that would be CP-SAT on the whole part again, whose bound the solver already has."""
     keep = pm.keep_keys
-    out = []
-    for piece in pieces(pm.part, {s: pm.index.county.settings.mix(s) for s in {o.demand.subject for o in pm.part}}):
+    out: list[PieceBound] = []
+    groups = pieces(pm.part, {s: pm.index.county.settings.mix(s) for s in {o.demand.subject for o in pm.part}})
+    if len(groups) == 1:
+        return out
+    for piece in groups:
         sub = PartModel(pm.index, piece, keep)
         sub.model.minimize(piece_cost(sub))
         solver = cp_model.CpSolver()
