@@ -7,6 +7,7 @@ import asyncio
 import struct
 import time
 
+from loadtest.bots import wait_for
 from media.pacer import Pacer
 from media.probe import PaddingProbe, ProbeSettings
 
@@ -53,11 +54,8 @@ async def test_unpaced_everything_leaves_at_once_in_order():
     assert [s for _, _, s, _ in line.of(VIDEO)] == list(range(50)) and len(line.of(AUDIO)) == 1
 
 
-async def drained(pacer: Pacer, within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while pacer.backlog and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    assert not pacer.backlog
+async def drained(pacer: Pacer) -> None:
+    assert await wait_for(lambda: not pacer.backlog, 10)
 
 
 async def test_a_keyframe_burst_is_spread_at_the_rate_and_audio_never_waits_behind_it():
@@ -159,8 +157,12 @@ async def test_a_padding_probe_stops_at_the_first_sign_of_a_full_line():
         probe.on_loss(0.01)
         probe.on_nack(1)
         assert probe.outcome == "running"
-        {"remb": lambda: probe.on_remb(480_000, 560_000), "nack": lambda: probe.on_nack(1),
-         "loss": lambda: probe.on_loss(0.03)}[signal]()
+        if signal == "remb":
+            probe.on_remb(480_000, 560_000)
+        elif signal == "nack":
+            probe.on_nack(1)
+        else:
+            probe.on_loss(0.03)
         assert probe.outcome == "failed" and not pacer.padding, signal
         stopped = len(line.of(RTX))
         await asyncio.sleep(0.1)
