@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 ESTIMATE_FRESH_S = 3.0  # a REMB older than this says nothing about the link now
-RATE_ALPHA = 0.5  # weight of the newest second in a producer's measured rate
+RATE_ALPHA = 0.25  # weight of the newest second in a producer's measured rate (a publisher on a busy machine
+# sends in bursts: what a layer needs is its average)
 _LAYERS: tuple[Cap, Cap] = ("high", "low")
 
 

@@ -210,13 +210,16 @@ class Pacer:
         return n
 
     def _trim(self) -> None:
-        """Drop the oldest video until the queue fits `queue_s`, ending on a frame's last packet."""
+        """Drop the oldest video until the queue fits `queue_s`, ending on a frame's last packet. The frame
+        still arriving (after the last frame end) is kept, as LiveKit does: it may be the keyframe that the
+        drops before it need."""
         if self.rate is None:
             return
         limit = self.rate / 8 * self.queue_s
         queue = self._queue
+        keep = next((i for i, item in enumerate(reversed(queue)) if item[0][1] & 0x80), len(queue))
         frame_open = False
-        while queue and (self._queued_bytes > limit or frame_open):
+        while len(queue) > keep and (self._queued_bytes > limit or frame_open):
             header, ext, payload, owner = queue.popleft()
             self._queued_bytes -= len(header) + len(ext) + len(payload)
             self.counters.dropped += 1

@@ -56,7 +56,7 @@ class Policy:
     probe_timeout_s: float = 4.0  # a padding probe that has not answered by then counts as failed
     pace_ratio: float = 0.8  # pace at this × the line's estimate (below it: a standing queue drains)…
     drain_ratio: float = 0.5  # …and at this × for `settle_s` after a step down (the old layer's queue drains fast)
-    pace_floor: float = 1.25  # …but never below this × what the current cap needs (a wrong estimate must not starve it)
+    pace_floor: float = 1.5  # …but never below this × what the current cap needs (a wrong estimate must not starve it)
 
 
 DEFAULT = Policy()
@@ -185,14 +185,15 @@ class QualityController:
     def pace_bps(self, now: float, needs: Needs, top: Cap = "high") -> float | None:
         """What the pacer may send (bits/s): None (unlimited) until the line has shown what it carries, then
         a margin below that (a standing queue in the network drains; faster just after a step down, when
-        the layer left has filled it) — but not below what the current cap needs while the line is known to
-        carry that (an estimate too low must not starve the layer)."""
+        the layer left has filled it) — but never below what the current cap needs with room for its
+        keyframes: an estimate taken on a loaded machine can be far off, and one too low would have the
+        pacer drop the layer the line does carry (the drops would then read as loss, and lower it further)."""
         link = self.link_bps
         if link is None:
             return None
         p = self.policy
         ratio = p.drain_ratio if now - self._changed_at < p.settle_s and not self.probing else p.pace_ratio
-        return max(link * ratio, min(self._need(needs, lower(self.cap, top)) * p.pace_floor, link))
+        return max(link * ratio, self._need(needs, lower(self.cap, top)) * p.pace_floor)
 
     def estimate(self, feedback: Feedback) -> float | None:
         """What the link carries, known only when it is full (a fresh report with loss): max(REMB, what the
