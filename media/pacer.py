@@ -217,7 +217,7 @@ class Pacer:
             return
         limit = self.rate / 8 * self.queue_s
         queue = self._queue
-        keep = next((i for i, item in enumerate(reversed(queue)) if item[0][1] & 0x80), len(queue))
+        keep = next((i for i, item in enumerate(reversed(queue)) if item[0][1] & 0x80), 1)  # no frame end: the newest
         frame_open = False
         while len(queue) > keep and (self._queued_bytes > limit or frame_open):
             header, ext, payload, owner = queue.popleft()

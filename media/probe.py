@@ -29,7 +29,7 @@ Outcome = Literal["running", "ok", "failed"]
 @dataclass(slots=True, frozen=True)
 class ProbeSettings:
     ramp_s: float = 0.8  # from the current rate to the target (a queue that grows slowly is seen early)
-    hold_s: float = 0.6  # at the target
+    hold_s: float = 0.4  # at the target (a line too slow for it has its queue grow, not overflow, by then)
     remb_fall: float = 0.95  # a REMB below this × the previous one from the same receiver: overuse
     nacked_packets: int = 2  # this many NACKed media packets during the probe: the line is full
     loss: float = 0.02  # a receiver report with this much loss during the probe
