@@ -55,7 +55,9 @@ class SubscriberFeedback:
     connection: the estimate is the sum of the newest REMB of each distinct set of media SSRCs (an RTX
     SSRC joins a REMB's list once probe padding arrives on it, and must not make it a new set)."""
 
-    __slots__ = ("_remb", "_loss", "_video_loss", "rembs", "reports", "rtx_ssrcs", "probe", "_rr", "_received")
+    __slots__ = (
+        "_remb", "_loss", "_video_loss", "rembs", "reports", "rtx_ssrcs", "probe", "_rr", "_received", "_nacked",
+    )
 
     def __init__(self) -> None:
         self._remb: dict[int, tuple[float, float]] = {}  # first media SSRC of the REMB → (time, bits/s)
@@ -67,6 +69,7 @@ class SubscriberFeedback:
         self.probe: PaddingProbe | None = None
         self._rr: dict[int, tuple[float, int, int]] = {}  # SSRC → (time, highest sequence, cumulative lost)
         self._received: dict[int, tuple[float, float]] = {}  # SSRC → (time, bits/s received between its reports)
+        self._nacked: set[tuple[int, int]] = set()  # (SSRC, sequence number) NACKed since the last step
 
     def on_remb(self, bitrate: int, ssrcs: list[int], now: float) -> None:
         self.rembs += 1
@@ -104,15 +107,24 @@ class SubscriberFeedback:
                 self._received[ssrc] = (now, got * packet_bytes * 8 / (now - previous[0]))
         self.on_loss(fraction, kind)
 
-    def on_nack(self, packets: int) -> None:
+    def on_nack(self, ssrc: int, lost: list[int]) -> None:
+        self._nacked.update((ssrc, seq) for seq in lost)  # a receiver NACKs a hole again until it is filled
         if self.probe is not None:
-            self.probe.on_nack(packets)
+            self.probe.on_nack(len(lost))
+
+    def take_nacked(self) -> int:
+        """Distinct packets NACKed since the last call."""
+        n = len(self._nacked)
+        self._nacked.clear()
+        return n
 
     def take(self, now: float) -> Feedback:
         fresh = [bps for at, bps in self._remb.values() if now - at <= ESTIMATE_FRESH_S]
         loss = self._loss if self._loss is not None else self._video_loss
         self._loss = self._video_loss = None
         received = [bps for at, bps in self._received.values() if now - at <= ESTIMATE_FRESH_S]
+        if len(received) < len(self._rr):  # a stream with one report so far: the sum would leave it out
+            received = []
         return Feedback(sum(fresh) if fresh else None, loss, received_bps=sum(received) if received else None)
 
 
@@ -123,7 +135,7 @@ def subscriber_rtcp_handler(consumer: Consumer, feedback: SubscriberFeedback) ->
         if isinstance(packet, RtcpRtpfbPacket):
             if packet.fmt == RTCP_RTPFB_NACK:
                 consumer.on_nack(packet.lost)
-                feedback.on_nack(len(packet.lost))
+                feedback.on_nack(consumer.ssrc, packet.lost)
             return True
         if isinstance(packet, RtcpPsfbPacket):
             if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
@@ -161,6 +173,7 @@ class _Subscriber:
     controller: QualityController
     sent: _Meter
     probe: PaddingProbe | None = None
+    video_packets: int = 0
 
 
 Resolve = Callable[[str, Quality], "Producer | None"]
@@ -279,14 +292,15 @@ class QualityAdapter:
         meter = state.sent
         sent_bps = (sent_bytes - meter.bytes) * 8 / (now - meter.at) if now > meter.at else None
         meter.at, meter.bytes = now, sent_bytes
-        switching = any(consumer.switching for consumer, _ in videos)
+        loss = self._loss(state, report.loss, transport, [c for c, _ in videos])
+        switching = any(consumer.target_id is not None for consumer, _ in videos)  # a layer switch, not a start
         probe = state.probe
         outcome: Literal["ok", "failed"] | None = None
         if probe is not None and probe.outcome != "running":
             outcome, state.probe = probe.outcome, None
             transport.feedback.probe = None
             logger.debug("probe of %s to %.0f: %s %s", participant_id, probe.to_bps, probe.outcome, probe.reason)
-        feedback = Feedback(report.estimate_bps, report.loss, sent_bps, switching, outcome, report.received_bps)
+        feedback = Feedback(report.estimate_bps, loss, sent_bps, switching, outcome, report.received_bps)
         need: dict[Cap, float] = {"high": audio, "low": audio}
         top: Cap = "low"
         for consumer, wanted in videos:
@@ -314,6 +328,22 @@ class QualityAdapter:
             layer=decision.cap, reason=decision.reason, tracks=tuple(c.track_id for c, _ in videos),
             estimate_bps=None if decision.estimate_bps is None else int(decision.estimate_bps), loss=feedback.loss,
         )
+
+    def _loss(self, state: _Subscriber, reported: float | None, transport: SubscriberLink, videos: list[Consumer]
+              ) -> float | None:
+        """The receiver reports' loss — or, until the line has shown its capacity (nothing paced, so nothing
+        dropped by the SFU), the share of video NACKed since the last step when that is higher: NACKs come
+        as soon as a hole is seen, a report up to 1.5 s later, and on a line that cannot carry the starting
+        layer every moment of that wait is audio lost in the network's queue."""
+        packets = sum(c.counters.packets for c in videos)
+        sent, state.video_packets = packets - state.video_packets, packets
+        nacked = transport.feedback.take_nacked()
+        if transport.pacer.rate is not None or sent < 20:
+            return reported
+        nack_loss = min(1.0, nacked / sent)
+        if nack_loss < self.policy.loss_low or (reported is not None and reported >= nack_loss):
+            return reported
+        return nack_loss
 
     @staticmethod
     def _start_probe(
