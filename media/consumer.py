@@ -4,6 +4,9 @@ Like mediasoup it rewrites SSRC, payload type, sequence number and timestamp per
 start on a keyframe (no delta frame before it), switch between a camera's high and low tracks on a
 keyframe without a gap in sequence numbers, and answer the subscriber's NACKs from its own history (RTX).
 
+What it sends goes through its subscriber connection's `Pacer` (media.pacer): audio at once, video
+paced to the line once the line has shown its capacity; the pacer tells it which packets it dropped.
+
 It holds its producer's id, never the producer (mediasoup's `producerId`): which packets reach it is the
 Router's fan-out, told of every change through `ConsumerListener.on_consumer_changed`, and a keyframe is
 asked of the Router by producer id. A producer's end arrives as `producer_closed(id)` from the Router.
