@@ -78,7 +78,7 @@ class Consumer(Closable):
         "track_id", "kind", "producer_id", "target_id", "writer", "ssrc", "rtx_ssrc", "payload_type",
         "rtx_payload_type", "ext_key", "quality", "counters", "_waiting", "_seq_off", "_ts_off",
         "_start_seq", "_last_seq", "_last_ts", "_last_at", "_history", "_rtx_seq", "last_ntp",
-        "clock_rate", "paused", "_send", "_rtx_at", "_history_ts", "_listener", "held", "pacer",
+        "clock_rate", "paused", "_send", "_rtx_at", "_history_ts", "_listener", "held", "pacer", "keyframe_ts",
     )
     what = "consumer"
 
@@ -114,6 +114,7 @@ class Consumer(Closable):
         self.last_ntp = 0
         self._send: PacedSender = _not_started
         self.pacer: Pacer | None = None
+        self.keyframe_ts = -1  # outgoing RTP timestamp of the newest keyframe sent (the pacer never drops it)
         self.paused = True  # until the subscriber connection's sender is started
         self.held = False  # bandwidth-driven quality paused this video (media.bandwidth): `release` resumes
 
@@ -161,6 +162,8 @@ class Consumer(Closable):
             return  # older than where this consumer started: the subscriber never expected it
         seq = (in_seq + self._seq_off) & 0xFFFF
         ts = (packet.timestamp + self._ts_off) & 0xFFFFFFFF
+        if keyframe:
+            self.keyframe_ts = ts
         try:
             sent = self._send(
                 _pack(0x90 if ext else 0x80, (packet.marker << 7) | self.payload_type, seq, ts, self.ssrc),

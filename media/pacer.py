@@ -36,7 +36,10 @@ MIN_WAIT_S = 0.002  # the drain timer never fires sooner than this (one wake-up 
 
 
 class Paced(Protocol):
-    """A consumer, as the pacer sees it: told when its queued video was dropped."""
+    """A consumer, as the pacer sees it: the RTP timestamp of its newest keyframe (never dropped here: a layer
+    switch waits for it), and told when its queued video was dropped."""
+
+    keyframe_ts: int
 
     def on_paced_drop(self, seq: int) -> None: ...
 
@@ -211,21 +214,27 @@ class Pacer:
 
     def _trim(self) -> None:
         """Drop the oldest video until the queue fits `queue_s`, ending on a frame's last packet. The frame
-        still arriving (after the last frame end) is kept, as LiveKit does: it may be the keyframe that the
-        drops before it need."""
+        still arriving (after the last frame end) is kept, as LiveKit does, and so is each consumer's newest
+        keyframe: the drops around it need it, and a layer switch waits for it."""
         if self.rate is None:
             return
         limit = self.rate / 8 * self.queue_s
         queue = self._queue
         keep = next((i for i, item in enumerate(reversed(queue)) if item[0][1] & 0x80), 1)  # no frame end: the newest
+        kept: list[_Item] = []
         frame_open = False
         while len(queue) > keep and (self._queued_bytes > limit or frame_open):
-            header, ext, payload, owner = queue.popleft()
+            item = queue.popleft()
+            header, ext, payload, owner = item
+            if owner is not None and owner.keyframe_ts == int.from_bytes(header[4:8]):
+                kept.append(item)
+                continue
             self._queued_bytes -= len(header) + len(ext) + len(payload)
             self.counters.dropped += 1
             frame_open = not header[1] & 0x80  # the marker closes a video frame
             if owner is not None:
                 owner.on_paced_drop((header[2] << 8) | header[3])
+        queue.extendleft(reversed(kept))
 
     def flush(self, owner: Paced) -> int:
         """Drop what `owner` has waiting (its layer switch starts afresh on a keyframe); returns how many."""

@@ -56,7 +56,7 @@ class Policy:
     probe_timeout_s: float = 4.0  # a padding probe that has not answered by then counts as failed
     pace_ratio: float = 0.8  # pace at this × the line's estimate (below it: a standing queue drains)…
     drain_ratio: float = 0.5  # …and at this × for `settle_s` after a step down (the old layer's queue drains fast)
-    pace_floor: float = 1.5  # …but never below this × what the current cap needs (a wrong estimate must not starve it)
+    pace_floor: float = 2.0  # …but never below this × what the current cap needs (a wrong estimate must not starve it)
 
 
 DEFAULT = Policy()

@@ -31,8 +31,9 @@ class Line:
 
 
 class Owner:
-    def __init__(self) -> None:
+    def __init__(self, keyframe_ts: int = -1) -> None:
         self.dropped: list[int] = []
+        self.keyframe_ts = keyframe_ts
 
     def on_paced_drop(self, seq: int) -> None:
         self.dropped.append(seq)
@@ -41,8 +42,8 @@ class Owner:
 AUDIO, VIDEO, RTX = 1, 2, 3
 
 
-def packet(ssrc: int, seq: int, size: int = 1000, marker: bool = False) -> tuple[bytes, bytes, bytes]:
-    return _HEADER.pack(0x80, (0x80 if marker else 0) | 96, seq, 0, ssrc), b"", bytes(size - 12)
+def packet(ssrc: int, seq: int, size: int = 1000, marker: bool = False, ts: int = 0) -> tuple[bytes, bytes, bytes]:
+    return _HEADER.pack(0x80, (0x80 if marker else 0) | 96, seq, ts, ssrc), b"", bytes(size - 12)
 
 
 async def test_unpaced_everything_leaves_at_once_in_order():
@@ -78,19 +79,21 @@ async def test_a_keyframe_burst_is_spread_at_the_rate_and_audio_never_waits_behi
 
 
 async def test_more_than_the_queue_holds_drops_the_oldest_video_by_whole_frames():
-    line, pacer, owner = Line(), Pacer(queue_s=0.2), Owner()
+    line, pacer, owner = Line(), Pacer(queue_s=0.2), Owner(keyframe_ts=3000 * 4)
     pacer.start(line)
     pacer.set_rate(400_000)  # 0.2 s holds 10 kB: ten 1000-byte packets
     seq = 0
-    for _ in range(10):  # ten frames of 4 packets at once: 40 kB
+    for frame in range(10):  # ten frames of 4 packets at once: 40 kB; the fifth is a keyframe
         for i in range(4):
-            pacer.video(*packet(VIDEO, seq, marker=i == 3), owner)
+            pacer.video(*packet(VIDEO, seq, marker=i == 3, ts=3000 * frame), owner)
             seq += 1
-    assert pacer.backlog <= 10_000 + 4 * 1000
+    assert pacer.backlog <= 10_000 + 2 * 4 * 1000
     await drained(pacer)
     sent = [s for _, _, s, _ in line.of(VIDEO)]
     assert sent == sorted(sent) and len(sent) + len(owner.dropped) == 40
-    assert sent[-1] == 39  # the newest frames are the ones kept
+    assert sent[-1] == 39  # the newest frames are the ones kept…
+    assert {16, 17, 18, 19} <= set(sent)  # …and the keyframe, however old
+    sent = [s for s in sent if not 16 <= s <= 19]
     assert all(s % 4 == 0 for s in sent if s - 1 not in sent and s > sent[0])  # every run starts on a frame
     assert all(s % 4 == 3 for s in owner.dropped if s + 1 not in owner.dropped)  # every drop ends on one
     assert pacer.counters.dropped == len(owner.dropped)
