@@ -279,7 +279,7 @@ class QualityAdapter:
             elif (wanted := plan.get(track_id, "off")) != "off":
                 videos.append((consumer, wanted))
         pacer = transport.pacer
-        sent_bytes = pacer.counters.media_bytes  # what the receiver's loss fraction is about (not repairs, padding)
+        sent_bytes = sum(slot.consumer.counters.bytes for slot in transport.slots.values())  # media, not repairs
         report = transport.feedback.take(now)
         state = self._subscribers.get(participant_id)
         if not videos:

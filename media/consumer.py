@@ -126,7 +126,7 @@ class Consumer(Closable):
         self.check_open("start")
         self.writer = writer
         self.pacer = pacer
-        self._send = pacer.audio if self.kind == "audio" else pacer.video
+        pacer.attach(self)  # sets `_send`
         self.ssrc = ssrc
         self.rtx_ssrc = rtx_ssrc
         self.payload_type = pt
@@ -318,6 +318,10 @@ class Consumer(Closable):
                 continue
             self.counters.retransmitted += 1
 
+    def use_sender(self, send: PacedSender) -> None:
+        """What `forward` sends with, set by the connection's pacer: the line itself, or the pacer."""
+        self._send = send
+
     def on_paced_drop(self, seq: int) -> None:
         """The pacer dropped this sequence number (the line is short): a NACK for it must not bring it
         back, and the frames after it need a keyframe."""
@@ -371,6 +375,8 @@ class Consumer(Closable):
             return
         self.paused = True
         self.producer_id = self.target_id = None
+        if self.pacer is not None:
+            self.pacer.detach(self)
         self._history = []
         self._history_ts = []
         self._rtx_at = []

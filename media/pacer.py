@@ -5,7 +5,8 @@ when that queue is full it drops whatever comes next: audio as readily as video.
 and libwebrtc's PacingController keep that queue in the SFU instead, where it can choose. This one is
 cut down to what Python can afford on every forwarded packet:
 
-- While the line's capacity is unknown (`rate` None: no loss seen yet) it is a pass-through.
+- While the line's capacity is unknown (`rate` None: no loss seen yet) it is not there at all: its
+  consumers send straight to the line (`attach`), and only their own counters count.
 - With a `rate`, a token bucket `burst_s` deep: a packet that fits leaves at once (no queue, no timer);
   video that does not fit waits in one FIFO drained by one timer, so a keyframe burst is spread at the
   rate. Audio never waits: it leaves at once and the video behind it owes its bytes.
@@ -36,10 +37,16 @@ MIN_WAIT_S = 0.002  # the drain timer never fires sooner than this (one wake-up 
 
 
 class Paced(Protocol):
-    """A consumer, as the pacer sees it: the RTP timestamp of its newest keyframe (never dropped here: a layer
-    switch waits for it), and told when its queued video was dropped."""
+    """A consumer, as the pacer sees it: what it sends with (the line itself while nothing is paced: no cost
+    per packet), the RTP timestamp of its newest keyframe (never dropped here: a layer switch waits for it),
+    and told when its queued video was dropped."""
 
     keyframe_ts: int
+
+    @property
+    def kind(self) -> str: ...
+
+    def use_sender(self, send: PacketSender) -> None: ...
 
     def on_paced_drop(self, seq: int) -> None: ...
 
@@ -57,7 +64,6 @@ class PacerCounters:
     padding_packets: int = 0
     padding_bytes: int = 0
     bytes: int = 0  # everything sent on the line (media, retransmissions, padding)
-    media_bytes: int = 0  # of which first transmissions of media
 
 
 def _not_started(header: bytes, ext: bytes, payload: bytes) -> int:
@@ -72,7 +78,7 @@ class Pacer:
 
     __slots__ = (
         "rate", "burst_s", "queue_s", "counters", "_send", "_tokens", "_at", "_queue", "_queued_bytes",
-        "_timer", "_pad_rate", "_pad_timer", "_padder", "_pad_at", "_pad_sent", "closed",
+        "_timer", "_pad_rate", "_pad_timer", "_padder", "_pad_at", "_pad_sent", "closed", "_owners",
     )
 
     def __init__(self, burst_s: float = 0.02, queue_s: float = 0.5) -> None:
@@ -92,10 +98,30 @@ class Pacer:
         self._pad_at = 0.0
         self._pad_sent = 0.0
         self.closed = False
+        self._owners: list[Paced] = []
 
     def start(self, send: PacketSender) -> None:
         """The connection is up: `send(header, ext, payload)` protects and sends one packet."""
         self._send = send
+        self._point()
+
+    def attach(self, owner: Paced) -> None:
+        """A consumer of this connection sends through the pacer from now on (while it paces)."""
+        if owner not in self._owners:
+            self._owners.append(owner)
+        self._point(owner)
+
+    def detach(self, owner: Paced) -> None:
+        if owner in self._owners:
+            self._owners.remove(owner)
+
+    def _point(self, only: Paced | None = None) -> None:
+        """Give each consumer what it sends with: the line while nothing is paced, else the pacer."""
+        for owner in [only] if only is not None else self._owners:
+            if self.rate is None:
+                owner.use_sender(self._send)
+            else:
+                owner.use_sender(self.audio if owner.kind == "audio" else self.video)
 
     @property
     def started(self) -> bool:
@@ -108,7 +134,7 @@ class Pacer:
 
     def set_rate(self, rate: float | None) -> None:
         """Pace at `rate` bits/s from now on (None: pass-through, and whatever waits leaves now)."""
-        self.rate = rate
+        was, self.rate = self.rate, rate
         if rate is None:
             self._flush_all()
         else:
@@ -116,6 +142,8 @@ class Pacer:
             self._tokens = min(self._tokens, rate / 8 * self.burst_s)
             self._trim()
             self._arm()
+        if (was is None) != (rate is None):
+            self._point()
 
     # -- hot path -------------------------------------------------------------------------------------
 
@@ -123,9 +151,7 @@ class Pacer:
         """Audio leaves at once; while pacing, the video behind it owes its bytes (`owner` is unused:
         the same signature as `video`)."""
         n = self._send(header, ext, payload)
-        c = self.counters
-        c.bytes += n
-        c.media_bytes += n
+        self.counters.bytes += n
         if self.rate is not None:
             self._tokens -= n
         return n
@@ -135,20 +161,14 @@ class Pacer:
         rate = self.rate
         if rate is None:
             n = self._send(header, ext, payload)
-            c = self.counters
-            c.bytes += n
-            if owner is not None:
-                c.media_bytes += n
+            self.counters.bytes += n
             return n
         queue = self._queue
         if not queue:
             tokens = self._refill(rate)
             if tokens > 0:
                 n = self._send(header, ext, payload)
-                c = self.counters
-                c.bytes += n
-                if owner is not None:
-                    c.media_bytes += n
+                self.counters.bytes += n
                 self._tokens = tokens - n
                 return n
         size = len(header) + len(ext) + len(payload)
@@ -188,12 +208,9 @@ class Pacer:
         tokens = self._refill(rate)
         queue = self._queue
         while queue and tokens > 0:
-            header, ext, payload, owner = queue.popleft()
+            header, ext, payload, _ = queue.popleft()
             self._queued_bytes -= len(header) + len(ext) + len(payload)
-            n = self._send_later(header, ext, payload)
-            if owner is not None:
-                self.counters.media_bytes += n
-            tokens -= n
+            tokens -= self._send_later(header, ext, payload)
         self._tokens = tokens
         self._arm()
 
@@ -259,10 +276,8 @@ class Pacer:
             self._timer = None
         queue, self._queue = self._queue, deque()
         self._queued_bytes = 0
-        for header, ext, payload, owner in queue:
-            n = self._send_later(header, ext, payload)
-            if owner is not None:
-                self.counters.media_bytes += n
+        for header, ext, payload, _ in queue:
+            self._send_later(header, ext, payload)
 
     # -- padding (probes) -----------------------------------------------------------------------------
 
@@ -313,6 +328,7 @@ class Pacer:
 
     def close(self) -> None:
         self.closed = True
+        self._owners.clear()
         self.stop_padding()
         if self._timer is not None:
             self._timer.cancel()

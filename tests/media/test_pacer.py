@@ -183,3 +183,26 @@ async def test_padding_yields_to_media_waiting_in_the_pacer():
     await asyncio.sleep(0.6)
     assert not line.of(RTX)  # the probe's rate went to the waiting media, none to padding
     assert len(line.of(VIDEO)) >= 10
+
+
+class Consumer(Owner):
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.send = None
+
+    def use_sender(self, send) -> None:  # noqa: ANN001 - a sender
+        self.send = send
+
+
+async def test_consumers_send_straight_to_the_line_until_the_pacer_paces():
+    line, pacer = Line(), Pacer()
+    video, audio = Consumer("video"), Consumer("audio")
+    pacer.attach(video)
+    pacer.attach(audio)
+    pacer.start(line)
+    assert video.send is line and audio.send is line  # nothing in between: no cost per packet
+    pacer.set_rate(500_000)
+    assert video.send == pacer.video and audio.send == pacer.audio
+    pacer.set_rate(None)
+    assert video.send is line and audio.send is line
