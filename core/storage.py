@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import parse_qs, urlsplit
 
 from core.errors import SankeError
 
@@ -158,31 +157,3 @@ class LocalStorage:
         with open(self.local_path(key), "rb") as fh:  # noqa: ASYNC230 - small reads of a local file
             while chunk := await asyncio.to_thread(fh.read, CHUNK):
                 yield chunk
-
-
-def open_storage(url: str | None, media_dir: Path) -> Storage:
-    """`None`/`local` → the media directory; `file:///path` → that directory; `s3://bucket?endpoint=…`."""
-    if not url or url == "local":
-        return LocalStorage(media_dir)
-    parts = urlsplit(url)
-    if parts.scheme == "file":
-        return LocalStorage(Path(parts.path))
-    if parts.scheme == "s3":
-        from core.s3 import S3Storage
-
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        unknown = set(query) - {"endpoint", "region", "prefix", "timeout"}
-        if not parts.netloc or unknown:
-            raise StorageError(
-                f"storage URL needs s3://bucket[?endpoint=&region=&prefix=&timeout=]; unknown: {sorted(unknown)}",
-                "storage_url", code="bad_storage_url",
-            )
-        return S3Storage(
-            parts.netloc,
-            endpoint=query.get("endpoint"),
-            region=query.get("region", "us-east-1"),
-            prefix=query.get("prefix", ""),
-            timeout=float(query.get("timeout", "10")),
-        )
-    raise StorageError(f"unknown storage scheme {parts.scheme!r} (local, file:// or s3://)", "storage_url",
-                       code="bad_storage_url")

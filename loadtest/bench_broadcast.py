@@ -28,6 +28,7 @@ import time
 from datetime import datetime
 
 import aiohttp
+import psutil
 
 from loadtest.bench_signaling import cpu_seconds as _cpu_seconds
 from loadtest.bench_signaling import free_port as _free_port
@@ -163,11 +164,21 @@ async def _recv(conn):
     return await asyncio.get_running_loop().run_in_executor(None, conn.recv)
 
 
+def _node_cpu(pid: int) -> float:
+    """CPU seconds of the node and its SFU worker processes (its children)."""
+    total = _cpu_seconds(pid)
+    for child in psutil.Process(pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            times = child.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 async def _cpu_window(pid: int, seconds: float) -> float:
-    """The node's CPU over `seconds`, as a share of one core."""
-    c0, t0 = _cpu_seconds(pid), time.monotonic()
+    """The node's CPU (with its workers') over `seconds`, as a share of one core."""
+    c0, t0 = _node_cpu(pid), time.monotonic()
     await asyncio.sleep(seconds)
-    return (_cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+    return (_node_cpu(pid) - c0) / (time.monotonic() - t0)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -176,7 +187,9 @@ async def run(args: argparse.Namespace) -> int:
     base = f"http://127.0.0.1:{port}"
     data = tempfile.mkdtemp(prefix="hls-bench-")
     node_conn, child_conn = ctx.Pipe()
-    node = ctx.Process(target=serve, args=(child_conn, data, port, args.viewers, args.subscribers), daemon=True)
+    node = ctx.Process(
+        target=serve, args=(child_conn, data, port, args.viewers, args.subscribers, args.media_workers), daemon=True
+    )
     node.start()
     setup = await _recv(node_conn)
     print(f"node pid {node.pid} on {base}, room {setup['room']}; building the clip…", flush=True)
@@ -286,6 +299,7 @@ def _report(args, idle, packaging, webrtc, subscribed, hls_cpu, results, final) 
     print(f"stream: {args.width}x{args.height} {args.fps} fps {'VP8 (transcoded)' if args.vp8 else 'H.264'} ~{args.bitrate // 1000} kbps + Opus; "
           f"codecs {final.get('codecs')}; last durations {[round(d, 2) for d in final.get('durations', [])]}; "
           f"newest segment ended {final.get('lag_s') or 0:.2f} s ago; video frames in {final.get('frames')}")
+    print(f"SFU worker processes: {args.media_workers}")
     print(f"| node CPU (share of a core) | idle (teacher + packager) | {args.subscribers} WebRTC subscribers | "
           f"{args.viewers} HLS viewers |")
     print("|---|---|---|---|")
@@ -318,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bitrate", type=int, default=800_000)
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--vp8", action="store_true", help="the teacher sends VP8: measure the one transcode per stream")
+    p.add_argument("--media-workers", type=int, default=0,
+                   help="SFU worker processes (0: the SFU in the node's process); CPU is the node's and theirs")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < 8192:  # a socket per viewer on each side
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(8192, hard), hard))

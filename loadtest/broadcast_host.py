@@ -74,14 +74,14 @@ class H264ClipTrack(MediaStreamTrack):
         return packet
 
 
-def serve(conn, data_dir: str, port: int, viewers: int, subscribers: int) -> None:
+def serve(conn, data_dir: str, port: int, viewers: int, subscribers: int, workers: int = 0) -> None:
     """Child process entry: run the node until the parent says stop."""
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    asyncio.run(_serve(conn, Path(data_dir), port, viewers, subscribers))
+    asyncio.run(_serve(conn, Path(data_dir), port, viewers, subscribers, workers))
 
 
-async def _serve(conn, data_dir: Path, port: int, viewers: int, subscribers: int) -> None:
+async def _serve(conn, data_dir: Path, port: int, viewers: int, subscribers: int, workers: int) -> None:
     from aiohttp import web
 
     from core.settings import Settings
@@ -91,9 +91,9 @@ async def _serve(conn, data_dir: Path, port: int, viewers: int, subscribers: int
     from web.app import create_app
     from web.keys import DB, TOKENS
 
-    # The SFU in this process (media_workers=0): the bench reads one process's CPU, so WebRTC forwarding must be
-    # counted where HLS packaging is, or the baseline would leave the workers' forwarding out.
-    app = create_app(Settings(data_dir=data_dir, port=port, media_workers=0), with_media=True)
+    # By default the SFU in this process (media_workers=0), so forwarding and packaging are counted in one
+    # process; with workers the bench reads the node's CPU and its workers' together.
+    app = create_app(Settings(data_dir=data_dir, port=port, media_workers=workers), with_media=True)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port, backlog=2048).start()

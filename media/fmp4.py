@@ -145,3 +145,81 @@ def fragment(sequence: int, runs: list[Run]) -> bytes:
         offset += sum(len(data) for _, data, _ in run.samples)
     mdat = box(b"mdat", *(data for run in runs for _, data, _ in run.samples))
     return box(b"moof", mfhd, *trafs) + mdat
+
+
+def _children(body: bytes) -> list[tuple[bytes, bytes]]:
+    out, i = [], 0
+    while i + 8 <= len(body):
+        size = struct.unpack_from(">I", body, i)[0]
+        if size < 8 or i + size > len(body):
+            raise ValueError("not an MP4 box sequence")
+        out.append((body[i + 4 : i + 8], body[i : i + size]))
+        i += size
+    return out
+
+
+def with_duration(init: bytes, seconds: float) -> bytes:
+    """An init segment of ours, telling the whole presentation's length (mvhd, and mehd in mvex).
+
+    Joined to its media segments, an init is a complete fragmented MP4, but one that says nothing of its
+    length: a player would show no duration until it had read to the end. The recording's copy is served
+    with it (a few header bytes; the media segments stay the stored ones).
+    """
+    top = _children(init)
+    if [kind for kind, _ in top] != [b"ftyp", b"moov"]:
+        raise ValueError("not an init segment: ftyp + moov expected")
+    moov = top[1][1]
+    children = _children(moov[8:])
+    if not children or children[0][0] != b"mvhd":
+        raise ValueError("moov must start with mvhd")
+    mvhd = bytearray(children[0][1])
+    timescale = struct.unpack_from(">I", mvhd, 20)[0]
+    length = round(seconds * timescale)
+    struct.pack_into(">I", mvhd, 24, length)
+    rebuilt = [bytes(mvhd)]
+    for kind, data in children[1:]:
+        if kind == b"mvex":
+            kept = [d for k, d in _children(data[8:]) if k != b"mehd"]
+            data = box(b"mvex", full_box(b"mehd", 0, 0, struct.pack(">I", length)), *kept)
+        rebuilt.append(data)
+    return top[0][1] + box(b"moov", *rebuilt)
+
+
+@dataclass(frozen=True, slots=True)
+class FragmentTiming:
+    """One track's run in a fragment, read back: decode time of its first sample, samples, total ticks."""
+
+    base_time: int
+    samples: int
+    duration: int
+
+
+def fragment_timing(data: bytes, track_id: int) -> FragmentTiming | None:
+    """Read a fragment of ours back (a crashed lesson's segments have no other record of their timing)."""
+    for kind, moof in _children(data):
+        if kind != b"moof":
+            continue
+        for traf_kind, traf in _children(moof[8:]):
+            if traf_kind != b"traf":
+                continue
+            parts = dict(_children(traf[8:]))
+            tfhd, tfdt, trun = parts.get(b"tfhd"), parts.get(b"tfdt"), parts.get(b"trun")
+            if not tfhd or not tfdt or not trun or struct.unpack_from(">I", tfhd, 12)[0] != track_id:
+                continue
+            base = struct.unpack_from(">Q" if tfdt[8] == 1 else ">I", tfdt, 12)[0]
+            count = struct.unpack_from(">I", trun, 12)[0]
+            ticks = sum(struct.unpack_from(">I", trun, 20 + 12 * i)[0] for i in range(count))
+            return FragmentTiming(base, count, ticks)
+    return None
+
+
+def init_picture(init: bytes) -> tuple[int, int, int]:
+    """(width, height, tracks) of an init segment of ours, from its tkhd boxes."""
+    moov = dict(_children(init)).get(b"moov", b"")
+    traks = [data for kind, data in _children(moov[8:]) if kind == b"trak"] if moov else []
+    width = height = 0
+    for trak in traks:
+        tkhd = dict(_children(trak[8:]))[b"tkhd"]
+        w, h = struct.unpack_from(">II", tkhd, len(tkhd) - 8)
+        width, height = max(width, w >> 16), max(height, h >> 16)
+    return width, height, len(traks)

@@ -39,6 +39,12 @@ class BuiltSegment:
     start: float  # media seconds of its first video frame
     init: bytes | None  # a new init segment this segment needs (the first of a generation)
     codecs: str
+    width: int = 0  # the generation's picture size (from its SPS)
+    height: int = 0
+    with_audio: bool = False
+    frames: int = 0  # video samples in the segment
+    first_arrival: float = 0.0  # time.monotonic() of the stream's first frame (its media time 0)
+    wall0: float = 0.0  # time.time() at that moment
 
 
 class SegmentBuilder:
@@ -81,7 +87,11 @@ class SegmentBuilder:
             runs.append(fmp4.Run(AUDIO_ID, job.audio[0][0], audio))
         data = fmp4.fragment(job.sequence, runs)
         duration = (job.video_end - job.video[0][0]) / 90000
-        return BuiltSegment(job.sequence, self.generation, data, duration, job.video[0][0] / 90000, init, self.codecs)
+        p = self._params
+        return BuiltSegment(
+            job.sequence, self.generation, data, duration, job.video[0][0] / 90000, init, self.codecs,
+            p.width if p else 0, p.height if p else 0, bool(self._with_audio), len(samples),
+        )  # fmt: skip
 
     def _init(self) -> bytes:
         assert self._params is not None

@@ -1,10 +1,11 @@
-"""The node's HLS packager: one `HlsStream` per broadcast room, fed by frame sinks on the teacher's tracks.
+"""The node's HLS packager: one `HlsStream` per broadcast room, fed by a packager tap on the teacher's tracks.
 
 The web layer tells it, after every change of a room (`reconcile`), which tracks the room has; it picks
-the main publisher's high camera track and microphone, attaches a sink to each through the SFU's
-`FrameSource` (the same tap the recorder uses; it will cross into worker processes with it) and asks for a
-keyframe at every segment boundary. H.264 is remuxed as it comes; a VP8 camera is transcoded once per
-stream in a thread of its own (`media.hls_transcode`); any other codec is reported `unsupported`.
+the main publisher's high camera track and microphone and tells the room's packager tap (`media.hls_tap`,
+opened where the room's producers are: in the SFU worker, or here) to package them. The tap asks for a
+keyframe at every segment boundary, cuts and builds the segments and hands each one back; the stream here
+lists, serves and stores it. H.264 is remuxed as it comes; a VP8 camera is transcoded once per stream in
+the tap; any other codec is reported `unsupported`.
 """
 
 from __future__ import annotations
@@ -13,25 +14,22 @@ import asyncio
 import logging
 import os
 import secrets
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, cast
 
-from core.contracts import FrameSource, SinkHandle
+from core.contracts import FrameSource, TapHandle, TapHost
+from media.hls_recording import StoredStream, describe
 from media.hls_stream import SEGMENT_SECONDS, WINDOW, HlsStream
-from media.hls_transcode import Vp8ToH264
+from media.hls_tap import FACTORY
+from media.taps import open_local_tap
 
 log = logging.getLogger(__name__)
 
 PUBLISHER_ROLES = ("hub_teacher", "coteacher")
 ENDED_KEPT = 32
-
-
-@runtime_checkable
-class KeyframeSource(Protocol):
-    """The SFU asked for a keyframe of one track (a throttled, coalesced PLI to its publisher)."""
-
-    def request_keyframe(self, room_id: str, track_id: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +48,13 @@ class RoomTrack:
 @dataclass(slots=True)
 class _Packaged:
     stream: HlsStream
-    video: str = ""  # track ids with sinks
+    tap: TapHandle | None = None
+    video: str = ""  # the tracks the tap packages
     audio: str = ""
-    sinks: dict[str, SinkHandle] = field(default_factory=dict)
+    transcoded: bool = False  # the camera is VP8, transcoded in the tap
     unsupported: str = ""  # codec of a camera we cannot remux
     refused: set[str] = field(default_factory=set)  # tracks the SFU would not tap (not retried)
-    transcoder: Vp8ToH264 | None = None
+    remuxed: list[str] = field(default_factory=list)  # every track carried as sent (H.264 camera, its mic)
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -73,17 +72,17 @@ class HlsService:
     def __init__(
         self,
         media: FrameSource | None,
-        keyframes: KeyframeSource | None = None,
         storage: Any = None,  # a core.storage.Storage
         segment_seconds: float = SEGMENT_SECONDS,
         window: int = WINDOW,
         spool: Any = None,  # a core.spool.Spool: with it, segments are written under `local_root` and spooled
         local_root: Path | None = None,
         transcode: bool = True,  # a VP8 camera is transcoded once (a thread per stream) instead of refused
+        tracks_of: Callable[[str], list[RoomTrack] | None] | None = None,  # a room's tracks now (None: no such room)
     ) -> None:
         self.transcode = transcode
+        self.tracks_of = tracks_of
         self.media = media
-        self.keyframes = keyframes
         self.storage = storage
         self.spool = spool
         self.local_root = local_root
@@ -91,6 +90,8 @@ class HlsService:
         self.window = window
         self.rooms: dict[str, _Packaged] = {}
         self.ended: dict[str, HlsStream] = {}  # the last streams that ended (their playlists say ENDLIST)
+        self._remuxed: dict[str, list[str]] = {}  # room → tracks its ended stream carried as sent
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)  # one change of a room at a time
 
     def stream(self, room_id: str) -> HlsStream | None:
         packaged = self.rooms.get(room_id)
@@ -103,73 +104,123 @@ class HlsService:
             return {"state": "none"}
         if packaged is not None and packaged.unsupported and not stream.live:
             return {"state": "unsupported", "codec": packaged.unsupported}
-        transcoder = packaged.transcoder if packaged is not None else None
+        transcoded = bool(stream.stats.get("transcoded")) if packaged is None else packaged.transcoded
         return {
             "state": "live" if stream.live else "ended" if stream.ended else "starting",
             "codecs": stream.codecs,
             "segments": len(stream.segments),
             "audio": stream.with_audio,
-            "transcoded": transcoder is not None,
-            **({"transcode_cpu_s": round(transcoder.cpu_seconds, 3)} if transcoder is not None else {}),
+            "transcoded": transcoded,
+            **({"transcode_cpu_s": round(float(stream.stats.get("transcode_s", 0.0)), 3)} if transcoded else {}),
         }
 
-    def storage_key(self, room_id: str, name: str) -> str | None:
+    def prefix(self, room_id: str) -> str | None:
+        """Where the room's stream stores its files (keys are `prefix + name`); a stream the room is about
+        to have (the recorder may ask before `reconcile` has run) is made now."""
         stream = self.stream(room_id)
-        if stream is None:
-            return None
-        return f"hls/{safe_name(room_id)}/{stream.id}/{name}"
+        if stream is None and self.media is not None and self.tracks_of is not None:
+            tracks = self.tracks_of(room_id)
+            if tracks is not None and self._selection(tracks)[0] is not None:
+                stream = self.rooms.setdefault(room_id, _Packaged(self._new_stream(room_id))).stream
+        return None if stream is None else f"hls/{safe_name(room_id)}/{stream.id}/"
 
-    async def reconcile(self, room_id: str, ended: bool, tracks: list[RoomTrack]) -> None:
-        """The room changed: attach to the main publisher's camera and microphone, or let go of them."""
-        if ended:
-            await self.end(room_id)
-            return
+    def storage_key(self, room_id: str, name: str) -> str | None:
+        prefix = self.prefix(room_id)
+        return None if prefix is None else prefix + name
+
+    def carries(self, room_id: str, track_id: str) -> bool:
+        """Whether this track's frames go into the room's HLS as the publisher sent them (an H.264 camera and
+        the microphone beside it): the recorder then leaves them to the HLS segments. Decided from the room
+        as it is now (`tracks_of`), by the rule `reconcile` follows, so the answer does not depend on which
+        of the two heard of a new track first."""
+        if self.media is None:
+            return False
+        tracks = self.tracks_of(room_id) if self.tracks_of is not None else None
+        if tracks is None:
+            packaged = self.rooms.get(room_id)
+            return packaged is not None and not packaged.transcoded and track_id in (packaged.video, packaged.audio)
+        video, audio, _ = self._selection(tracks)
+        return video is not None and video.codec.upper() == "H264" and track_id in (
+            video.track_id, audio.track_id if audio else "",
+        )  # fmt: skip
+
+    def _selection(self, tracks: list[RoomTrack]) -> tuple[RoomTrack | None, RoomTrack | None, str]:
+        """The camera and microphone to package, and the codec of a camera that cannot be."""
         video = _main_camera(tracks)
-        packaged = self.rooms.get(room_id)
-        if video is None and packaged is None:
-            return
-        if packaged is None:
-            packaged = self.rooms[room_id] = _Packaged(self._new_stream(room_id))
-        stream = packaged.stream
         if video is not None and video.codec.upper() not in ("H264", *(("VP8",) if self.transcode else ())):
-            packaged.unsupported = video.codec
-            video = None
-        elif video is not None:
-            packaged.unsupported = ""
+            return None, None, video.codec
         audio = next(
             (t for t in tracks if video and t.kind == "audio" and t.participant_id == video.participant_id), None
         )
+        return video, audio, ""
+
+    async def finish(self, room_id: str) -> StoredStream | None:
+        """End the room's stream (if the room's end has not already) and describe what it stored."""
+        if room_id in self.rooms:
+            await self.end(room_id)
+        stream = self.ended.get(room_id)
+        if stream is None:
+            return None
+        await stream.close()  # waits for an end already under way to store its last segment
+        return describe(stream, f"hls/{safe_name(room_id)}/{stream.id}/", self._remuxed.get(room_id, []))
+
+    async def reconcile(self, room_id: str, ended: bool, tracks: list[RoomTrack]) -> None:
+        """The room changed: package the main publisher's camera and microphone, or let go of them."""
+        if ended:
+            await self.end(room_id)
+            return
+        if _main_camera(tracks) is None and room_id not in self.rooms:
+            return
+        async with self._locks[room_id]:
+            await self._reconcile(room_id, tracks)
+
+    async def _reconcile(self, room_id: str, tracks: list[RoomTrack]) -> None:
+        video, audio, unsupported = self._selection(tracks)
+        packaged = self.rooms.get(room_id)
+        if packaged is None:
+            if video is None and not unsupported:
+                return
+            packaged = self.rooms[room_id] = _Packaged(self._new_stream(room_id))
+        packaged.unsupported = unsupported
         if packaged.video and (video is None or video.track_id != packaged.video):
-            self._detach(packaged, packaged.video)
-            packaged.video = ""
-            if packaged.transcoder is not None:
-                packaged.transcoder.close()
-                packaged.transcoder = None
-            stream.video_gone()
+            packaged.video, packaged.transcoded = "", False
+            await self._call(room_id, packaged, "drop_video", {})
         if packaged.audio and (audio is None or audio.track_id != packaged.audio):
-            self._detach(packaged, packaged.audio)
             packaged.audio = ""
-            stream.set_audio(False)
-        if audio is not None and not packaged.audio and self._attach(room_id, packaged, audio.track_id, stream.on_audio):
-            packaged.audio = audio.track_id
-            stream.set_audio(True)
-        if video is not None and not packaged.video:
-            sink = stream.on_video
-            transcoder = None
-            if video.codec.upper() == "VP8":  # one transcode per stream, in its own thread
-                keyframes, track_id = self.keyframes, video.track_id
+            await self._call(room_id, packaged, "drop_audio", {})
+        if audio is not None and not packaged.audio and audio.track_id not in packaged.refused:
+            if await self._call(room_id, packaged, "audio", {"track_id": audio.track_id}):
+                packaged.audio = audio.track_id
+            else:
+                packaged.refused.add(audio.track_id)
+        if video is not None and not packaged.video and video.track_id not in packaged.refused:
+            data = {"track_id": video.track_id, "codec": video.codec}
+            if await self._call(room_id, packaged, "video", data):
+                packaged.video, packaged.transcoded = video.track_id, video.codec.upper() == "VP8"
+            else:
+                packaged.refused.add(video.track_id)
+        for track_id in (packaged.video, packaged.audio):
+            if track_id and not packaged.transcoded and track_id not in packaged.remuxed:
+                packaged.remuxed.append(track_id)
 
-                def publisher_keyframe() -> None:
-                    if keyframes is not None:
-                        keyframes.request_keyframe(room_id, track_id)
+    async def _call(self, room_id: str, packaged: _Packaged, method: str, data: dict[str, Any]) -> Any:
+        """A call to the room's packager tap, opened where the room's producers are on first use."""
+        if self.media is None:
+            return False
+        if packaged.tap is None:
+            stream = packaged.stream
 
-                transcoder = Vp8ToH264(stream.on_video, self.segment_seconds, request_keyframe=publisher_keyframe)
-                sink = transcoder.on_frame
-            if self._attach(room_id, packaged, video.track_id, sink):
-                packaged.video = video.track_id
-                packaged.transcoder = transcoder
-            elif transcoder is not None:
-                transcoder.close()
+            def on_event(event: str, body: dict[str, Any]) -> None:
+                if event == "segment":
+                    stream.receive(body)
+
+            config = {"segment_seconds": self.segment_seconds}
+            host = cast(TapHost | None, self.media if hasattr(self.media, "open_tap") else None)
+            if host is not None:
+                packaged.tap = await host.open_tap(room_id, FACTORY, config, on_event)
+            else:  # a bare frame source: the tap runs here
+                packaged.tap = open_local_tap(self.media, room_id, FACTORY, config, on_event)
+        return await packaged.tap.call(method, data)
 
     def _new_stream(self, room_id: str) -> HlsStream:
         stream_id = secrets.token_hex(6)
@@ -186,43 +237,27 @@ class HlsService:
             elif storage is not None:
                 await storage.put_bytes(prefix + name, data)
 
-        def keyframe() -> None:
-            packaged = self.rooms.get(room_id)
-            if packaged is not None and packaged.transcoder is not None:
-                return  # the transcoder makes its own IDR at each boundary
-            if self.keyframes is not None and packaged is not None and packaged.video:
-                self.keyframes.request_keyframe(room_id, packaged.video)
-
-        return HlsStream(stream_id, store, keyframe, self.segment_seconds, self.window)
-
-    def _attach(self, room_id: str, packaged: _Packaged, track_id: str, sink: Any) -> bool:
-        if self.media is None or track_id in packaged.refused:
-            return False
-        try:
-            packaged.sinks[track_id] = self.media.attach_sink(room_id, track_id, sink)
-        except (KeyError, ValueError) as exc:  # the track went away meanwhile
-            log.warning("hls: cannot tap track %s of %s: %s", track_id, room_id, exc)
-            packaged.refused.add(track_id)
-            return False
-        return True
-
-    def _detach(self, packaged: _Packaged, track_id: str) -> None:
-        handle = packaged.sinks.pop(track_id, None)
-        if handle is not None:
-            handle.close()
+        return HlsStream(stream_id, store, self.segment_seconds, self.window)
 
     async def end(self, room_id: str) -> None:
-        packaged = self.rooms.pop(room_id, None)
-        if packaged is None:
-            return
-        for track_id in list(packaged.sinks):
-            self._detach(packaged, track_id)
-        if packaged.transcoder is not None:
-            packaged.transcoder.close()
-        await packaged.stream.close()
-        self.ended[room_id] = packaged.stream
-        while len(self.ended) > ENDED_KEPT:
-            self.ended.pop(next(iter(self.ended)))
+        async with self._locks[room_id]:
+            packaged = self.rooms.pop(room_id, None)
+            if packaged is None:
+                return
+            self.ended.pop(room_id, None)
+            self.ended[room_id] = packaged.stream  # before closing: finish() may ask while the last one is built
+            self._remuxed[room_id] = packaged.remuxed
+            while len(self.ended) > ENDED_KEPT:
+                self._remuxed.pop(old := next(iter(self.ended)), None)
+                self.ended.pop(old)
+            if packaged.tap is not None:
+                try:
+                    await packaged.tap.call("stop", {})  # its last segment arrives before the reply
+                    await packaged.tap.close()
+                except Exception:
+                    log.exception("hls: stopping the packager of %s failed", room_id)
+            await packaged.stream.close()
+        self._locks.pop(room_id, None)
 
     async def close(self) -> None:
         for room_id in list(self.rooms):

@@ -16,21 +16,42 @@ from pathlib import Path
 import av
 import numpy as np
 
-from recorder.index import Marker, RecordingIndex, TrackEntry
+from recorder import broadcast
+from recorder.hls_file import JoinedFile, joined
+from recorder.index import LESSON_NAME, Marker, RecordingIndex, TrackEntry
 from recorder.layout import CompositeSettings, Rect, corner, fit, stage_boxes
 
 RATE = 48000
 AAC_FRAME = 1024
-MP4_NAME = "lesson.mp4"
+MP4_NAME = LESSON_NAME
 DEFAULT_SETTINGS = CompositeSettings()
 HOLD_SECONDS = 0.5  # a video keeps its last picture this long after its last frame
+
+
+Source = Path | JoinedFile
+
+
+def source_of(directory: Path, index: RecordingIndex, entry: TrackEntry) -> Source:
+    """A track's file, or for one the broadcast stored, its HLS segments joined (the node's local copies)."""
+    if entry.origin == "file":
+        return directory / entry.file
+    whole = joined(index, entry.file)
+    if whole is None:
+        raise ValueError(f"{entry.file} is not in the recording's HLS part")
+    note = broadcast.load(directory)
+    root = note.local_root if note is not None and note.local_root else directory.parent.parent
+    return JoinedFile(root, whole)
+
+
+def _open(source: Source) -> av.container.InputContainer:
+    return av.open(str(source) if isinstance(source, Path) else source)
 
 
 class VideoReader:
     """Decodes one track forward in time and answers 'which picture shows at lesson time t'."""
 
-    def __init__(self, path: Path, entry: TrackEntry) -> None:
-        self.container = av.open(str(path))
+    def __init__(self, path: Source, entry: TrackEntry) -> None:
+        self.container = _open(path)
         stream = self.container.streams.video[0]
         stream.thread_type = "SLICE"
         stream.codec_context.thread_count = 1
@@ -77,8 +98,8 @@ class VideoReader:
 class AudioReader:
     """Decodes one track to 48 kHz stereo float and serves it by lesson sample position (zeros outside)."""
 
-    def __init__(self, path: Path, entry: TrackEntry) -> None:
-        self.container = av.open(str(path))
+    def __init__(self, path: Source, entry: TrackEntry) -> None:
+        self.container = _open(path)
         self._frames = self.container.decode(self.container.streams.audio[0])
         self._resampler = av.AudioResampler(format="fltp", layout="stereo", rate=RATE)
         self.offset = round(entry.start_offset * RATE)
@@ -240,12 +261,12 @@ def compose(
     mics = [t for t in index.tracks if t.kind == "audio"]
 
     def slot(entries: list[TrackEntry]) -> _Slot:
-        return _Slot([VideoReader(directory / e.file, e) for e in entries])
+        return _Slot([VideoReader(source_of(directory, index, e), e) for e in entries])
 
     teacher_slot = slot(cameras.pop(teacher.participant_id)) if teacher else None
     screen_slots = [slot([s]) for s in screens]
     classroom_slots = {pid: slot(entries) for pid, entries in cameras.items() if pid in stage}
-    audio = [AudioReader(directory / m.file, m) for m in mics]
+    audio = [AudioReader(source_of(directory, index, m), m) for m in mics]
     teacher_id = teacher.participant_id if teacher else None
     for reader, mic in zip(audio, mics, strict=True):
         if (

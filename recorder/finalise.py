@@ -16,6 +16,7 @@ from pathlib import Path
 
 import av
 
+from recorder import broadcast
 from recorder.codecs import container_for
 from recorder.index import RecordingIndex, TrackEntry, load_index, save_index
 from recorder.journal import Journal, TrackMeta, is_recording_dir, read_status
@@ -98,6 +99,8 @@ def finalise(directory: Path) -> RecordingIndex:
     if meta.status != "finalising":
         journal.set_status("finalising")
     entries: list[TrackEntry] = []
+    note = broadcast.load(directory, meta.started_at)  # the teacher's camera and mic as the broadcast stored them
+    lead = max(0.0, -note.offset) if note is not None else 0.0
     for track, track_dir in journal.tracks():
         segments = _segments(track_dir)
         if not segments or track.start_offset is None:
@@ -117,15 +120,17 @@ def finalise(directory: Path) -> RecordingIndex:
                 source=track.source,
                 codec=track.codec,
                 file=name,
-                start_offset=track.start_offset,
+                start_offset=round(track.start_offset + lead, 3),
                 duration=round(result.duration, 3),
                 frames=result.frames,
                 width=track.width,
                 height=track.height,
             )
         )
+    hls, from_hls = note.part(lead) if note is not None else (None, [])
+    entries = from_hls + entries
     media_end = max((e.start_offset + e.duration for e in entries), default=0.0)
-    heartbeat = journal.last_heartbeat() or 0.0
+    heartbeat = (journal.last_heartbeat() or 0.0) + lead
     duration = max(media_end, heartbeat) if not recovered else media_end
     lost = max(0.0, heartbeat - media_end) if recovered else 0.0
     index = RecordingIndex(
@@ -138,7 +143,11 @@ def finalise(directory: Path) -> RecordingIndex:
         recovered=recovered,
         lost_seconds=round(lost, 3),
         tracks=entries,
-        markers=sorted((m for m in journal.markers() if m.t <= duration + 1), key=lambda m: m.t),
+        markers=sorted(
+            (m.model_copy(update={"t": round(m.t + lead, 3)}) for m in journal.markers() if m.t + lead <= duration + 1),
+            key=lambda m: m.t,
+        ),
+        hls=hls,
     )
     save_index(directory, index)
     journal.set_status("finalised")

@@ -55,6 +55,10 @@ class Vocabulary:
     volume_nodes: dict[str, frozenset[int]]
 
 
+_KEY = select(  # built once: it runs with every search
+    select(func.count(KnowledgePoint.id)).scalar_subquery(), select(func.max(KnowledgePoint.id)).scalar_subquery(),
+    select(func.count(TextbookNode.id)).scalar_subquery(), select(func.max(TextbookNode.id)).scalar_subquery(),
+)
 _VOCABULARY: weakref.WeakKeyDictionary[Any, Vocabulary] = weakref.WeakKeyDictionary()
 FRESH_SECONDS = 60.0  # a knowledge or textbook import shows in search within this (and at once on another count)
 
@@ -62,10 +66,7 @@ FRESH_SECONDS = 60.0  # a knowledge or textbook import shows in search within th
 async def vocabulary(session: AsyncSession) -> Vocabulary:
     """The cached vocabulary, reloaded when the tables' row count or highest id changed, or it got old."""
     engine = session.get_bind()
-    key_row = (await session.execute(select(
-        select(func.count(KnowledgePoint.id)).scalar_subquery(), select(func.max(KnowledgePoint.id)).scalar_subquery(),
-        select(func.count(TextbookNode.id)).scalar_subquery(), select(func.max(TextbookNode.id)).scalar_subquery(),
-    ))).one()  # fmt: skip
+    key_row = (await session.execute(_KEY)).one()
     key = tuple(int(x or 0) for x in key_row)
     found = _VOCABULARY.get(engine)
     if found is not None and found.key == key and time.monotonic() - found.loaded < FRESH_SECONDS:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from recorder.composite import MP4_NAME, CompositeSettings
-from recorder.index import INDEX_NAME
+from recorder.index import INDEX_NAME, load_index
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parent.parent
@@ -92,7 +92,7 @@ class CompositeQueue:
         return [
             self.submit(d)
             for d in sorted(root.iterdir())
-            if (d / INDEX_NAME).is_file() and not (d / MP4_NAME).is_file()
+            if (d / INDEX_NAME).is_file() and not (d / MP4_NAME).is_file() and _needs_composite(d)
         ]
 
     def status(self, recording_id: str) -> CompositeJob | None:
@@ -163,3 +163,11 @@ class CompositeQueue:
             if child.returncode is None:
                 child.kill()
                 await child.wait()
+
+
+def _needs_composite(directory: Path) -> bool:
+    """False for a recording that is the broadcast alone (its HLS segments serve as the lesson MP4)."""
+    try:
+        return not load_index(directory).lesson_is_hls
+    except (OSError, ValueError):
+        return True  # the composite job reports what is wrong with it

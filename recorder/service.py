@@ -7,6 +7,8 @@ or inside the room's SFU worker, so no media crosses a process. The service driv
 calls (add a track, end it, stop), writes the markers itself and finalises; it imports neither `rooms` nor
 `media.service`.
 Joining the room as the visible "录制中" participant is left to `RoomSeat`, which the web layer provides.
+Tracks the room's HLS broadcast stores as sent (an H.264 teacher's camera and mic) are not written here:
+the recording takes them from the broadcast's segments (`recorder.broadcast`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from core.bus import Bus, Subscription
 from core.contracts import FrameSource, TapHandle, TapHost
 from core.errors import SankeError
 from media.taps import open_local_tap
+from recorder import broadcast
 from recorder.archive import Archive
+from recorder.broadcast import Broadcasts
 from recorder.finalise import finalise, recover
 from recorder.index import Marker, MarkerType, RecordingIndex
 from recorder.journal import Journal
@@ -81,6 +85,7 @@ class _Live:
     stage: set[str] = field(default_factory=set)
     tracks: set[str] = field(default_factory=set)  # the tracks the tap records now
     screens: set[str] = field(default_factory=set)
+    carried: dict[str, TrackInfo] = field(default_factory=dict)  # tracks left to the HLS broadcast
 
 
 class RecorderService:
@@ -105,6 +110,7 @@ class RecorderService:
         self._beginning: set[str] = set()
         self._watching: dict[str, asyncio.Task] = {}
         self.finished: list[RecordingIndex] = []
+        self.broadcasts: Broadcasts | None = None  # the node's HLS packager, when it has one
 
     async def start(self) -> list[RecordingIndex]:
         """Finalise what a previous process left unfinished (a crash), then hand those on."""
@@ -285,6 +291,15 @@ class RecorderService:
             participant_name=str(who.get("name", "")),
             participant_role=str(who.get("role", "")),
         )
+        if self.broadcasts is not None and self.broadcasts.carries(live.room_id, track_id):
+            live.carried[track_id] = info  # the broadcast stores it as sent: no second copy here
+            prefix = self.broadcasts.prefix(live.room_id)
+            if info.kind == "video" and prefix:
+                root = self.archive.local_root if self.archive is not None else None
+                await asyncio.to_thread(broadcast.note_pending, live.recording.directory, prefix, info, root)
+            for other in [t for t in live.tracks if self.broadcasts.carries(live.room_id, t)]:
+                await self._remove_track(live, other, at)  # the mic came first; the broadcast has it now
+            return
         live.tracks.add(track_id)
         try:
             await live.recording.tap.call("add_track", asdict(info))
@@ -324,9 +339,28 @@ class RecorderService:
                 await self.seat.release(room_id)
             except Exception:
                 log.exception("recorder could not leave %s", room_id)
+        await self._take_broadcast(live)
         index = await asyncio.to_thread(finalise, recording.directory)
         await self._finished(index, recording.directory)
         return index
+
+    async def _take_broadcast(self, live: _Live) -> None:
+        """Note the broadcast's segments in the recording, when it left the teacher's camera to them."""
+        cameras = [i for i in live.carried.values() if i.kind == "video"]
+        if self.broadcasts is None or not cameras:
+            return
+        try:
+            stored = await self.broadcasts.finish(live.room_id)
+        except Exception:
+            log.exception("recorder: the broadcast of %s could not be described", live.room_id)
+            return
+        if stored is None:
+            log.warning("recorder: the broadcast of %s stored nothing; its camera is not recorded", live.room_id)
+            return
+        local_root = self.archive.local_root if self.archive is not None else None
+        await asyncio.to_thread(
+            broadcast.save, live.recording.directory, stored, live.recording.started, cameras[0], local_root
+        )
 
     async def _finished(self, index: RecordingIndex, directory: Path) -> None:
         self.finished.append(index)

@@ -23,7 +23,7 @@ from core.db import Database
 from core.directory import Classroom, School, User
 from core.settings import Settings
 from core.spool import Spool
-from core.storage import open_storage
+from core.storage_url import open_storage
 from core.tokens import Claims
 from recorder.archive import Archive
 from recorder.filing import TaughtSections, file_taught
@@ -147,7 +147,7 @@ async def running(
                 audit(s, RECORDER_IDENTITY, "library.record", f"resource:{resource.id}", title=resource.title,
                       recording=index.recording_id, recovered=index.recovered, lost_seconds=index.lost_seconds)  # fmt: skip
                 await s.commit()
-            if index.tracks:
+            if index.tracks and not index.lesson_is_hls:  # the broadcast alone: its segments are the MP4
                 holder[0].composites.submit(directory)
 
         async def composited(job: CompositeJob) -> None:

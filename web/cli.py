@@ -81,7 +81,8 @@ def serve(args: argparse.Namespace) -> int:
     from web.app import create_app
 
     settings = _settings(args)
-    from core.storage import StorageError, open_storage
+    from core.storage import StorageError
+    from core.storage_url import open_storage
     from core.turn import TurnError, check_turn_url
 
     try:

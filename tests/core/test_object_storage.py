@@ -18,7 +18,8 @@ import aiohttp
 import pytest
 
 from core.spool import Spool
-from core.storage import LocalStorage, StorageError, open_storage
+from core.storage import LocalStorage, StorageError
+from core.storage_url import open_storage
 from tests.s3server import S3
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,7 +120,7 @@ CRASHING = textwrap.dedent("""
     import asyncio, sys, time
     from pathlib import Path
     from core.spool import Spool
-    from core.storage import open_storage
+    from core.storage_url import open_storage
     async def main():
         spool = Spool(open_storage(sys.argv[1], Path(sys.argv[2])), Path(sys.argv[2]) / "spool")
         spool.start()
@@ -155,3 +156,13 @@ async def test_the_spool_survives_sigkill_and_the_next_process_uploads_it(s3: S3
     objects = s3.objects()
     assert sorted(objects) == [f"recordings/crash/seg-{n}.webm" for n in range(4)]
     assert all(objects[f"recordings/crash/seg-{n}.webm"] == bytes([n]) * 40_000 for n in range(4))
+
+
+def test_the_storage_interface_does_not_import_its_s3_implementation():
+    """core.s3 builds on core.storage; choosing one by URL lives in core.storage_url, so no circle (not even a
+    lazy import) joins the two."""
+    from tests.core.test_layering import _graph
+
+    graph = _graph()
+    assert "core.storage" in graph["core.s3"] and not any(m.startswith("core.s3") for m in graph["core.storage"])
+    assert {"core.s3", "core.storage"} <= graph["core.storage_url"]

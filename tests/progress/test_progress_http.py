@@ -14,7 +14,7 @@ from core.directory import User
 from recorder.models import Resource, TextbookNode
 from recorder.resources import LessonFacts, create_from_recording, knowledge_of
 from tests.conftest import PASSWORD, login
-from web.api.progress_lesson import ProgressTaught
+from web.api.progress_sections import ProgressTaught
 from web.keys import DB
 from web.passwords import hash_password
 

@@ -5,6 +5,7 @@ picks the other 册 of the edition and the plan is laid afresh from its sections
 from __future__ import annotations
 
 import json
+import re
 
 from tests.conftest import CHROMIUM_ARGS, PASSWORD, login, require_chromium
 from tests.web.conftest import ARTIFACTS
@@ -74,6 +75,22 @@ async def test_console_section_and_plan_editor(progress_county):
                 assert str(chosen["volume_node_id"]) == lower and "下册" in chosen["volume"]
                 assert chosen["items"][0]["chapter"] == "Unit 1 My school"
                 assert {c["node_id"] for c in chosen["catalogue"]} == {i["node_id"] for i in chosen["items"]}
+
+                english = await browser.new_page(locale="en-US")  # the same pages in English: no 年级/册 left
+                english.on("pageerror", lambda e: errors.append(str(e)))
+                await _browser_login(english, url, "coord")
+                await english.goto(f"{url}/progress?lang=en")
+                card = english.locator(f"#plans .card[data-plan='{plan_id}']")
+                await card.locator(".verdict").wait_for()
+                title, meta = await card.locator(".card-title").inner_text(), await card.locator(".meta").nth(0).inner_text()
+                assert re.search(r" · Grade \d+ English$", title), title
+                assert "Volume 2" in meta and not re.search("[年级册]", title + meta), meta
+                await english.goto(f"{url}/progress?plan={plan_id}")
+                await english.wait_for_selector("#items tr")
+                head = await english.locator(".pagehead").first.inner_text()
+                assert "Grade" in head and "Volume 2" in head and not re.search("[年级册]", head), head
+                assert "Volume 2" in await english.locator("#f-volume option:checked").inner_text()
+                assert await english.evaluate("window.sankeI18n.MISSING.size") == 0
                 assert errors == []
             finally:
                 await browser.close()

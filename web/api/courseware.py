@@ -33,7 +33,8 @@ from recorder.filing import section_points
 from recorder.models import Resource
 from recorder.resources import resource_json
 from recorder.review import Actor
-from web.api.library import actor_of, ensure_curriculum
+from web.api.curriculum import ensure_curriculum
+from web.api.library_request import actor_of
 from web.auth import require_role
 from web.errors import ApiError, upload_refused
 from web.keys import DB, STORAGE

@@ -23,9 +23,10 @@ from pydantic import BaseModel, Field
 
 from core.storage import Storage
 from core.tokens import TokenError
-from media.hls_live import HlsService, KeyframeSource, RoomTrack
+from media.hls_live import HlsService, RoomTrack
 from rooms.roles import RoomKind
 from rooms.room import Room
+from web.api.library import LIBRARY
 from web.auth import require_role
 from web.errors import ApiError, parse_body
 from web.hls_links import HlsLinks
@@ -152,11 +153,19 @@ def room_tracks(room: Room) -> list[RoomTrack]:
 async def _hls(app: web.Application) -> AsyncIterator[None]:
     """The packager follows every broadcast room on this node (rooms observer), for the app's lifetime."""
     media = app[MEDIA]
-    keyframes = media if isinstance(media, KeyframeSource) else None
     settings = app[SETTINGS]
-    service = HlsService(media, keyframes, app.get(STORAGE), settings.hls_segment_seconds,
-                         spool=app.get(SPOOL), local_root=settings.media_dir)  # fmt: skip
+    rooms = app[ROOMS]
+
+    def tracks_of(room_id: str) -> list[RoomTrack] | None:
+        room = rooms.get(room_id)
+        return room_tracks(room) if room is not None and room.kind.value in HLS_KINDS else None
+
+    service = HlsService(media, app.get(STORAGE), settings.hls_segment_seconds,
+                         spool=app.get(SPOOL), local_root=settings.media_dir, tracks_of=tracks_of)  # fmt: skip
     app[HLS] = service
+    library = app.get(LIBRARY)
+    if library is not None:  # an H.264 teacher's recording is taken from these segments (recorder.broadcast)
+        library.recorder.broadcasts = service
 
     async def observe(room: Room) -> None:
         if room.kind.value not in HLS_KINDS:
@@ -166,7 +175,7 @@ async def _hls(app: web.Application) -> AsyncIterator[None]:
         except Exception:  # the packager must never break the room it follows
             log.exception("hls: following room %s failed", room.id)
 
-    app[ROOMS].add_observer(observe)
+    rooms.add_observer(observe)
     try:
         yield
     finally:

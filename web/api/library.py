@@ -7,32 +7,30 @@ resource with the lesson's facts (room, host, school, classrooms, timetable entr
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core.audit import audit
-from core.db import Database
 from core.storage import StorageError
-from recorder import catalogue, knowledge, wiring
+from recorder import wiring
 from recorder.access import can_download, can_edit, can_view
 from recorder.archive import Archive
 from recorder.composite import MP4_NAME
 from recorder.index import RecordingIndex
-from recorder.models import KnowledgeFramework, KnowledgePoint, Resource, ReviewStep, TextbookNode
+from recorder.models import KnowledgePoint, Resource, ReviewStep, TextbookNode
 from recorder.related import related
 from recorder.resources import LessonFacts, ResourceError, resource_json, set_catalogue
-from recorder.review import ANONYMOUS, SCOPES, Actor, ReviewError, allowed_actions, apply_review, step_json
+from recorder.review import SCOPES, Actor, ReviewError, allowed_actions, apply_review, step_json
 from recorder.search import Query, search
-from web.api.progress_lesson import ProgressTaught
-from web.auth import current_user
+from web.api.curriculum import LIBRARY, ensure_curriculum
+from web.api.library_request import actor_of, query_date, query_int
+from web.api.progress_sections import ProgressTaught
 from web.errors import ApiError, api_error, parse_body
 from web.keys import BUS, DB, MEDIA, ROOMS, SETTINGS, SPOOL, STORAGE
 from web.limits import SeenOnce
@@ -41,36 +39,6 @@ from web.openapi import route
 PLAYABLE = {".webm": "video/webm", ".mkv": "video/x-matroska", ".mp4": "video/mp4"}
 
 
-async def ensure_curriculum(app: web.Application) -> None:
-    """Import the shipped sample curriculum into an empty library, once, when the library is first used
-    (not at start, so servers that never open the library do not pay for it). The import builds thousands
-    of rows (about 200 ms of CPU): it runs in a thread on its own loop and engine, so the event loop that
-    answers everyone else keeps answering meanwhile."""
-    library = app[LIBRARY]
-    if library.curriculum_ready:
-        return
-    async with library.curriculum_lock:
-        if library.curriculum_ready:
-            return
-        await asyncio.to_thread(asyncio.run, _import_curriculum(app[DB].url))
-        library.curriculum_ready = True
-
-
-async def _import_curriculum(db_url: str) -> None:
-    """The import itself, on the worker thread's loop with an engine of its own (engines are per loop)."""
-    db = Database(db_url)
-    try:
-        async with db.session() as s:
-            if not (await s.execute(select(func.count()).select_from(TextbookNode))).scalar_one():
-                await catalogue.import_sample_textbooks(s)
-            if not (await s.execute(select(func.count()).select_from(KnowledgeFramework))).scalar_one():
-                await knowledge.import_samples(s)
-            await s.commit()
-    finally:
-        await db.close()
-
-
-LIBRARY = web.AppKey("library", wiring.Library)
 
 
 # -- wiring --------------------------------------------------------------------------------------------
@@ -88,36 +56,6 @@ async def _library(app: web.Application) -> AsyncIterator[None]:
 
 
 # -- helpers -------------------------------------------------------------------------------------------
-
-
-async def actor_of(request: web.Request, *, required: bool = False) -> Actor:
-    try:
-        user = await current_user(request)
-    except ApiError:
-        if required:
-            raise
-        return ANONYMOUS
-    return Actor(user.id, user.username, user.role, user.school_id)
-
-
-def _int(request: web.Request, name: str) -> int | None:
-    raw = request.query.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_field", f"{name} must be a whole number", name) from None
-
-
-def _date(request: web.Request, name: str) -> date | None:
-    raw = request.query.get(name)
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_field", f"{name} must be a date like 2026-09-01", name) from None
 
 
 async def _resource(request: web.Request, s: Any, actor: Actor) -> Resource:
@@ -160,16 +98,16 @@ async def list_resources(request: web.Request) -> web.Response:
     q = Query(
         text=request.query.get("q", "")[:200],
         subject=request.query.get("subject") or None,
-        grade=_int(request, "grade"),
-        school_id=_int(request, "school_id"),
-        teacher_user_id=_int(request, "teacher_id"),
-        knowledge_point_id=_int(request, "kp"),
-        textbook_node_id=_int(request, "node"),
-        date_from=_date(request, "from"),
-        date_to=_date(request, "to"),
+        grade=query_int(request, "grade"),
+        school_id=query_int(request, "school_id"),
+        teacher_user_id=query_int(request, "teacher_id"),
+        knowledge_point_id=query_int(request, "kp"),
+        textbook_node_id=query_int(request, "node"),
+        date_from=query_date(request, "from"),
+        date_to=query_date(request, "to"),
         status=request.query.get("status") or None,
-        limit=_int(request, "limit") or 20,
-        offset=_int(request, "offset") or 0,
+        limit=query_int(request, "limit") or 20,
+        offset=query_int(request, "offset") or 0,
     )
     async with request.app[DB].session() as s:
         result = await search(s, q, actor)
@@ -306,9 +244,22 @@ async def _file(request: web.Request, *, download: bool) -> web.StreamResponse:
         url = await archive.url(rid, name)
         if url is not None:
             raise web.HTTPFound(url, headers={"Cache-Control": "private, no-store"})
-    response = web.StreamResponse(headers=headers | {"Content-Length": str(size)})
+    start, end, status = 0, size, 200
+    if await archive.joined(rid, name) is not None:  # the broadcast's segments, joined: seekable by range
+        headers["Accept-Ranges"] = "bytes"
+        try:
+            asked = request.http_range
+        except ValueError:  # a malformed Range header: the whole file, as if none was sent
+            asked = slice(None, None)
+        if asked.start is not None or asked.stop is not None:
+            start, end, _ = asked.indices(size)
+            if start >= end:
+                raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    response = web.StreamResponse(status=status, headers=headers | {"Content-Length": str(end - start)})
     await response.prepare(request)
-    async for chunk in archive.stream(rid, name):  # the download keeps its name and its audit line
+    async for chunk in archive.stream(rid, name, start, end):  # the download keeps its name and its audit line
         await response.write(chunk)
     await response.write_eof()
     return response

@@ -10,7 +10,8 @@ from core.audit import audit
 from core.uploads import UploadRefused, parse_in_worker
 from recorder import catalogue, knowledge
 from recorder.models import KnowledgeFramework
-from web.api.library import LIBRARY, _int, actor_of, ensure_curriculum
+from web.api.curriculum import LIBRARY, ensure_curriculum
+from web.api.library_request import actor_of, query_int
 from web.errors import ApiError, upload_refused
 from web.keys import DB
 from web.openapi import route
@@ -18,7 +19,7 @@ from web.openapi import route
 
 async def textbooks(request: web.Request) -> web.Response:
     await ensure_curriculum(request.app)
-    parent = _int(request, "parent")
+    parent = query_int(request, "parent")
     async with request.app[DB].session() as s:
         nodes = await catalogue.children(s, parent)
         trail = await catalogue.lineage(s, parent) if parent else []

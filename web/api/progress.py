@@ -4,7 +4,6 @@ correction. The logic is in `scheduler.progress*`; the catalogue comes from the 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 from aiohttp import web
@@ -15,14 +14,15 @@ from core.audit import audit
 from core.db import utcnow
 from core.directory import User
 from core.uploads import UploadRefused, parse_in_worker
-from recorder.catalogue import volume_by_id, volume_sections, volumes
+from recorder.catalogue import volume_by_id, volumes
 from scheduler import progress_io, progress_store
 from scheduler.calendar import TZ
 from scheduler.county import subject_label
 from scheduler.progress import PlanItem, Section, default_plan, status, teaching_weeks, walk
 from scheduler.progress_models import ProgressPlan
 from scheduler.store import links
-from web.api.library import ensure_curriculum
+from web.api.curriculum import ensure_curriculum
+from web.api.progress_sections import library_sections, plan_sections, section_json
 from web.auth import current_user
 from web.errors import ApiError, parse_body, upload_refused
 from web.keys import DB
@@ -31,27 +31,6 @@ from web.uploads import read_upload_body
 
 MIME = {"csv": "text/csv; charset=utf-8", "json": "application/json",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}  # fmt: skip
-
-
-def library_sections(s: AsyncSession) -> progress_store.SectionSource:
-    """The catalogue's sections of the 册 a term teaches (autumn term → 上册, spring term → 下册)."""
-
-    async def source(grade: int, subject: str, term_start: dt.date) -> tuple[str, int | None, list[Section]]:
-        volume = "上册" if term_start.month >= 8 or term_start.month == 1 else "下册"
-        label, vid, rows = await volume_sections(s, grade, subject_label(subject), volume)
-        return label, vid, [Section(n, ch, sec, tuple(kps)) for n, ch, sec, kps in rows]
-
-    return source
-
-
-async def plan_sections(s: AsyncSession, plan: ProgressPlan) -> list[Section]:
-    """The sections of the plan's chosen 册 (the volume picker), or of the term's when none was chosen."""
-    if plan.volume_node_id is not None:
-        _, vid, rows = await volume_by_id(s, plan.volume_node_id)
-        if vid is not None:
-            return [Section(n, ch, sec, tuple(kps)) for n, ch, sec, kps in rows]
-    _, _, found = await library_sections(s)(plan.grade, plan.subject, plan.term_start)
-    return found
 
 
 async def _context(s: AsyncSession) -> progress_store.Context:
@@ -75,14 +54,6 @@ async def _plan(request: web.Request, s: AsyncSession) -> ProgressPlan:
     return plan
 
 
-def _section_json(item: PlanItem | None) -> dict | None:
-    if item is None:
-        return None
-    sec = item.section
-    return {"node_id": sec.node_id, "chapter": sec.chapter, "section": sec.section,
-            "knowledge": list(sec.knowledge), "label": f"{sec.chapter} {sec.section}".strip()}  # fmt: skip
-
-
 async def _summary(s: AsyncSession, ctx: progress_store.Context, plan: ProgressPlan, *, detail: bool) -> dict:
     items = progress_store.plan_items(await progress_store.items_of(s, plan.id))
     facts = await progress_store.lesson_facts(s, ctx, plan, utcnow())
@@ -100,13 +71,13 @@ async def _summary(s: AsyncSession, ctx: progress_store.Context, plan: ProgressP
     if detail:
         by_node = {i.section.node_id: i for i in items}
         w = walk(items, facts)
-        out["items"] = [{**(_section_json(i) or {}), "lessons": i.lessons, "week": i.week} for i in items]
+        out["items"] = [{**(section_json(i) or {}), "lessons": i.lessons, "week": i.week} for i in items]
         out["lessons"] = [
             {"ref": a.ref, "date": a.date.isoformat(), "state": a.state,
-             "section": _section_json(by_node.get(a.node_id) if a.node_id is not None else None)}
+             "section": section_json(by_node.get(a.node_id) if a.node_id is not None else None)}
             for a in w.lessons
         ]  # fmt: skip
-        out["current"] = _section_json(items[w.current]) if w.current is not None else None
+        out["current"] = section_json(items[w.current]) if w.current is not None else None
         out["weeks"] = teaching_weeks(ctx.county.term)
     return out
 
@@ -136,7 +107,7 @@ async def get_plan(request: web.Request) -> web.Response:
             raise ApiError(404, "not_found", "no such progress plan", "id")
         out = await _summary(s, await _context(s), plan, detail=True)
         sections = await plan_sections(s, plan)
-        out["catalogue"] = [_section_json(PlanItem(sec, 0, 0)) for sec in sections]
+        out["catalogue"] = [section_json(PlanItem(sec, 0, 0)) for sec in sections]
         out["volume_node_id"] = plan.volume_node_id
         out["volumes"] = [{"id": vid, "label": label}
                           for vid, label in await volumes(s, plan.grade, subject_label(plan.subject))]
@@ -208,7 +179,7 @@ async def put_volume(request: web.Request) -> web.Response:
         audit(s, user.username, "progress.volume", f"plan:{plan.id}", volume=label)
         await s.commit()
         out = await _summary(s, ctx, plan, detail=True)
-        out["catalogue"] = [_section_json(PlanItem(sec, 0, 0)) for sec in sections]
+        out["catalogue"] = [section_json(PlanItem(sec, 0, 0)) for sec in sections]
         out["volume_node_id"], out["volumes"] = vid, [{"id": k, "label": v} for k, v in allowed.items()]
         out["can_edit"] = True
     return web.json_response({"plan": out})

@@ -1,84 +1,31 @@
-"""The lesson's section (本节) for the teacher console and its one-click correction, and the same answer
-for the recorder (`recorder.filing.TaughtSections`), so a lesson's recording files itself."""
+"""The lesson's section (本节) for the teacher console and its one-click correction (which re-files the
+lesson's recording); the answer itself is `web.api.progress_sections`, shared with the recorder."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from aiohttp import web
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
-from core.db import Database, utcnow
-from recorder.filing import Taught, refile_room
+from recorder.filing import refile_room
 from rooms.records import RoomRecord
 from scheduler import progress_store
-from scheduler.progress import Assigned, PlanItem, walk
-from scheduler.progress_models import ProgressPlan
+from web.api.progress_sections import LessonSection, ProgressTaught, lesson_section, section_json
 from web.auth import current_user
 from web.errors import ApiError, parse_body
 from web.keys import DB
 from web.openapi import route
 
 
-@dataclass(slots=True)
-class LessonSection:
-    plan: ProgressPlan
-    lesson: Assigned
-    items: list[PlanItem]
-
-    def item(self, node_id: int | None) -> PlanItem | None:
-        return next((i for i in self.items if i.section.node_id == node_id), None)
-
-
-async def lesson_section(s: AsyncSession, room_id: str) -> LessonSection | None:
-    """The plan and the walked lesson of a timetabled room; None for a room outside any plan."""
-    from web.api.progress import library_sections
-
-    room = await s.get(RoomRecord, room_id)
-    if room is None or not room.timetable_ref:
-        return None
-    ctx = await progress_store.context(s)
-    if ctx is None:
-        return None
-    group = progress_store.plan_for_ref(ctx, room.timetable_ref)
-    if group is None:
-        return None
-    plan = await progress_store.ensure_plan(s, ctx, group, library_sections(s))
-    items = progress_store.plan_items(await progress_store.items_of(s, plan.id))
-    facts = await progress_store.lesson_facts(s, ctx, plan, utcnow())
-    lesson = next((a for a in walk(items, facts).lessons if a.ref == room.timetable_ref), None)
-    return LessonSection(plan, lesson, items) if lesson is not None else None
-
-
-class ProgressTaught:
-    """`TaughtSections` from the teaching progress: what the room's lesson taught (planned or corrected)."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def taught(self, room_id: str) -> Taught | None:
-        async with self.db.session() as s:
-            found = await lesson_section(s, room_id)
-            await s.commit()  # a plan made on first use is kept
-        if found is None or found.lesson.node_id is None:
-            return None
-        item = found.item(found.lesson.node_id)
-        return Taught(found.lesson.node_id, item.section.chapter, item.section.section) if item else None
-
-
 def _json(found: LessonSection | None) -> dict:
     if found is None:
         return {"section": None}
-    from web.api.progress import _section_json
-
     current = found.item(found.lesson.node_id)
     return {
         "plan_id": found.plan.id, "ref": found.lesson.ref, "state": found.lesson.state,
-        "section": _section_json(current),
-        "planned": _section_json(found.item(found.lesson.planned_node)),
-        "choices": [_section_json(i) for i in found.items],
+        "section": section_json(current),
+        "planned": section_json(found.item(found.lesson.planned_node)),
+        "choices": [section_json(i) for i in found.items],
     }  # fmt: skip
 
 

@@ -20,8 +20,9 @@ from recorder.review import Actor
 from rooms.records import RoomMember, RoomRecord
 from scheduler.facts import classroom_by_code
 from scheduler.progress_makeup import missed_lessons
-from web.api.library import actor_of, ensure_curriculum
-from web.api.progress_lesson import lesson_section
+from web.api.curriculum import ensure_curriculum
+from web.api.library_request import actor_of
+from web.api.progress_sections import lesson_section
 from web.errors import ApiError
 from web.keys import DB
 from web.limits import CODE_LIMIT

@@ -2,7 +2,7 @@
 // plan's editor (the edition and 册 it teaches, reorder, lesson counts, weeks; the textbook's sections beside it;
 // CSV/XLSX/JSON files).
 import { api, requireUser } from './api.js';
-import { t } from '../i18n.js';
+import { lang, t } from '../i18n.js';
 import { button, emptyState, field, pageHead } from './components.js';
 import { el } from './dom.js';
 import { subjectName } from './subjects.js';
@@ -12,26 +12,44 @@ import { confirmDialog, errorText, params, runPage, toast, topBar } from './ui.j
 function volumePicker(main, id, plan) {
   const choice = field({
     label: t('prog.volume'), name: 'volume', type: 'select', value: plan.volume_node_id ?? '',
-    options: [...(plan.volume_node_id == null ? [{ value: '', label: plan.volume || t('prog.volume.none') }] : []),
-      ...plan.volumes.map((v) => ({ value: v.id, label: v.label }))],
+    options: [...(plan.volume_node_id == null ? [{ value: '', label: volumeName(plan.volume) || t('prog.volume.none') }] : []),
+      ...plan.volumes.map((v) => ({ value: v.id, label: volumeName(v.label) }))],
     hint: t('prog.volume.hint'), attrs: { disabled: plan.can_edit ? null : true },
   });
   choice.input.addEventListener('change', async () => {
     const picked = plan.volumes.find((v) => String(v.id) === choice.input.value);
     if (!picked) return;
-    if (!(await confirmDialog(t('prog.volume.confirm', { label: picked.label }), t('prog.volume.yes'), t('common.cancel')))) {
+    if (!(await confirmDialog(t('prog.volume.confirm', { label: volumeName(picked.label) }), t('prog.volume.yes'), t('common.cancel')))) {
       choice.input.value = plan.volume_node_id ?? '';
       return;
     }
     try {
       await api(`/api/progress/plans/${id}/volume`, { method: 'PUT', body: { volume_node_id: picked.id } });
-      toast(t('prog.volume.done', { label: picked.label }), 'ok');
+      toast(t('prog.volume.done', { label: volumeName(picked.label) }), 'ok');
       await editor(main, id);
     } catch (e) {
       choice.setError(errorText(e));
     }
   });
   return el('section', { class: 'card', id: 'volume-card' }, choice.wrap);
+}
+
+const GRADES = { 一: 1, 二: 2, 三: 3, 四: 4, 五: 5, 六: 6, 七: 7, 八: 8, 九: 9, 高一: 10, 高二: 11, 高三: 12 };
+const EDITIONS = { 人教版: 'prog.edition.pep', '人教版（PEP，三年级起点）': 'prog.edition.pep3' };
+const VOLUMES = { 上册: 'prog.vol.1', 下册: 'prog.vol.2' };
+
+/** A teaching group's title (王老师 · 四年级英语) in the page's language. */
+function groupTitle(p) {
+  return t('prog.group', { teacher: p.teacher.name, grade: p.grade, subject: subjectName(p.subject_name) });
+}
+
+/** A 册's label from the catalogue ("人教版 四年级英语 上册") in the page's language; a label of another
+ * form (a county's own catalogue) shows as it is. */
+function volumeName(label) {
+  const m = /^(\S+) (?:(高[一二三])|([一二三四五六七八九])年级)(\S+) (上册|下册)$/.exec(label || '');
+  if (!m || lang() === 'zh-CN') return label || '';
+  const edition = EDITIONS[m[1]] ? t(EDITIONS[m[1]]) : m[1];
+  return t('prog.volumeName', { edition, grade: GRADES[m[2] || m[3]], subject: subjectName(m[4]), volume: t(VOLUMES[m[5]]) });
 }
 
 function verdict(st) {
@@ -41,8 +59,8 @@ function verdict(st) {
 function overview(plans) {
   if (!plans.length) return emptyState({ title: t('prog.plans.none') });
   return el('div', { class: 'cards', id: 'plans' }, plans.map((p) => el('article', { class: 'card', dataset: { plan: p.id } },
-    el('h3', { class: 'card-title', text: `${p.teacher.name} · ${p.grade}年级${subjectName(p.subject_name)}` }),
-    el('p', { class: 'meta', text: p.volume }), verdict(p.status),
+    el('h3', { class: 'card-title', text: groupTitle(p) }),
+    el('p', { class: 'meta', text: volumeName(p.volume) }), verdict(p.status),
     el('p', { class: 'meta', text: t('prog.held', { planned: p.lessons_planned, held: p.lessons_held }) }),
     el('a', { class: 'btn', href: `/progress?plan=${p.id}`, text: t('prog.edit') }))));
 }
@@ -86,7 +104,7 @@ async function editor(main, id) {
   } });
   const links = ['csv', 'xlsx', 'json'].map((fmt) => el('a', { class: 'btn small', href: `/api/progress/plans/${id}/export?format=${fmt}`, text: t('prog.export', { fmt: fmt.toUpperCase() }) }));
   main.replaceChildren(el('div', { class: 'page' },
-    pageHead(`${plan.teacher.name} · ${plan.grade}年级${subjectName(plan.subject_name)}`, { sub: plan.volume, actions: [verdict(plan.status), ...links,
+    pageHead(groupTitle(plan), { sub: volumeName(plan.volume), actions: [verdict(plan.status), ...links,
       el('a', { class: 'btn small', href: `/api/progress/plans/${id}/template?format=csv`, text: t('prog.template') })] }),
     volumePicker(main, id, plan),
     el('div', { class: 'split' },
