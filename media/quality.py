@@ -56,7 +56,8 @@ class Policy:
     probe_timeout_s: float = 4.0  # a padding probe that has not answered by then counts as failed
     pace_ratio: float = 0.8  # pace at this × the line's estimate (below it: a standing queue drains)…
     drain_ratio: float = 0.5  # …and at this × for `settle_s` after a step down (the old layer's queue drains fast)
-    pace_floor: float = 2.0  # …but never below this × what the current cap needs (a wrong estimate must not starve it)
+    pace_floor: float = 2.0  # …and not below this × what the current cap needs (room for its keyframes), up to the line
+    pace_trust: float = 1.2  # an estimate below this × what the current cap needs is taken for a wrong one
 
 
 DEFAULT = Policy()
@@ -185,15 +186,19 @@ class QualityController:
     def pace_bps(self, now: float, needs: Needs, top: Cap = "high") -> float | None:
         """What the pacer may send (bits/s): None (unlimited) until the line has shown what it carries, then
         a margin below that (a standing queue in the network drains; faster just after a step down, when
-        the layer left has filled it) — but never below what the current cap needs with room for its
-        keyframes: an estimate taken on a loaded machine can be far off, and one too low would have the
-        pacer drop the layer the line does carry (the drops would then read as loss, and lower it further)."""
+        the layer left has filled it) but room for the current cap's keyframes, never above the line. An
+        estimate below what the current cap needs is taken for a wrong one (a loaded machine's can be far
+        off, and one too low would have the pacer drop the layer the line does carry, the drops read as
+        loss and lower it further): then the cap's need with room for its keyframes."""
         link = self.link_bps
         if link is None:
             return None
         p = self.policy
+        need = self._need(needs, lower(self.cap, top))
+        if link < need * p.pace_trust:
+            return need * p.pace_floor
         ratio = p.drain_ratio if now - self._changed_at < p.settle_s and not self.probing else p.pace_ratio
-        return max(link * ratio, self._need(needs, lower(self.cap, top)) * p.pace_floor)
+        return max(link * ratio, min(need * p.pace_floor, link))
 
     def estimate(self, feedback: Feedback) -> float | None:
         """What the link carries, known only when it is full (a fresh report with loss): max(REMB, what the
