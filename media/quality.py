@@ -127,14 +127,14 @@ class QualityController:
         self._estimate = estimate
         self._learn_link(now, feedback, estimate)
         lossy = loss is not None and loss >= p.loss_high
-        if loss is not None:
-            self._lossy = self._lossy + 1 if lossy else 0
+        settled = now - self._changed_at >= p.settle_s  # before, reports describe the backlog of the layer left
 
         def short(need: float) -> bool:
             return estimate is not None and estimate < need * p.down_ratio
 
         if loss is not None:
-            self._starved = self._starved + 1 if short(needs.low) else 0
+            self._lossy = self._lossy + 1 if lossy and settled else 0
+            self._starved = self._starved + 1 if short(needs.low) and settled else 0
         if feedback.switching and self._probe_until is None:
             self._changed_at = now  # what the reports say is about the layer being left: settle from its end
             self._lossy = self._starved = 0
@@ -158,7 +158,7 @@ class QualityController:
                 self._probe_wait = p.probe_after_s
                 self._quiet_since = now
             return None
-        if layer != "off" and now - self._changed_at >= p.settle_s:
+        if layer != "off" and settled:
             if self._starved >= p.pause_reports:
                 return self._set("off", "bandwidth", now, top)
             if layer == "high" and short(needs.high):

@@ -39,17 +39,17 @@ def run(
 def test_a_600k_link_steps_down_at_once_and_a_worse_one_pauses_video():
     # 1.05 Mbps into 600 kbps: 43 % lost, 600 kbps delivered, REMB 0.85 × that
     assert run(QualityController(0.0), [(None, 0.0, HIGH), (510_000, 0.43, HIGH)]) == [(2.0, "low", "bandwidth")]
-    # below even low + audio: low at once, video paused only when a second report (after the switch) agrees
+    # below even low + audio: low at once, video paused only when two reports after the switch has settled agree
     c = QualityController(0.0)
-    assert run(c, [(120_000, 0.86, HIGH)] * 2 + [(120_000, 0.5, LOW)] * 2) == [
-        (1.0, "low", "bandwidth"), (4.0, "off", "bandwidth"),
+    assert run(c, [(120_000, 0.86, HIGH)] * 2 + [(120_000, 0.5, LOW)] * 3) == [
+        (1.0, "low", "bandwidth"), (5.0, "off", "bandwidth"),
     ]
     c = QualityController(0.0, cap="low")
     assert run(c, [(100_000, 0.5, LOW), (None, 0.0, LOW)] * 3) == [] and c.cap == "low"  # once is not enough
     # right after a step down the report still shows the old layer's backlog: no second step until it settles
     c = QualityController(0.0)
-    seq = [(510_000, 0.43, HIGH), (150_000, 0.7, HIGH), (150_000, 0.4, LOW), (150_000, 0.4, LOW)]
-    assert run(c, seq) == [(1.0, "low", "bandwidth"), (4.0, "off", "bandwidth")]
+    seq = [(510_000, 0.43, HIGH), (150_000, 0.7, HIGH), (150_000, 0.7, HIGH), (150_000, 0.4, LOW), (150_000, 0.4, LOW)]
+    assert run(c, seq) == [(1.0, "low", "bandwidth"), (5.0, "off", "bandwidth")]
     assert c.cap == "off"
 
 
@@ -133,7 +133,7 @@ def test_pacing_starts_once_the_line_has_shown_its_capacity():
 def test_loss_in_the_quiet_period_postpones_the_probe_and_off_probes_to_low():
     c = QualityController(0.0)
     seq = [(100_000, 0.86, HIGH)] + [(None, 0.03, 50_000)] * 5 + [(None, 0.0, 50_000)] * 7
-    assert run(c, seq) == [(1.0, "low", "bandwidth"), (4.0, "off", "bandwidth"), (13.0, "low", "probe")]
+    assert run(c, seq) == [(1.0, "low", "bandwidth"), (5.0, "off", "bandwidth"), (13.0, "low", "probe")]
 
 
 def test_the_plan_caps_the_probe_and_a_lower_plan_is_followed_quietly():
