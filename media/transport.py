@@ -38,6 +38,7 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 from core.contracts import Layer, MediaKind, Source
 from core.errors import InvalidStateError
 from media import aiortc_seams as seams
+from media import consent
 from media.bandwidth import SubscriberFeedback, subscriber_rtcp_handler
 from media.consumer import Consumer, ConsumerListener
 from media.lifecycle import Closable
@@ -67,6 +68,18 @@ async def add_ice_candidate(pc: RTCPeerConnection, candidate: dict) -> None:
     ice.sdpMid = candidate.get("sdpMid")
     ice.sdpMLineIndex = candidate.get("sdpMLineIndex")
     await pc.addIceCandidate(ice)
+
+
+def answers_pending_offer(pc: RTCPeerConnection, sdp: str) -> bool:
+    """Whether `sdp` answers the offer `pc` has outstanding: same m-lines (mid and kind, in order)."""
+    if pc.signalingState != "have-local-offer" or pc.localDescription is None:
+        return False
+    offered = [(m.rtp.muxId, m.kind) for m in SessionDescription.parse(pc.localDescription.sdp).media]
+    try:
+        answered = [(m.rtp.muxId, m.kind) for m in SessionDescription.parse(sdp).media]
+    except ValueError:
+        return True  # not an SDP at all: aiortc names what is wrong with it
+    return offered == answered
 
 
 @dataclass(slots=True)
@@ -138,6 +151,7 @@ class PublisherTransport(Closable):
                 answer = await self.pc.createAnswer()
                 await self.pc.setLocalDescription(answer)
                 seams.grow_receive_buffers(self.pc)
+                consent.install(self.pc)
             except AiortcInvalidState as e:
                 if self.closed:  # closed while negotiating: the caller raced a leave or a room close
                     raise InvalidStateError("publish offer: the publisher transport closed meanwhile") from e
@@ -344,6 +358,7 @@ class SubscriberTransport(Closable):
             offer = await self.pc.createOffer()
             await self.pc.setLocalDescription(offer)
             seams.grow_receive_buffers(self.pc)
+            consent.install(self.pc)
             sdp = self.pc.localDescription.sdp
         await self._send_offer(sdp)
 
@@ -351,6 +366,10 @@ class SubscriberTransport(Closable):
         self.check_open("subscriber answer")
         async with self._lock:
             self.check_open("subscriber answer")
+            if not answers_pending_offer(self.pc, sdp):
+                # meant for an earlier connection (replaced while the answer was on its way) or an offer
+                # already answered: applying it would break the offer outstanding now, which stays
+                raise InvalidStateError("subscriber answer: it answers no outstanding offer (a stale answer)")
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
             again = self._again
             for slot in self.slots.values():
