@@ -10,6 +10,7 @@ import io
 import shutil
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime
 
 import av
 import numpy as np
@@ -26,11 +27,21 @@ from recorder import broadcast
 from recorder.composite import MP4_NAME, CompositeSettings, compose
 from recorder.finalise import finalise, recover
 from recorder.recording import Recording, TrackInfo
+from recorder.resources import LessonFacts, create_from_recording
+from recorder.review import Actor, apply_review
 from recorder.testclip import looped, video_clip
 from rooms.records import RoomRecord
 from rooms.roles import RoomKind
 from signaling.media_seam import MediaTrack
-from tests.conftest import connect, login, seed_county, start_server, user_token
+from tests.conftest import (
+    CHROMIUM_ARGS,
+    connect,
+    login,
+    require_chromium,
+    seed_county,
+    start_server,
+    user_token,
+)
 from tests.recorder.test_library_http import StandInSfu, until
 from tests.s3server import S3
 from web.api.hls import HLS
@@ -325,4 +336,70 @@ async def test_a_broadcast_that_does_not_record_has_its_segments_deleted_after_t
         assert not app[LIBRARY].recorder.finished, "nothing was recorded"
     finally:
         await teacher.close()
+        await runner.cleanup()
+
+
+async def test_the_playback_page_plays_a_lesson_recorded_from_hls_in_chromium(tmp_path, mic_clip):
+    """A published broadcast recording, watched anonymously (tracks, not the MP4): Chromium plays the joined
+    segments with their sound in the same file, knows the length, and seeks by byte range."""
+    from playwright.async_api import async_playwright
+
+    chromium = require_chromium()
+    server, runner = await start_server(tmp_path)
+    try:
+        app = server.app
+        county = await seed_county(app[DB], kind=RoomKind.BROADCAST)
+        media_dir = server.settings.media_dir
+        store, prefix = LocalStorage(media_dir), "hls/room-p/abc/"
+        stream, cutter = packager("abc", store, prefix)
+        now = time.monotonic()
+        recording = Recording(app[LIBRARY].root, "rec-hls-page", county.room_id, started=now)
+        recording.start()
+        camera = video_clip(2.0, codec="H264", rgb=(0, 160, 0))
+        frames = [*looped(camera, 6.0, "cam", arrival_base=now), *looped(mic_clip, 6.0, "mic", arrival_base=now)]
+        for frame in sorted(frames, key=lambda f: (f.arrival, f.kind != "video")):
+            (cutter.on_video if frame.kind == "video" else cutter.on_audio)(frame)
+        await cutter.flush()
+        await stream.close()
+        recording.stop()
+        stored = describe(stream, prefix, ["cam", "mic"])
+        assert stored is not None
+        who = TrackInfo("cam", "t", "video", "camera", "H264", "王老师", "hub_teacher")
+        broadcast.save(recording.directory, stored, now, who, media_dir)
+        index = finalise(recording.directory)
+        assert index.lesson_is_hls
+        async with app[DB].session() as s:
+            facts = LessonFacts(room_id=county.room_id, title="名校课堂 直播回放", subject="英语", grade=4,
+                                teacher_user_id=county.user_ids["wang"], teacher_name="王老师",
+                                started_at=datetime(2026, 11, 20, 2, tzinfo=UTC))  # fmt: skip
+            r = await create_from_recording(s, facts, "rec-hls-page", index)
+            wang = Actor(county.user_ids["wang"], "wang", "teacher")
+            coord = Actor(county.user_ids["coord"], "coord", "coordinator")
+            for actor, action in ((wang, "submit"), (coord, "approve"), (coord, "publish")):
+                await apply_review(s, actor, r, action, scope="public" if action == "publish" else None)
+            await s.commit()
+            resource_id = r.id
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = await browser.new_page(locale="zh-CN")
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await page.goto(f"{server.url}/playback?id={resource_id}")
+            await page.wait_for_selector("video")
+            assert (await page.get_attribute("video", "src")).endswith("/media/hls-1.mp4")
+            assert await page.locator("audio").count() == 0, "its sound is in the same file"
+            video = "document.querySelector('video')"
+
+            async def video_has(condition: str) -> bool:  # polled here: the page's CSP forbids eval'd predicates
+                return bool(await page.evaluate(f"() => {{ const v = {video}; return {condition}; }}"))
+
+            await until(lambda: video_has("v.readyState >= 1"), timeout=20)
+            duration = await page.evaluate(f"() => {video}.duration")
+            assert duration == pytest.approx(index.hls.generations[0].duration, abs=0.2), duration
+            await page.evaluate(f"() => {{ const v = {video}; v.muted = true; v.currentTime = 3; return v.play(); }}")
+            await until(lambda: video_has("v.currentTime > 3.5"), timeout=20)
+            width = await page.evaluate(f"() => {video}.videoWidth")
+            await browser.close()
+        assert width == 160 and errors == []
+    finally:
         await runner.cleanup()
