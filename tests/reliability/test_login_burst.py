@@ -66,11 +66,6 @@ async def burst(url: str, n: int) -> list[int]:
     return json.loads(out)
 
 
-@pytest.mark.xfail(
-    reason="flaky, under investigation: on the full quiet CI run of 2026-12-03 one bystander ping waited 827 ms "
-           "(right after the kill -9 test); alone it passes with an 11 ms worst",
-    strict=False,
-)
 async def test_hundred_wrong_passwords_verify_at_most_five(
     server: Server, county: County, counted_verifies: list[float]
 ) -> None:
