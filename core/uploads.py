@@ -13,7 +13,10 @@ import asyncio
 import contextlib
 import io
 import multiprocessing
+import os
+import select
 import threading
+import time
 import zipfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -160,11 +163,48 @@ _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def _limit_worker(memory: int) -> None:
+def _start_worker(memory: int, server_pid: int) -> None:
+    """Each worker's initializer: tie its life to the server's, then cap its memory."""
+    _die_with(server_pid)
     import resource
 
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+
+def _die_with(pid: int) -> None:
+    """Exit as soon as process `pid` (the server) has ended, however it ended.
+
+    A kill -9 runs none of the server's cleanup, and nothing else would tell the worker: it holds the write
+    ends of its own task queue (so it never reads EOF) and its fork server's liveness pipe (so the fork server,
+    and the resource tracker beside it, would wait for ever too). Linux gives a pidfd that becomes readable
+    when the process ends; elsewhere the worker looks once a second."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(0)
+    except (AttributeError, OSError):
+        fd = -1
+
+    def watch() -> None:
+        if fd >= 0:
+            select.select([fd], [], [])
+        else:
+            while _exists(pid):
+                time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="server-watch", daemon=True).start()
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, and another user's
+        pass
+    return True
 
 
 def _get_pool(limits: UploadLimits) -> ProcessPoolExecutor:
@@ -174,8 +214,8 @@ def _get_pool(limits: UploadLimits) -> ProcessPoolExecutor:
     with _pool_lock:
         if _pool is None:
             ctx = multiprocessing.get_context("forkserver")
-            pool = ProcessPoolExecutor(max_workers=2, mp_context=ctx, initializer=_limit_worker,
-                                       initargs=(limits.worker_memory,))
+            pool = ProcessPoolExecutor(max_workers=2, mp_context=ctx, initializer=_start_worker,
+                                       initargs=(limits.worker_memory, os.getpid()))
             pool.submit(int).result()  # spawns the first worker now
             _pool = pool
         return _pool

@@ -28,6 +28,7 @@ class SegmentJob:
     audio: list[tuple[int, bytes]] = field(default_factory=list)
     audio_next: int | None = None  # dts of the audio frame after the last one, if known
     with_audio: bool = False
+    restart: bool = False  # the first segment after the camera was gone: a new generation (a discontinuity)
 
 
 @dataclass(slots=True)
@@ -69,7 +70,8 @@ class SegmentBuilder:
                 params = parameter_sets(units)
                 if params is None and self._params is None:
                     return None  # no SPS/PPS yet: a decoder could not start here
-                if (params is not None and params != self._params) or job.with_audio != self._with_audio:
+                changed = (params is not None and params != self._params) or job.with_audio != self._with_audio
+                if changed or job.restart:
                     self._params = params or self._params
                     self._with_audio = job.with_audio
                     init = self._init()

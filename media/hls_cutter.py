@@ -71,6 +71,7 @@ class HlsCutter:
         self._segment_start: int | None = None  # dts of the open segment's first frame
         self._asked = False
         self._sequence = 0
+        self._restart = False
         self._builder = SegmentBuilder()
         self._jobs: asyncio.Queue[SegmentJob | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
@@ -140,6 +141,7 @@ class HlsCutter:
         if self._video:
             last = self._video[-1][0]
             self._cut(last + 3000)
+        self._restart = self._sequence > 0  # the next camera's segments follow a gap: a new generation
         self._video_base = None
         self._video_unwrap = _Unwrap()
         self._audio_base = None
@@ -155,8 +157,9 @@ class HlsCutter:
         self._sequence += 1
         job = SegmentJob(
             sequence=self._sequence, video=self._video, video_end=end_dts, audio=audio,
-            audio_next=rest[0][0] if rest else None, with_audio=self.with_audio,
+            audio_next=rest[0][0] if rest else None, with_audio=self.with_audio, restart=self._restart,
         )  # fmt: skip
+        self._restart = False
         self._video = []
         self._audio = rest
         self._jobs.put_nowait(job)

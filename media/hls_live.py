@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import secrets
+import shutil
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 PUBLISHER_ROLES = ("hub_teacher", "coteacher")
 ENDED_KEPT = 32
+RETAIN_ENDED_S = 600.0  # an unrecorded broadcast's segments stay this long after its end (caches, late viewers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,7 @@ class HlsService:
         local_root: Path | None = None,
         transcode: bool = True,  # a VP8 camera is transcoded once (a thread per stream) instead of refused
         tracks_of: Callable[[str], list[RoomTrack] | None] | None = None,  # a room's tracks now (None: no such room)
+        retain_s: float = RETAIN_ENDED_S,
     ) -> None:
         self.transcode = transcode
         self.tracks_of = tracks_of
@@ -92,6 +95,9 @@ class HlsService:
         self.ended: dict[str, HlsStream] = {}  # the last streams that ended (their playlists say ENDLIST)
         self._remuxed: dict[str, list[str]] = {}  # room → tracks its ended stream carried as sent
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)  # one change of a room at a time
+        self.retain_s = retain_s
+        self._discard: set[str] = set()  # rooms that do not record: their segments go after the end
+        self._expiring: set[asyncio.Task[None]] = set()
 
     def stream(self, room_id: str) -> HlsStream | None:
         packaged = self.rooms.get(room_id)
@@ -164,9 +170,13 @@ class HlsService:
         await stream.close()  # waits for an end already under way to store its last segment
         return describe(stream, f"hls/{safe_name(room_id)}/{stream.id}/", self._remuxed.get(room_id, []))
 
-    async def reconcile(self, room_id: str, ended: bool, tracks: list[RoomTrack]) -> None:
-        """The room changed: package the main publisher's camera and microphone, or let go of them."""
+    async def reconcile(self, room_id: str, ended: bool, tracks: list[RoomTrack], keep: bool = True) -> None:
+        """The room changed: package the main publisher's camera and microphone, or let go of them.
+        `keep`: the room records, so its segments are kept when it ends (they are the recording); a room that
+        does not record has them deleted `retain_s` after its end."""
         if ended:
+            if not keep:
+                self._discard.add(room_id)
             await self.end(room_id)
             return
         if _main_camera(tracks) is None and room_id not in self.rooms:
@@ -258,10 +268,27 @@ class HlsService:
                     log.exception("hls: stopping the packager of %s failed", room_id)
             await packaged.stream.close()
         self._locks.pop(room_id, None)
+        if room_id in self._discard:
+            self._discard.discard(room_id)
+            task = asyncio.get_running_loop().create_task(self._expire(f"hls/{safe_name(room_id)}/{packaged.stream.id}/"))
+            self._expiring.add(task)
+            task.add_done_callback(self._expiring.discard)
+
+    async def _expire(self, prefix: str) -> None:
+        """Retention of a broadcast that does not record: its segments, locally and in the store, go."""
+        await asyncio.sleep(self.retain_s)
+        if self.local_root is not None:
+            await asyncio.to_thread(shutil.rmtree, self.local_root / prefix, True)
+        if self.spool is not None:
+            self.spool.delete_prefix(prefix)  # after the uploads queued before it
+        elif self.storage is not None:
+            await self.storage.delete_prefix(prefix)
 
     async def close(self) -> None:
         for room_id in list(self.rooms):
             await self.end(room_id)
+        for task in list(self._expiring):  # not yet due: left in place (a restart forgets them)
+            task.cancel()
 
 
 def _main_camera(tracks: list[RoomTrack]) -> RoomTrack | None:

@@ -11,7 +11,6 @@ producer or consumer tells the Router, which sends the close notices. No media o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -24,6 +23,7 @@ from media.consumer import Consumer
 from media.lifecycle import Closable
 from media.offer import check_offer_tracks
 from media.producer import Forwarder, Producer, SinkSubscription
+from media.recovery import TransportWatch, new_connection
 from media.stats import StatsCollector, TrackStats
 from media.transport import PublishedMedia, PublisherTransport, SubscriberTransport
 
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 LEVEL_INTERVAL_S = 0.25
 STATS_INTERVAL_S = 2.0
-QUALITY_INTERVAL_S = 1.0  # bandwidth-driven quality steps each subscriber once a second
+QUALITY_INTERVAL_S = 0.5  # bandwidth-driven quality steps each subscriber twice a second (a lossy report acts sooner)
 SPEAKING_DBOV = 50  # quieter than -50 dBov is not speaking
 LEVEL_FRESH_S = 0.6
 
@@ -62,6 +62,7 @@ class Router(Closable):
         self._fanout: dict[str, list[Forwarder]] = {}  # producer id → consumers its packets go to
         self._links: dict[Consumer, tuple[str, ...]] = {}  # consumer → the producer ids it is fanned from
         self.quality = QualityAdapter(self.resolve)
+        self.watch = TransportWatch(self)  # a transport failing underneath: unpublish, or offer anew
 
     # -- the fan-out (ProducerListener and ConsumerListener) ----------------------------------------------
 
@@ -118,8 +119,8 @@ class Router(Closable):
         check_offer_tracks(sdp, {t.mid for t in tracks})
         self._ensure_ticker()
         transport = self.publishers.get(participant_id)
-        if transport is not None and (transport.closed or transport.pc.connectionState in ("failed", "closed")):
-            await self._close_publisher(participant_id)
+        if transport is not None and new_connection(transport, sdp):
+            await self.close_publisher(participant_id)
             transport = None
         if transport is None:
             transport = PublisherTransport(
@@ -129,6 +130,7 @@ class Router(Closable):
                 producer_listener=self,
             )
             self.publishers[participant_id] = transport
+            self.watch.publisher(participant_id, transport)
         specs = {t.mid: PublishedMedia(t.mid, t.kind, t.source, t.quality) for t in tracks}
         before = set(self.producers)
         answer = await transport.apply_offer(sdp, specs)
@@ -168,10 +170,8 @@ class Router(Closable):
         info = producer.info
         for other in self.producers.values():
             o = other.info
-            if (
-                other is not producer and o.participant_id == info.participant_id and o.source == info.source
-                and o.kind == info.kind and o.quality == quality and not other.closed
-            ):
+            if other is not producer and (o.participant_id, o.source, o.kind, o.quality) == (
+                    info.participant_id, info.source, info.kind, quality) and not other.closed:
                 return other
         return None
 
@@ -200,15 +200,16 @@ class Router(Closable):
 
             transport = SubscriberTransport(participant_id, send_offer, self)
             self.subscribers[participant_id] = transport
+            self.watch.subscriber(participant_id, transport)
         return transport
 
     async def set_subscriptions(self, participant_id: str, plan: dict[str, Quality]) -> None:
         self.check_open("set subscriptions")
         self._ensure_ticker()
         self.plans[participant_id] = dict(plan)
-        await self._apply(participant_id)
+        await self.apply_plan(participant_id)
 
-    async def _apply(self, participant_id: str) -> None:
+    async def apply_plan(self, participant_id: str) -> None:
         plan = self.plans.get(participant_id, {})
         stale = self.subscribers.get(participant_id)
         if stale is not None and not stale.closed and stale.pc.connectionState == "closed":
@@ -245,7 +246,7 @@ class Router(Closable):
     async def _reapply(self, touches: Callable[[dict[str, Quality]], bool]) -> None:
         for participant_id, plan in list(self.plans.items()):
             if touches(plan):
-                await self._apply(participant_id)
+                await self.apply_plan(participant_id)
 
     async def subscriber_answer(self, participant_id: str, sdp: str) -> None:
         self.check_open("subscriber answer")
@@ -276,7 +277,7 @@ class Router(Closable):
 
     # -- leaving --------------------------------------------------------------------------------------
 
-    async def _close_publisher(self, participant_id: str) -> None:
+    async def close_publisher(self, participant_id: str) -> None:
         transport = self.publishers.pop(participant_id, None)
         if transport is None:
             return
@@ -299,7 +300,7 @@ class Router(Closable):
                 await transport_.negotiate()
             # a low/high twin may remain: the plan may still resolve
             if any(t in ids for t in self.plans.get(pid, {})):
-                await self._apply(pid)
+                await self.apply_plan(pid)
 
     async def leave(self, participant_id: str) -> None:
         """Close the participant's two transports (a leave after the room closed has nothing to do)."""
@@ -311,7 +312,7 @@ class Router(Closable):
         subscriber = self.subscribers.pop(participant_id, None)
         if subscriber is not None:
             await subscriber.close()
-        await self._close_publisher(participant_id)
+        await self.close_publisher(participant_id)
 
     @property
     def empty(self) -> bool:
@@ -321,15 +322,11 @@ class Router(Closable):
         """Close every transport (each tells its producers or consumers), then stop the reports. Once."""
         if not self._begin_close():
             return
-        for task in list(self._announcing):
+        tasks = [*self._announcing, *([self._ticker] if self._ticker is not None else [])]
+        for task in tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
+        await asyncio.gather(*tasks, self.watch.close(), return_exceptions=True)
+        self._ticker = None
         self.plans.clear()
         while self.subscribers:
             _, subscriber = self.subscribers.popitem()

@@ -38,9 +38,11 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 from core.contracts import Layer, MediaKind, Source
 from core.errors import InvalidStateError
 from media import aiortc_seams as seams
+from media import consent
 from media.bandwidth import SubscriberFeedback, subscriber_rtcp_handler
 from media.consumer import Consumer, ConsumerListener
 from media.lifecycle import Closable
+from media.pacer import Pacer
 from media.producer import Producer, ProducerInfo, ProducerListener
 
 logger = logging.getLogger(__name__)
@@ -66,6 +68,18 @@ async def add_ice_candidate(pc: RTCPeerConnection, candidate: dict) -> None:
     ice.sdpMid = candidate.get("sdpMid")
     ice.sdpMLineIndex = candidate.get("sdpMLineIndex")
     await pc.addIceCandidate(ice)
+
+
+def answers_pending_offer(pc: RTCPeerConnection, sdp: str) -> bool:
+    """Whether `sdp` answers the offer `pc` has outstanding: same m-lines (mid and kind, in order)."""
+    if pc.signalingState != "have-local-offer" or pc.localDescription is None:
+        return False
+    offered = [(m.rtp.muxId, m.kind) for m in SessionDescription.parse(pc.localDescription.sdp).media]
+    try:
+        answered = [(m.rtp.muxId, m.kind) for m in SessionDescription.parse(sdp).media]
+    except ValueError:
+        return True  # not an SDP at all: aiortc names what is wrong with it
+    return offered == answered
 
 
 @dataclass(slots=True)
@@ -137,6 +151,7 @@ class PublisherTransport(Closable):
                 answer = await self.pc.createAnswer()
                 await self.pc.setLocalDescription(answer)
                 seams.grow_receive_buffers(self.pc)
+                consent.install(self.pc)
             except AiortcInvalidState as e:
                 if self.closed:  # closed while negotiating: the caller raced a leave or a room close
                     raise InvalidStateError("publish offer: the publisher transport closed meanwhile") from e
@@ -247,6 +262,7 @@ class SubscriberTransport(Closable):
         self._lock = asyncio.Lock()
         self._writer: seams.RtpWriter | None = None
         self.feedback = SubscriberFeedback()  # REMB and receiver-report loss, for bandwidth-driven quality
+        self.pacer = Pacer()  # what leaves on this connection, audio first (media.pacer)
         self.pc.on("connectionstatechange", self._on_state)
 
     def _on_state(self) -> None:
@@ -305,6 +321,7 @@ class SubscriberTransport(Closable):
                 logger.warning("subscriber transport of %s not connected at sender start", self.participant_id)
                 return
             self._writer = writer
+            self.pacer.start(writer.packet_sender())
         codec = params.codecs[0]
         if codec.payloadType is None:  # aiortc assigns every negotiated codec a payload type
             logger.warning("subscriber %s: codec %s without a payload type", self.participant_id, codec.name)
@@ -317,8 +334,9 @@ class SubscriberTransport(Closable):
         abs_id = next((e.id for e in params.headerExtensions if e.uri.endswith("abs-send-time")), 0)
         level_id = next((e.id for e in params.headerExtensions if e.uri.endswith("ssrc-audio-level")), 0)
         ssrc, rtx_ssrc = seams.sender_ssrcs(transceiver.sender)
+        self.feedback.rtx_ssrcs.add(rtx_ssrc)
         slot = self.slots.get(consumer.track_id)
-        consumer.start(self._writer, ssrc, rtx_ssrc, codec.payloadType, rtx_pt, (abs_id, level_id))
+        consumer.start(self._writer, self.pacer, ssrc, rtx_ssrc, codec.payloadType, rtx_pt, (abs_id, level_id))
         if slot is not None and not slot.active:
             consumer.paused = True
 
@@ -340,6 +358,7 @@ class SubscriberTransport(Closable):
             offer = await self.pc.createOffer()
             await self.pc.setLocalDescription(offer)
             seams.grow_receive_buffers(self.pc)
+            consent.install(self.pc)
             sdp = self.pc.localDescription.sdp
         await self._send_offer(sdp)
 
@@ -347,6 +366,10 @@ class SubscriberTransport(Closable):
         self.check_open("subscriber answer")
         async with self._lock:
             self.check_open("subscriber answer")
+            if not answers_pending_offer(self.pc, sdp):
+                # meant for an earlier connection (replaced while the answer was on its way) or an offer
+                # already answered: applying it would break the offer outstanding now, which stays
+                raise InvalidStateError("subscriber answer: it answers no outstanding offer (a stale answer)")
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
             again = self._again
             for slot in self.slots.values():
@@ -364,6 +387,7 @@ class SubscriberTransport(Closable):
     async def close(self) -> None:
         if not self._begin_close():
             return
+        self.pacer.close()
         for slot in list(self.slots.values()):
             slot.consumer.transport_closed()
         self.slots.clear()

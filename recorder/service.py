@@ -85,7 +85,8 @@ class _Live:
     stage: set[str] = field(default_factory=set)
     tracks: set[str] = field(default_factory=set)  # the tracks the tap records now
     screens: set[str] = field(default_factory=set)
-    carried: dict[str, TrackInfo] = field(default_factory=dict)  # tracks left to the HLS broadcast
+    carried: dict[str, TrackInfo] = field(default_factory=dict)  # tracks ever left to the HLS broadcast
+    carrying: dict[str, dict[str, Any]] = field(default_factory=dict)  # those it carries now (as published)
 
 
 class RecorderService:
@@ -276,7 +277,7 @@ class RecorderService:
 
     async def _add_track(self, live: _Live, track: dict[str, Any], at: float) -> None:
         track_id = str(track.get("track_id", ""))
-        if not track_id or track_id in live.tracks or track.get("quality", "high") != "high":
+        if not track_id or track_id in live.tracks or track_id in live.carrying or track.get("quality", "high") != "high":
             return
         pid = str(track.get("participant_id", ""))
         if pid == RECORDER_IDENTITY or self.media is None:
@@ -293,6 +294,7 @@ class RecorderService:
         )
         if self.broadcasts is not None and self.broadcasts.carries(live.room_id, track_id):
             live.carried[track_id] = info  # the broadcast stores it as sent: no second copy here
+            live.carrying[track_id] = track
             prefix = self.broadcasts.prefix(live.room_id)
             if info.kind == "video" and prefix:
                 root = self.archive.local_root if self.archive is not None else None
@@ -312,6 +314,13 @@ class RecorderService:
             live.recording.mark("courseware_on", participant_id=pid, label=info.participant_name, at=at)
 
     async def _remove_track(self, live: _Live, track_id: str, at: float) -> None:
+        if live.carrying.pop(track_id, None) is not None and self.broadcasts is not None:
+            # the camera went: the broadcast stops, and the mic it carried is recorded here from now on
+            for other, track in list(live.carrying.items()):
+                if not self.broadcasts.carries(live.room_id, other):
+                    del live.carrying[other]
+                    await self._add_track(live, track, at)
+            return
         if track_id in live.tracks:
             live.tracks.discard(track_id)
             try:

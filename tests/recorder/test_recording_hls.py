@@ -10,6 +10,7 @@ import io
 import shutil
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime
 
 import av
 import numpy as np
@@ -26,15 +27,27 @@ from recorder import broadcast
 from recorder.composite import MP4_NAME, CompositeSettings, compose
 from recorder.finalise import finalise, recover
 from recorder.recording import Recording, TrackInfo
+from recorder.resources import LessonFacts, create_from_recording
+from recorder.review import Actor, apply_review
 from recorder.testclip import looped, video_clip
+from rooms.records import RoomRecord
 from rooms.roles import RoomKind
-from tests.conftest import login, seed_county, start_server, user_token
-from tests.recorder.test_library_http import until
+from signaling.media_seam import MediaTrack
+from tests.conftest import (
+    CHROMIUM_ARGS,
+    connect,
+    login,
+    require_chromium,
+    seed_county,
+    start_server,
+    user_token,
+)
+from tests.recorder.test_library_http import StandInSfu, until
 from tests.s3server import S3
 from web.api.hls import HLS
 from web.api.library import LIBRARY
 from web.demo.clip import read_number
-from web.keys import DB, SPOOL
+from web.keys import DB, HUB, SPOOL
 
 pytestmark = pytest.mark.timeout(180)
 LESSON_S = 8.0
@@ -226,3 +239,192 @@ async def test_after_a_crash_the_recording_finds_the_broadcast_segments_on_disk(
     assert generation.frames == sum(s.frames for s in stream.segments) and generation.with_audio
     assert (generation.width, generation.height) == (160, 120)
     assert generation.start_offset < 1.0 and index.duration == pytest.approx(generation.duration, abs=1.0)
+
+
+async def test_when_the_camera_goes_off_the_recorder_takes_the_teachers_microphone_back(tmp_path, mic_clip):
+    """The HLS broadcast follows the camera: with it off, the teacher still talks, and the recorder writes the
+    microphone itself until a camera is back in the broadcast (then the broadcast carries both again)."""
+    sfu = StandInSfu()
+    server, runner = await start_server(tmp_path, media=sfu)
+    app = server.app
+    county = await seed_county(app[DB], kind=RoomKind.BROADCAST)
+    room_id = county.room_id
+    teacher = await connect(server, await user_token(server, "wang", room_id))
+    try:
+        await teacher.send({"type": "room.start", "id": "s"})
+        await teacher.next("ok", id="s")
+        camera = video_clip(2.0, codec="H264", rgb=(0, 160, 0))
+
+        async def publish(track_id: str, kind: str, source: str, codec: str) -> MediaTrack:
+            track = MediaTrack(track_id, teacher.participant_id, kind, source, "high", codec)
+            await app[HUB].on_track_published(room_id, track)
+            return track
+
+        async def play(seconds: float, ids: list[str]) -> None:
+            t0 = time.monotonic()
+            clips = {"cam1": camera, "cam2": camera, "mic": mic_clip}
+            frames = sorted((f for i in ids for f in looped(clips[i], seconds, i, arrival_base=t0)),
+                            key=lambda f: (f.arrival, f.kind != "video"))  # fmt: skip
+            for frame in frames:
+                if (delay := frame.arrival - time.monotonic()) > 0:
+                    await asyncio.sleep(delay)
+                if frame.track_id in sfu.sinks:
+                    sfu.sinks[frame.track_id](frame)
+
+        cam = await publish("cam1", "video", "camera", "H264")
+        await publish("mic", "audio", "microphone", "opus")
+        recorder = app[LIBRARY].recorder
+        await until(lambda: asyncio.sleep(0, "mic" in sfu.sinks and "cam1" in sfu.sinks))
+        await play(3.0, ["cam1", "mic"])
+        await app[HUB].on_track_unpublished(room_id, cam)  # camera off: the recorder takes the mic
+        await until(lambda: asyncio.sleep(0, (live := recorder.live.get(room_id)) is not None and "mic" in live.tracks))
+        await play(3.0, ["mic"])
+        await publish("cam2", "video", "camera", "H264")  # camera back: the broadcast carries both again
+        await until(lambda: asyncio.sleep(0, "mic" not in recorder.live[room_id].tracks and "cam2" in sfu.sinks))
+        await play(3.0, ["cam2", "mic"])
+        await teacher.send({"type": "room.end"})
+        (index,) = await until(lambda: asyncio.sleep(0, recorder.finished), timeout=30)
+    finally:
+        await teacher.close()
+        await runner.cleanup()
+    assert index.hls is not None and len(index.hls.generations) == 2 and not index.lesson_is_hls
+    by = sorted((t.origin, t.kind, t.file) for t in index.tracks)
+    assert by == [
+        ("file", "audio", "track-01-microphone.webm"), ("hls", "audio", "hls-1.mp4"), ("hls", "audio", "hls-2.mp4"),
+        ("hls", "video", "hls-1.mp4"), ("hls", "video", "hls-2.mp4"),
+    ], by  # fmt: skip
+    mic = next(t for t in index.tracks if t.origin == "file")
+    first, second = index.hls.generations
+    assert first.start_offset + first.duration <= mic.start_offset + 0.5, "the file takes over where the HLS stopped"
+    assert mic.duration == pytest.approx(3.0, abs=1.0) and second.start_offset >= mic.start_offset + 2.0
+
+
+async def test_a_broadcast_that_does_not_record_has_its_segments_deleted_after_the_end(tmp_path, mic_clip):
+    """Retention: the segments of a recorded broadcast are its recording; a room that does not record keeps
+    them only `retain_s` after its end (caches and late viewers), then they go from the node and the store."""
+    sfu = StandInSfu()
+    server, runner = await start_server(tmp_path, media=sfu)
+    app = server.app
+    county = await seed_county(app[DB], kind=RoomKind.BROADCAST)
+    room_id = county.room_id
+    async with app[DB].session() as s:
+        (await s.get(RoomRecord, room_id)).record = False
+        await s.commit()
+    app[HLS].retain_s = 1.0
+    teacher = await connect(server, await user_token(server, "wang", room_id))
+    try:
+        await teacher.send({"type": "room.start", "id": "s"})
+        await teacher.next("ok", id="s")
+        for track_id, kind, source, codec in (("cam", "video", "camera", "H264"), ("mic", "audio", "microphone", "opus")):
+            await app[HUB].on_track_published(
+                room_id, MediaTrack(track_id, teacher.participant_id, kind, source, "high", codec)
+            )
+        await until(lambda: asyncio.sleep(0, {"cam", "mic"} <= set(sfu.sinks)))
+        t0 = time.monotonic()
+        camera = video_clip(2.0, codec="H264")
+        for frame in sorted([*looped(camera, 3.0, "cam", arrival_base=t0), *looped(mic_clip, 3.0, "mic", arrival_base=t0)],
+                            key=lambda f: (f.arrival, f.kind != "video")):  # fmt: skip
+            if (delay := frame.arrival - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
+            sfu.sinks[frame.track_id](frame)
+        directory = server.settings.media_dir / app[HLS].prefix(room_id)
+        assert len(list(directory.glob("seg-*.m4s"))) >= 1
+        await teacher.send({"type": "room.end"})
+        await until(lambda: asyncio.sleep(0, app[HLS].stream(room_id).ended and (directory / "vod.m3u8").is_file()))
+        assert list(directory.glob("seg-*.m4s")), "kept a while after the end"
+        await until(lambda: asyncio.sleep(0, not directory.exists()), timeout=10)
+        assert not app[LIBRARY].recorder.finished, "nothing was recorded"
+    finally:
+        await teacher.close()
+        await runner.cleanup()
+
+
+async def test_the_playback_page_plays_a_lesson_recorded_from_hls_in_chromium(tmp_path, mic_clip):
+    """A published broadcast recording, watched anonymously (tracks, not the MP4): Chromium plays the joined
+    segments with their sound in the same file, knows the length, and seeks by byte range."""
+    from playwright.async_api import async_playwright
+
+    chromium = require_chromium()
+    server, runner = await start_server(tmp_path)
+    try:
+        app = server.app
+        county = await seed_county(app[DB], kind=RoomKind.BROADCAST)
+        media_dir = server.settings.media_dir
+        store, prefix = LocalStorage(media_dir), "hls/room-p/abc/"
+        stream, cutter = packager("abc", store, prefix)
+        now = time.monotonic()
+        recording = Recording(app[LIBRARY].root, "rec-hls-page", county.room_id, started=now)
+        recording.start()
+        camera = video_clip(2.0, codec="H264", rgb=(0, 160, 0))
+        frames = [*looped(camera, 6.0, "cam", arrival_base=now), *looped(mic_clip, 6.0, "mic", arrival_base=now)]
+        for frame in sorted(frames, key=lambda f: (f.arrival, f.kind != "video")):
+            (cutter.on_video if frame.kind == "video" else cutter.on_audio)(frame)
+        await cutter.flush()
+        await stream.close()
+        recording.stop()
+        stored = describe(stream, prefix, ["cam", "mic"])
+        assert stored is not None
+        who = TrackInfo("cam", "t", "video", "camera", "H264", "王老师", "hub_teacher")
+        broadcast.save(recording.directory, stored, now, who, media_dir)
+        index = finalise(recording.directory)
+        assert index.lesson_is_hls
+        async with app[DB].session() as s:
+            facts = LessonFacts(room_id=county.room_id, title="名校课堂 直播回放", subject="英语", grade=4,
+                                teacher_user_id=county.user_ids["wang"], teacher_name="王老师",
+                                started_at=datetime(2026, 11, 20, 2, tzinfo=UTC))  # fmt: skip
+            r = await create_from_recording(s, facts, "rec-hls-page", index)
+            wang = Actor(county.user_ids["wang"], "wang", "teacher")
+            coord = Actor(county.user_ids["coord"], "coord", "coordinator")
+            for actor, action in ((wang, "submit"), (coord, "approve"), (coord, "publish")):
+                await apply_review(s, actor, r, action, scope="public" if action == "publish" else None)
+            await s.commit()
+            resource_id = r.id
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = await browser.new_page(locale="zh-CN")
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await page.goto(f"{server.url}/playback?id={resource_id}")
+            await page.wait_for_selector("video")
+            assert (await page.get_attribute("video", "src")).endswith("/media/hls-1.mp4")
+            assert await page.locator("audio").count() == 0, "its sound is in the same file"
+            video = "document.querySelector('video')"
+
+            async def video_has(condition: str) -> bool:  # polled here: the page's CSP forbids eval'd predicates
+                return bool(await page.evaluate(f"() => {{ const v = {video}; return {condition}; }}"))
+
+            await until(lambda: video_has("v.readyState >= 1"), timeout=20)
+            duration = await page.evaluate(f"() => {video}.duration")
+            assert duration == pytest.approx(index.hls.generations[0].duration, abs=0.2), duration
+            await page.evaluate(f"() => {{ const v = {video}; v.muted = true; v.currentTime = 3; return v.play(); }}")
+            await until(lambda: video_has("v.currentTime > 3.5"), timeout=20)
+            width = await page.evaluate(f"() => {video}.videoWidth")
+            await browser.close()
+        assert width == 160 and errors == []
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_packager_started_again_continues_the_streams_numbers_and_timeline(tmp_path):
+    """The SFU worker holding the packager was restarted: the new packager numbers its segments from 1 again;
+    the stream goes on in a new generation (a discontinuity), never reusing a name (segments are cached
+    forever), placed on the stream's own timeline, so the recording puts them where they were broadcast."""
+    store, prefix = LocalStorage(tmp_path), "hls/room-w/abc/"
+    stream, first = packager("abc", store, prefix)
+    camera = video_clip(2.0, codec="H264")
+    now = time.monotonic()
+    for frame in looped(camera, 4.0, "cam", arrival_base=now):
+        first.on_video(frame)
+    await first.flush()
+    second = HlsCutter(lambda built: stream.receive({"segment": asdict(built)}), segment_seconds=1.0)
+    for frame in looped(camera, 4.0, "cam", arrival_base=now + 10.0):
+        second.on_video(frame)
+    await second.flush()
+    await stream.close()
+    names = [s.name for s in stream.segments]
+    assert len(names) == len(set(names)) and {s.generation for s in stream.segments} == {1, 2}, names
+    assert [s.sequence for s in stream.segments] == list(range(1, len(names) + 1))
+    later = next(s for s in stream.segments if s.generation == 2)
+    assert later.start == pytest.approx(10.0, abs=0.01) and later.discontinuity == 1
+    assert "#EXT-X-DISCONTINUITY" in stream.playlist(lambda n: n, whole=True)
+    assert all(store.local_path(prefix + n).is_file() for n in [*names, "init-1.mp4", "init-2.mp4"])

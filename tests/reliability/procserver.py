@@ -19,7 +19,7 @@ import psutil
 
 from core.db import Database
 from core.settings import Settings
-from tests.conftest import County, Server, free_port, seed_county
+from tests.conftest import County, Server, free_port, seed_county, sqlite_at_head
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,6 +28,7 @@ async def seed(data_dir: Path) -> County:
     """Migrate the data dir's database and seed the small county (its delivery room records)."""
     settings = Settings(data_dir=data_dir)
     settings.prepare()
+    sqlite_at_head(data_dir / "sanke.db")
     db = Database(settings.db_url)
     try:
         await db.migrate()
@@ -51,8 +52,8 @@ class Proc:
     server: Server
     log: Path
     _out: IO[Any]
-    # A killed server's helper processes (the upload fork server and worker, the resource tracker) outlive
-    # it: remembered before a SIGKILL and killed in `stop()`, so no test leaves processes behind.
+    # A killed server's helper processes (SFU workers, the upload fork server, worker and resource tracker):
+    # remembered before a SIGKILL, to check that they end with it, and killed in `stop()` should one not.
     _helpers: list[psutil.Process] = field(default_factory=list)
 
     def _descendants(self) -> list[psutil.Process]:
@@ -70,6 +71,15 @@ class Proc:
         if sig == signal.SIGKILL:
             self._helpers += self._descendants()
         self.process.send_signal(sig)
+
+    async def leftovers(self, timeout: float) -> list[str]:
+        """The command lines of the killed server's helpers still running after `timeout` s."""
+        _, alive = await asyncio.to_thread(psutil.wait_procs, self._helpers, timeout)
+        lines = []
+        for p in alive:
+            with contextlib.suppress(psutil.Error):
+                lines.append(" ".join(p.cmdline())[:200])
+        return lines
 
     def wait(self, timeout: float) -> int:
         try:

@@ -66,11 +66,6 @@ async def burst(url: str, n: int) -> list[int]:
     return json.loads(out)
 
 
-@pytest.mark.xfail(
-    reason="flaky, under investigation: on the full quiet CI run of 2026-12-03 one bystander ping waited 827 ms "
-           "(right after the kill -9 test); alone it passes with an 11 ms worst",
-    strict=False,
-)
 async def test_hundred_wrong_passwords_verify_at_most_five(
     server: Server, county: County, counted_verifies: list[float]
 ) -> None:
@@ -78,7 +73,7 @@ async def test_hundred_wrong_passwords_verify_at_most_five(
         statuses = await burst(server.url, 100)
     assert statuses.count(401) <= 5 and statuses.count(401) + statuses.count(429) == 100
     assert len(counted_verifies) <= 5, f"{len(counted_verifies)} Argon2 verifications for one burst"
-    assert max(latencies) < 0.1, f"bystander /api/health worst {max(latencies) * 1000:.0f} ms"
+    assert max(latencies) < 0.1, f"bystander /api/health {latencies}"
     print(f"\n100 wrong passwords: {statuses.count(401)} verified, {statuses.count(429)} refused; "
           f"bystander worst {max(latencies) * 1000:.0f} ms over {len(latencies)} pings")
     # the flood is one audit row for the address this minute, not a hundred

@@ -97,6 +97,10 @@ def test_delivery_lesson_1_plus_2(new_page: Any, with_media: LiveServer, artifac
     wall = new_page(1600, 900)
     login(wall, "coord", next_path="/coordinator")
     wall.wait_for_selector(f"#live-rooms [data-room='{room}']")
+    # the recorder is a badge on the lesson, not a person among those present
+    wall.wait_for_selector(f"#live-rooms [data-room='{room}'] [data-badge='recording']")
+    present = wall.inner_text(f"#live-rooms [data-room='{room}'] .present")
+    assert "王老师" in present and "录制中" not in present, present
     wall.wait_for_selector("#wall .tile.has-video", timeout=20_000)
     wait_for(lambda: wall.evaluate(
         "async () => { let n = 0; for (const c of window.sankeWall.clients.values())"

@@ -171,7 +171,7 @@ async def _hls(app: web.Application) -> AsyncIterator[None]:
         if room.kind.value not in HLS_KINDS:
             return
         try:
-            await service.reconcile(room.id, room.state.value == "ended", room_tracks(room))
+            await service.reconcile(room.id, room.state.value == "ended", room_tracks(room), keep=room.record)
         except Exception:  # the packager must never break the room it follows
             log.exception("hls: following room %s failed", room.id)
 

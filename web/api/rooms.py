@@ -96,8 +96,10 @@ async def list_rooms(request: web.Request) -> web.Response:
     for r in rooms:
         d = room_json(r, by_room[r.id])
         if r.state in ("open", "live"):
-            present = await request.app[BUS].hgetall(f"room:{r.id}:participants")
-            d["present"] = [json.loads(v) for v in present.values() if not json.loads(v).get("hidden")]
+            seen = [json.loads(v) for v in (await request.app[BUS].hgetall(f"room:{r.id}:participants")).values()]
+            # the recorder is not a person: a recording flag for the row's badge, not a name in who is present
+            d["recording"] = any(p.get("role") == Role.RECORDER.value for p in seen)
+            d["present"] = [p for p in seen if not p.get("hidden") and p.get("role") != Role.RECORDER.value]
         out.append(d)
     return web.json_response({"rooms": out})
 

@@ -20,6 +20,7 @@ function roomRow(room, onOpen) {
   return el('article', { class: 'card', dataset: { room: room.id } },
     el('div', { class: 'row' },
       room.state === 'live' ? badge('live') : badge(room.state, t(`state.${room.state}`)),
+      room.recording ? badge('recording') : null, // the recorder is shown as this, never among who is present
       el('span', { class: 'meta', text: t(`kind.${room.kind}`) })),
     el('h3', { text: room.title }),
     room.scheduled_start ? el('div', { class: 'meta', text: fmtTime(room.scheduled_start) }) : null,

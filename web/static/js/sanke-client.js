@@ -8,8 +8,10 @@
 
 const PING_EVERY_MS = 8000;
 const PONG_DEADLINE_MS = 20000;
+const PONG_GRACE_MS = 3000; // a deadline missed: one more ping, and this long for anything to arrive
 const REQUEST_TIMEOUT_MS = 15000;
 const GATHER_WAIT_MS = 80; // host candidates come within a few ms; later ones are trickled
+const SUB_RECOVER_MS = 8000; // a failed subscriber connection: the SFU offers a new one; rejoin if it does not
 const FINAL_CLOSE = { 4003: 'removed', 4004: 'room_ended', 4005: 'deactivated', 4009: 'replaced' };
 const FINAL_ERRORS = new Set(['room_ended', 'no_lesson', 'bad_code', 'forbidden', 'not_logged_in']);
 
@@ -66,10 +68,13 @@ export class SankeClient extends EventTarget {
     this._pending = new Map();
     this._nextId = 1;
     this._subChain = Promise.resolve();
+    this._pubChain = Promise.resolve();
+    this._pubExpect = false; // a publisher negotiation whose tracks the room has not listed yet
     this.iceServers = null; // from the first `joined`: TURN servers with this join's credentials
     this._iceWaiters = [];
     this._reconnecting = false;
-    this._lastPong = 0;
+    this._lastPong = 0; // when the server was last heard from (any message)
+    this._lastTick = 0;
     this._timers = [];
     this._statsPrev = new Map();
     this.rejoins = []; // how each reconnect got back in: 'resume' (same seat) or 'join'
@@ -217,6 +222,7 @@ export class SankeClient extends EventTarget {
   // -- messages -----------------------------------------------------------------------------------------
 
   _onMessage(msg) {
+    this._lastPong = Date.now(); // any message shows the connection alive, not only a pong
     // The SFU's first subscriber offer can arrive before the `joined` reply: the answer waits for the TURN
     // servers, or a relay-only client (UDP blocked) would build a connection with no candidates at all.
     if (msg.type === 'joined') {
@@ -280,10 +286,16 @@ export class SankeClient extends EventTarget {
         break;
       case 'track.published':
         room.tracks.set(ev.track.track_id, ev.track);
+        if (ev.track.participant_id === this.me?.participant_id) this._pubExpect = false;
         break;
-      case 'track.unpublished':
+      case 'track.unpublished': {
+        const mine = room.tracks.get(ev.track_id)?.participant_id === this.me?.participant_id;
         room.tracks.delete(ev.track_id);
+        // The SFU unpublishes the tracks of a publisher connection that failed underneath it: publish
+        // again on a new one (unless this is the old connection's tracks going after our own restart).
+        if (mine && this.pub && !this._pubExpect) this._restartPublisher('unpublished');
         break;
+      }
       case 'speakers':
         for (const pid of Object.keys(ev.levels || {})) this.speaking.set(pid, Date.now());
         break;
@@ -320,6 +332,7 @@ export class SankeClient extends EventTarget {
 
   _lost(reason) {
     if (this.final || this._reconnecting || this.connection !== 'joined') return;
+    console.warn('connection lost, reconnecting:', reason);
     this._reconnecting = true;
     this._closeSocket();
     this._teardownMedia();
@@ -374,12 +387,24 @@ export class SankeClient extends EventTarget {
   }
 
   _startTimers() {
-    this._timers.push(setInterval(() => {
-      if (this.connection !== 'joined') return;
-      if (Date.now() - this._lastPong > PONG_DEADLINE_MS) this._lost('timeout');
-      else this.send({ type: 'ping' });
-    }, PING_EVERY_MS));
+    this._lastTick = Date.now();
+    this._timers.push(setInterval(() => this._checkAlive(), PING_EVERY_MS));
     this._timers.push(setInterval(() => this._pollQuality(), 2000));
+  }
+
+  /** Ping; a silent server past the deadline is lost only after a last ping and a grace: when this page
+   * itself was frozen (a starved machine), its timers fire before the messages that queued meanwhile are
+   * read, and a silence that is ours would otherwise drop a healthy session (and the events it was sent). */
+  _checkAlive() {
+    const now = Date.now();
+    const frozen = now - this._lastTick > 2 * PING_EVERY_MS;
+    this._lastTick = now;
+    if (this.connection !== 'joined') return;
+    this.send({ type: 'ping' });
+    if (frozen || now - this._lastPong <= PONG_DEADLINE_MS) return;
+    setTimeout(() => {
+      if (Date.now() - this._lastPong > PONG_DEADLINE_MS + PONG_GRACE_MS) this._lost('timeout');
+    }, PONG_GRACE_MS);
   }
 
   // -- publishing ---------------------------------------------------------------------------------------
@@ -390,12 +415,24 @@ export class SankeClient extends EventTarget {
     if (this.connection === 'joined') await this._renegotiate();
   }
 
-  /** One publisher negotiation at a time: a second one waits for the first answer. */
-  _renegotiate() {
-    this._pubChain = (this._pubChain || Promise.resolve()).then(() => this._negotiatePublisher());
-    const result = this._pubChain;
-    this._pubChain = this._pubChain.catch((e) => this._mediaError(e));
+  /** One publisher negotiation at a time: a second one (or a restart) waits for the first answer. */
+  _renegotiate(step = () => this._negotiatePublisher()) {
+    const result = this._pubChain.then(step);
+    this._pubChain = result.catch((e) => this._mediaError(e));
     return result;
+  }
+
+  /** A new publisher connection for the same tracks (the SFU cannot restart ICE on the old one); the
+   * signaling session and the subscriber connection stay. */
+  _restartPublisher(reason) {
+    if (this.connection !== 'joined' || !this.local.length) return;
+    console.warn('publisher connection restarted:', reason);
+    this._renegotiate(() => {
+      if (this.pub) this.pub.close();
+      this.pub = null;
+      for (const item of this.local) item.transceiver = null;
+      return this._negotiatePublisher();
+    }).catch(() => {});
   }
 
   /** Send `next` instead of a published track, on the same transceiver (no renegotiation). */
@@ -407,9 +444,9 @@ export class SankeClient extends EventTarget {
     return true;
   }
 
+  /** After the peer connections were torn down (a rejoin, a worker restart): publish everything anew. */
   async _publishAll() {
     for (const item of this.local) item.transceiver = null;
-    this._pubChain = null;
     if (this.local.length) await this._renegotiate();
   }
 
@@ -419,7 +456,7 @@ export class SankeClient extends EventTarget {
       this.pub = pc;
       pc.onicecandidate = (e) => this._trickle(pc, 'publisher', e.candidate);
       pc.onconnectionstatechange = () => {
-        if (pc === this.pub && pc.connectionState === 'failed') this._lost('media');
+        if (pc === this.pub && pc.connectionState === 'failed') this._restartPublisher('failed');
       };
     }
     const pc = this.pub;
@@ -437,8 +474,10 @@ export class SankeClient extends EventTarget {
       .filter((i) => i.transceiver?.mid != null)
       .map((i) => ({ mid: i.transceiver.mid, kind: i.track.kind, source: i.source, quality: i.quality || 'high' }));
     pc._sent = true;
+    if (tracks.length) this._pubExpect = true;
     const answer = await this.request({ type: 'publish.offer', sdp: pc.localDescription.sdp, tracks });
-    if (pc !== this.pub) return;
+    // an answer for a connection replaced meanwhile, or for an offer already answered, is stale
+    if (pc !== this.pub || pc.signalingState !== 'have-local-offer') return;
     await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
   }
 
@@ -457,27 +496,45 @@ export class SankeClient extends EventTarget {
 
   // -- subscribing --------------------------------------------------------------------------------------
 
+  /** Offers come one at a time (`_subChain`). An offer from another DTLS certificate is the SFU's new connection
+   * (it replaced one that failed on its side): it gets a new peer connection, never the old one. */
   async _answerSubscriber(sdp) {
     if (this.iceServers === null) await new Promise((resolve) => this._iceWaiters.push(resolve));
-    if (!this.sub) {
-      const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: this.iceServers || [] });
-      this.sub = pc;
-      pc.onicecandidate = (e) => this._trickle(pc, 'subscriber', e.candidate);
-      pc.ontrack = (e) => this._onTrack(pc, e);
-      pc.onconnectionstatechange = () => {
-        if (pc === this.sub && pc.connectionState === 'connected') this._mark('subscriberConnected');
-        if (pc === this.sub && pc.connectionState === 'failed') this._lost('media');
-      };
-    }
+    const session = sdpSession(sdp);
+    if (this.sub && this.sub._session !== session) this._dropSubscriber();
+    if (!this.sub) this._newSubscriber(session);
     const pc = this.sub;
     this._mark('subscriberOffer');
     await pc.setRemoteDescription({ type: 'offer', sdp });
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
+    if (pc !== this.sub) return; // torn down meanwhile: the answer is stale
     this.send({ type: 'subscriber.answer', sdp: pc.localDescription.sdp }); // candidates follow by trickle
     this._mark('subscriberAnswer');
     pc._sent = true;
     this._emit('media');
+  }
+
+  _newSubscriber(session) {
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: this.iceServers || [] });
+    pc._session = session;
+    this.sub = pc;
+    pc.onicecandidate = (e) => this._trickle(pc, 'subscriber', e.candidate);
+    pc.ontrack = (e) => this._onTrack(pc, e);
+    pc.onconnectionstatechange = () => {
+      if (pc === this.sub && pc.connectionState === 'connected') this._mark('subscriberConnected');
+      if (pc !== this.sub || pc.connectionState !== 'failed') return;
+      // The SFU replaces a subscriber connection that failed on its side and offers again; only when no
+      // new offer comes is the whole session rejoined.
+      setTimeout(() => pc === this.sub && this._lost('media'), SUB_RECOVER_MS);
+    };
+  }
+
+  _dropSubscriber() {
+    if (this.sub) this.sub.close();
+    this.sub = null;
+    this.remote.clear();
+    this._statsPrev.clear();
   }
 
   _onTrack(pc, e) {
@@ -490,14 +547,11 @@ export class SankeClient extends EventTarget {
   }
 
   _teardownMedia() {
-    for (const pc of [this.pub, this.sub]) {
-      if (pc) pc.close();
-    }
+    if (this.pub) this.pub.close();
     this.pub = null;
-    this.sub = null;
+    this._pubExpect = false;
+    this._dropSubscriber();
     this._subChain = Promise.resolve();
-    this.remote.clear();
-    this._statsPrev.clear();
     this._emit('media');
   }
 
@@ -581,6 +635,13 @@ export class SankeClient extends EventTarget {
     this.quality = marks;
     this._emit('quality', marks);
   }
+}
+
+/** Which remote peer connection an SDP comes from: its DTLS certificate's fingerprint (one per connection;
+ * aiortc's `o=` session id changes with every offer, so it cannot tell). */
+function sdpSession(sdp) {
+  const line = sdp.split(/\r?\n/).find((l) => l.startsWith('a=fingerprint:'));
+  return line ? line.slice('a=fingerprint:'.length).trim() : '';
 }
 
 /** Local camera and microphone, small by default so a classroom PC encodes two qualities with ease. */

@@ -52,7 +52,8 @@ function renderVideos(media) {
       const videos = media.tracks.filter((tr) => tr.kind === "video");
       const main = videos.find((tr) => tr.source === "screen") || videos[0];
       player = el("video", { controls: true, preload: "metadata", src: mediaUrl(main.file) });
-      const audios = media.tracks.filter((tr) => tr.kind === "audio").map((tr) => el("audio", { src: mediaUrl(tr.file), preload: "metadata" }));
+      // a track taken from the broadcast's HLS carries its audio in the same file as the picture
+      const audios = media.tracks.filter((tr) => tr.kind === "audio" && tr.file !== main.file).map((tr) => el("audio", { src: mediaUrl(tr.file), preload: "metadata" }));
       player.addEventListener("play", () => audios.forEach((a) => { a.currentTime = player.currentTime; a.play(); }));
       player.addEventListener("pause", () => audios.forEach((a) => a.pause()));
       player.addEventListener("seeked", () => audios.forEach((a) => { a.currentTime = player.currentTime; }));
