@@ -157,7 +157,7 @@ class RtpWriter:
         send_async = self._async_send
         addr = self._addr
 
-        def send(header: bytes, ext: bytes, payload: bytes) -> int:
+        def send(header: bytes, ext: bytes, payload: bytes, owner: object = None) -> int:
             out = protect(header + ext + payload)  # type: ignore[misc]
             asyncio.ensure_future(send_async(out, addr))  # type: ignore[misc]
             return len(out)
@@ -222,7 +222,7 @@ class RtpWriter:
         self._send(out)
 
 
-PacketSender = Callable[[bytes, bytes, bytes], int]
+PacketSender = Callable[..., int]  # send(header, ext, payload[, owner]): the pacer's signature, `owner` unused here
 
 
 def srtp_packet_sender(session: pylibsrtp.Session, sendto: Callable[[Any, Any], Any], addr: Any) -> PacketSender:
@@ -243,7 +243,7 @@ def srtp_packet_sender(session: pylibsrtp.Session, sendto: Callable[[Any, Any], 
     protect = lib.srtp_protect
     limit = len(cdata) - 144  # SRTP_MAX_TRAILER_LEN
 
-    def send(header: bytes, ext: bytes, payload: bytes) -> int:
+    def send(header: bytes, ext: bytes, payload: bytes, owner: object = None) -> int:
         start = len(header)
         if ext:
             view[0:start] = header

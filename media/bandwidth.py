@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from aiortc.rtp import (
     RTCP_PSFB_APP,
@@ -31,6 +31,8 @@ from aiortc.rtp import (
 )
 
 from core.contracts import Quality, QualityChange
+from media.pacer import Pacer
+from media.probe import PaddingProbe
 from media.quality import DEFAULT, Cap, Feedback, Needs, Policy, QualityController, lower
 
 if TYPE_CHECKING:
@@ -40,36 +42,90 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 ESTIMATE_FRESH_S = 3.0  # a REMB older than this says nothing about the link now
-RATE_ALPHA = 0.5  # weight of the newest second in a producer's measured rate
+RATE_ALPHA = 0.25  # weight of the newest second in a producer's measured rate (a publisher on a busy machine
+# sends in bursts: what a layer needs is its average)
 _LAYERS: tuple[Cap, Cap] = ("high", "low")
 
 
 class SubscriberFeedback:
-    """REMB estimates and receiver-report loss of one subscriber connection, collected between steps.
+    """REMB estimates, receiver-report loss and NACKs of one subscriber connection, collected between steps,
+    and handed at once to a padding probe while one runs (it must stop at the first sign of a full line).
 
     aiortc receivers send one REMB per video stream (its own SSRCs), browsers one for the whole
-    connection: the estimate is the sum of the newest REMB of each distinct SSRC set."""
+    connection: the estimate is the sum of the newest REMB of each distinct set of media SSRCs (an RTX
+    SSRC joins a REMB's list once probe padding arrives on it, and must not make it a new set)."""
 
-    __slots__ = ("_remb", "_loss", "rembs", "reports")
+    __slots__ = (
+        "_remb", "_loss", "_video_loss", "rembs", "reports", "rtx_ssrcs", "probe", "_rr", "_received", "_nacked",
+    )
 
     def __init__(self) -> None:
-        self._remb: dict[int, tuple[float, float]] = {}  # first SSRC of the REMB → (time, bits/s)
-        self._loss: float | None = None
+        self._remb: dict[int, tuple[float, float]] = {}  # first media SSRC of the REMB → (time, bits/s)
+        self._loss: float | None = None  # worst audio loss since the last step
+        self._video_loss: float | None = None
         self.rembs = 0
         self.reports = 0
+        self.rtx_ssrcs: set[int] = set()
+        self.probe: PaddingProbe | None = None
+        self._rr: dict[int, tuple[float, int, int]] = {}  # SSRC → (time, highest sequence, cumulative lost)
+        self._received: dict[int, tuple[float, float]] = {}  # SSRC → (time, bits/s received between its reports)
+        self._nacked: set[tuple[int, int]] = set()  # (SSRC, sequence number) NACKed since the last step
 
     def on_remb(self, bitrate: int, ssrcs: list[int], now: float) -> None:
         self.rembs += 1
-        self._remb[min(ssrcs) if ssrcs else 0] = (now, float(bitrate))
+        media = [s for s in ssrcs if s not in self.rtx_ssrcs]
+        key = min(media) if media else 0
+        previous = self._remb.get(key)
+        self._remb[key] = (now, float(bitrate))
+        if self.probe is not None:
+            self.probe.on_remb(float(bitrate), previous[1] if previous else None)
 
-    def on_loss(self, fraction: float) -> None:
+    def on_loss(self, fraction: float, kind: str) -> None:
+        """A receiver report's fraction lost. The line's loss is the audio's: the pacer never drops audio,
+        while the video's includes what the pacer dropped (a short line's excess, a switch's old layer)
+        and would talk the estimate down further each time. Video counts only without audio."""
         self.reports += 1
-        self._loss = fraction if self._loss is None else max(self._loss, fraction)
+        if kind == "audio":
+            self._loss = fraction if self._loss is None else max(self._loss, fraction)
+        else:
+            self._video_loss = fraction if self._video_loss is None else max(self._video_loss, fraction)
+        if self.probe is not None:
+            self.probe.on_loss(fraction)
+
+    def on_report(
+        self, kind: str, ssrc: int, highest: int, lost: int, fraction: float, packet_bytes: float, now: float
+    ) -> None:
+        """A receiver report block about one forwarded stream. What the receiver got between two of its reports
+        (packets received × their mean size over the time between them) is measured on its side of the line,
+        so it is the line's rate when the line is full — unlike what was sent in the last second, it does not
+        depend on how the publisher's bursts fell against the reports."""
+        previous = self._rr.get(ssrc)
+        self._rr[ssrc] = (now, highest, lost)
+        if previous is not None and now - previous[0] >= 0.2:
+            got = (highest - previous[1]) - (lost - previous[2])
+            if 0 <= got < 0x8000:
+                self._received[ssrc] = (now, got * packet_bytes * 8 / (now - previous[0]))
+        self.on_loss(fraction, kind)
+
+    def on_nack(self, ssrc: int, lost: list[int]) -> None:
+        self._nacked.update((ssrc, seq) for seq in lost)  # a receiver NACKs a hole again until it is filled
+        if self.probe is not None:
+            self.probe.on_nack(len(lost))
+
+    def take_nacked(self) -> int:
+        """Distinct packets NACKed since the last call."""
+        n = len(self._nacked)
+        self._nacked.clear()
+        return n
 
     def take(self, now: float) -> Feedback:
         fresh = [bps for at, bps in self._remb.values() if now - at <= ESTIMATE_FRESH_S]
-        loss, self._loss = self._loss, None
-        return Feedback(sum(fresh) if fresh else None, loss)
+        loss = self._loss if self._loss is not None else self._video_loss
+        self._loss = self._video_loss = None
+        received = [bps for at, bps in self._received.values() if now - at <= ESTIMATE_FRESH_S]
+        if len(received) < len(self._rr):  # a stream with one report so far: the sum would leave it out
+            received = []
+        return Feedback(sum(fresh) if fresh else None, loss, received_bps=sum(received) if received else None)
 
 
 def subscriber_rtcp_handler(consumer: Consumer, feedback: SubscriberFeedback) -> RtcpHandler:
@@ -79,6 +135,7 @@ def subscriber_rtcp_handler(consumer: Consumer, feedback: SubscriberFeedback) ->
         if isinstance(packet, RtcpRtpfbPacket):
             if packet.fmt == RTCP_RTPFB_NACK:
                 consumer.on_nack(packet.lost)
+                feedback.on_nack(consumer.ssrc, packet.lost)
             return True
         if isinstance(packet, RtcpPsfbPacket):
             if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
@@ -94,7 +151,11 @@ def subscriber_rtcp_handler(consumer: Consumer, feedback: SubscriberFeedback) ->
             for report in packet.reports:
                 if report.ssrc == consumer.ssrc:
                     consumer.on_receiver_report(report.packets_lost, report.fraction_lost)
-                    feedback.on_loss(report.fraction_lost / 256)
+                    c = consumer.counters
+                    feedback.on_report(
+                        consumer.kind, report.ssrc, report.highest_sequence, report.packets_lost,
+                        report.fraction_lost / 256, c.bytes / c.packets if c.packets else 0.0, time.monotonic(),
+                    )
         return False
 
     return handle
@@ -111,6 +172,8 @@ class _Meter:
 class _Subscriber:
     controller: QualityController
     sent: _Meter
+    probe: PaddingProbe | None = None
+    video_packets: int = 0
 
 
 Resolve = Callable[[str, Quality], "Producer | None"]
@@ -132,6 +195,8 @@ class SubscriberLink(Protocol):
     def slots(self) -> Mapping[str, _Slot]: ...
     @property
     def feedback(self) -> SubscriberFeedback: ...
+    @property
+    def pacer(self) -> Pacer: ...
 
 
 class QualityAdapter:
@@ -157,7 +222,9 @@ class QualityAdapter:
         return state is not None and state.controller.cap == "off"
 
     def forget(self, participant_id: str) -> None:
-        self._subscribers.pop(participant_id, None)
+        state = self._subscribers.pop(participant_id, None)
+        if state is not None and state.probe is not None:
+            state.probe.stop()
 
     def step(
         self, now: float, producers: Mapping[str, Producer], subscribers: Mapping[str, SubscriberLink],
@@ -211,7 +278,8 @@ class QualityAdapter:
                 audio += rates.get(consumer.producer_id or "", 0.0)
             elif (wanted := plan.get(track_id, "off")) != "off":
                 videos.append((consumer, wanted))
-        sent_bytes = sum(slot.consumer.counters.bytes for slot in transport.slots.values())
+        pacer = transport.pacer
+        sent_bytes = sum(slot.consumer.counters.bytes for slot in transport.slots.values())  # media, not repairs
         report = transport.feedback.take(now)
         state = self._subscribers.get(participant_id)
         if not videos:
@@ -224,8 +292,15 @@ class QualityAdapter:
         meter = state.sent
         sent_bps = (sent_bytes - meter.bytes) * 8 / (now - meter.at) if now > meter.at else None
         meter.at, meter.bytes = now, sent_bytes
-        switching = any(consumer.switching for consumer, _ in videos)
-        feedback = Feedback(report.estimate_bps, report.loss, sent_bps, switching)
+        loss = self._loss(state, report.loss, transport, [c for c, _ in videos])
+        switching = any(consumer.target_id is not None for consumer, _ in videos)  # a layer switch, not a start
+        probe = state.probe
+        outcome: Literal["ok", "failed"] | None = None
+        if probe is not None and probe.outcome != "running":
+            outcome, state.probe = probe.outcome, None
+            transport.feedback.probe = None
+            logger.debug("probe of %s to %.0f: %s %s", participant_id, probe.to_bps, probe.outcome, probe.reason)
+        feedback = Feedback(report.estimate_bps, loss, sent_bps, switching, outcome, report.received_bps)
         need: dict[Cap, float] = {"high": audio, "low": audio}
         top: Cap = "low"
         for consumer, wanted in videos:
@@ -235,17 +310,55 @@ class QualityAdapter:
             if wanted == "high" and self._has_twin(consumer.track_id):
                 top = "high"
         decision = state.controller.step(now, feedback, Needs(need["high"], need["low"], audio), top)
-        logger.debug("quality %s at %.2f: %s need=%s top=%s → %s %s", participant_id, now, feedback, need, top,
-                     state.controller.cap, decision)
-        cap = state.controller.cap
+        logger.debug("quality %s at %.2f: %s need=%s top=%s → %s %s pace=%s %s", participant_id, now, feedback, need,
+                     top, state.controller.cap, decision, pacer.rate, pacer.counters)
+        controller = state.controller
+        cap = controller.cap
         for consumer, wanted in videos:
             self._apply(consumer, lower(wanted, cap))
+        rate = controller.pace_bps(now, Needs(need["high"], need["low"], audio), top)
+        if rate != pacer.rate:
+            pacer.set_rate(rate)
+        if controller.probe_bps is not None and state.probe is None:
+            state.probe = self._start_probe(now, transport, [c for c, _ in videos], sent_bps or 0.0,
+                                            controller.probe_bps)
         if decision is None:
             return None
         return QualityChange(
             layer=decision.cap, reason=decision.reason, tracks=tuple(c.track_id for c, _ in videos),
             estimate_bps=None if decision.estimate_bps is None else int(decision.estimate_bps), loss=feedback.loss,
         )
+
+    def _loss(self, state: _Subscriber, reported: float | None, transport: SubscriberLink, videos: list[Consumer]
+              ) -> float | None:
+        """The receiver reports' loss — or, until the line has shown its capacity (nothing paced, so nothing
+        dropped by the SFU), the share of video NACKed since the last step when that is higher: NACKs come
+        as soon as a hole is seen, a report up to 1.5 s later, and on a line that cannot carry the starting
+        layer every moment of that wait is audio lost in the network's queue."""
+        packets = sum(c.counters.packets for c in videos)
+        sent, state.video_packets = packets - state.video_packets, packets
+        nacked = transport.feedback.take_nacked()
+        if transport.pacer.rate is not None or sent < 20:
+            return reported
+        nack_loss = min(1.0, nacked / sent)
+        if nack_loss < self.policy.loss_low or (reported is not None and reported >= nack_loss):
+            return reported
+        return nack_loss
+
+    @staticmethod
+    def _start_probe(
+        now: float, transport: SubscriberLink, videos: list[Consumer], from_bps: float, to_bps: float
+    ) -> PaddingProbe:
+        """Pad on the first video with an RTX stream; without one there is nothing to pad with, and the
+        probe is answered `ok` at once (the layer switch is then the probe, as it was before padding)."""
+        probe = PaddingProbe(now, from_bps, to_bps)
+        padder = next((c for c in videos if c.rtx_payload_type is not None and c.writer is not None), None)
+        if padder is None or not transport.pacer.started:
+            probe.outcome = "ok"
+            return probe
+        transport.feedback.probe = probe
+        probe.start(transport.pacer, padder)
+        return probe
 
     def _has_twin(self, track_id: str) -> bool:
         high, low = self._resolve(track_id, "high"), self._resolve(track_id, "low")

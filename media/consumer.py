@@ -4,6 +4,9 @@ Like mediasoup it rewrites SSRC, payload type, sequence number and timestamp per
 start on a keyframe (no delta frame before it), switch between a camera's high and low tracks on a
 keyframe without a gap in sequence numbers, and answer the subscriber's NACKs from its own history (RTX).
 
+What it sends goes through its subscriber connection's `Pacer` (media.pacer): audio at once, video
+paced to the line once the line has shown its capacity; the pacer tells it which packets it dropped.
+
 It holds its producer's id, never the producer (mediasoup's `producerId`): which packets reach it is the
 Router's fan-out, told of every change through `ConsumerListener.on_consumer_changed`, and a keyframe is
 asked of the Router by producer id. A producer's end arrives as `producer_closed(id)` from the Router.
@@ -26,10 +29,12 @@ from aiortc.rtp import RtpPacket
 from core.contracts import MediaKind
 from media.aiortc_seams import RtpWriter
 from media.lifecycle import Closable
-from media.rtp import ExtKey
+from media.pacer import Pacer
+from media.rtp import ExtKey, abs_send_time_extension, ntp_now
 
 logger = logging.getLogger(__name__)
 _pack = struct.Struct("!BBHII").pack
+_PADDING = bytes(254) + b"\xff"  # RFC 3550 padding: the last byte counts the padding, itself included
 _TRANSIENT = (errno.EAGAIN, errno.ENOBUFS, errno.ECONNREFUSED, errno.EPERM)
 HISTORY = 1024  # packets kept for retransmission (≈ 8 s of 1 Mbps video)
 _MASK = HISTORY - 1
@@ -38,6 +43,9 @@ RTX_MIN_INTERVAL_S = 0.1  # retransmit a packet at most once per this interval (
 
 def _not_started(*args: Any) -> Any:
     raise RuntimeError("consumer used before its transport started")
+
+
+PacedSender = Callable[[bytes, bytes, bytes, "Consumer | None"], int]
 
 
 @dataclass(slots=True)
@@ -70,7 +78,7 @@ class Consumer(Closable):
         "track_id", "kind", "producer_id", "target_id", "writer", "ssrc", "rtx_ssrc", "payload_type",
         "rtx_payload_type", "ext_key", "quality", "counters", "_waiting", "_seq_off", "_ts_off",
         "_start_seq", "_last_seq", "_last_ts", "_last_at", "_history", "_rtx_seq", "last_ntp",
-        "clock_rate", "paused", "_send", "_rtx_at", "_history_ts", "_listener", "held",
+        "clock_rate", "paused", "_send", "_rtx_at", "_history_ts", "_listener", "held", "pacer", "keyframe_ts",
     )
     what = "consumer"
 
@@ -104,15 +112,21 @@ class Consumer(Closable):
         self._rtx_at: list[float] = [0.0] * HISTORY if kind == "video" else []
         self._rtx_seq = random.randint(0, 0x7FFF)
         self.last_ntp = 0
-        self._send: Callable[[bytes, bytes, bytes], int] = _not_started
+        self._send: PacedSender = _not_started
+        self.pacer: Pacer | None = None
+        self.keyframe_ts = -1  # outgoing RTP timestamp of the newest keyframe sent (the pacer never drops it)
         self.paused = True  # until the subscriber connection's sender is started
         self.held = False  # bandwidth-driven quality paused this video (media.bandwidth): `release` resumes
 
-    def start(self, writer: RtpWriter, ssrc: int, rtx_ssrc: int, pt: int, rtx_pt: int | None, ext_key: ExtKey) -> None:
-        """The subscriber connection is up: begin forwarding (video from the next keyframe)."""
+    def start(
+        self, writer: RtpWriter, pacer: Pacer, ssrc: int, rtx_ssrc: int, pt: int, rtx_pt: int | None, ext_key: ExtKey
+    ) -> None:
+        """The subscriber connection is up: begin forwarding (video from the next keyframe) through the
+        connection's pacer (audio ahead of video)."""
         self.check_open("start")
         self.writer = writer
-        self._send = writer.packet_sender()
+        self.pacer = pacer
+        pacer.attach(self)  # sets `_send`
         self.ssrc = ssrc
         self.rtx_ssrc = rtx_ssrc
         self.payload_type = pt
@@ -148,11 +162,14 @@ class Consumer(Closable):
             return  # older than where this consumer started: the subscriber never expected it
         seq = (in_seq + self._seq_off) & 0xFFFF
         ts = (packet.timestamp + self._ts_off) & 0xFFFFFFFF
+        if keyframe:
+            self.keyframe_ts = ts
         try:
             sent = self._send(
                 _pack(0x90 if ext else 0x80, (packet.marker << 7) | self.payload_type, seq, ts, self.ssrc),
                 ext,
                 packet.payload,
+                self,
             )
         except pylibsrtp.Error:
             return
@@ -196,6 +213,8 @@ class Consumer(Closable):
         self._align(packet, now)
 
     def _switch_to(self, producer_id: str, packet: RtpPacket, now: float) -> None:
+        if self.pacer is not None:
+            self.pacer.flush(self)  # the old layer's waiting packets would only delay the new keyframe
         self.producer_id = producer_id
         self.target_id = None
         self._waiting = False
@@ -294,10 +313,34 @@ class Consumer(Closable):
                            self._history_ts[slot], self.rtx_ssrc)
             self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
             try:
-                self._send(header, struct.pack("!H", seq), packet.payload)
+                self._send(header, struct.pack("!H", seq), packet.payload, None)
             except (pylibsrtp.Error, OSError):
                 continue
             self.counters.retransmitted += 1
+
+    def use_sender(self, send: PacedSender) -> None:
+        """What `forward` sends with, set by the connection's pacer: the line itself, or the pacer."""
+        self._send = send
+
+    def on_paced_drop(self, seq: int) -> None:
+        """The pacer dropped this sequence number (the line is short): a NACK for it must not bring it
+        back, and the frames after it need a keyframe."""
+        slot = seq & _MASK
+        packet = self._history[slot] if self._history else None
+        if packet is not None and self._history_seq(slot, packet) == seq:
+            self._history[slot] = None
+        self.request_keyframe()
+
+    def padding_packet(self) -> tuple[bytes, bytes, bytes] | None:
+        """A padding-only packet on this video's RTX stream, for a probe (RFC 4588 streams may carry
+        padding; receivers count it toward their estimate and discard it). None without RTX."""
+        if self.rtx_payload_type is None or self.writer is None or self.kind != "video":
+            return None
+        abs_id = self.ext_key[0]
+        ext = abs_send_time_extension(abs_id, ntp_now()) if abs_id else b""
+        header = _pack(0xB0 if ext else 0xA0, self.rtx_payload_type, self._rtx_seq, self._last_ts, self.rtx_ssrc)
+        self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+        return header, ext, _PADDING
 
     def _history_seq(self, slot: int, packet: RtpPacket) -> int:
         """The sequence number this consumer gave `packet` (offsets change only at a switch, and a
@@ -332,6 +375,8 @@ class Consumer(Closable):
             return
         self.paused = True
         self.producer_id = self.target_id = None
+        if self.pacer is not None:
+            self.pacer.detach(self)
         self._history = []
         self._history_ts = []
         self._rtx_at = []

@@ -8,8 +8,12 @@ and steps up only by probing:
 - `high` → `low` when the estimate falls below what the high layer and audio need (with margin), or
   when loss is high in two reports in a row; → `off` (video paused, audio kept) when two reports in a
   row put it below what even the low layer and audio need. Audio is never touched.
-- After a quiet period (no loss, no falling estimate) it probes one step up and keeps the higher cap only
-  if loss stays low and the estimate does not fall during the probe; a failed probe doubles the wait.
+- After a quiet period (no loss, no falling estimate) it first asks for a padding probe (`probe_bps`,
+  run by media.probe on the connection's pacer): the line is filled with padding up to what the next cap
+  needs while the media stays as it is. Only if that comes back clean does it step up, and it keeps the
+  higher cap only if loss stays low and the estimate does not fall; a failed probe doubles the wait.
+- `pace_bps` is what the connection's pacer may put on the line: unlimited until the line has shown its
+  capacity (loss), then a margin below it, so that a burst waits in the SFU and not in front of the audio.
 
 What "the estimate" is: when the link is full (the receiver reports loss), the subscriber's REMB, but
 never less than what it demonstrably received in the last second (sent × (1 − loss)); without loss the
@@ -48,6 +52,12 @@ class Policy:
     probe_max_s: float = 48.0  # the longest wait after failed probes
     probe_window_s: float = 4.0  # how long a probe must stay clean (a keyframe switch plus a few reports)
     settle_s: float = 2.5  # after a step down, the next report still shows the old layer's backlog: no second step
+    probe_ratio: float = 1.1  # a padding probe fills the line to this × what the next cap needs
+    probe_timeout_s: float = 4.0  # a padding probe that has not answered by then counts as failed
+    pace_ratio: float = 0.8  # pace at this × the line's estimate (below it: a standing queue drains)…
+    drain_ratio: float = 0.5  # …and at this × for `settle_s` after a step down (the old layer's queue drains fast)
+    pace_floor: float = 2.0  # …and not below this × what the current cap needs (room for its keyframes), up to the line
+    pace_trust: float = 1.2  # an estimate below this × what the current cap needs is taken for a wrong one
 
 
 DEFAULT = Policy()
@@ -70,6 +80,8 @@ class Feedback:
     loss: float | None  # worst fraction lost in the receiver reports since the last step (None: no report)
     sent_bps: float | None = None  # what the SFU sent this subscriber since the last step
     switching: bool = False  # a layer switch still waits for its keyframe: reports show the old layer
+    probe: Literal["ok", "failed"] | None = None  # how the padding probe asked for (`probe_bps`) ended, if it has
+    received_bps: float | None = None  # what the receiver got, from its own reports (None: not known)
 
 
 @dataclass(slots=True, frozen=True)
@@ -84,7 +96,7 @@ class QualityController:
 
     __slots__ = (
         "policy", "cap", "_lossy", "_quiet_since", "_probe_wait", "_probe_until", "_probe_from", "_estimate",
-        "_changed_at", "_starved",
+        "_changed_at", "_starved", "probe_bps", "_padding_since", "link_bps",
     )
 
     def __init__(self, now: float, policy: Policy = DEFAULT, cap: Cap = "high") -> None:
@@ -98,6 +110,9 @@ class QualityController:
         self._estimate: float | None = None
         self._changed_at = -1e9
         self._starved = 0  # reports in a row whose estimate is below what the low layer and audio need
+        self.probe_bps: float | None = None  # a padding probe to this rate is wanted (until its outcome comes)
+        self._padding_since = 0.0
+        self.link_bps: float | None = None  # what the line carries, once it has shown it (loss, or a good probe)
 
     @property
     def probing(self) -> bool:
@@ -110,19 +125,30 @@ class QualityController:
         layer = lower(self.cap, top)
         estimate, loss = self.estimate(feedback), feedback.loss
         self._estimate = estimate
+        self._learn_link(now, feedback, estimate)
         lossy = loss is not None and loss >= p.loss_high
-        if loss is not None:
-            self._lossy = self._lossy + 1 if lossy else 0
+        settled = now - self._changed_at >= p.settle_s  # before, reports describe the backlog of the layer left
 
         def short(need: float) -> bool:
             return estimate is not None and estimate < need * p.down_ratio
 
         if loss is not None:
-            self._starved = self._starved + 1 if short(needs.low) else 0
+            self._lossy = self._lossy + 1 if lossy and settled else 0
+            self._starved = self._starved + 1 if short(needs.low) and settled else 0
         if feedback.switching and self._probe_until is None:
             self._changed_at = now  # what the reports say is about the layer being left: settle from its end
             self._lossy = self._starved = 0
 
+        if self.probe_bps is not None:  # a padding probe is out: nothing changes until it answers
+            if feedback.probe is None and now - self._padding_since < p.probe_timeout_s:
+                return None
+            target, self.probe_bps = self.probe_bps, None
+            if feedback.probe == "ok":
+                self.link_bps = max(self.link_bps or 0.0, target)
+                return self._set(_CAPS[_RANK[self.cap] + 1], "probe", now, top, probing=True)
+            self._probe_wait = min(self._probe_wait * 2, p.probe_max_s)
+            self._quiet_since = now
+            return None
         if self._probe_until is not None:
             if (loss is not None and loss >= p.probe_loss) or short(self._need(needs, layer)):
                 self._probe_wait = min(self._probe_wait * 2, p.probe_max_s)
@@ -132,7 +158,7 @@ class QualityController:
                 self._probe_wait = p.probe_after_s
                 self._quiet_since = now
             return None
-        if layer != "off" and now - self._changed_at >= p.settle_s:
+        if layer != "off" and settled:
             if self._starved >= p.pause_reports:
                 return self._set("off", "bandwidth", now, top)
             if layer == "high" and short(needs.high):
@@ -143,17 +169,46 @@ class QualityController:
             self._quiet_since = now
         if self.cap != "high" and _RANK[self.cap] < _RANK[top] and now - self._quiet_since >= self._probe_wait:
             self._probe_from = self.cap
-            self._probe_until = now + p.probe_window_s
-            return self._set(_CAPS[_RANK[self.cap] + 1], "probe", now, top, probing=True)
+            self.probe_bps = self._need(needs, _CAPS[_RANK[self.cap] + 1]) * p.probe_ratio
+            self._padding_since = now
         return None
 
+    def _learn_link(self, now: float, feedback: Feedback, estimate: float | None) -> None:
+        """What the line carries: an estimate (it was full) replaces it, except just after a change (the
+        reports still describe the layer left, and the pacer's drops of it); a clean report raises it to
+        what was sent."""
+        if estimate is not None:
+            if self.link_bps is None or now - self._changed_at >= self.policy.settle_s:
+                self.link_bps = estimate
+        elif self.link_bps is not None and feedback.loss is not None and feedback.sent_bps is not None:
+            self.link_bps = max(self.link_bps, feedback.sent_bps)
+
+    def pace_bps(self, now: float, needs: Needs, top: Cap = "high") -> float | None:
+        """What the pacer may send (bits/s): None (unlimited) until the line has shown what it carries, then
+        a margin below that (a standing queue in the network drains; faster just after a step down, when
+        the layer left has filled it) but room for the current cap's keyframes, never above the line. An
+        estimate below what the current cap needs is taken for a wrong one (a loaded machine's can be far
+        off, and one too low would have the pacer drop the layer the line does carry, the drops read as
+        loss and lower it further): then the cap's need with room for its keyframes."""
+        link = self.link_bps
+        if link is None:
+            return None
+        p = self.policy
+        need = self._need(needs, lower(self.cap, top))
+        if link < need * p.pace_trust:
+            return need * p.pace_floor
+        ratio = p.drain_ratio if now - self._changed_at < p.settle_s and not self.probing else p.pace_ratio
+        return max(link * ratio, min(need * p.pace_floor, link))
+
     def estimate(self, feedback: Feedback) -> float | None:
-        """What the link carries, known only when it is full (a fresh report with loss): max(REMB, what was
-        sent × (1 − loss)). Without loss the link carries at least what was sent, and more is not known."""
+        """What the link carries, known only when it is full (a fresh report with loss): max(REMB, what the
+        receiver got — by its reports, else what was sent × (1 − loss)). Without loss the link carries at
+        least what was sent, and more is not known."""
         loss, sent = feedback.loss, feedback.sent_bps
         if loss is None or sent is None or loss < self.policy.loss_low:
             return None
-        return max(sent * (1 - loss), feedback.estimate_bps or 0.0)
+        got = feedback.received_bps if feedback.received_bps is not None else sent * (1 - loss)
+        return max(got, feedback.estimate_bps or 0.0)
 
     @staticmethod
     def _need(needs: Needs, cap: Cap) -> float:
@@ -165,4 +220,6 @@ class QualityController:
         self._quiet_since = self._changed_at = now
         if not probing:
             self._probe_until = None
+        else:
+            self._probe_until = now + self.policy.probe_window_s
         return Decision(lower(cap, top), reason, self._estimate)

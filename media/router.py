@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 LEVEL_INTERVAL_S = 0.25
 STATS_INTERVAL_S = 2.0
-QUALITY_INTERVAL_S = 1.0  # bandwidth-driven quality steps each subscriber once a second
+QUALITY_INTERVAL_S = 0.5  # bandwidth-driven quality steps each subscriber twice a second (a lossy report acts sooner)
 SPEAKING_DBOV = 50  # quieter than -50 dBov is not speaking
 LEVEL_FRESH_S = 0.6
 

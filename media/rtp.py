@@ -82,6 +82,13 @@ def abs_send_time_extension(ext_id: int, ntp: int) -> bytes:
     return bytes((0xBE, 0xDE, 0x00, 0x01, (ext_id << 4) | 2, value >> 16, (value >> 8) & 0xFF, value & 0xFF))
 
 
+def restamp_abs_send_time(ext: bytes) -> bytes:
+    """The same one-element abs-send-time block, stamped now: a packet that waited in the pacer must tell
+    the receiver's delay estimator when it left, not when it arrived (libwebrtc stamps at the pacer too)."""
+    value = (ntp_now() >> 14) & 0x00FFFFFF
+    return ext[:5] + bytes((value >> 16, (value >> 8) & 0xFF, value & 0xFF))
+
+
 def audio_level_extension(ext_id: int, level: tuple[bool, int]) -> bytes:
     """One-byte-header extension block carrying ssrc-audio-level (RFC 6464), padded to 4 bytes."""
     vad, dbov = level

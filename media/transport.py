@@ -42,6 +42,7 @@ from media import consent
 from media.bandwidth import SubscriberFeedback, subscriber_rtcp_handler
 from media.consumer import Consumer, ConsumerListener
 from media.lifecycle import Closable
+from media.pacer import Pacer
 from media.producer import Producer, ProducerInfo, ProducerListener
 
 logger = logging.getLogger(__name__)
@@ -261,6 +262,7 @@ class SubscriberTransport(Closable):
         self._lock = asyncio.Lock()
         self._writer: seams.RtpWriter | None = None
         self.feedback = SubscriberFeedback()  # REMB and receiver-report loss, for bandwidth-driven quality
+        self.pacer = Pacer()  # what leaves on this connection, audio first (media.pacer)
         self.pc.on("connectionstatechange", self._on_state)
 
     def _on_state(self) -> None:
@@ -319,6 +321,7 @@ class SubscriberTransport(Closable):
                 logger.warning("subscriber transport of %s not connected at sender start", self.participant_id)
                 return
             self._writer = writer
+            self.pacer.start(writer.packet_sender())
         codec = params.codecs[0]
         if codec.payloadType is None:  # aiortc assigns every negotiated codec a payload type
             logger.warning("subscriber %s: codec %s without a payload type", self.participant_id, codec.name)
@@ -331,8 +334,9 @@ class SubscriberTransport(Closable):
         abs_id = next((e.id for e in params.headerExtensions if e.uri.endswith("abs-send-time")), 0)
         level_id = next((e.id for e in params.headerExtensions if e.uri.endswith("ssrc-audio-level")), 0)
         ssrc, rtx_ssrc = seams.sender_ssrcs(transceiver.sender)
+        self.feedback.rtx_ssrcs.add(rtx_ssrc)
         slot = self.slots.get(consumer.track_id)
-        consumer.start(self._writer, ssrc, rtx_ssrc, codec.payloadType, rtx_pt, (abs_id, level_id))
+        consumer.start(self._writer, self.pacer, ssrc, rtx_ssrc, codec.payloadType, rtx_pt, (abs_id, level_id))
         if slot is not None and not slot.active:
             consumer.paused = True
 
@@ -383,6 +387,7 @@ class SubscriberTransport(Closable):
     async def close(self) -> None:
         if not self._begin_close():
             return
+        self.pacer.close()
         for slot in list(self.slots.values()):
             slot.consumer.transport_closed()
         self.slots.clear()

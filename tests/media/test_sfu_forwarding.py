@@ -170,11 +170,11 @@ async def test_nack_and_rtx_on_both_legs(room, high_clip, low_clip):
     consumer_send = consumer._send
     count = [0]
 
-    def lossy_subscriber(header: bytes, ext: bytes, payload: bytes) -> int:
+    def lossy_subscriber(header: bytes, ext: bytes, payload: bytes, owner: object) -> int:
         count[0] += 1
         if count[0] % 30 == 0 and header[1] & 0x7F == consumer.payload_type:  # lose media, never RTX
             return len(header) + len(ext) + len(payload)
-        return consumer_send(header, ext, payload)
+        return consumer_send(header, ext, payload, owner)
 
     consumer._send = lossy_subscriber
     assert await wait_for(lambda: _frames(sub, "pub:0") >= 60, 10)
