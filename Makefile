@@ -14,9 +14,13 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/sanke serve --demo
 
+# PYTEST_ARGS="-n 2" runs the tests on two workers (pytest-xdist): much of the suite waits rather than computes.
+# Not the default until a full run on a quiet machine has been green that way.
+PYTEST_ARGS ?=
+
 test: $(BIN)/.installed
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

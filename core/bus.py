@@ -32,6 +32,7 @@ from core.errors import SankeError
 
 Message = dict[str, Any]
 log = logging.getLogger(__name__)
+POOL_CONNECTIONS = 32  # commands take microseconds in Redis: a few dozen connections carry a join burst
 PROBE_INTERVAL = 0.5  # seconds between pings while Redis is down: back within a second of its return
 RETRY_AFTER = 2  # seconds a caller is told to wait before trying again
 _LOST = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
@@ -225,11 +226,14 @@ class RedisBus(Bus):
 
     def __init__(self, url: str, prefix: str = "sanke:") -> None:
         # Few, short retries: a call while Redis is gone fails within a second rather than after ten
-        # backed-off attempts; the prober, not each caller, waits for Redis to return.
-        self._redis = aioredis.from_url(
-            url, decode_responses=True, socket_connect_timeout=2.0, socket_timeout=5.0,
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 1),
+        # backed-off attempts; the prober, not each caller, waits for Redis to return. A bounded pool whose
+        # callers wait for a free connection: redis-py's default pool raises "Too many connections" past
+        # 100 calls in flight (a hundred classrooms joining at once), which read as Redis lost.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=POOL_CONNECTIONS, timeout=None, decode_responses=True,
+            socket_connect_timeout=2.0, socket_timeout=5.0, retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 1),
         )
+        self._redis = aioredis.Redis.from_pool(pool)  # closed with the client
         self._prefix = prefix
         self._pubsub = self._redis.pubsub()
         self._subs: dict[str, set[Subscription]] = defaultdict(set)

@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -44,7 +46,7 @@ class Round:
     ping_p99_ms: float
     rss_mib: float
     seconds: float
-    server_cpu_s: float  # the server's CPU time during the burst: its work, whatever the machine's load
+    server_cpu_s: float  # the server's (and its media workers') CPU time during the burst, whatever the load
     client_cpu_s: float  # this process's (the joiners'), to see which side limits the burst
 
 
@@ -59,6 +61,20 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """The CPU time of the process and its live children (the server's media workers work for it too)."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        p = pending.pop()
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(p)
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    pending.extend(int(c) for c in f.read().split())
+    return total
 
 
 def rss_mib(pid: int) -> float:
@@ -85,19 +101,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int, profile: Path | None = None) -> subprocess.Popen:
-    """`profile`: run the server under cProfile (`*.prof`) or pyinstrument (a dev tool, not a dependency:
-    a text report) and write the profile there when it stops."""
+def start_server(data_dir: Path, port: int, redis_url: str | None = None) -> subprocess.Popen:
     log = open(data_dir / "server.log", "wb")  # a pipe nobody reads would block the server's logging
-    prefix = [sys.executable]
-    if profile is not None and profile.suffix == ".prof":
-        prefix += ["-m", "cProfile", "-o", str(profile)]
-    elif profile is not None:
-        prefix += ["-m", "pyinstrument", "-r", "text", "--show-all", "-o", str(profile)]
+    bus = ["--redis-url", redis_url] if redis_url else []
     return subprocess.Popen(
-        [*prefix, "-m", "web.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        [sys.executable, "-m", "web.cli", "serve", "--data-dir", str(data_dir), "--port", str(port), *bus],
         stdout=log, stderr=log, cwd=Path(__file__).resolve().parent.parent,
+        start_new_session=True,  # its own process group: a kill takes its worker processes along
     )
+
+
+async def start_profiler(pid: int, out: Path) -> asyncio.subprocess.Process:
+    """py-spy (a dev tool, not a dependency) sampling the server: started before the burst and stopped
+    after it, so the profile holds the joins and neither the start-up nor the teardown."""
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy: pip install py-spy")
+    proc = await asyncio.create_subprocess_exec(
+        spy, "record", "-p", str(pid), "-r", "200", "-f", "raw", "-o", str(out), "--nonblocking",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    await asyncio.sleep(1.0)  # attached
+    return proc
+
+
+async def stop_profiler(proc: asyncio.subprocess.Process) -> None:
+    proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+    await proc.wait()
 
 
 async def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
@@ -180,7 +209,8 @@ async def pinger(joiner: Joiner, rtts: list[float], stop: asyncio.Event) -> None
             await asyncio.wait_for(stop.wait(), PING_INTERVAL)
 
 
-async def one_round(url: str, pid: int, signer: TokenSigner, room_id: str, n: int) -> Round:
+async def one_round(url: str, pid: int, signer: TokenSigner, room_id: str, n: int,
+                    profile: Path | None = None) -> Round:
     ws_url = url.replace("http://", "ws://") + "/ws"
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
@@ -198,11 +228,14 @@ async def one_round(url: str, pid: int, signer: TokenSigner, room_id: str, n: in
         rtts: list[float] = []
         stop = asyncio.Event()
         ping_task = asyncio.create_task(pinger(bystander, rtts, stop))
+        spy = await start_profiler(pid, profile) if profile is not None else None
         await asyncio.sleep(0.3)
-        started, server_cpu, client_cpu = time.perf_counter(), cpu_seconds(pid), time.process_time()
+        started, server_cpu, client_cpu = time.perf_counter(), tree_cpu_seconds(pid), time.process_time()
         await asyncio.gather(*(j.join() for j in joiners))
         seconds = time.perf_counter() - started
-        server_cpu, client_cpu = cpu_seconds(pid) - server_cpu, time.process_time() - client_cpu
+        server_cpu, client_cpu = tree_cpu_seconds(pid) - server_cpu, time.process_time() - client_cpu
+        if spy is not None:
+            await stop_profiler(spy)
         readers = [asyncio.create_task(j.drain()) for j in joiners]
         await asyncio.sleep(0.5)
         stop.set()
@@ -221,28 +254,30 @@ async def one_round(url: str, pid: int, signer: TokenSigner, room_id: str, n: in
                  pct([r * 1000 for r in rtts], 0.99), rss, seconds, server_cpu, client_cpu)
 
 
-async def run(sizes: list[int], data_dir: Path | None = None, profile: Path | None = None) -> list[Round]:
+async def run(sizes: list[int], data_dir: Path | None = None, profile: Path | None = None,
+              redis_url: str | None = None) -> list[Round]:
     with tempfile.TemporaryDirectory(prefix="sanke-bench-sig-") as tmp:
         settings = Settings(data_dir=Path(data_dir or tmp))
         signer = TokenSigner(settings.secret_keys())
         rooms = await seed(settings, sizes)
         port = free_port()
-        proc = start_server(settings.data_dir, port, profile)
+        proc = start_server(settings.data_dir, port, redis_url)
         url = f"http://127.0.0.1:{port}"
         try:
             await wait_healthy(url, proc)
             out = []
-            for n, room_id in zip(sizes, rooms, strict=True):
+            for i, (n, room_id) in enumerate(zip(sizes, rooms, strict=True)):
                 print(f"  {n} joins …", file=sys.stderr, flush=True)
-                out.append(await one_round(url, proc.pid, signer, room_id, n))
+                last = i == len(sizes) - 1
+                out.append(await one_round(url, proc.pid, signer, room_id, n, profile if last else None))
                 await asyncio.sleep(1.0)
             return out
         finally:
             proc.terminate()
             try:
-                proc.wait(120 if profile else 15)
+                proc.wait(15)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
 
@@ -261,10 +296,12 @@ def table(rounds: list[Round]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sanke bench signaling", description=__doc__)
     parser.add_argument("--sizes", default="100,200,500,1000", help="joins per round; the first is the baseline")
-    parser.add_argument("--profile", type=Path, help="write the server's pyinstrument text profile here")
+    parser.add_argument("--redis-url", help="run the server on this Redis bus (default: its in-process bus)")
+    parser.add_argument("--profile", type=Path,
+                        help="sample the server with py-spy during the last burst; raw stacks written here")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    rounds = asyncio.run(run(sizes, profile=args.profile))
+    rounds = asyncio.run(run(sizes, profile=args.profile, redis_url=args.redis_url))
     print(table(rounds))
     last = rounds[-1]
     print(f"signaling-bench: joins={last.joins} failed={last.failed} join_p99_ms={last.join_p99_ms:.0f} "

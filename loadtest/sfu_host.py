@@ -64,7 +64,7 @@ class ForwardHost:
     async def subscribe(self, pid: str, plan: dict[str, str]) -> str:
         future = self._offers[pid] = asyncio.get_running_loop().create_future()
         await self.service.set_subscriptions(ROOM, pid, plan)  # type: ignore[arg-type]
-        return await asyncio.wait_for(future, 10)
+        return await asyncio.wait_for(future, 30)  # a loaded machine: the offer can take long
 
     async def answer(self, pid: str, sdp: str) -> None:
         await self.service.subscriber_answer(ROOM, pid, sdp)

@@ -82,6 +82,7 @@ class HlsStream:
         self._wall0 = 0.0  # time.time() at that moment
         self._received: asyncio.Queue[BuiltSegment | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
+        self._renumber = (0, 0)  # (generation, sequence) added to a restarted packager's own numbers
         self._changed = asyncio.Event()
         self._closed = asyncio.Event()  # set once close() has stored the last segment and the VOD playlist
 
@@ -118,24 +119,30 @@ class HlsStream:
     async def _publish(self, built: BuiltSegment) -> None:
         if self._t0 is None:
             self._t0, self._wall0 = built.first_arrival, built.wall0
+        prev = self.segments[-1] if self.segments else None
+        if prev is not None and built.sequence + self._renumber[1] <= prev.sequence:
+            # the packager started again (its SFU worker was restarted): its numbers begin anew; ours go on,
+            # in a new generation, so no name is ever reused
+            self._renumber = (prev.generation, prev.sequence)
+        generation, sequence = built.generation + self._renumber[0], built.sequence + self._renumber[1]
+        start = built.start + (built.first_arrival - self._t0)  # on this stream's timeline
         self.with_audio = built.with_audio
         if built.init is not None:
-            name = f"init-{built.generation}.mp4"
-            self.inits[built.generation] = name
+            name = f"init-{generation}.mp4"
+            self.inits[generation] = name
             self._keep(name, built.init, pin=True)
             await self._put(name, built.init)
-        name = f"seg-{built.generation}-{built.sequence}.m4s"
+        name = f"seg-{generation}-{sequence}.m4s"
         self._keep(name, built.data)
         self.codecs = built.codecs
-        prev = self.segments[-1] if self.segments else None
-        disc = prev.discontinuity + (prev.generation != built.generation) if prev else 0
-        if built.generation not in self.generations:
-            self.generations[built.generation] = Generation(
-                self.inits[built.generation], built.width, built.height, built.codecs, built.with_audio
+        disc = prev.discontinuity + (prev.generation != generation) if prev else 0
+        if generation not in self.generations:
+            self.generations[generation] = Generation(
+                self.inits[generation], built.width, built.height, built.codecs, built.with_audio
             )
         self.segments.append(SegmentInfo(
-            name, built.sequence, built.generation, built.duration, self._wall0 + built.start, len(built.data), disc,
-            built.start, built.frames,
+            name, sequence, generation, built.duration, self._wall0 + start, len(built.data), disc, start,
+            built.frames,
         ))  # fmt: skip
         self._bump()  # listed at once (served from memory); the store's copy follows
         await self._put(name, built.data)

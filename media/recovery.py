@@ -33,6 +33,11 @@ def failed(transport: PublisherTransport | SubscriberTransport) -> bool:
     return not transport.closed and transport.pc.connectionState in FAILED
 
 
+def _level(transport: PublisherTransport | SubscriberTransport) -> int:
+    """A failure is worth a warning; a peer that closed its end (a client leaving or replacing it) is not."""
+    return logging.WARNING if transport.pc.connectionState == "failed" else logging.INFO
+
+
 def ice_ufrag(sdp: str) -> str | None:
     media = SessionDescription.parse(sdp).media
     return media[0].ice.usernameFragment if media and media[0].ice else None
@@ -56,8 +61,8 @@ class TransportWatch:
     def publisher(self, participant_id: str, transport: PublisherTransport) -> None:
         def changed() -> None:
             if failed(transport) and self._router.publishers.get(participant_id) is transport:
-                logger.warning("room %s: publisher transport of %s %s: its tracks are unpublished",
-                               self._router.room_id, participant_id, transport.pc.connectionState)
+                logger.log(_level(transport), "room %s: publisher transport of %s %s: its tracks are unpublished",
+                           self._router.room_id, participant_id, transport.pc.connectionState)
                 self._spawn(self._router.close_publisher(participant_id))
 
         transport.pc.on("connectionstatechange", changed)
@@ -65,8 +70,8 @@ class TransportWatch:
     def subscriber(self, participant_id: str, transport: SubscriberTransport) -> None:
         def changed() -> None:
             if failed(transport) and self._router.subscribers.get(participant_id) is transport:
-                logger.warning("room %s: subscriber transport of %s %s: offering a new one",
-                               self._router.room_id, participant_id, transport.pc.connectionState)
+                logger.log(_level(transport), "room %s: subscriber transport of %s %s: offering a new one",
+                           self._router.room_id, participant_id, transport.pc.connectionState)
                 self._spawn(self._resubscribe(participant_id, transport))
 
         transport.pc.on("connectionstatechange", changed)

@@ -164,9 +164,9 @@ class RoomService:
         )
         # The presence span is written behind the join (batched with the joins around it): a burst of a
         # thousand does not wait a thousand commits. Leaving and ending wait for it (`_presence_id`).
-        self._presence[(room_id, p.id)] = asyncio.ensure_future(self.store.presence_join(
+        self._presence[(room_id, p.id)] = self.store.presence_join(
             room_id, p.id, p.role.value, p.joined_at, p.meta.get("user_id"), p.meta.get("classroom_id")
-        ))
+        )
         room.participants[p.id] = p
         await self.bus.hset(
             f"room:{room_id}:participants", p.id, json.dumps(dict(p.to_dict(), hidden=p.hidden), ensure_ascii=False)
@@ -238,7 +238,7 @@ class RoomService:
         pending = self._presence.pop((room_id, p.id), None)
         if pending is not None:
             try:
-                p.presence_id = await pending
+                p.presence_id = await asyncio.shield(pending)  # a cancelled leave must not cancel the write
             except Exception:
                 log.exception("presence span of %s in %s was not written", p.id, room_id)
         return p.presence_id

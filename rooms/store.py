@@ -55,11 +55,12 @@ class RoomStore:
             await s.execute(update(RoomRecord).where(RoomRecord.id == room_id).values(**values))
             await s.commit()
 
-    async def presence_join(
+    def presence_join(
         self, room_id: str, identity: str, role: str, at: float, user_id: int | None, classroom_id: int | None
-    ) -> int:
-        """The presence span's id. Joins that arrive together are written in one transaction: a class of
-        a thousand joining at once costs a few commits (fsyncs), not a thousand in a row."""
+    ) -> asyncio.Future[int]:
+        """The presence span's id, once written. Joins that arrive together are written in one transaction:
+        a class of a thousand joining at once costs a few commits (fsyncs), not a thousand in a row. A future,
+        not a coroutine, so that a join does not cost a task; shield it where the waiter may be cancelled."""
         rec = PresenceRecord(
             room_id=room_id, identity=identity, role=role, user_id=user_id,
             classroom_id=classroom_id, joined_at=_dt(at),
@@ -68,7 +69,7 @@ class RoomStore:
         self._joins.append((rec, done))
         if self._join_writer is None or self._join_writer.done():
             self._join_writer = asyncio.create_task(self._write_joins(), name="presence-joins")
-        return await asyncio.shield(done)
+        return done
 
     async def _write_joins(self) -> None:
         while self._joins:

@@ -6,17 +6,26 @@ number reported is not GLOP's objective but the Lagrangian value of GLOP's duals
 the right sign, Σ π·rhs + Σ min over each variable's bounds of its reduced cost is ≤ the cost of every
 timetable. It is computed here in Python from the constraint rows we wrote, so a GLOP tolerance can only
 make the bound weaker, never wrong. Strengthening rows (x ≤ y for each classroom of a lesson, and
-Σ x ≤ max_n · active for mixed lessons) hold in every integer timetable, so they keep it valid.
+Σ x ≤ max_n · active for mixed lessons) hold in every integer timetable, so they keep it valid; so do the
+piece rows of `scheduler.cuts` (each grade's own cost ≥ CP-SAT's proven bound on that grade alone), which
+carry the integer choice the LP is weakest at: which subject a classroom's few open periods go to.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ortools.linear_solver import pywraplp
 
-from scheduler.model import W_GAP, W_KEEP, W_LESSON, W_PLACE, W_SPREAD, PartModel, cliques, key_of
+from scheduler.cuts import PIECE_TIME, PieceBound, piece_bounds
+from scheduler.model import W_GAP, W_KEEP, W_LESSON, W_PLACE, W_SPREAD, Key, PartModel, cliques, key_of
+
+if TYPE_CHECKING:
+    from scheduler.jobs import CancelToken
 
 Row = tuple[dict[int, float], float, float]
 INF = math.inf
@@ -37,8 +46,8 @@ class _LP:
     def row(self, terms: dict[int, float], lo: float, hi: float) -> None:
         self.rows.append((terms, lo, hi))
 
-    def bound(self, constant: float) -> float:
-        """Solve, then the Lagrangian value of the duals (valid whatever GLOP's accuracy)."""
+    def solve(self) -> list[float]:
+        """GLOP's duals, one per row (0 for a row GLOP did not use)."""
         s = self.solver
         cts = []
         for terms, lo, hi in self.rows:
@@ -51,21 +60,56 @@ class _LP:
             objective.SetCoefficient(self.vars[j], c)
         objective.SetMinimization()
         s.Solve()
+        return [ct.dual_value() for ct in cts]
+
+    def priced(self, duals: Sequence[float]) -> tuple[float, list[float]]:
+        """Σ π·rhs over the rows and each variable's reduced cost, for multipliers of the right sign only
+        (π > 0 on a row's lower side, π < 0 on its upper side; any other is taken as 0), so that for every
+        feasible point cost ≥ Σ π·rhs + Σ reduced·value."""
         reduced = list(self.cost)
-        value = constant
-        for (terms, lo, hi), ct in zip(self.rows, cts, strict=True):
-            pi = ct.dual_value()
+        value = 0.0
+        for (terms, lo, hi), pi in zip(self.rows, duals, strict=True):
             rhs = lo if pi > 0 else hi
             if pi == 0 or rhs in (INF, -INF):
                 continue
             value += pi * rhs
             for j, a in terms.items():
                 reduced[j] -= pi * a
-        return value + sum(min(0.0, d) for d in reduced)  # each variable in [0, 1]
+        return value, reduced
 
 
-def lp_bound(pm: PartModel) -> int:
-    """An integer no timetable of this part can cost less than."""
+@dataclass
+class Relaxation:
+    """The LP of one part and where each model variable sits in it."""
+
+    lp: _LP
+    constant: float
+    x: dict[Key, int]
+    y: dict[tuple[str, int, int, int], int]
+    active: dict[tuple[str, int, int], int]
+    spread: dict[Key, int]
+    """The spread term's variable, by the first key of its first day."""
+
+    def bound(self) -> float:
+        """Solve, then the Lagrangian value of the duals (valid whatever GLOP's accuracy)."""
+        value, reduced = self.lp.priced(self.lp.solve())
+        return self.constant + value + sum(min(0.0, d) for d in reduced)  # each variable in [0, 1]
+
+
+def lp_bound(pm: PartModel, piece_time: float = PIECE_TIME, cancel: CancelToken | None = None) -> int:
+    """An integer no timetable of this part can cost less than: the LP with each piece's proven bound as a
+    row (`scheduler.cuts`; `piece_time` 0 leaves them out)."""
+    cuts = piece_bounds(pm, piece_time, cancel) if piece_time > 0 else []
+    return integer_bound(relax(pm, cuts).bound())
+
+
+def integer_bound(value: float) -> int:
+    """The least integer cost a (float) lower bound allows, a hair below for rounding."""
+    return max(0, math.ceil(value - 1e-6 * max(1.0, abs(value))))
+
+
+def relax(pm: PartModel, cuts: Sequence[PieceBound] = ()) -> Relaxation:
+    """The LP relaxation of `pm` (0 ≤ every variable ≤ 1) plus the rows `cuts`."""
     index, lp = pm.index, _LP()
     max_n = index.county.settings.max_n
     x = {k: lp.var(-W_PLACE - (W_KEEP if k in pm.keep_keys else 0)) for k in sorted(pm.x)}
@@ -134,12 +178,25 @@ def lp_bound(pm: PartModel) -> int:
         for clique in cliques(spans):
             if len(clique) > limit:
                 lp.row(dict.fromkeys(clique, 1.0), -INF, limit)
+    spread: dict[Key, int] = {}
     for _v, day_a, day_b in pm.spread_terms:   # both ≥ Σ day a + Σ day b − 1
-        both = lp.var(W_SPREAD)
+        both = spread[day_a[0]] = lp.var(W_SPREAD)
         lp.row({**{x[k]: 1.0 for k in day_a + day_b}, both: -1.0}, -INF, 1.0)
+    for cut in cuts:   # piece cost ≥ its proven bound
+        terms: dict[int, float] = {}
+        for k in sorted(cut.keys):
+            c = pm.cand[k]
+            w = W_PLACE + (W_KEEP if k in pm.keep_keys else 0)
+            terms[x[k]] = -w
+            if index.county.settings.mix(c.subject) == "none":
+                terms[y[(c.teacher, c.weekday, c.period, c.grade)]] = W_LESSON
+            else:
+                terms[active[c.lesson]] = W_LESSON
+            if k in spread:
+                terms[spread[k]] = W_SPREAD
+        lp.row(terms, cut.value - cut.demanded * W_PLACE - len(cut.keys & pm.keep_keys) * W_KEEP, INF)
     for _v, t, wd, p in pm.gap_terms:          # gap ≥ before + after − active − 1
         gap = lp.var(W_GAP)
         lp.row({active[(t, wd, p - 1)]: 1.0, active[(t, wd, p + 1)]: 1.0, active[(t, wd, p)]: -1.0, gap: -1.0},
                -INF, 1.0)
-    value = lp.bound(W_PLACE * pm.demanded + W_KEEP * len(pm.kept))
-    return max(0, math.ceil(value - 1e-6 * max(1.0, abs(value))))
+    return Relaxation(lp, W_PLACE * pm.demanded + W_KEEP * len(pm.kept), x, y, active, spread)

@@ -160,6 +160,8 @@ class SignalingHub:
         for pid in gone:
             await media.leave(room.id, pid)
         for pid, tracks in changed.items():
+            if not tracks and pid not in old:
+                continue  # nothing to receive and nothing held by the SFU: a viewer before anyone publishes
             # rooms.audience plans only "high"/"low"/"off" (its own Literal is a plain str alias)
             await media.set_subscriptions(room.id, pid, cast(dict[str, Quality], tracks))
         if incremental:  # `new` is `old`: written after the SFU calls, as a whole new plan would be

@@ -90,7 +90,8 @@ class SendQueue:
             self.queued_bytes -= len(item)
             try:
                 # A send blocks only while the socket's buffers are full: the reader is not reading.
-                await asyncio.wait_for(self._send_raw(item), self.max_seconds)
+                async with asyncio.timeout(self.max_seconds):  # a timer, not wait_for's extra task per frame
+                    await self._send_raw(item)
             except TimeoutError:
                 self._drop()
                 return

@@ -67,6 +67,7 @@ class Session:
         self._closed = False
         self._left = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._ending: p.RoomEnd | None = None  # our room.end while it runs: its `ok` goes before room.ended
 
     # transport side ----------------------------------------------------------------------------
 
@@ -99,8 +100,11 @@ class Session:
 
     def deliver(self, envelope: Envelope) -> None:
         """A room event chosen for this participant by the room's fan-out (never blocks)."""
-        self.send_raw(envelope.raw)
         kind = envelope.data.get("type")
+        if kind == "room.ended" and self._ending is not None:  # the reply to our room.end, before the close
+            self._ok(self._ending)
+            self._ending = None
+        self.send_raw(envelope.raw)
         if kind == "room.ended":
             self._left = True
             self.close_after(CloseCode.ROOM_ENDED, "the lesson has ended")
@@ -188,34 +192,40 @@ class Session:
             case p.HandRaise():
                 room_id, me = self._require(msg)
                 await rooms.raise_hand(room_id, me.id)
-                await self._ok(msg)
+                self._ok(msg)
             case p.HandLower():
                 room_id, me = self._require(msg)
                 await rooms.lower_hand(room_id, me.id, msg.participant_id)
-                await self._ok(msg)
+                self._ok(msg)
             case p.StageInvite():
                 room_id, me = self._require(msg)
                 await rooms.invite(room_id, me.id, msg.participant_id)
-                await self._ok(msg)
+                self._ok(msg)
             case p.StageLeave():
                 room_id, me = self._require(msg)
                 await rooms.leave_stage(room_id, me.id, msg.participant_id)
-                await self._ok(msg)
+                self._ok(msg)
             case p.MuteRequest():
                 room_id, me = self._require(msg)
                 await rooms.request_mute(room_id, me.id, msg.participant_id, msg.source)
-                await self._ok(msg)
+                self._ok(msg)
             case p.ParticipantRemove():
                 room_id, me = self._require(msg)
                 await rooms.remove(room_id, me.id, msg.participant_id)
-                await self._ok(msg)
+                self._ok(msg)
             case p.RoomStart():
                 room_id, me = self._require(msg)
                 await rooms.go_live(room_id, me.id)
-                await self._ok(msg)
+                self._ok(msg)
             case p.RoomEnd():
                 room_id, me = self._require(msg)
-                await rooms.end(room_id, me.id)
+                self._ending = msg
+                try:
+                    await rooms.end(room_id, me.id)
+                finally:
+                    ending, self._ending = self._ending, None
+                if ending is not None:  # room.ended has not reached this connection yet (a remote bus)
+                    self._ok(ending)
             case p.PublishOffer():
                 room_id, me = self._require(msg)
                 for i, t in enumerate(msg.tracks):
@@ -228,7 +238,7 @@ class Session:
             case p.SubscriberAnswer():
                 room_id, me = self._require(msg)
                 await _media_call(self._media().subscriber_answer(room_id, me.id, msg.sdp), "sdp")
-                await self._ok(msg)
+                self._ok(msg)
             case p.Ice():
                 room_id, me = self._require(msg)
                 candidate = msg.candidate.model_dump(exclude_none=True)
@@ -239,7 +249,7 @@ class Session:
                 room = rooms.get(room_id)
                 if room is not None:
                     await self.hub.apply_plan(room)
-                await self._ok(msg)
+                self._ok(msg)
             case p.QuizPush() | p.QuizClose() | p.QuizAnswer() | p.ChatSend() | p.ChatDelete() \
                     | p.CheckinHeadcount() | p.LessonState():
                 room_id, me = self._require(msg)
@@ -250,9 +260,9 @@ class Session:
             raise RoomError("media_unavailable", "this server runs without media", "type")
         return self.hub.media
 
-    async def _ok(self, msg: p.Msg) -> None:
+    def _ok(self, msg: p.Msg) -> None:
         if msg.id is not None:
-            await self.send({"type": "ok", "id": msg.id})
+            self.send_raw(json.dumps({"type": "ok", "id": msg.id}, ensure_ascii=False))
 
     async def _join(self, msg: p.Join) -> None:
         if self.participant is not None:
@@ -308,7 +318,7 @@ class Session:
             "ice_servers": self.hub.ice_servers(me.id) if self.hub.ice_servers else [],
         })
         fanout.add(me.id, self)  # no await since `joined` was queued: every later event follows it
-        if room is not None:
+        if resumed and room is not None:  # a fresh seat was planned by the join itself (the room's observer)
             await self.hub.apply_plan(room)
 
     async def _leave(self, room_id: str, pid: str) -> None:

@@ -27,6 +27,7 @@ from signaling.hub import SignalingHub
 from web import auth, guards
 from web.errors import error_middleware
 from web.failed_logins import failed_logins_ctx
+from web.heap import settled_heap
 from web.keys import BUS, DB, HUB, MEDIA, NODES, OPENAPI, ROOMS, SETTINGS, TOKENS
 from web.openapi import new_spec
 from web.ws import SOCKETS, close_all, websocket
@@ -140,4 +141,5 @@ def create_app(settings: Settings, media: Sfu | None = None, with_media: bool = 
     # after the lifecycle: a module's own cleanup context starts once the database is up and ends before it closes
     for name in API_MODULES:
         importlib.import_module(name).setup(app)
+    app.cleanup_ctx.append(settled_heap)  # last: what the contexts above started is frozen with the rest
     return app

@@ -4,7 +4,6 @@ node that hosts the room)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aiohttp import WSMsgType, web
@@ -50,7 +49,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 transport.abort()
 
     session = Session(request.app[HUB], ws.send_str, close)
-    watchdog = asyncio.create_task(_join_watchdog(session))
+    watchdog = asyncio.get_running_loop().call_later(JOIN_TIMEOUT, _join_deadline, session)  # a timer, no task
     first = True
     sockets = request.app[SOCKETS]
     sockets[ws] = session
@@ -76,13 +75,10 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     finally:
         sockets.pop(ws, None)
         watchdog.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watchdog
         await session.closed()
     return ws
 
 
-async def _join_watchdog(session: Session) -> None:
-    await asyncio.sleep(JOIN_TIMEOUT)
+def _join_deadline(session: Session) -> None:
     if session.participant is None:
-        await session.close(CloseCode.JOIN_TIMEOUT, "no join within the time allowed")
+        session.close_after(CloseCode.JOIN_TIMEOUT, "no join within the time allowed")

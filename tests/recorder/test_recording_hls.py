@@ -403,3 +403,28 @@ async def test_the_playback_page_plays_a_lesson_recorded_from_hls_in_chromium(tm
         assert width == 160 and errors == []
     finally:
         await runner.cleanup()
+
+
+async def test_a_packager_started_again_continues_the_streams_numbers_and_timeline(tmp_path):
+    """The SFU worker holding the packager was restarted: the new packager numbers its segments from 1 again;
+    the stream goes on in a new generation (a discontinuity), never reusing a name (segments are cached
+    forever), placed on the stream's own timeline, so the recording puts them where they were broadcast."""
+    store, prefix = LocalStorage(tmp_path), "hls/room-w/abc/"
+    stream, first = packager("abc", store, prefix)
+    camera = video_clip(2.0, codec="H264")
+    now = time.monotonic()
+    for frame in looped(camera, 4.0, "cam", arrival_base=now):
+        first.on_video(frame)
+    await first.flush()
+    second = HlsCutter(lambda built: stream.receive({"segment": asdict(built)}), segment_seconds=1.0)
+    for frame in looped(camera, 4.0, "cam", arrival_base=now + 10.0):
+        second.on_video(frame)
+    await second.flush()
+    await stream.close()
+    names = [s.name for s in stream.segments]
+    assert len(names) == len(set(names)) and {s.generation for s in stream.segments} == {1, 2}, names
+    assert [s.sequence for s in stream.segments] == list(range(1, len(names) + 1))
+    later = next(s for s in stream.segments if s.generation == 2)
+    assert later.start == pytest.approx(10.0, abs=0.01) and later.discontinuity == 1
+    assert "#EXT-X-DISCONTINUITY" in stream.playlist(lambda n: n, whole=True)
+    assert all(store.local_path(prefix + n).is_file() for n in [*names, "init-1.mp4", "init-2.mp4"])

@@ -1,8 +1,9 @@
 """One broadcast room, a school's worth of viewers joining at once.
 
-Runs 300 joins at once against a real `sanke serve` in CI; SANKE_BIG_ROOM=1000 for the full size. The
-p99 bound is the issue's 2 s, meant for a quiet machine (the lead's CI run); the server's CPU per join is
-also bounded, a figure that holds under the shared machine's load too.
+Runs the issue's 1,000 joins at once against a real `sanke serve` in CI (SANKE_BIG_ROOM to change it). The
+p99 bound is the issue's 2 s, meant for a quiet machine (the lead's CI run); the server's CPU per join
+(its media workers' included) is also bounded, a figure that holds under the shared machine's load too.
+On the Redis bus, a burst of more calls in flight than redis-py's pool holds must not read as Redis lost.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from rooms.roles import Role, RoomKind, grants_for
 from tests.conftest import County, Server, connect, seed_county, start_server, user_token
 from web.keys import DB, HUB, TOKENS
 
-BIG_ROOM = int(os.environ.get("SANKE_BIG_ROOM", "300"))
+BIG_ROOM = int(os.environ.get("SANKE_BIG_ROOM", "1000"))
 
 
 @pytest.mark.timeout(300)
@@ -28,8 +29,16 @@ async def test_joins_at_once_all_succeed_within_two_seconds() -> None:
     print(f"\n  {r.joins} joins: failed={r.failed} p50={r.join_p50_ms:.0f} ms p99={r.join_p99_ms:.0f} ms "
           f"ping p99={r.ping_p99_ms:.0f} ms RSS={r.rss_mib:.0f} MiB server CPU={r.server_cpu_s:.2f} s")
     assert r.failed == 0
-    assert r.server_cpu_s <= 0.003 * BIG_ROOM  # measured 1.3–2.1 ms per join under load 20–25
+    assert r.server_cpu_s <= 0.0015 * BIG_ROOM  # measured 0.9–1.6 ms per join under load 17–37 (was 2.5–3.1)
     assert r.join_p99_ms <= 2000
+
+
+@pytest.mark.timeout(300)
+async def test_joins_at_once_on_redis_all_succeed(redis_url: str) -> None:
+    (r,) = await run([300], redis_url=redis_url)  # 300 joins: three times redis-py's default pool
+    print(f"\n  {r.joins} joins on Redis: failed={r.failed} p99={r.join_p99_ms:.0f} ms "
+          f"server CPU={r.server_cpu_s:.2f} s")
+    assert r.failed == 0  # was 201 of 300 refused `unavailable`: the bus took "Too many connections" for lost
 
 
 @pytest.fixture

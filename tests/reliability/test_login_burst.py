@@ -73,7 +73,7 @@ async def test_hundred_wrong_passwords_verify_at_most_five(
         statuses = await burst(server.url, 100)
     assert statuses.count(401) <= 5 and statuses.count(401) + statuses.count(429) == 100
     assert len(counted_verifies) <= 5, f"{len(counted_verifies)} Argon2 verifications for one burst"
-    assert max(latencies) < 0.1, f"bystander /api/health worst {max(latencies) * 1000:.0f} ms"
+    assert max(latencies) < 0.1, f"bystander /api/health {latencies}"
     print(f"\n100 wrong passwords: {statuses.count(401)} verified, {statuses.count(429)} refused; "
           f"bystander worst {max(latencies) * 1000:.0f} ms over {len(latencies)} pings")
     # the flood is one audit row for the address this minute, not a hundred

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ import aiohttp
 import jwt
 import pytest
 
+import web.ws
 from rooms.roles import Role, RoomKind, grants_for
 from signaling.protocol import MAX_DEPTH, MAX_MESSAGE_BYTES
 from tests.conftest import (
@@ -222,4 +224,19 @@ async def test_an_unknown_track_and_a_message_during_close_get_coded_errors(
                for e in late), late
     assert not [e for e in events if e["type"] == "error" and e["code"] == "internal"], events
     for c in (teacher, c1, c2):
+        await c.close()
+
+
+async def test_a_connection_that_never_joins_is_closed_one_that_joined_is_not(
+    server: Server, county: County, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(web.ws, "JOIN_TIMEOUT", 0.5)
+    idle = await connect(server)
+    teacher = await connect(server, await user_token(server, "wang", county.room_id))
+    msg = await idle.ws.receive(timeout=5)
+    assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 4001, msg
+    await asyncio.sleep(0.5)  # past the joined one's deadline too
+    await teacher.send({"type": "ping", "id": "p"})
+    assert (await teacher.next("pong", id="p"))["id"] == "p"
+    for c in (idle, teacher):
         await c.close()

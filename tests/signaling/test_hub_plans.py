@@ -53,12 +53,11 @@ async def test_racing_plan_changes_end_in_the_newer_plan():
     rooms = RoomService(InProcessBus(), RoomStore(cast(Any, None)), "node-a")  # no DB used
     hub = SignalingHub(rooms, TokenSigner({"k": b"x" * 32}), media)
     room = _lesson()
-    del room.participants["c1"]  # first plan: the hub teacher alone (receives nothing)
+    hub.set_preference(room.id, "hub", "c1", "low")  # first plan: the hub teacher sees the classroom small
     try:
         first = asyncio.create_task(hub.apply_plan(room))
         await asyncio.wait_for(media.held.wait(), 5)
-        # while the SFU is busy with that plan, a classroom joins and the teacher asks for its camera high
-        room.participants["c1"] = _lesson().participants["c1"]
+        # while the SFU is busy with that plan, the teacher asks for the classroom's camera high
         hub.set_preference(room.id, "hub", "c1", "high")
         second = asyncio.create_task(hub.apply_plan(room))
         await asyncio.sleep(0.2)  # the second plan has every chance to overtake

@@ -45,14 +45,15 @@ async def test_a_viewer_gets_a_peer_connection_once_there_is_something_to_receiv
         for v in viewers:
             await v.signal.connect(v)  # type: ignore[attr-defined]
         await teacher_signal.connect(teacher)
-        router = server.app[MEDIA].routers[room_id]  # type: ignore[union-attr]
         await asyncio.sleep(0.3)
-        # Nobody publishes yet: no subscriber peer connection (DTLS certificate, ICE) was made for anyone.
-        assert not router.subscribers and all(v.sub is None for v in viewers)
+        # Nobody publishes yet: no subscriber peer connection (DTLS certificate, ICE) was made for anyone,
+        # and the SFU was not even asked (no router for the room yet).
+        assert room_id not in server.app[MEDIA].routers and all(v.sub is None for v in viewers)  # type: ignore[union-attr]
         await teacher.publish()
         track = f"{teacher_signal.participant_id}:0"
         # Now each viewer is offered one and receives the teacher's camera through it.
         assert await wait_for(lambda: all(track in v.video and v.video[track].frames >= 5 for v in viewers), 20)
+        router = server.app[MEDIA].routers[room_id]  # type: ignore[union-attr]
         assert set(router.subscribers) == {v.name for v in viewers}  # the teacher receives nothing
     finally:
         for b in (*viewers, teacher):

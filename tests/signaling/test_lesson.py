@@ -56,8 +56,13 @@ async def test_delivery_lesson_1_plus_3(server: Server, county: County) -> None:
     assert (await teacher.next("participant.reconnected"))["participant"]["id"] == c2.participant_id
     classrooms[1] = back
 
-    # The teacher ends the lesson; every classroom is told and its socket closed with 4004.
-    await teacher.send({"type": "room.end"})
+    # The teacher ends the lesson: her request is answered before the end reaches her, every classroom is
+    # told, and each socket is closed with 4004.
+    await teacher.send({"type": "room.end", "id": "end"})
+    last = await teacher.drain(3.0)
+    assert [(m["type"], m.get("id")) for m in last if m["type"] in ("ok", "room.ended")] == \
+        [("ok", "end"), ("room.ended", None)], last
+    assert teacher.ws.close_code == 4004
     for c in classrooms:
         ended = await c.next("room.ended")
         assert ended["by"] == teacher.participant_id
