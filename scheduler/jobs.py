@@ -8,17 +8,13 @@ between parts, then waits for the thread, so no solver keeps a core busy after s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-
-from ortools.sat.python import cp_model
 
 from core.db import Database
 from scheduler import store
+from scheduler.cancel import Cancelled, CancelToken
 from scheduler.county import County
 from scheduler.replan import MoveReport, move_report
 from scheduler.solver import SolveOptions, solve
@@ -29,46 +25,6 @@ KEEP_JOBS = 20
 """Finished solve jobs kept for their status page; older ones are forgotten."""
 CANCEL_WAIT = 10.0
 """Seconds `cancel()` waits for the solver thread to notice before giving up on it."""
-
-
-class Cancelled(Exception):
-    """The solve was cancelled (shutdown, or the coordinator asked)."""
-
-
-class CancelToken:
-    """Shared by the event loop and the solver thread: the loop cancels, the thread checks and registers the
-    CP-SAT solver it is running so that a cancel stops the search at once."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cancelled = False
-        self._solver: cp_model.CpSolver | None = None
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
-
-    def cancel(self) -> None:
-        with self._lock:
-            self._cancelled = True
-            if self._solver is not None:
-                self._solver.stop_search()
-
-    def check(self) -> None:
-        if self._cancelled:
-            raise Cancelled()
-
-    @contextlib.contextmanager
-    def running(self, solver: cp_model.CpSolver) -> Iterator[None]:
-        with self._lock:
-            self.check()
-            self._solver = solver
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._solver = None
-        self.check()
 
 
 @dataclass

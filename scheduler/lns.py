@@ -1,35 +1,74 @@
-"""Structured large-neighbourhood search: re-solve one subject and two adjacent grades exactly, the rest fixed.
+"""Large-neighbourhood search: free the class-lessons of a few classrooms, fix the rest, re-solve exactly.
 
-The greedy hint joins classrooms only where it happens to meet them, and CP-SAT's own search from that hint
-(one worker, small budget) hardly moves it: on a county where each classroom is open in a third of its
-periods a lesson that gathers classrooms needs periods open for all of them *and* the teacher. Freeing all
-class-lessons of one subject for two adjacent grades (the classrooms one teacher can gather) and fixing the
-rest gives CP-SAT a model it solves to optimality in a fraction of a unit; sweeping over subjects and grades
-until a whole round brings nothing (or the budget is spent) is a deterministic descent on the full cost.
-Each step starts from the current timetable as a complete hint, so a step never makes it worse.
+Lessons are what the cost counts, and a lesson closes only when *all* its classrooms go elsewhere — each of
+them into a period that is open for it and not taken by its own lessons of other subjects. So the
+neighbourhoods are sets of classrooms with every subject of theirs freed: the classrooms of two small
+lessons of the same subject and grade (can they sit in one?), of one lesson (can it dissolve into the
+others?), and of one remote school. These models are tiny (a few dozen class-lessons) and CP-SAT solves
+most of them in a few hundredths of a unit. When a whole round of them brings nothing, wide neighbourhoods
+(one subject, two adjacent grades, every classroom) take their turn, then the small ones again.
+
+Each step starts from the current timetable as a complete hint and is kept only if it costs less, so the
+search is a deterministic descent on the full cost (sorted orders, one worker, fixed seed, deterministic
+time). It stops when neither kind brings anything or the budget is spent.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
 
+from scheduler.county import grades_may_mix
 from scheduler.model import Key, PartModel
 
 if TYPE_CHECKING:
-    from scheduler.jobs import CancelToken
+    from scheduler.cancel import CancelToken
 
-STEP_TIME = 0.25
+STEP_TIME = 0.1
 """CP-SAT budget of one neighbourhood, in deterministic units (most are solved to optimality well within)."""
 
+Hood = frozenset[Key]
 
-def neighbourhoods(pm: PartModel) -> list[frozenset[Key]]:
-    """The class-lessons freed together: per subject, each window of two adjacent grades present."""
+
+def _by_classroom(pm: PartModel) -> dict[str, set[Key]]:
+    rooms: dict[str, set[Key]] = defaultdict(set)
+    for k in pm.cand:
+        rooms[k[0]].add(k)
+    return rooms
+
+
+def small_neighbourhoods(pm: PartModel, chosen: set[Key]) -> list[Hood]:
+    """Per remote school; per pair of lessons of one subject that could be one lesson; per lesson."""
+    rooms = _by_classroom(pm)
+    lessons: dict[tuple[str, int, int], set[str]] = defaultdict(set)
+    grades: dict[tuple[str, int, int], set[int]] = defaultdict(set)
+    for k in chosen:
+        lessons[k[1:]].add(k[0])
+        grades[k[1:]].add(pm.cand[k].grade)
+    settings = pm.index.county.settings
+    subject = {slot: pm.index.teachers[slot[0]].subject for slot in lessons}
+    order = sorted(lessons, key=lambda s: (len(lessons[s]), s))
+    pairs = [
+        lessons[a] | lessons[b]
+        for i, a in enumerate(order) for b in order[i + 1:]
+        if subject[a] == subject[b] and len(lessons[a]) + len(lessons[b]) <= settings.max_n
+        and grades_may_mix(settings.mix(subject[a]), grades[a] | grades[b])
+    ]
+    schools: dict[str, set[str]] = defaultdict(set)
+    for room in rooms:
+        schools[pm.cand[next(iter(rooms[room]))].remote].add(room)
+    sets = [schools[s] for s in sorted(schools)] + pairs + [lessons[s] for s in order]
+    return _unique(frozenset(k for room in sorted(s) for k in rooms[room]) for s in sets)
+
+
+def wide_neighbourhoods(pm: PartModel) -> list[Hood]:
+    """Per subject, each window of two adjacent grades present, every classroom of them."""
     by_subject: dict[str, dict[int, set[Key]]] = {}
     for k, c in pm.cand.items():
         by_subject.setdefault(c.subject, {}).setdefault(c.grade, set()).add(k)
-    out: list[frozenset[Key]] = []
+    out: list[Hood] = []
     for subject in sorted(by_subject):
         grades = by_subject[subject]
         order = sorted(grades)
@@ -38,40 +77,78 @@ def neighbourhoods(pm: PartModel) -> list[frozenset[Key]]:
     return out
 
 
+def _unique(hoods: object) -> list[Hood]:
+    seen: set[Hood] = set()
+    out = []
+    for h in hoods:  # type: ignore[attr-defined]
+        if h and h not in seen:
+            seen.add(h)
+            out.append(h)
+    return out
+
+
+class _Stepper:
+    """One neighbourhood re-solve on a copy of the part's model: the rest fixed, the timetable as hint."""
+
+    def __init__(self, pm: PartModel, seed: int, cancel: CancelToken | None) -> None:
+        self.pm, self.seed, self.cancel = pm, seed, cancel
+        self.index = {k: v.index for k, v in pm.x.items()}
+        self.spent = 0.0
+
+    def __call__(self, chosen: set[Key], cost: int, free: Hood, budget: float) -> tuple[set[Key], int] | None:
+        """A placement cheaper than `chosen` (which costs `cost`) that differs only inside `free`, or None."""
+        pm = self.pm
+        model = pm.model.clone()
+        proto = model.proto
+        for k, i in self.index.items():
+            if k not in free:
+                domain = proto.variables[i].domain
+                domain[0] = domain[1] = int(k in chosen)
+        hint = proto.solution_hint
+        hint.vars.clear()
+        hint.values.clear()
+        variables, values = pm.hint_values(chosen)
+        hint.vars.extend(variables)
+        hint.values.extend(values)
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        solver.parameters.cp_model_presolve = False   # the step is small: presolving the whole copy cost more
+        solver.parameters.random_seed = self.seed
+        solver.parameters.max_deterministic_time = budget
+        if self.cancel is None:
+            status = solver.solve(model)
+        else:
+            with self.cancel.running(solver):
+                status = solver.solve(model)
+            self.cancel.check()
+        self.spent += solver.response_proto.deterministic_time
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        solution = solver.response_proto.solution
+        better = {k for k, i in self.index.items() if solution[i]}
+        new_cost = pm.cost(better)
+        return (better, new_cost) if new_cost < cost else None
+
+
 def improve(
     pm: PartModel, chosen: set[Key], budget: float, seed: int = 0, cancel: CancelToken | None = None,
 ) -> tuple[set[Key], int]:
     """Descend on `pm`'s full cost from `chosen` within `budget` deterministic units; returns the best
     placement and its cost. `pm.full_objective()` must be set."""
+    step = _Stepper(pm, seed, cancel)
     cost = pm.cost(chosen)
-    hoods = neighbourhoods(pm)
-    spent = 0.0
-    improved = True
-    while improved and spent < budget:
+    wide = wide_neighbourhoods(pm)
+    small = True
+    idle = 0          # kinds tried in a row that brought nothing
+    while idle < 2 and step.spent < budget:
         improved = False
-        for free in hoods:
-            if spent >= budget:
+        for free in small_neighbourhoods(pm, chosen) if small else wide:
+            if step.spent >= budget:
                 break
-            pm.set_hint(chosen)
-            model = pm.model.clone()
-            for k, v in pm.x.items():
-                if k not in free:
-                    domain = model.proto.variables[v.index].domain
-                    domain[0] = domain[1] = int(k in chosen)
-            solver = cp_model.CpSolver()
-            solver.parameters.num_workers = 1
-            solver.parameters.random_seed = seed
-            solver.parameters.max_deterministic_time = min(STEP_TIME, budget - spent)
-            if cancel is None:
-                status = solver.solve(model)
-            else:
-                with cancel.running(solver):
-                    status = solver.solve(model)
-                cancel.check()
-            spent += solver.response_proto.deterministic_time
-            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) or round(solver.objective_value) >= cost:
-                continue
-            chosen = {k for k, v in pm.x.items() if solver.boolean_value(v)}
-            cost = pm.cost(chosen)
-            improved = True
+            better = step(chosen, cost, free, min(STEP_TIME, budget - step.spent))
+            if better is not None:
+                (chosen, cost), improved = better, True
+        idle = 0 if improved else idle + 1
+        if not improved or not small:
+            small = not small
     return chosen, cost

@@ -193,19 +193,23 @@ class PartModel:
         return {"lessons": lessons, "active": busy, "spread": spread, "gap": gaps}
 
     def set_hint(self, chosen: set[Key]) -> None:
-        m = self.model
-        m.clear_hints()
+        hint = self.model.proto.solution_hint
+        hint.vars.clear()
+        hint.values.clear()
+        variables, values = self.hint_values(chosen)
+        hint.vars.extend(variables)
+        hint.values.extend(values)
+
+    def hint_values(self, chosen: set[Key]) -> tuple[list[int], list[int]]:
+        """Every variable's value in the placement `chosen`: a complete hint (written straight into the
+        proto, which is ~30 times faster than one `add_hint` call per variable)."""
         values = self._values(chosen)
-        for k, v in self.x.items():
-            m.add_hint(v, k in chosen)
-        for lk, v in self.y.items():
-            m.add_hint(v, lk in values["lessons"])
-        for slot in self.own_active:
-            m.add_hint(self.active[slot], slot in values["active"])
-        for (v, *_), on in zip(self.spread_terms, values["spread"], strict=True):
-            m.add_hint(v, on)
-        for (v, *_), on in zip(self.gap_terms, values["gap"], strict=True):
-            m.add_hint(v, on)
+        pairs = [(v.index, int(k in chosen)) for k, v in self.x.items()]
+        pairs += [(v.index, int(lk in values["lessons"])) for lk, v in self.y.items()]
+        pairs += [(self.active[slot].index, int(slot in values["active"])) for slot in sorted(self.own_active)]
+        pairs += [(v.index, int(on)) for (v, *_), on in zip(self.spread_terms, values["spread"], strict=True)]
+        pairs += [(v.index, int(on)) for (v, *_), on in zip(self.gap_terms, values["gap"], strict=True)]
+        return [i for i, _ in pairs], [b for _, b in pairs]
 
 
 def cliques(intervals: list[tuple[int, int, cp_model.IntVar]]) -> list[list[cp_model.IntVar]]:
