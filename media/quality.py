@@ -185,8 +185,9 @@ class QualityController:
 
     def pace_bps(self, now: float, needs: Needs, top: Cap = "high") -> float | None:
         """What the pacer may send (bits/s): None (unlimited) until the line has shown what it carries, then
-        a margin below that (a standing queue in the network drains; faster just after a step down, when
-        the layer left has filled it) but room for the current cap's keyframes, never above the line. An
+        a margin below that (a standing queue in the network drains) but room for the current cap's
+        keyframes, never above the line; just after a step down, little more than the new cap needs (the
+        layer left has filled the network's queue, and the audio waits behind it until it drains). An
         estimate below what the current cap needs is taken for a wrong one (a loaded machine's can be far
         off, and one too low would have the pacer drop the layer the line does carry, the drops read as
         loss and lower it further): then the cap's need with room for its keyframes."""
@@ -197,8 +198,9 @@ class QualityController:
         need = self._need(needs, lower(self.cap, top))
         if link < need * p.pace_trust:
             return need * p.pace_floor
-        ratio = p.drain_ratio if now - self._changed_at < p.settle_s and not self.probing else p.pace_ratio
-        return max(link * ratio, min(need * p.pace_floor, link))
+        if now - self._changed_at < p.settle_s and not self.probing:  # drain: only what the new cap needs
+            return max(link * p.drain_ratio, need * p.pace_trust)
+        return max(link * p.pace_ratio, min(need * p.pace_floor, link))
 
     def estimate(self, feedback: Feedback) -> float | None:
         """What the link carries, known only when it is full (a fresh report with loss): max(REMB, what the
