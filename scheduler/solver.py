@@ -207,7 +207,7 @@ def _solve_part(
     chosen_keys = {k for k in pm.x if solver.boolean_value(pm.x[k])} if found else hint
     cost = round(solver.objective_value) if found else pm.cost(hint)
     # CP-SAT's bound at this budget is weak; the LP relaxation's, proven by its dual, is the better one
-    bound = min(cost, max(0, math.ceil(solver.best_objective_bound - 1e-6), lp_bound(pm)))
+    bound = min(cost, max(0, math.ceil(solver.best_objective_bound - 1e-6), lp_bound(pm, cancel=cancel)))
     chosen: dict[tuple[str, int, int], list[str]] = defaultdict(list)
     for k in sorted(chosen_keys):
         c = pm.cand[k]
