@@ -57,6 +57,7 @@ class SubscriberFeedback:
 
     __slots__ = (
         "_remb", "_loss", "_video_loss", "rembs", "reports", "rtx_ssrcs", "probe", "_rr", "_received", "_nacked",
+        "urgent",
     )
 
     def __init__(self) -> None:
@@ -70,6 +71,7 @@ class SubscriberFeedback:
         self._rr: dict[int, tuple[float, int, int]] = {}  # SSRC → (time, highest sequence, cumulative lost)
         self._received: dict[int, tuple[float, float]] = {}  # SSRC → (time, bits/s received between its reports)
         self._nacked: set[tuple[int, int]] = set()  # (SSRC, sequence number) NACKed since the last step
+        self.urgent = False  # NACKs came since the last step: on a line not yet paced, step now (QualityAdapter)
 
     def on_remb(self, bitrate: int, ssrcs: list[int], now: float) -> None:
         self.rembs += 1
@@ -109,6 +111,7 @@ class SubscriberFeedback:
 
     def on_nack(self, ssrc: int, lost: list[int]) -> None:
         self._nacked.update((ssrc, seq) for seq in lost)  # a receiver NACKs a hole again until it is filled
+        self.urgent = True
         if self.probe is not None:
             self.probe.on_nack(len(lost))
 
@@ -116,6 +119,7 @@ class SubscriberFeedback:
         """Distinct packets NACKed since the last call."""
         n = len(self._nacked)
         self._nacked.clear()
+        self.urgent = False
         return n
 
     def take(self, now: float) -> Feedback:
@@ -216,6 +220,13 @@ class QualityAdapter:
             return quality
         cap = state.controller.cap
         return "low" if cap != "high" else quality
+
+    def urgent(self, subscribers: Mapping[str, SubscriberLink]) -> bool:
+        """A connection not yet paced has NACKed since the last step: step now rather than at the next
+        second's half (until it is paced, every moment of a line too slow is audio lost in its queue)."""
+        return self.enabled and any(
+            t.feedback.urgent and t.pacer.rate is None and not t.closed for t in subscribers.values()
+        )
 
     def held(self, participant_id: str) -> bool:
         state = self._subscribers.get(participant_id)

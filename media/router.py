@@ -379,7 +379,7 @@ class Router(Closable):
                     self._last_levels = levels
                     await listener.on_audio_levels(self.room_id, levels)
                 self._sync_sender_reports()  # in a helper: no loop variable outlives it in this frame
-                if time.monotonic() >= next_quality:
+                if time.monotonic() >= next_quality or self.quality.urgent(self.subscribers):
                     next_quality = time.monotonic() + QUALITY_INTERVAL_S
                     changes = self.quality.step(time.monotonic(), self.producers, self.subscribers, self.plans)
                     for pid, change in changes:
