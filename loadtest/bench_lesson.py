@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from loadtest.bench_media import (
+from loadtest.bench_bots import (
     BITRATE,
     BOT_PROCS,
     CLIP_FRAMES,
@@ -23,12 +23,12 @@ from loadtest.bench_media import (
     HEIGHT,
     WIDTH,
     HttpSignal,
-    _cpu_split,
-    _free_port,
-    _recv,
-    _stop_all,
-    _wait_http,
-    _worker,
+    bot_process,
+    cpu_split,
+    free_port,
+    recv,
+    stop_all,
+    wait_http,
 )
 from loadtest.bots import Bot, wait_for
 from loadtest.clip import load
@@ -56,7 +56,7 @@ def format_row(r: LessonRow) -> str:
 
 
 async def run_lesson(workers: int, classrooms: int, window: float, log) -> LessonRow:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "loadtest.sfu_host", "--port", str(port), "--workers", str(workers)]
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.DEVNULL)
@@ -69,33 +69,33 @@ async def run_lesson(workers: int, classrooms: int, window: float, log) -> Lesso
         signal = HttpSignal(base, http)
         teacher = Bot("teacher", signal, clip=camera, screen_clip=screen, tone_hz=440, subscribe_mode="count")
         try:
-            await _wait_http(base, http)
+            await wait_http(base, http)
             pids = await signal.pids()
             await teacher.publish()  # mids: 0 camera, 1 courseware, 2 microphone
             for _ in range(BOT_PROCS):
                 parent, child = ctx.Pipe()
-                p = ctx.Process(target=_worker, args=(child, base), daemon=True)
+                p = ctx.Process(target=bot_process, args=(child, base), daemon=True)
                 p.start()
                 bots.append((p, parent))
             names = [f"class{i}" for i in range(classrooms)]
             plan = {"teacher:0": "high", "teacher:1": "high", "teacher:2": "high"}
             for w, (_, conn) in enumerate(bots):
                 conn.send(("lesson", (names[w::BOT_PROCS], plan, CLASSROOM)))
-            replies = [await _recv(conn) for _, conn in bots]
+            replies = [await recv(conn) for _, conn in bots]
             missing = [name for _, names_ in replies for name in names_]
             if missing:
                 log(f"  lesson W={workers}: no video at {', '.join(missing)}")
             await signal.subscribe(teacher, {f"{name}:0": "high" for name in names})
             await wait_for(lambda: len(teacher.video) >= classrooms, 20)
             await asyncio.sleep(2)
-            fwd0, cpu0, t0 = (await signal.forwarded())[0], sum(_cpu_split(pids)), time.monotonic()
+            fwd0, cpu0, t0 = (await signal.forwarded())[0], sum(cpu_split(pids)), time.monotonic()
             await asyncio.sleep(window)
-            fwd1, cpu1, t1 = (await signal.forwarded())[0], sum(_cpu_split(pids)), time.monotonic()
+            fwd1, cpu1, t1 = (await signal.forwarded())[0], sum(cpu_split(pids)), time.monotonic()
             fps: list[float] = []
             for _, conn in bots:
                 conn.send(("fps", (t0, t1)))
             for _, conn in bots:
-                fps.extend(await _recv(conn))
+                fps.extend(await recv(conn))
             teacher_fps = min((c.fps(t0, t1) for c in teacher.video.values()), default=0.0)
             if len(teacher.video) < classrooms:
                 teacher_fps = 0.0
@@ -105,4 +105,4 @@ async def run_lesson(workers: int, classrooms: int, window: float, log) -> Lesso
             log(format_row(row))
             return row
         finally:
-            await _stop_all(bots, teacher, proc)
+            await stop_all(bots, teacher, proc)

@@ -13,18 +13,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
 import multiprocessing as mp
 import os
-import socket
 import statistics
 import sys
 import time
-from typing import Any
 
 import aiohttp
 
+from loadtest.bench_bots import (
+    BITRATE,
+    BOT_PROCS,
+    CLIP_FRAMES,
+    FPS,
+    HEIGHT,
+    WIDTH,
+    HttpSignal,
+    bot_process,
+    cpu_split,
+    free_port,
+    quiet_asyncio,
+    recv,
+    stop_all,
+    wait_http,
+)
 from loadtest.bots import Bot, wait_for
 from loadtest.clip import load
 from loadtest.media_report import (
@@ -36,160 +48,6 @@ from loadtest.media_report import (
     capacity_table,
     summarise,
 )
-
-WIDTH, HEIGHT, FPS, BITRATE = 640, 480, 30, 1_300_000  # the clip comes out near 1 Mbps
-CLIP_FRAMES = 150
-BOT_PROCS = 2  # processes of subscriber bots
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-class HttpSignal:
-    def __init__(self, base: str, http: aiohttp.ClientSession) -> None:
-        self.base = base
-        self.http = http
-
-    async def _post(self, path: str, body: dict) -> dict:
-        async with self.http.post(self.base + path, json=body) as r:
-            r.raise_for_status()
-            return await r.json()
-
-    async def publish(self, bot: Bot, sdp: str, tracks: list[dict]) -> str:
-        return (await self._post("/publish", {"pid": bot.name, "sdp": sdp, "tracks": tracks}))["sdp"]
-
-    async def subscribe(self, bot: Bot, plan: dict[str, str]) -> None:
-        offer = (await self._post("/subscribe", {"pid": bot.name, "plan": plan}))["sdp"]
-        await bot.on_subscriber_offer(offer)
-
-    async def subscriber_answer(self, bot: Bot, sdp: str) -> None:
-        await self._post("/answer", {"pid": bot.name, "sdp": sdp})
-
-    async def leave(self, bot: Bot) -> None:
-        await self._post("/leave", {"pid": bot.name})
-
-    async def profile(self, on: bool) -> None:
-        await self._post("/profile", {"on": on})
-
-    async def forwarded(self) -> tuple[int, int]:
-        """(packets forwarded, packets retransmitted) so far."""
-        async with self.http.get(self.base + "/stats") as r:
-            body = await r.json()
-            return body["forwarded"], body["retransmitted"]
-
-    async def pids(self) -> list[int]:
-        """The SFU's processes: the host and its worker processes."""
-        async with self.http.get(self.base + "/stats") as r:
-            return list((await r.json())["pids"])
-
-    async def stall(self) -> float:
-        return float((await self._post("/stall", {}))["seconds"])
-
-
-# -- subscriber worker processes ------------------------------------------------------------------
-
-
-def _quiet_asyncio() -> None:
-    """aiortc/aioice leave 'Task exception was never retrieved' for sends on sockets closed at teardown."""
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-
-
-def _worker(conn, base: str, nice: int = 0) -> None:
-    """A bot process; `nice` > 0 lets the SFU's processes have the cores first (the bots share them)."""
-    if nice:
-        os.nice(nice)
-    _quiet_asyncio()
-    asyncio.run(_worker_loop(conn, base))
-
-
-async def _worker_loop(conn, base: str) -> None:
-    loop = asyncio.get_running_loop()
-    bots: list[Bot] = []
-    async with aiohttp.ClientSession() as http:
-        signal = HttpSignal(base, http)
-        while True:
-            cmd, arg = await loop.run_in_executor(None, conn.recv)
-            if cmd == "add":
-                names, plan = arg
-                new = [Bot(name, signal, subscribe_mode="count") for name in names]
-                for bot in new:
-                    with contextlib.suppress(aiohttp.ClientError):  # no offer in time (a starved SFU): no video
-                        await signal.subscribe(bot, plan)
-                bots.extend(new)
-                ok = await wait_for(lambda new=new: all(any(c.frames for c in b.video.values()) for b in new), 20)
-                conn.send((ok, [b.name for b in new if not any(c.frames for c in b.video.values())]))
-            elif cmd == "lesson":  # classrooms: publish return video and audio, receive the teacher's tracks
-                names, plan, size = arg
-                clip = load(size[0], size[1], FPS, CLIP_FRAMES, size[2])
-                new = [Bot(name, signal, clip=clip, tone_hz=300 + 10 * i, subscribe_mode="count")
-                       for i, name in enumerate(names)]  # fmt: skip
-                for bot in new:
-                    await bot.publish()
-                    await signal.subscribe(bot, plan)
-                bots.extend(new)
-                ok = await wait_for(lambda new=new: all(len(b.video) >= 2 and all(c.frames for c in b.video.values())
-                                                        for b in new), 30)  # fmt: skip
-                conn.send((ok, [b.name for b in new if not all(c.frames for c in b.video.values())]))
-            elif cmd == "fps":
-                since, until = arg
-                conn.send([min((c.fps(since, until) for c in b.video.values()), default=0.0) for b in bots])
-            elif cmd == "stop":
-                for bot in bots:
-                    await bot.close()
-                conn.send(True)
-                return
-
-
-# -- the run ----------------------------------------------------------------------------------------
-
-
-async def _recv(conn):
-    """Wait for a worker's reply without blocking the loop: the publisher bot runs on it."""
-    return await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-
-
-def _cpu_split(pids: list[int]) -> tuple[float, float]:
-    """(user, system) CPU seconds of the SFU's processes, from /proc/<pid>/stat."""
-    user = system = 0.0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        user, system = user + int(fields[11]) / TICK, system + int(fields[12]) / TICK
-    return user, system
-
-
-
-async def _stop_all(bots: list, publisher: Any, proc: asyncio.subprocess.Process) -> None:
-    """Stop the bot processes, close the publisher, then the SFU host (killed if it does not exit in 10 s)."""
-    for _, conn in bots:
-        with contextlib.suppress(Exception):
-            conn.send(("stop", None))
-            await _recv(conn)
-    for p, _ in bots:
-        p.join(5)
-        if p.is_alive():
-            p.kill()
-    await publisher.close()
-    proc.terminate()
-    try:
-        await asyncio.wait_for(proc.wait(), 10)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _wait_http(base: str, http: aiohttp.ClientSession, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(aiohttp.ClientError):
-            async with http.get(base + "/stats") as r:
-                if r.status == 200:
-                    return
-        await asyncio.sleep(0.2)
-    raise RuntimeError("SFU host did not start")
 
 
 async def _late_join(signal: HttpSignal, plan: dict[str, str], index: int) -> float | None:
@@ -216,7 +74,7 @@ async def _stall_window(signal: HttpSignal, bots, window: float) -> tuple[float,
     for _, conn in bots:
         conn.send(("fps", (t0, t1)))
     for _, conn in bots:
-        fps.extend(await _recv(conn))
+        fps.extend(await recv(conn))
     return min(fps, default=0.0), seconds
 
 
@@ -228,7 +86,7 @@ async def run_mode(
     """One SFU host; subscribers added in steps `ns`. With `stop_below`, the steps end once the slowest
     subscriber falls below that fps (the capacity was found); at `stall_at` subscribers one more window
     runs while the host's API does its CPU work (`stalls`)."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "loadtest.sfu_host", "--port", str(port), "--mode", mode, "--workers", str(workers)]
     if profile:
@@ -243,13 +101,13 @@ async def run_mode(
         signal = HttpSignal(base, http)
         publisher = Bot("publisher", signal, clip=clip)
         try:
-            await _wait_http(base, http)
+            await wait_http(base, http)
             pids = await signal.pids()
             await publisher.publish()
             plan = {"publisher:0": "high"}
             for _ in range(BOT_PROCS):
                 parent, child = ctx.Pipe()
-                p = ctx.Process(target=_worker, args=(child, base, bot_nice), daemon=True)
+                p = ctx.Process(target=bot_process, args=(child, base, bot_nice), daemon=True)
                 p.start()
                 bots.append((p, parent))
             count = 0
@@ -257,7 +115,7 @@ async def run_mode(
                 names = [f"sub{i}" for i in range(count, n)]
                 for w, (_, conn) in enumerate(bots):
                     conn.send(("add", (names[w::BOT_PROCS], plan)))
-                replies = [await _recv(conn) for _, conn in bots]
+                replies = [await recv(conn) for _, conn in bots]
                 count = n
                 missing = [name for ok, names in replies for name in names]
                 if missing:
@@ -266,9 +124,9 @@ async def run_mode(
                 profiling = bool(profile) and n == ns[-1]
                 if profiling:
                     await signal.profile(True)
-                fwd0, split0, t0 = await signal.forwarded(), _cpu_split(pids), time.monotonic()
+                fwd0, split0, t0 = await signal.forwarded(), cpu_split(pids), time.monotonic()
                 await asyncio.sleep(window)
-                fwd1, split1, t1 = await signal.forwarded(), _cpu_split(pids), time.monotonic()
+                fwd1, split1, t1 = await signal.forwarded(), cpu_split(pids), time.monotonic()
                 if profiling:
                     await signal.profile(False)
                 (fwd0, rtx0), (fwd1, rtx1) = fwd0, fwd1
@@ -278,7 +136,7 @@ async def run_mode(
                 for _, conn in bots:
                     conn.send(("fps", (t0, t1)))
                 for _, conn in bots:
-                    fps.extend(await _recv(conn))
+                    fps.extend(await recv(conn))
                 joins: list[float] = []
                 for i in range(late_joins if mode == "forward" else 0):
                     await asyncio.sleep(0.6)  # past the PLI throttle window of the previous joiner
@@ -304,7 +162,7 @@ async def run_mode(
                 if stop_below is not None and row.min_fps < stop_below and n >= (stall_at or 0):
                     break
         finally:
-            await _stop_all(bots, publisher, proc)
+            await stop_all(bots, publisher, proc)
     return rows, late_ms
 
 
@@ -336,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(line: str) -> None:
         print(line, flush=True)
 
-    _quiet_asyncio()
+    quiet_asyncio()
     started = time.monotonic()
     log(f"SFU benchmark: one 640x480 {FPS} fps VP8 publisher, subscribers {ns} (until one falls below "
         f"{HELD_FPS:.0f} fps), SFU worker counts {counts}, baseline {base_ns}")

@@ -14,14 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiortc.sdp import SessionDescription
 
+from core.contracts import Quality
 from media.transport import PublisherTransport, SubscriberTransport
-
-if TYPE_CHECKING:
-    from media.router import Router
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +49,26 @@ def new_connection(transport: PublisherTransport, offer: str) -> bool:
     return current is not None and ice_ufrag(current.sdp) != ice_ufrag(offer)
 
 
+class WatchedRoom(Protocol):
+    """What the watch needs of its Router (a Protocol, so this module does not import the router that owns it)."""
+
+    room_id: str
+
+    @property
+    def closed(self) -> bool: ...
+    publishers: dict[str, PublisherTransport]
+    subscribers: dict[str, SubscriberTransport]
+    plans: dict[str, dict[str, Quality]]
+
+    async def close_publisher(self, participant_id: str) -> None: ...
+
+    async def apply_plan(self, participant_id: str) -> None: ...
+
+
 class TransportWatch:
     """One per Router: watches each transport it makes and acts when one fails."""
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: WatchedRoom) -> None:
         self._router = router
         self._tasks: set[asyncio.Task[None]] = set()
 
