@@ -25,7 +25,7 @@ from scheduler.cuts import PIECE_TIME, PieceBound, piece_bounds
 from scheduler.model import W_GAP, W_KEEP, W_LESSON, W_PLACE, W_SPREAD, Key, PartModel, cliques, key_of
 
 if TYPE_CHECKING:
-    from scheduler.jobs import CancelToken
+    from scheduler.cancel import CancelToken
 
 Row = tuple[dict[int, float], float, float]
 INF = math.inf

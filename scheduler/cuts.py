@@ -27,7 +27,7 @@ from scheduler.candidates import DemandOptions
 from scheduler.model import W_KEEP, W_LESSON, W_PLACE, W_SPREAD, Key, PartModel
 
 if TYPE_CHECKING:
-    from scheduler.jobs import CancelToken
+    from scheduler.cancel import CancelToken
 
 PIECE_TIME = 2.0
 """CP-SAT budget of one piece, in deterministic units (0.5 loses a third of the gain on L-busy)."""
