@@ -235,10 +235,18 @@ async def test_stats_and_prometheus_text(room, high_clip):
     assert await wait_for(lambda: signal.published, 5)
     await service.set_subscriptions(ROOM, "sub", {"pub:0": "high"})
     assert await wait_for(lambda: _frames(sub, "pub:0") >= 30, 5)
-    assert await wait_for(lambda: bool(signal.stats), 4)
-    stats = {s["track_id"]: s for s in signal.stats[-1]}
-    video = stats["pub:0"]
-    assert video["subscribers"] == 1 and video["packets"] > 0 and video["packets_forwarded"] > 0
+    # The first subscriber may have asked before the publisher's first packet, which is a keyframe anyway (no
+    # PLI needed); a second one while the stream flows needs a PLI.
+    late = add(Bot("late", signal, subscribe_mode="count"))
+    await service.set_subscriptions(ROOM, "late", {"pub:0": "high"})
+    assert await wait_for(lambda: _frames(late, "pub:0") >= 1, 5)
+
+    def latest() -> dict:
+        return {s["track_id"]: s for s in signal.stats[-1]}["pub:0"] if signal.stats else {}
+
+    assert await wait_for(lambda: latest().get("plis_sent", 0) >= 1 and latest().get("subscribers") == 2, 4)
+    video = latest()
+    assert video["subscribers"] == 2 and video["packets"] > 0 and video["packets_forwarded"] > 0
     assert video["keyframe_requests"] >= 1 and video["plis_sent"] >= 1
     assert video["bitrate_bps"] > 50_000 and video["transit_avg_us"] > 0
     text = service.render_metrics()
