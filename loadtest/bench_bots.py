@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
 import time
 from typing import Any
 
@@ -150,11 +149,6 @@ async def stop_all(bots: list, publisher: Any, proc: asyncio.subprocess.Process)
         proc.kill()
         await proc.wait()
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def wait_http(base: str, http: aiohttp.ClientSession, timeout: float = 20) -> None:

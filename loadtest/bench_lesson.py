@@ -25,11 +25,11 @@ from loadtest.bench_bots import (
     HttpSignal,
     bot_process,
     cpu_split,
-    free_port,
     recv,
     stop_all,
     wait_http,
 )
+from loadtest.bench_signaling import free_port
 from loadtest.bots import Bot, wait_for
 from loadtest.clip import load
 

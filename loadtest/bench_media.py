@@ -31,12 +31,12 @@ from loadtest.bench_bots import (
     HttpSignal,
     bot_process,
     cpu_split,
-    free_port,
     quiet_asyncio,
     recv,
     stop_all,
     wait_http,
 )
+from loadtest.bench_signaling import free_port
 from loadtest.bots import Bot, wait_for
 from loadtest.clip import load
 from loadtest.media_report import (
