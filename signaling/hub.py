@@ -75,6 +75,7 @@ class SignalingHub:
         self._planning: dict[str, _PlanRunner] = {}  # room → the call applying its plans now
         self._expiring: set[asyncio.Task[None]] = set()  # parked mailboxes leaving their fan-out
         self.replay_events = REPLAY_EVENTS  # per participant, kept for a resume
+        self.closing = False  # the server is stopping: the SFU is closed whole, not participant by participant
         rooms.add_observer(self.apply_plan)
         if media is not None:
             media.set_listener(self)

@@ -165,7 +165,7 @@ class Session:
                 self.hub.park(self.room_id, pid, mailbox)
             if self.hub.unregister(self.room_id, pid, self):
                 self.hub.forget_plan(self.room_id, pid)
-                if self.hub.media is not None:
+                if self.hub.media is not None and not self.hub.closing:  # stopping: one close for all
                     await self.hub.media.leave(self.room_id, pid)
                 await self.hub.rooms.disconnect(self.room_id, pid)
         elif self.room_id and self.participant and mailbox is not None:
