@@ -53,6 +53,43 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Parallel runs (`make test`: pytest-xdist, two workers). Each worker is a process of its own: its own tmp dirs,
+# schema copies, PostgreSQL databases (unique names) and free ports. What the workers would share is made per
+# worker here: the Redis bus's keys and channels (below), coturn's relay ports (tests/turnserver.py).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", … under xdist; "" in a plain run
+if WORKER:
+    # Every test server on Redis uses the bus's default prefix, and pub/sub channels are not per database:
+    # without this, a deactivation published by one worker's test (auth:revoked, identity "user:2") revokes
+    # the other worker's tokens for its own user 2. Changing the default reaches the servers' buses and the
+    # tests' own RedisBus(redis_url) alike; a test that sets its own prefix keeps it.
+    import core.bus as _bus
+
+    _bus.create_bus.__defaults__ = (f"sanke-{WORKER}:",)
+    _bus.RedisBus.__init__.__defaults__ = (f"sanke-{WORKER}:",)
+
+# Tests that share a package- or module-scoped fixture (a server with its SFU workers, Chromium, the demo county
+# with its bots, a coturn) run on one worker, so that each is started once per run, not once per worker
+# (`--dist loadgroup`: one group per package or module). Session-scoped fixtures are made once per worker anyway.
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which turns the group marks into work units
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(__file__).parent
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None or item.get_closest_marker("solo"):
+            continue
+        scopes = {d.scope for defs in info.name2fixturedefs.values() for d in defs}
+        path = Path(str(item.path))
+        if not path.is_relative_to(root):
+            continue
+        path = path.relative_to(root)
+        if "package" in scopes:
+            item.add_marker(pytest.mark.xdist_group(path.parent.as_posix()))
+        elif "module" in scopes:
+            item.add_marker(pytest.mark.xdist_group(path.as_posix()))
+
+
 def missing(component: str, why: str) -> None:
     """A required component is absent: a failure in CI, a skip with the reason elsewhere."""
     if IN_CI:

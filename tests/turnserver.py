@@ -6,6 +6,7 @@ Relay ports come from this branch's range (18740-18799) so parallel test runs of
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -19,6 +20,17 @@ from pathlib import Path
 from tests.conftest import free_port, missing
 
 RELAY_PORTS = (18740, 18799)
+
+
+def relay_ports() -> tuple[int, int]:
+    """This process's share of RELAY_PORTS: a parallel run's workers each start coturns of their own, whose
+    relay ports must not collide either."""
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    share = (RELAY_PORTS[1] - RELAY_PORTS[0] + 1) // max(count, 1)
+    low = RELAY_PORTS[0] + index * share
+    return low, low + share - 1
 
 
 def die_with_parent() -> None:
@@ -84,7 +96,7 @@ def run_turnserver(secret: str, workdir: Path, tls: bool = False) -> Iterator[Tu
         encryption = ["--no-tls", "--no-dtls"]
     args = [
         binary, "-n", "--listening-ip=127.0.0.1", f"--listening-port={port}", "--relay-ip=127.0.0.1",
-        f"--min-port={RELAY_PORTS[0]}", f"--max-port={RELAY_PORTS[1]}", "--use-auth-secret",
+        f"--min-port={relay_ports()[0]}", f"--max-port={relay_ports()[1]}", "--use-auth-secret",
         f"--static-auth-secret={secret}", "--realm=sanke", *encryption, "--no-cli", "--fingerprint",
         "--allow-loopback-peers", f"--pidfile={workdir / 'turnserver.pid'}", f"--db={workdir / 'turndb'}",
         "--log-file=stdout", "--simple-log", "--verbose",

@@ -53,6 +53,7 @@ async def big_county(tmp_path):
         await runner.cleanup()
 
 
+@pytest.mark.solo  # /api/health latency: alone, after the parallel part (Makefile)
 async def test_plans_and_push_keep_health_answering(big_county) -> None:
     server, groups, code = big_county
     coord = await login(server, "coord")

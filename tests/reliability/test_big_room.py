@@ -28,6 +28,7 @@ BIG_ROOM = int(os.environ.get("SANKE_BIG_ROOM", "1000"))
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.solo  # join p99 and server CPU per join: alone, after the parallel part (Makefile)
 @pytest.mark.timeout(300)
 async def test_a_thousand_join_at_once_and_all_succeed_promptly() -> None:
     bench = await asyncio.create_subprocess_exec(
@@ -43,6 +44,7 @@ async def test_a_thousand_join_at_once_and_all_succeed_promptly() -> None:
     assert r.join_p99_ms <= 4000  # 2 s on a quiet machine (the bench); the CI machine's neighbours vary
 
 
+@pytest.mark.solo  # 300 joins at once: a burst that would stall the other worker's timed tests
 @pytest.mark.timeout(300)
 async def test_joins_at_once_on_redis_all_succeed(redis_url: str) -> None:
     (r,) = await run([300], redis_url=redis_url)  # 300 joins: three times redis-py's default pool

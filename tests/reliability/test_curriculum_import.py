@@ -11,7 +11,8 @@ import pytest
 from tests.conftest import Server
 from tests.reliability.test_upload_bombs import bystander
 
-pytestmark = pytest.mark.parametrize("server", ["inprocess"], indirect=True)
+# measures /api/health latency or a verification's time: runs alone, after the parallel part (Makefile)
+pytestmark = [pytest.mark.parametrize("server", ["inprocess"], indirect=True), pytest.mark.solo]
 
 
 async def test_first_library_use_keeps_health_answering(server: Server) -> None:

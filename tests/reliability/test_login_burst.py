@@ -15,7 +15,8 @@ from tests.conftest import PASSWORD, County, Server
 from tests.reliability.test_upload_bombs import bystander
 from web import passwords
 
-pytestmark = pytest.mark.parametrize("server", ["inprocess"], indirect=True)
+# measures /api/health latency or a verification's time: runs alone, after the parallel part (Makefile)
+pytestmark = [pytest.mark.parametrize("server", ["inprocess"], indirect=True), pytest.mark.solo]
 
 
 @pytest.fixture

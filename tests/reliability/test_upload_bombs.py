@@ -20,7 +20,8 @@ import pytest
 from core.uploads import start_worker
 from tests.conftest import County, Server, login
 
-pytestmark = pytest.mark.parametrize("server", ["inprocess"], indirect=True)
+# measures /api/health latency or a verification's time: runs alone, after the parallel part (Makefile)
+pytestmark = [pytest.mark.parametrize("server", ["inprocess"], indirect=True), pytest.mark.solo]
 MiB = 1024 * 1024
 
 
