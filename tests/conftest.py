@@ -68,26 +68,45 @@ if WORKER:
     _bus.RedisBus.__init__.__defaults__ = (f"sanke-{WORKER}:",)
 
 # Tests that share a package- or module-scoped fixture (a server with its SFU workers, Chromium, the demo county
-# with its bots, a coturn) run on one worker, so that each is started once per run, not once per worker
-# (`--dist loadgroup`: one group per package or module). Session-scoped fixtures are made once per worker anyway.
+# with its bots, a coturn) run on one worker, so that each is started once per run, not once per worker; every
+# other test is a work unit of its own (the best balance). `make test` asks for `--dist loadgroup`, and this
+# scheduler stands in for xdist's: its xdist_group marks work by renaming the items (`item._nodeid`), which
+# pytest 9 ignores (it reads `item._id`), so the marks would silently group nothing. The grouping is read from
+# the source, in the controller (which collects nothing): a package whose conftest.py declares a
+# package-scoped fixture is one unit; a module declaring a module-scoped fixture is one unit.
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which turns the group marks into work units
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    root = Path(__file__).parent
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None or item.get_closest_marker("solo"):
-            continue
-        scopes = {d.scope for defs in info.name2fixturedefs.values() for d in defs}
-        path = Path(str(item.path))
-        if not path.is_relative_to(root):
-            continue
-        path = path.relative_to(root)
-        if "package" in scopes:
-            item.add_marker(pytest.mark.xdist_group(path.parent.as_posix()))
-        elif "module" in scopes:
-            item.add_marker(pytest.mark.xdist_group(path.as_posix()))
+def _declares(path: Path, scope: str) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return f'scope="{scope}"' in text or f"scope='{scope}'" in text
+
+
+@functools.cache
+def work_unit(root: Path, nodeid: str) -> str:
+    """The unit of work a test belongs to: its package, its module, or itself."""
+    module = nodeid.split("::", 1)[0]
+    parts = Path(module).parts
+    for depth in range(1, len(parts)):  # the outermost package that shares a fixture
+        package = Path(*parts[:depth])
+        if _declares(root / package / "conftest.py", "package"):
+            return package.as_posix() + "/"
+    return module if _declares(root / module, "module") else nodeid
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: absent without pytest-xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(config.rootpath, nodeid)
+
+    return SharedFixtureScheduling(config, log)
 
 
 def missing(component: str, why: str) -> None:
