@@ -110,6 +110,8 @@ class QualityAdapter:
         plans: Mapping[str, Mapping[str, Quality]],
     ) -> list[tuple[str, QualityChange]]:
         """One step of every subscriber connection; the changes to tell (participant id, change)."""
+        for transport in subscribers.values():
+            transport.feedback.adaptive = self.enabled
         if not self.enabled:
             return []
         rates = self._measure(now, producers)

@@ -53,6 +53,7 @@ class SubscriberFeedback:
     __slots__ = (
         "_remb", "_loss", "_video_loss", "rembs", "reports", "rtx_ssrcs", "probe", "_rr", "_received", "_nacked",
         "urgent", "onset", "_pacer", "_consumers", "_onsets",
+        "adaptive",
     )
 
     def __init__(self, pacer: Pacer | None = None) -> None:
@@ -68,6 +69,7 @@ class SubscriberFeedback:
         self._nacked: set[tuple[int, int]] = set()  # (SSRC, sequence number) NACKed since the last step
         self.urgent = False  # NACKs came since the last step: on a line not yet paced, step now (QualityAdapter)
         self.onset = False  # a REMB onset since the last step (media.onset): step now, the line is full
+        self.adaptive = True  # False: the room forwards whatever the network (QualityAdapter.enabled), no onset pacing
         self._pacer = pacer
         self._consumers: list[Consumer] = []  # the connection's, for what was sent to the streams of a REMB
         self._onsets: dict[int, OnsetDetector] = {}
@@ -81,7 +83,7 @@ class SubscriberFeedback:
         if self.probe is not None:
             self.probe.on_remb(float(bitrate), previous[1] if previous else None)
         pacer = self._pacer
-        if pacer is None or pacer.rate is not None or not pacer.started or pacer.closed:
+        if pacer is None or pacer.rate is not None or not pacer.started or pacer.closed or not self.adaptive:
             return  # a paced line is already below its capacity (and what consumers count is not what left)
         streams = [c for c in self._consumers if c.kind == "video" and c.ssrc in media and not c.closed]
         if not streams:
