@@ -73,6 +73,8 @@ async def test_members_and_presence_only_for_the_schools_in_the_lesson_and_the_c
             assert status == (200 if full else 404), (who, status)
             if full:
                 assert {m["classroom_id"] for m in one["room"]["members"]} >= set(county.classroom_ids.values())
+            status, _ = await _get(http, f"{server.url}/api/progress/rooms/{delivery}")  # the lesson's 本节
+            assert status == (200 if full else 404), (who, status)
             status, one = await _get(http, f"{server.url}/api/rooms/{broadcast.id}")
             assert status == 200
             assert ("members" in one["room"]) == sees_who and ("live" in one["room"]) == sees_who, (who, one)

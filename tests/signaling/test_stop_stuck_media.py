@@ -6,6 +6,7 @@ one request after another: minutes, until a bound cut the stop short and the loo
 context's two nested async generators at once ("athrow(): asynchronous generator is already running").
 Now connections closing at shutdown leave the SFU to its one close, finalising has a deadline (what it
 leaves, the next start finalises from the journal, as after a crash) and the context is not a generator.
+(Here, not in tests/web: an async test after the Playwright tests there finds their event loop running.)
 """
 
 from __future__ import annotations
