@@ -68,6 +68,7 @@ async def _lesson(signal: DirectSignal, add: Any, service: MediaService, clip: A
     return pub, sub
 
 
+@pytest.mark.solo  # the control needs aioice's own timing to drop a late peer: alone, after the parallel part
 async def test_slow_answers_keep_the_connection_that_aioice_would_drop(room, high_clip, monkeypatch):
     service, signal, add = room
     pub, sub = await _lesson(signal, add, service, high_clip)

@@ -50,7 +50,9 @@ async def test_teacher_uploads_courseware_from_the_plan(progress_county):
                 await page.screenshot(path=str(ARTIFACTS / "progress-courseware-upload.png"), full_page=True)
                 rid = await page.get_attribute("#cw-done", "data-resource")
                 await page.click("#cw-review")
-                await page.wait_for_selector("#cw-review:disabled")
+                # the page's confirmation (the button is disabled only while the request is in flight: waiting
+                # for that raced the answer, and lost under load)
+                await page.wait_for_selector(".toast.ok:has-text('已提交审核')")
                 await page.goto(f"{url}/playback?id={rid}")  # the library's page of it: the file, not a player
                 link = page.locator("#courseware-file a")
                 await link.wait_for()
