@@ -62,7 +62,7 @@ def solve_part(
         joined = join_pieces(pm, cuts)
         if pm.cost(joined) < pm.cost(hint):
             hint = joined
-        hint, _cost = piece_search(pm, hint, piece_neighbourhoods([(c.keys, c.grades) for c in cuts]),
+        hint, _cost = piece_search(pm, hint, piece_neighbourhoods(pm, [(c.keys, c.grades) for c in cuts]),
                                    options.piece_search_time, options.seed, cancel)
     elif options.improve_time > 0:   # after the piece search they gained 0.1 % for a third more CPU (L-busy)
         hint, _cost = improve(pm, hint, options.improve_time, options.seed, cancel)

@@ -10,9 +10,9 @@ from ortools.sat.python import cp_model
 from scheduler.bound import lp_bound
 from scheduler.candidates import CountyIndex
 from scheduler.cuts import piece_bounds
+from scheduler.greedy import greedy_hint
 from scheduler.lns import improve, piece_neighbourhoods, piece_search
 from scheduler.model import W_GAP, PartModel, key_of
-from scheduler.greedy import greedy_hint
 from scheduler.part import join_pieces
 from scheduler.solver import SolveOptions, _parts, solve
 from scheduler.synthetic import Tier, generate
@@ -89,7 +89,7 @@ def test_pieces_joined_start_below_greedy_and_near_the_bound() -> None:
     cuts = piece_bounds(pm)
     greedy, joined = greedy_hint(pm.index, pm.part, set()), join_pieces(pm, cuts)
     assert pm.cost(joined) < pm.cost(greedy)
-    hoods = piece_neighbourhoods([(c.keys, c.grades) for c in cuts])
+    hoods = piece_neighbourhoods(pm, [(c.keys, c.grades) for c in cuts])
     better, cost = piece_search(pm, joined, hoods, 1.5)
     assert len(better) == pm.demanded and cost == pm.cost(better) <= pm.cost(joined)
     assert cost - lp_bound(pm, cuts) <= 0.05 * cost, (cost, lp_bound(pm, cuts))
