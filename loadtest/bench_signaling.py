@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import aiohttp
@@ -299,9 +299,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", help="run the server on this Redis bus (default: its in-process bus)")
     parser.add_argument("--profile", type=Path,
                         help="sample the server with py-spy during the last burst; raw stacks written here")
+    parser.add_argument("--json", action="store_true", help="print the rounds as one JSON list, nothing else")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     rounds = asyncio.run(run(sizes, profile=args.profile, redis_url=args.redis_url))
+    if args.json:
+        print(json.dumps([asdict(r) for r in rounds]))
+        return 0
     print(table(rounds))
     last = rounds[-1]
     print(f"signaling-bench: joins={last.joins} failed={last.failed} join_p99_ms={last.join_p99_ms:.0f} "

@@ -6,8 +6,8 @@ video and reads the frame number from the pixels (`decode`), or only counts comp
 (`count`, cheap enough for forty of them on one core). Audio is decoded and its pitch measured, so a test
 can tell which classroom is heard.
 
-Signalling is pluggable: `DirectSignal` drives a `MediaService` in the same process; `WsSignal` joins
-through the real server's `/ws`.
+Signalling is pluggable (`loadtest.signals`): `DirectSignal` drives a `MediaService` in the same process;
+`WsSignal` joins through the real server's `/ws`.
 """
 
 from __future__ import annotations
@@ -15,21 +15,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
-import aiohttp
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from loadtest.signals import DirectSignal, Signal, WsSignal
 from media import aiortc_seams as seams
 from web.demo.clip import Clip, read_number
+from web.demo.sdp import certificate
+
+__all__ = ["AudioCheck", "Bot", "DirectSignal", "Signal", "VideoCheck", "WsSignal", "wait_for"]
 from web.demo.tracks import ClipTrack, ToneTrack
 
 logger = logging.getLogger(__name__)
@@ -77,12 +78,6 @@ class AudioCheck:
         return max(((a, b - a) for a, b in zip(marks, marks[1:], strict=False)), key=lambda x: x[1])
 
 
-class Signal(Protocol):
-    async def publish(self, bot: Bot, sdp: str, tracks: list[dict]) -> str: ...
-
-    async def subscriber_answer(self, bot: Bot, sdp: str) -> None: ...
-
-
 class Bot:
     def __init__(
         self,
@@ -107,6 +102,8 @@ class Bot:
         self.clip_start = clip_start
         self.pub: RTCPeerConnection | None = None
         self.sub: RTCPeerConnection | None = None
+        self.sub_certificate = ""  # the SFU connection `sub` answers (web.demo.sdp)
+        self._offers = asyncio.Lock()
         self.video_tracks: dict[str, ClipTrack] = {}  # "high"/"low"
         self.tone: ToneTrack | None = None
         self.video: dict[str, VideoCheck] = {}  # by published track id
@@ -169,6 +166,15 @@ class Bot:
         return self.sub
 
     async def on_subscriber_offer(self, sdp: str) -> None:
+        async with self._offers:  # one at a time, in order (a replacement may follow an offer at once)
+            await self._answer_offer(sdp)
+
+    async def _answer_offer(self, sdp: str) -> None:
+        offered_by = certificate(sdp)
+        if self.sub is not None and offered_by != self.sub_certificate:  # the SFU's replacement connection
+            old, self.sub = self.sub, None
+            await old.close()
+        self.sub_certificate = offered_by
         pc = self._subscriber_pc()
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         answer = await pc.createAnswer()
@@ -300,157 +306,6 @@ class Bot:
         for pc in (self.pub, self.sub):
             if pc is not None:
                 await pc.close()
-
-
-class DirectSignal:
-    """Drives a MediaService in the same process (tests and the benchmark's SFU host)."""
-
-    def __init__(self, service, room_id: str) -> None:
-        from media.service import MediaService
-        from signaling.media_seam import PublishedTrackSpec
-
-        self.service: MediaService = service
-        self.room_id = room_id
-        self.bots: dict[str, Bot] = {}
-        self._spec = PublishedTrackSpec
-        self.published: list = []
-        self.levels: list[dict[str, float]] = []
-        self.stats: list[list[dict]] = []
-        self.lost: list[tuple[list[str], list]] = []  # on_media_lost calls: (participants, tracks)
-        self.quality: list[tuple[float, str, object]] = []  # (when, participant id, QualityChange)
-        service.set_listener(self)
-
-    def add(self, bot: Bot) -> Bot:
-        self.bots[bot.name] = bot
-        return bot
-
-    async def publish(self, bot: Bot, sdp: str, tracks: list[dict]) -> str:
-        specs = [self._spec(mid=t["mid"], kind=t["kind"], source=t["source"], quality=t["quality"]) for t in tracks]
-        return await self.service.publish_offer(self.room_id, bot.name, sdp, specs)
-
-    async def subscriber_answer(self, bot: Bot, sdp: str) -> None:
-        await self.service.subscriber_answer(self.room_id, bot.name, sdp)
-
-    # MediaListener
-    async def on_track_published(self, room_id: str, track) -> None:
-        self.published.append(track)
-
-    async def on_track_unpublished(self, room_id: str, track) -> None:
-        self.published = [t for t in self.published if t.track_id != track.track_id]
-
-    async def on_subscriber_offer(self, room_id: str, participant_id: str, sdp: str) -> None:
-        bot = self.bots.get(participant_id)
-        if bot is not None:
-            asyncio.ensure_future(bot.on_subscriber_offer(sdp))
-
-    async def on_audio_levels(self, room_id: str, levels: dict[str, float]) -> None:
-        self.levels.append(levels)
-
-    async def on_track_stats(self, room_id: str, stats: list[dict]) -> None:
-        self.stats.append(stats)
-
-    async def on_media_lost(self, room_id: str, participants: list[str], tracks: list) -> None:
-        lost = {t.track_id for t in tracks}
-        self.lost.append((participants, tracks))
-        self.published = [t for t in self.published if t.track_id not in lost]
-    async def on_quality_changed(self, room_id: str, participant_id: str, change) -> None:
-        self.quality.append((time.monotonic(), participant_id, change))
-
-    def tracks_of(self, participant_id: str, kind: str | None = None, quality: str | None = None) -> list:
-        return [
-            t for t in self.published
-            if t.participant_id == participant_id and (kind is None or t.kind == kind)
-            and (quality is None or t.quality == quality)
-        ]
-
-
-class WsSignal:
-    """Joins through the real server's `/ws` with a join token and speaks its protocol (docs/protocol.md)."""
-
-    def __init__(self, base_url: str, token: str, http: aiohttp.ClientSession | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.token = token
-        self._http = http
-        self._own_http = http is None
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
-        self.participant_id: str | None = None
-        self.joined: dict = {}
-        self.events: list[dict] = []
-        self.errors: list[dict] = []
-        self._pending: dict[int, asyncio.Future] = {}
-        self._next_id = 0
-        self._reader: asyncio.Task | None = None
-        self._bot: Bot | None = None
-        self._offers: list[asyncio.Task] = []
-
-    async def connect(self, bot: Bot) -> dict:
-        self._bot = bot
-        if self._http is None:
-            self._http = aiohttp.ClientSession()
-        url = self.base_url.replace("http://", "ws://").replace("https://", "wss://") + "/ws"
-        self.ws = await self._http.ws_connect(url, heartbeat=20)
-        self._reader = asyncio.ensure_future(self._read())
-        self.joined = await self.request({"type": "join", "token": self.token})
-        self.participant_id = self.joined.get("participant_id")
-        return self.joined
-
-    async def request(self, message: dict, timeout: float = 15.0) -> dict:
-        self._next_id += 1
-        rid = self._next_id
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._pending[rid] = future
-        await self.ws.send_json(dict(message, id=rid))  # type: ignore[union-attr]
-        try:
-            return await asyncio.wait_for(future, timeout)
-        finally:
-            self._pending.pop(rid, None)
-
-    async def _read(self) -> None:
-        async for msg in self.ws:  # type: ignore[union-attr]
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                continue
-            data = json.loads(msg.data)
-            kind = data.get("type")
-            rid = data.get("id")
-            if kind == "subscriber.offer" and self._bot is not None:
-                self._offers.append(asyncio.ensure_future(self._bot.on_subscriber_offer(data["sdp"])))
-                continue
-            if kind == "media.reset" and self._bot is not None:
-                self.events.append(data)
-                old = self._bot.drop_connections()
-                self._offers.append(asyncio.ensure_future(self._bot.renegotiate(old)))
-                continue
-            if rid in self._pending and not self._pending[rid].done():
-                if kind == "error":
-                    self._pending[rid].set_exception(RuntimeError(f"{data.get('code')}: {data.get('message')}"))
-                else:
-                    self._pending[rid].set_result(data)
-                continue
-            if kind == "error":
-                self.errors.append(data)
-            else:
-                self.events.append(data)
-
-    async def publish(self, bot: Bot, sdp: str, tracks: list[dict]) -> str:
-        reply = await self.request({"type": "publish.offer", "sdp": sdp, "tracks": tracks})
-        return reply["sdp"]
-
-    async def subscriber_answer(self, bot: Bot, sdp: str) -> None:
-        await self.ws.send_json({"type": "subscriber.answer", "sdp": sdp})  # type: ignore[union-attr]
-
-    async def close(self) -> None:
-        for task in self._offers:
-            task.cancel()
-        if self.ws is not None:
-            with contextlib.suppress(Exception):
-                await self.ws.send_json({"type": "leave"})
-            await self.ws.close()
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
-        if self._own_http and self._http is not None:
-            await self._http.close()
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:

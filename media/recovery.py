@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 from aiortc.sdp import SessionDescription
 
@@ -71,13 +71,14 @@ class TransportWatch:
     def __init__(self, router: WatchedRoom) -> None:
         self._router = router
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     def publisher(self, participant_id: str, transport: PublisherTransport) -> None:
         def changed() -> None:
             if failed(transport) and self._router.publishers.get(participant_id) is transport:
                 logger.log(_level(transport), "room %s: publisher transport of %s %s: its tracks are unpublished",
                            self._router.room_id, participant_id, transport.pc.connectionState)
-                self._spawn(self._router.close_publisher(participant_id))
+                self._spawn(lambda: self._router.close_publisher(participant_id))
 
         transport.pc.on("connectionstatechange", changed)
 
@@ -86,7 +87,7 @@ class TransportWatch:
             if failed(transport) and self._router.subscribers.get(participant_id) is transport:
                 logger.log(_level(transport), "room %s: subscriber transport of %s %s: offering a new one",
                            self._router.room_id, participant_id, transport.pc.connectionState)
-                self._spawn(self._resubscribe(participant_id, transport))
+                self._spawn(lambda: self._resubscribe(participant_id, transport))
 
         transport.pc.on("connectionstatechange", changed)
 
@@ -98,18 +99,23 @@ class TransportWatch:
         if not router.closed and participant_id in router.plans:
             await router.apply_plan(participant_id)  # a new transport, offered with what the plan wants
 
-    def _spawn(self, work: Awaitable[None]) -> None:
+    def _spawn(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run `work()` in a task of its own. The coroutine is made inside the task: a task cancelled before it
+        starts (the router closing right after a failure) must not leave a coroutine that was never awaited."""
+        if self._closed:
+            return
         task = asyncio.ensure_future(self._guarded(work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _guarded(self, work: Awaitable[None]) -> None:
+    async def _guarded(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
         try:
-            await work
+            await work()
         except Exception:
             logger.exception("room %s: recovering a failed transport failed", self._router.room_id)
 
     async def close(self) -> None:
+        self._closed = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -121,26 +121,35 @@ class RecorderService:
             await self._finished(index, self.root / index.recording_id)
         return recovered
 
-    async def close(self) -> None:
+    async def close(self, within: float | None = None) -> None:
         """Shutting down (SIGTERM): finalise and file what is being recorded, so a graceful stop leaves no
-        recording open; then stop following. One that cannot be finalised now is left to its journal, which
-        the next start finalises (as after a crash)."""
-        for room_id in list(self.live):
-            try:
-                await self.stop(room_id)
-            except Exception:
-                log.exception("recorder: finalising %s at shutdown failed; the next start will", room_id)
+        recording open; then stop following. One that cannot be finalised now (or `within` seconds: a media
+        worker that does not answer makes each of its requests wait 30 s) is left to its journal, which the
+        next start finalises (as after a crash)."""
+        deadline = None if within is None else asyncio.get_running_loop().time() + within
+        try:
+            async with asyncio.timeout_at(deadline):
+                for room_id in list(self.live):
+                    try:
+                        await self.stop(room_id)
+                    except Exception:
+                        log.exception("recorder: finalising %s at shutdown failed; the next start will", room_id)
+        except TimeoutError:
+            log.warning("recorder: finalising did not end within %g s; the next start finalises %s from the "
+                        "journal", within, ", ".join(self.live) or "what is left")
         for task in list(self._watching.values()):
             task.cancel()
         for task in list(self._watching.values()):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._watching.clear()
-        for live in list(self.live.values()):
-            try:
-                await live.recording.tap.close()
-            except Exception:
-                log.exception("recorder: stopping the tap of %s failed", live.room_id)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(None if deadline is None else deadline + 1.0):
+                for live in list(self.live.values()):
+                    try:
+                        await live.recording.tap.close()
+                    except Exception:
+                        log.exception("recorder: stopping the tap of %s failed", live.room_id)
         self.live.clear()
 
     def watching(self, room_id: str) -> bool:

@@ -39,6 +39,7 @@ from rooms.service import RoomService, room_channel
 from scheduler.county import subject_label
 
 log = logging.getLogger(__name__)
+FINALISE_WITHIN = 5.0  # at shutdown; what is not finalised by then, the next start finalises from its journal
 
 
 @dataclass(slots=True)
@@ -166,6 +167,6 @@ async def running(
         composites.start()
         stack.push_async_callback(composites.stop)
         await recorder.start()
-        stack.push_async_callback(recorder.close)
+        stack.push_async_callback(recorder.close, FINALISE_WITHIN)
         composites.requeue_missing(root)
         yield library

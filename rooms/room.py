@@ -92,7 +92,10 @@ class Room:
     def snapshot(self, viewer: Participant | None = None) -> dict[str, Any]:
         roster = cast(Roster[Participant], self.participants)
         sees_hidden = viewer is not None and viewer.hidden
-        audience = len(roster) - (0 if sees_hidden else roster.hidden)
+        # The recorder sits in the room (so that everyone sees "录制中") but is nobody's audience; it is
+        # staff, so counting it costs O(staff).
+        system = sum(1 for p in roster.staff.values() if p.role == Role.RECORDER and not p.hidden)
+        audience = len(roster) - (0 if sees_hidden else roster.hidden) - system
         if self.kind == RoomKind.BROADCAST and viewer is not None and not _staff(viewer):
             # A viewer among a thousand is sent the people it watches (the roster's staff, the stage and
             # itself), not the thousand: O(staff) per join, not O(n), as it is sent no other viewer's

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +37,29 @@ async def current_county(session: AsyncSession) -> tuple[CountyVersion, County] 
     if row is None:
         return None
     return row, County.model_validate_json(row.data)
+
+
+@dataclass(slots=True)
+class Published:
+    """What the schools follow: the current county's published timetable and its one-off moves."""
+
+    version: CountyVersion
+    county: County
+    row: TimetableVersion
+    timetable: Timetable
+    moves: list[Move]
+
+
+async def published(session: AsyncSession) -> Published | None:
+    """The current county's published timetable; None before a county is imported or a timetable published."""
+    current = await current_county(session)
+    if current is None:
+        return None
+    version, county = current
+    row = await latest_timetable(session, version.id, published=True)
+    if row is None:
+        return None
+    return Published(version, county, row, timetable_of(row), await moves_of(session, row.id))
 
 
 async def save_timetable(

@@ -23,8 +23,10 @@ from rooms.room import Room, TrackInfo
 from rooms.roster import Roster
 from rooms.service import RoomService
 from signaling.fanout import Fanouts
+from signaling.mailbox import REPLAY_EVENTS, Mailbox
 
 log = logging.getLogger(__name__)
+MAILBOX_MARGIN = 5.0  # a parked mailbox outlives the seat's resume grace by this much (a resume at the edge)
 
 
 def _future() -> asyncio.Future[None]:
@@ -71,6 +73,9 @@ class SignalingHub:
         self._versions: dict[str, int] = {}  # room → the roster version the plans in _plans saw
         self.track_stats: dict[str, list[dict[str, Any]]] = {}
         self._planning: dict[str, _PlanRunner] = {}  # room → the call applying its plans now
+        self._expiring: set[asyncio.Task[None]] = set()  # parked mailboxes leaving their fan-out
+        self.replay_events = REPLAY_EVENTS  # per participant, kept for a resume
+        self.closing = False  # the server is stopping: the SFU is closed whole, not participant by participant
         rooms.add_observer(self.apply_plan)
         if media is not None:
             media.set_listener(self)
@@ -98,6 +103,28 @@ class SignalingHub:
                 log.exception("could not take back %s's seat in %s", pid, room_id)
             await session.close(code, reason)
         return len(held)
+
+    def mailbox(self, room_id: str, pid: str, hub_side: bool, hidden: bool, keep_seat: bool) -> Mailbox:
+        """The participant's mailbox: the one kept while it was away when its seat was kept, else a new one
+        (a fresh join starts numbering anew)."""
+        fanout = self.fanouts.rooms.get(room_id)
+        held = fanout.members.get(pid) if fanout is not None else None
+        if keep_seat and isinstance(held, Mailbox):
+            return held
+        return Mailbox(hub_side, hidden, keep=self.rooms.resume_grace + MAILBOX_MARGIN, limit=self.replay_events)
+
+    def park(self, room_id: str, pid: str, mailbox: Mailbox) -> None:
+        """The participant's connection dropped: its mailbox stays in the room's fan-out, collecting, until
+        the seat can no longer be resumed (a timer, not a task: nothing to cancel at shutdown)."""
+        absence = mailbox.detached_at
+
+        def expire() -> None:
+            if mailbox.reader is None and mailbox.detached_at == absence:  # still this absence
+                task = asyncio.ensure_future(self.fanouts.remove(room_id, pid, mailbox))
+                self._expiring.add(task)
+                task.add_done_callback(self._expiring.discard)
+
+        asyncio.get_running_loop().call_later(mailbox.keep, expire)
 
     def set_preference(self, room_id: str, subscriber: str, publisher: str, quality: str) -> None:
         self.preferences.setdefault(room_id, {}).setdefault(subscriber, {})[publisher] = quality

@@ -45,6 +45,7 @@ class Resume(Msg):
     room: Annotated[str, Field(min_length=1, max_length=40)]
     participant_id: ParticipantId
     resume_token: Annotated[str, Field(min_length=10, max_length=200)]
+    last_seq: Annotated[int, Field(ge=0, le=2**53)] | None = None  # the last room event's `seq` it saw
 
 
 class Ping(Msg):

@@ -26,6 +26,7 @@ from rooms.service import RoomError, room_channel
 from signaling import protocol as p
 from signaling.classwork import classwork_reply
 from signaling.hub import SignalingHub
+from signaling.mailbox import Mailbox
 from signaling.media_seam import MediaSeam, PublishedTrackSpec
 from signaling.ratelimit import MessageLimiter
 from signaling.sendqueue import Close, SendQueue, SendRaw
@@ -60,6 +61,7 @@ class Session:
         self.outbox = SendQueue(send_raw, close, self._on_slow)
         self.room_id: str | None = None
         self.participant: Participant | None = None
+        self.mailbox: Mailbox | None = None  # the room's events for us: outlives this connection for a resume
         self.hub_side = False
         self.hidden = False
         self._limiter = MessageLimiter()
@@ -98,19 +100,23 @@ class Session:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def deliver(self, envelope: Envelope) -> None:
-        """A room event chosen for this participant by the room's fan-out (never blocks)."""
+    def deliver(self, envelope: Envelope, text: str) -> bool:
+        """A room event chosen for this participant by the room's fan-out, as `text` (numbered by the
+        mailbox); never blocks. False when this connection takes nothing more (it keeps it for a resume)."""
+        if self._closed:
+            return False
         kind = envelope.data.get("type")
         if kind == "room.ended" and self._ending is not None:  # the reply to our room.end, before the close
             self._ok(self._ending)
             self._ending = None
-        self.send_raw(envelope.raw)
+        self.send_raw(text)
         if kind == "room.ended":
             self._left = True
             self.close_after(CloseCode.ROOM_ENDED, "the lesson has ended")
         elif kind == "removed":
             self._left = True
             self.close_after(CloseCode.REMOVED, "removed by the teacher")
+        return True
 
     async def handle(self, raw: str | bytes) -> None:
         request_id = None
@@ -152,16 +158,19 @@ class Session:
         """The transport is gone: keep the seat for the resume grace period."""
         self._closed = True
         await self.outbox.stop()
+        mailbox = self.mailbox
         if self.room_id and self.participant and not self._left:
             pid = self.participant.id
-            await self.hub.fanouts.remove(self.room_id, pid, self)
+            if mailbox is not None and mailbox.detach(self):  # it keeps collecting until the seat is gone
+                self.hub.park(self.room_id, pid, mailbox)
             if self.hub.unregister(self.room_id, pid, self):
                 self.hub.forget_plan(self.room_id, pid)
-                if self.hub.media is not None:
+                if self.hub.media is not None and not self.hub.closing:  # stopping: one close for all
                     await self.hub.media.leave(self.room_id, pid)
                 await self.hub.rooms.disconnect(self.room_id, pid)
-        elif self.room_id and self.participant:
-            await self.hub.fanouts.remove(self.room_id, self.participant.id, self)
+        elif self.room_id and self.participant and mailbox is not None:
+            mailbox.detach(self)
+            await self.hub.fanouts.remove(self.room_id, self.participant.id, mailbox)
         for task in list(self._tasks):
             task.cancel()
 
@@ -282,7 +291,7 @@ class Session:
             lambda: self.hub.rooms.resume(msg.room, msg.participant_id, msg.resume_token),
             "resumed from another connection",
         )
-        await self._start(msg.room, participant, resume, msg.id, True)
+        await self._start(msg.room, participant, resume, msg.id, True, msg.last_seq)
 
     async def _claim_seat(self, room_id: str, pid: str, enter: Callable[[], Awaitable[T]], why: str) -> T:
         """Become the participant's connection while `enter` runs; on any failure put back the one we
@@ -299,7 +308,9 @@ class Session:
             await old.close(CloseCode.REPLACED, why)
         return result
 
-    async def _start(self, room_id: str, me: Participant, resume: str, request_id: Any, resumed: bool) -> None:
+    async def _start(
+        self, room_id: str, me: Participant, resume: str, request_id: Any, resumed: bool, last_seq: int | None = None
+    ) -> None:
         self.room_id = room_id
         self.participant = me
         self.hub_side = is_hub(me) or me.grants.room_admin or me.hidden
@@ -312,12 +323,18 @@ class Session:
         fanout = await self.hub.fanouts.ensure(room_id, room_channel(room_id))
         room = self.hub.rooms.get(room_id)
         snapshot = room.snapshot(me) if room else {}
+        # From here to fanout.add, no await: `joined`, then what was missed, then every later event, once.
+        self.mailbox = self.hub.mailbox(room_id, me.id, self.hub_side, self.hidden, keep_seat=resumed)
+        missed = self.mailbox.attach(self, last_seq)
         await self.send({
             "type": "joined", "id": request_id, "participant_id": me.id, "role": me.role.value,
             "grants": me.grants.to_claim(), "resume_token": resume, "resumed": resumed, "room": snapshot,
             "ice_servers": self.hub.ice_servers(me.id) if self.hub.ice_servers else [],
+            "replay": "snapshot" if missed is None else "events",
         })
-        fanout.add(me.id, self)  # no await since `joined` was queued: every later event follows it
+        for text in missed or ():
+            self.send_raw(text)
+        fanout.add(me.id, self.mailbox)
         if resumed and room is not None:  # a fresh seat was planned by the join itself (the room's observer)
             await self.hub.apply_plan(room)
 

@@ -32,6 +32,9 @@ from web.app import create_app
 from web.passwords import hash_password
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Long crawls and sweeps run a bounded, representative size by default (CI) and their full size on request:
+# SANKE_FULL_TESTS=1 (README, "Tests").
+FULL_TESTS = os.environ.get("SANKE_FULL_TESTS", "").lower() in ("1", "true", "yes")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct-horse-battery"

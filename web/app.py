@@ -81,6 +81,8 @@ async def going_away(app: web.Application) -> None:
     from signaling.session import CloseCode
     from web.api.scheduler import JOBS
 
+    if (hub := app.get(HUB)) is not None:
+        hub.closing = True  # a media worker that does not answer must not hold each connection's close
     jobs = app.get(JOBS)
     solves = asyncio.create_task(jobs.cancel_all()) if jobs is not None else None
     closed = await close_all(app, CloseCode.SERVICE_RESTART, "server restarting / 服务器重启")

@@ -35,15 +35,10 @@ JOB = web.AppKey("lesson_rooms_job", asyncio.Task)
 async def create_due_rooms(db: Database, now: dt.datetime, lead: dt.timedelta = LEAD) -> list[str]:
     """Create the rooms of lessons starting within `lead` of `now` (or running now); return their refs."""
     async with db.session() as s:
-        current = await store.current_county(s)
-        if current is None:
+        plan = await store.published(s)
+        if plan is None:
             return []
-        version, county = current
-        row = await store.latest_timetable(s, version.id, published=True)
-        if row is None:
-            return []
-        timetable = store.timetable_of(row)
-        moves = await store.moves_of(s, row.id)
+        county, timetable, moves = plan.county, plan.timetable, plan.moves
         local = now.astimezone(TZ).date()
         due = [
             o for o in occurrences(county, timetable, moves, since=local, until=(now + lead).astimezone(TZ).date())

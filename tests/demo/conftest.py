@@ -137,6 +137,20 @@ def open_as(browser: Any, demo: Demo, username: str | None, lang: str = "zh-CN",
     return page
 
 
+def settle(page: Any, longest_ms: int = 3000, then_ms: int = 300) -> None:
+    """Let the page finish what it loads after its title shows: until no request has been in flight for
+    0.5 s (Playwright's "networkidle"; WebSockets and WebRTC do not count), at most `longest_ms`, then
+    `then_ms` for the rendering that follows the last answer. Replaces a fixed 1.2–1.5 s wait per page: most
+    pages settle sooner, and a slow one (a loaded machine) is waited for instead of being read half-drawn."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_load_state("networkidle", timeout=longest_ms)
+    except PlaywrightTimeout:  # a page that polls more often than every 0.5 s never idles: read it as it is
+        pass
+    page.wait_for_timeout(then_ms)
+
+
 def wait_title(page: Any, timeout: float = 30.0) -> str:
     """Wait until the header shows the page's title. Polled from here: the pages' CSP forbids eval, which
     Playwright's wait_for_function needs."""

@@ -52,9 +52,10 @@ async def test_sigterm_cancels_the_solve_tells_participants_and_files_the_record
         await teacher.next("ok", id="s")
         recordings = data / "media" / "recordings"
         # the recorder follows the lesson once it is live
-        await procserver.until(lambda: recordings.is_dir() and any(recordings.iterdir()), 10, "a recording")
+        # (its directory appears a moment before its journal says `recording`)
+        await procserver.until(lambda: recordings.is_dir() and any(
+            read_status(d) == "recording" for d in recordings.iterdir()), 10, "a recording under way")
         (directory,) = list(recordings.iterdir())
-        assert read_status(directory) == "recording"
         await asyncio.sleep(1.0)  # CP-SAT is searching a part with a 60-unit budget
 
         began = time.perf_counter()

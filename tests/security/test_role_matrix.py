@@ -38,7 +38,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("PATCH", "/api/users/{id}"): (401, 403, 403, 403, 200),
     ("GET", "/api/rooms"): (401, 200, 200, 200, 200),
     ("POST", "/api/rooms"): (401, 403, 403, 400, 400),
-    ("GET", "/api/rooms/{id}"): (401, 200, 200, 200, 200),
+    ("GET", "/api/rooms/{id}"): (401, 404, 200, 200, 200),  # a delivery lesson: its schools and the county
     ("PATCH", "/api/rooms/{id}"): (401, 403, 403, 403, 200),
     ("POST", "/api/rooms/{id}/token"): (401, 403, 200, 403, 200),  # hidden seats: observers, coordinators
     ("GET", "/api/rooms/{id}/presence"): (401, 403, 403, 403, 200),
@@ -79,7 +79,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/api/progress/plans/{id}/export"): (401, 404, 404, 404, 404),
     ("GET", "/api/progress/plans/{id}/template"): (401, 404, 404, 404, 404),
     ("POST", "/api/progress/plans/{id}/import"): (401, 404, 404, 404, 404),
-    ("GET", "/api/progress/rooms/{room}"): (401, 200, 200, 200, 200),
+    ("GET", "/api/progress/rooms/{room}"): (401, 404, 200, 200, 200),  # as the room's own page
     ("POST", "/api/progress/rooms/{room}/correct"): (401, 400, 400, 400, 400),
     ("GET", "/api/rooms/{id}/quizzes"): (401, 403, 200, 200, 200),
     ("GET", "/api/rooms/{id}/messages"): (401, 403, 403, 403, 200),

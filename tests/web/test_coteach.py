@@ -5,19 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import PASSWORD
 from tests.web.conftest import LiveServer, api, login, wait_for, wait_playing
 
 
-@pytest.mark.xfail(
-    reason="was flaky on the full CI run (no mute toast within 10 s). Two causes found and fixed (session 3): a "
-           "starved page rejoined on a false pong timeout and lost the mute event; the SFU replaced subscriber "
-           "connections after aioice's consent check, which the page could not follow. Not yet seen passing here "
-           "(pages did not even load within 20 s at load 20-40); drop this mark once the quiet CI run XPASSes",
-    strict=False,
-)
 def test_coteaching_three_teachers_and_a_hidden_observer(new_page: Any, with_media: LiveServer, artifacts: Path) -> None:
     county = with_media.county
     coordinator = new_page()

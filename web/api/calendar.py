@@ -58,11 +58,10 @@ def room_ics_url(request: web.Request, room_id: str) -> str:
 async def _timetable_calendar(request: web.Request, user_id: int) -> Calendar:
     """The person's weekly series from the published timetable (an empty calendar when there is none)."""
     async with request.app[DB].session() as s:
-        current = await store.current_county(s)
-        row = await store.latest_timetable(s, current[0].id, published=True) if current else None
-        if current is None or row is None:
+        plan = await store.published(s)
+        if plan is None:
             return Calendar()
-        county, tt, moves = current[1], store.timetable_of(row), await store.moves_of(s, row.id)
+        county, tt, moves = plan.county, plan.timetable, plan.moves
         links = await store.links(s)
     ref = next((r for (kind, r), did in links.items() if kind == "teacher" and did == user_id), None)
     if ref is None:

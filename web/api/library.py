@@ -7,8 +7,9 @@ resource with the lesson's facts (room, host, school, classrooms, timetable entr
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +49,31 @@ async def lesson_facts(app: web.Application, room_id: str, index: RecordingIndex
     return await wiring.lesson_facts(app[DB], room_id, index)
 
 
-async def _library(app: web.Application) -> AsyncIterator[None]:
-    """The recorder and its library as one cleanup context (recorder.wiring.running)."""
-    async with wiring.running(app[SETTINGS], app[DB], app[BUS], app[MEDIA], app[ROOMS], ProgressTaught(app[DB])) as lib:
+class _Library(contextlib.AbstractAsyncContextManager[None]):
+    """The recorder and its library as one cleanup context (recorder.wiring.running).
+
+    Not an async generator: when a stop was cut short (a test's bound, a second signal), the loop's closing
+    closed such a generator and the `running` generator inside it at the same time ("athrow(): asynchronous
+    generator is already running"). Its exit runs once, however often or concurrently it is called."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+        self._running: contextlib.AbstractAsyncContextManager[wiring.Library] | None = None
+        self._exit: asyncio.Task[bool | None] | None = None
+
+    async def __aenter__(self) -> None:
+        app = self._app
+        running = wiring.running(app[SETTINGS], app[DB], app[BUS], app[MEDIA], app[ROOMS], ProgressTaught(app[DB]))
+        lib = await running.__aenter__()
+        self._running = running
         app[LIBRARY], app[STORAGE], app[SPOOL] = lib, lib.storage, lib.spool
-        yield
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self._running is None:
+            return
+        if self._exit is None:  # the first call runs the exit; any other waits for that one
+            self._exit = asyncio.ensure_future(self._running.__aexit__(None, None, None))
+        await asyncio.shield(self._exit)
 
 
 # -- helpers -------------------------------------------------------------------------------------------
@@ -328,4 +349,4 @@ def setup(app: web.Application) -> None:
     from web.api import library_catalogue
 
     library_catalogue.setup(app)
-    app.cleanup_ctx.append(_library)
+    app.cleanup_ctx.append(_Library)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from aiohttp import web
 from pydantic import BaseModel
+from sqlalchemy import select
 
 from core.audit import audit
 from recorder.filing import refile_room
 from rooms.records import RoomRecord
+from rooms.visibility import listed
 from scheduler import progress_store
 from web.api.progress_sections import LessonSection, ProgressTaught, lesson_section, section_json
 from web.auth import current_user
@@ -30,9 +32,13 @@ def _json(found: LessonSection | None) -> dict:
 
 
 async def room_section(request: web.Request) -> web.Response:
-    await current_user(request)
+    """The section a lesson teaches, for those who see the lesson at all (rooms.visibility): 404 otherwise."""
+    user = await current_user(request)
+    room_id = request.match_info["room"]
     async with request.app[DB].session() as s:
-        found = await lesson_section(s, request.match_info["room"])
+        if (await s.execute(select(RoomRecord.id).where(RoomRecord.id == room_id, listed(user)))).first() is None:
+            raise ApiError(404, "not_found", "no such room", "room")
+        found = await lesson_section(s, room_id)
         await s.commit()
     return web.json_response(_json(found))
 

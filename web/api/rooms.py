@@ -18,6 +18,7 @@ from core.tokens import Grants
 from rooms.records import PresenceRecord, RoomMember, RoomRecord
 from rooms.roles import Role, RoomKind, grants_for
 from rooms.store import RoomSpec, create_room
+from rooms.visibility import Sight, full_view, listed, sight
 from scheduler import store as county_store
 from web.auth import current_user, require_role
 from web.errors import ApiError, parse_body
@@ -79,21 +80,26 @@ async def _room_and_members(request: web.Request, room_id: str) -> tuple[RoomRec
 
 
 async def list_rooms(request: web.Request) -> web.Response:
-    await current_user(request)
+    """The lessons the user may see (rooms.visibility): in full with members and who is present, or (a
+    broadcast of another school) only what joining needs."""
+    user = await current_user(request)
     state = request.query.get("state")
     async with request.app[DB].session() as s:
-        q = select(RoomRecord).order_by(RoomRecord.scheduled_start, RoomRecord.created_at)
+        q = (select(RoomRecord, full_view(user).label("seen_full")).where(listed(user))
+             .order_by(RoomRecord.scheduled_start, RoomRecord.created_at))
         if state:
             q = q.where(RoomRecord.state.in_(state.split(",")))
-        rooms = list((await s.execute(q.limit(500))).scalars())
-        members = list(
-            (await s.execute(select(RoomMember).where(RoomMember.room_id.in_([r.id for r in rooms])))).scalars()
-        )
+        rows = [(r, bool(full)) for r, full in (await s.execute(q.limit(500))).all()]
+        shown = [r.id for r, full in rows if full]
+        members = list((await s.execute(select(RoomMember).where(RoomMember.room_id.in_(shown)))).scalars())
     by_room: dict[str, list[RoomMember]] = defaultdict(list)
     for m in members:
         by_room[m.room_id].append(m)
     out = []
-    for r in rooms:
+    for r, full in rows:
+        if not full:
+            out.append(room_json(r))
+            continue
         d = room_json(r, by_room[r.id])
         if r.state in ("open", "live"):
             seen = [json.loads(v) for v in (await request.app[BUS].hgetall(f"room:{r.id}:participants")).values()]
@@ -142,8 +148,18 @@ async def _pairable_schools(s: AsyncSession, user: User) -> set[int]:
 
 
 async def get_room(request: web.Request) -> web.Response:
-    await current_user(request)
-    r, members = await _room_and_members(request, request.match_info["id"])
+    user = await current_user(request)
+    room_id = request.match_info["id"]
+    async with request.app[DB].session() as s:
+        row = (await s.execute(
+            select(RoomRecord, full_view(user).label("seen_full")).where(RoomRecord.id == room_id)
+        )).first()
+    seen = sight(bool(row[1]), row[0].kind) if row is not None else Sight.NONE
+    if row is None or seen == Sight.NONE:
+        raise ApiError(404, "not_found", "no such room", "id")  # never confirm what one may not see
+    if seen == Sight.JOIN:
+        return web.json_response({"room": room_json(row[0])})
+    r, members = await _room_and_members(request, room_id)
     out = room_json(r, members)
     live = request.app[ROOMS].get(r.id)
     if live is not None:

@@ -45,15 +45,10 @@ BOTS = web.AppKey("demo_bots", list)
 async def place_live_lessons(db: Database, want: int, now: dt.datetime) -> list[str]:
     """Make sure `want` lessons of today run in the period running now; return their occurrence refs."""
     async with db.session() as s:
-        current = await store.current_county(s)
-        if current is None:
+        plan = await store.published(s)
+        if plan is None:
             return []
-        version, county = current
-        row = await store.latest_timetable(s, version.id, published=True)
-        if row is None:
-            return []
-        tt = store.timetable_of(row)
-        moves = await store.moves_of(s, row.id)
+        county, tt, moves, row = plan.county, plan.timetable, plan.moves, plan.row
         today = now.astimezone(TZ).date()
         hub_bells = county.schools[0].bells.for_weekday(today.isoweekday())
         period = period_at(hub_bells, now)

@@ -30,7 +30,9 @@ runPage(async () => {
   const note = el('p', { class: 'notice observer-note', id: 'observer-note', role: 'status', hidden: true, text: t('coteach.observer') });
   document.getElementById('main').replaceChildren(el('div', { class: 'live-page' }, bar, note, grid));
   // 评课 during the lesson, in its own tab so the lesson keeps playing
-  bar.append(el('h2', { class: 'lesson-title', id: 'room-title' }), el('div', { class: 'spacer' }),
+  // held, not looked up: a late room event after the page ended (removed, room ended) renders into a detached grid
+  const title = el('h2', { class: 'lesson-title', id: 'room-title' });
+  bar.append(title, el('div', { class: 'spacer' }),
     el('a', { class: 'btn secondary', id: 'evaluate-link', href: `/evaluate?room=${encodeURIComponent(roomId)}`, target: '_blank', text: t('ev.open') }));
   const tiles = new Tiles(grid);
   const audio = new AudioOut();
@@ -42,7 +44,7 @@ runPage(async () => {
     const me = client.me?.participant_id;
     const moderator = !!client.me?.grants.room_admin;
     setTitle(room.title || t('coteach.title'));
-    document.getElementById('room-title').textContent = t(`kind.${room.kind || 'coteach'}`);
+    title.textContent = t(`kind.${room.kind || 'coteach'}`);
     const people = client.visibleParticipants();
     for (const p of people) {
       const mine = p.id === me;

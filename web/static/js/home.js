@@ -30,7 +30,8 @@ function roomCard(room, user) {
     ),
     el('h3', { text: room.title }),
     el('div', { class: 'meta', text: [subjectName(room.subject), fmtTime(room.scheduled_start)].filter(Boolean).join(' · ') }),
-    live ? el('div', { class: 'meta', text: present.length ? t('coord.present', { names: present.map((p) => p.name).join('、') }) : t('coord.nobody') }) : null,
+    // `present` is sent only to those who may see who is in the lesson (rooms/visibility.py); others get no line
+    live && room.present ? el('div', { class: 'meta', text: present.length ? t('coord.present', { names: present.map((p) => p.name).join('、') }) : t('coord.nobody') }) : null,
     el('div', { class: 'row' },
       el('a', { class: 'btn primary', href: lessonUrl(room, user), text: mine ? t('home.enter') : t('home.watch') }),
       room.kind === 'coteach' && room.state !== 'scheduled' && user.role !== 'viewer'

@@ -57,6 +57,7 @@ export class SankeClient extends EventTarget {
     this.final = null;
     this.me = null; // {participant_id, role, grants}
     this.resumeToken = null;
+    this.lastSeq = 0; // the last room event's number: a resume asks for the ones after it
     this.room = { id: null, kind: '', title: '', state: '', participants: new Map(), tracks: new Map(), stage: [], hands: [] };
     this.speaking = new Map(); // participant → last time heard (ms)
     this.quality = new Map(); // participant → good | fair | poor
@@ -158,6 +159,7 @@ export class SankeClient extends EventTarget {
   _joined(msg) {
     this.me = { participant_id: msg.participant_id, role: msg.role, grants: msg.grants };
     this.resumeToken = msg.resume_token;
+    if (!msg.resumed) this.lastSeq = 0; // a new seat numbers its events anew
     this.iceServers = msg.ice_servers || []; // TURN with this join's credentials (set in _onMessage too)
     const r = msg.room || {};
     this.room.id = r.id;
@@ -223,6 +225,7 @@ export class SankeClient extends EventTarget {
 
   _onMessage(msg) {
     this._lastPong = Date.now(); // any message shows the connection alive, not only a pong
+    if (typeof msg.seq === 'number') this.lastSeq = msg.seq;
     // The SFU's first subscriber offer can arrive before the `joined` reply: the answer waits for the TURN
     // servers, or a relay-only client (UDP blocked) would build a connection with no candidates at all.
     if (msg.type === 'joined') {
@@ -355,6 +358,7 @@ export class SankeClient extends EventTarget {
         try {
           joined = await this.request({
             type: 'resume', room: this.room.id, participant_id: this.me.participant_id, resume_token: this.resumeToken,
+            last_seq: this.lastSeq, // what was sent meanwhile (or lost with the old socket) comes after `joined`
           });
           this.rejoins.push('resume');
         } catch (e) {
