@@ -12,7 +12,8 @@ every 0.1 s while the parts run; a cancelled solve kills the workers (a running 
 reached across processes any faster) and the next solve starts fresh ones. A worker also exits as soon as
 the server process has ended, however it ended (`core.uploads._die_with`). If the pool breaks under a solve
 that was not cancelled (a worker killed, or another solve's cancel), `scheduler.solver` solves the parts in
-its own thread instead.
+its own thread instead. As with any fork-server pool, a worker imports the parent's main script: a script
+that solves needs the `if __name__ == "__main__":` guard (`sanke`, `python -m …` and pytest have it).
 """
 
 from __future__ import annotations
