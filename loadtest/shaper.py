@@ -100,6 +100,10 @@ class UdpShaper:
         if bot is not None and self.bot_addr is None:
             self.bot_addr = bot
 
+    def forget(self) -> None:
+        """A new connection replaces the old one (the SFU's replacement offer): learn both peers anew."""
+        self.sfu_addr = self.bot_addr = None
+
     def _from_sfu(self, data: bytes, addr: tuple[str, int]) -> None:
         assert self._loop is not None and self._bot_side is not None
         if self.bot_addr is None:
@@ -170,6 +174,10 @@ class ShaperProcess:
                 self._learnt.add(key)
                 self._send({key: list(addr)})
 
+    def forget(self) -> None:
+        self._learnt.clear()
+        self._send({"forget": True})
+
     def set_link(self, **changes: float) -> None:
         self.link = replace(self.link, **changes)
         self._send({"link": asdict(self.link)})
@@ -201,6 +209,8 @@ async def _serve(host: str, link: Link) -> None:
     try:
         while line := await reader.readline():
             command = json.loads(line)
+            if command.get("forget"):
+                shaper.forget()
             if "sfu" in command:
                 shaper.learn(sfu=tuple(command["sfu"]))
             if "bot" in command:

@@ -2,7 +2,7 @@
 loss), what the tracks it receives cost, and applying a `media.quality` cap to its video consumers.
 
 One `QualityAdapter` per Router, stepped once a second from the Router's ticker. Each subscriber
-transport has a `SubscriberFeedback` that its RTCP handler fills; the adapter turns it into a
+transport has a `SubscriberFeedback` (media.feedback) that its RTCP handler fills; the adapter turns it into a
 `Feedback`, the producers' measured rates into `Needs`, asks the transport's `QualityController`, and
 applies the cap: a camera with a low twin switches to it (on its next keyframe, as any switch), `off`
 holds every video consumer of the connection (audio is never held). A change is reported as a
@@ -12,157 +12,24 @@ holds every video consumer of the connection (audio is never held). A change is 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from aiortc.rtp import (
-    RTCP_PSFB_APP,
-    RTCP_PSFB_FIR,
-    RTCP_PSFB_PLI,
-    RTCP_RTPFB_NACK,
-    AnyRtcpPacket,
-    RtcpPsfbPacket,
-    RtcpRrPacket,
-    RtcpRtpfbPacket,
-    RtcpSrPacket,
-    unpack_remb_fci,
-)
-
 from core.contracts import Quality, QualityChange
+from media.feedback import SubscriberFeedback
 from media.pacer import Pacer
 from media.probe import PaddingProbe
 from media.quality import DEFAULT, Cap, Feedback, Needs, Policy, QualityController, lower
 
 if TYPE_CHECKING:
-    from media.aiortc_seams import RtcpHandler
     from media.consumer import Consumer
     from media.producer import Producer
 
 logger = logging.getLogger(__name__)
-ESTIMATE_FRESH_S = 3.0  # a REMB older than this says nothing about the link now
 RATE_ALPHA = 0.25  # weight of the newest second in a producer's measured rate (a publisher on a busy machine
 # sends in bursts: what a layer needs is its average)
 _LAYERS: tuple[Cap, Cap] = ("high", "low")
-
-
-class SubscriberFeedback:
-    """REMB estimates, receiver-report loss and NACKs of one subscriber connection, collected between steps,
-    and handed at once to a padding probe while one runs (it must stop at the first sign of a full line).
-
-    aiortc receivers send one REMB per video stream (its own SSRCs), browsers one for the whole
-    connection: the estimate is the sum of the newest REMB of each distinct set of media SSRCs (an RTX
-    SSRC joins a REMB's list once probe padding arrives on it, and must not make it a new set)."""
-
-    __slots__ = (
-        "_remb", "_loss", "_video_loss", "rembs", "reports", "rtx_ssrcs", "probe", "_rr", "_received", "_nacked",
-        "urgent",
-    )
-
-    def __init__(self) -> None:
-        self._remb: dict[int, tuple[float, float]] = {}  # first media SSRC of the REMB → (time, bits/s)
-        self._loss: float | None = None  # worst audio loss since the last step
-        self._video_loss: float | None = None
-        self.rembs = 0
-        self.reports = 0
-        self.rtx_ssrcs: set[int] = set()
-        self.probe: PaddingProbe | None = None
-        self._rr: dict[int, tuple[float, int, int]] = {}  # SSRC → (time, highest sequence, cumulative lost)
-        self._received: dict[int, tuple[float, float]] = {}  # SSRC → (time, bits/s received between its reports)
-        self._nacked: set[tuple[int, int]] = set()  # (SSRC, sequence number) NACKed since the last step
-        self.urgent = False  # NACKs came since the last step: on a line not yet paced, step now (QualityAdapter)
-
-    def on_remb(self, bitrate: int, ssrcs: list[int], now: float) -> None:
-        self.rembs += 1
-        media = [s for s in ssrcs if s not in self.rtx_ssrcs]
-        key = min(media) if media else 0
-        previous = self._remb.get(key)
-        self._remb[key] = (now, float(bitrate))
-        if self.probe is not None:
-            self.probe.on_remb(float(bitrate), previous[1] if previous else None)
-
-    def on_loss(self, fraction: float, kind: str) -> None:
-        """A receiver report's fraction lost. The line's loss is the audio's: the pacer never drops audio,
-        while the video's includes what the pacer dropped (a short line's excess, a switch's old layer)
-        and would talk the estimate down further each time. Video counts only without audio."""
-        self.reports += 1
-        if kind == "audio":
-            self._loss = fraction if self._loss is None else max(self._loss, fraction)
-        else:
-            self._video_loss = fraction if self._video_loss is None else max(self._video_loss, fraction)
-        if self.probe is not None:
-            self.probe.on_loss(fraction)
-
-    def on_report(
-        self, kind: str, ssrc: int, highest: int, lost: int, fraction: float, packet_bytes: float, now: float
-    ) -> None:
-        """A receiver report block about one forwarded stream. What the receiver got between two of its reports
-        (packets received × their mean size over the time between them) is measured on its side of the line,
-        so it is the line's rate when the line is full — unlike what was sent in the last second, it does not
-        depend on how the publisher's bursts fell against the reports."""
-        previous = self._rr.get(ssrc)
-        self._rr[ssrc] = (now, highest, lost)
-        if previous is not None and now - previous[0] >= 0.2:
-            got = (highest - previous[1]) - (lost - previous[2])
-            if 0 <= got < 0x8000:
-                self._received[ssrc] = (now, got * packet_bytes * 8 / (now - previous[0]))
-        self.on_loss(fraction, kind)
-
-    def on_nack(self, ssrc: int, lost: list[int]) -> None:
-        self._nacked.update((ssrc, seq) for seq in lost)  # a receiver NACKs a hole again until it is filled
-        self.urgent = True
-        if self.probe is not None:
-            self.probe.on_nack(len(lost))
-
-    def take_nacked(self) -> int:
-        """Distinct packets NACKed since the last call."""
-        n = len(self._nacked)
-        self._nacked.clear()
-        self.urgent = False
-        return n
-
-    def take(self, now: float) -> Feedback:
-        fresh = [bps for at, bps in self._remb.values() if now - at <= ESTIMATE_FRESH_S]
-        loss = self._loss if self._loss is not None else self._video_loss
-        self._loss = self._video_loss = None
-        received = [bps for at, bps in self._received.values() if now - at <= ESTIMATE_FRESH_S]
-        if len(received) < len(self._rr):  # a stream with one report so far: the sum would leave it out
-            received = []
-        return Feedback(sum(fresh) if fresh else None, loss, received_bps=sum(received) if received else None)
-
-
-def subscriber_rtcp_handler(consumer: Consumer, feedback: SubscriberFeedback) -> RtcpHandler:
-    """RTCP a subscriber sends about one forwarded track: NACKs, keyframe requests, REMB, receiver reports."""
-
-    async def handle(packet: AnyRtcpPacket) -> bool:
-        if isinstance(packet, RtcpRtpfbPacket):
-            if packet.fmt == RTCP_RTPFB_NACK:
-                consumer.on_nack(packet.lost)
-                feedback.on_nack(consumer.ssrc, packet.lost)
-            return True
-        if isinstance(packet, RtcpPsfbPacket):
-            if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
-                consumer.on_keyframe_request()
-            elif packet.fmt == RTCP_PSFB_APP:
-                try:
-                    bitrate, ssrcs = unpack_remb_fci(packet.fci)
-                except ValueError:
-                    return True
-                feedback.on_remb(bitrate, ssrcs, time.monotonic())
-            return True  # forwarding never adapts the publisher's own bitrate
-        if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
-            for report in packet.reports:
-                if report.ssrc == consumer.ssrc:
-                    consumer.on_receiver_report(report.packets_lost, report.fraction_lost)
-                    c = consumer.counters
-                    feedback.on_report(
-                        consumer.kind, report.ssrc, report.highest_sequence, report.packets_lost,
-                        report.fraction_lost / 256, c.bytes / c.packets if c.packets else 0.0, time.monotonic(),
-                    )
-        return False
-
-    return handle
 
 
 @dataclass(slots=True)
@@ -225,7 +92,8 @@ class QualityAdapter:
         """A connection not yet paced has NACKed since the last step: step now rather than at the next
         second's half (until it is paced, every moment of a line too slow is audio lost in its queue)."""
         return self.enabled and any(
-            t.feedback.urgent and t.pacer.rate is None and not t.closed for t in subscribers.values()
+            (t.feedback.onset or (t.feedback.urgent and t.pacer.rate is None)) and not t.closed
+            for t in subscribers.values()
         )
 
     def held(self, participant_id: str) -> bool:
@@ -242,6 +110,8 @@ class QualityAdapter:
         plans: Mapping[str, Mapping[str, Quality]],
     ) -> list[tuple[str, QualityChange]]:
         """One step of every subscriber connection; the changes to tell (participant id, change)."""
+        for transport in subscribers.values():
+            transport.feedback.adaptive = self.enabled
         if not self.enabled:
             return []
         rates = self._measure(now, producers)
@@ -311,7 +181,7 @@ class QualityAdapter:
             outcome, state.probe = probe.outcome, None
             transport.feedback.probe = None
             logger.debug("probe of %s to %.0f: %s %s", participant_id, probe.to_bps, probe.outcome, probe.reason)
-        feedback = Feedback(report.estimate_bps, loss, sent_bps, switching, outcome, report.received_bps)
+        feedback = Feedback(report.estimate_bps, loss, sent_bps, switching, outcome, report.received_bps, report.full)
         need: dict[Cap, float] = {"high": audio, "low": audio}
         top: Cap = "low"
         for consumer, wanted in videos:

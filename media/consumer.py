@@ -79,6 +79,7 @@ class Consumer(Closable):
         "rtx_payload_type", "ext_key", "quality", "counters", "_waiting", "_seq_off", "_ts_off",
         "_start_seq", "_last_seq", "_last_ts", "_last_at", "_history", "_rtx_seq", "last_ntp",
         "clock_rate", "paused", "_send", "_rtx_at", "_history_ts", "_listener", "held", "pacer", "keyframe_ts",
+        "began",
     )
     what = "consumer"
 
@@ -115,6 +116,7 @@ class Consumer(Closable):
         self._send: PacedSender = _not_started
         self.pacer: Pacer | None = None
         self.keyframe_ts = -1  # outgoing RTP timestamp of the newest keyframe sent (the pacer never drops it)
+        self.began: tuple[float, int] | None = None  # (when, bytes sent before) the stream (re)started on a keyframe
         self.paused = True  # until the subscriber connection's sender is started
         self.held = False  # bandwidth-driven quality paused this video (media.bandwidth): `release` resumes
 
@@ -210,6 +212,7 @@ class Consumer(Closable):
     def _begin(self, packet: RtpPacket, now: float) -> None:
         """First keyframe: continue our own sequence if we forwarded before, else start fresh."""
         self._waiting = False
+        self.began = (now, self.counters.bytes)  # the receiver's rates count from here (media.onset)
         self._align(packet, now)
 
     def _switch_to(self, producer_id: str, packet: RtpPacket, now: float) -> None:

@@ -22,7 +22,9 @@ receiver gets: it starts low, drops to 0.85 × the received rate on any overuse 
 hiccup) and climbs back by only 8 % a second, so on its own it would send a 3 Mbps classroom to the low
 layer after every keyframe. The delivered rate is fresh every second and cannot be fooled that way;
 REMB still vetoes a step down when loss is not congestion. The margin (`down_ratio`) is below one for
-the same reason; a link short by less than that shows up as loss instead.
+the same reason; a link short by less than that shows up as loss instead. One REMB pattern is trusted
+before any loss: a run of overuse REMBs falling well below what was sent (`Feedback.full`, media.onset),
+which is a line whose capacity dropped, seen while its queue fills and before it drops the audio.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class Feedback:
     switching: bool = False  # a layer switch still waits for its keyframe: reports show the old layer
     probe: Literal["ok", "failed"] | None = None  # how the padding probe asked for (`probe_bps`) ended, if it has
     received_bps: float | None = None  # what the receiver got, from its own reports (None: not known)
+    full: bool = False  # the REMB fell well below what was sent (media.onset): the line's queue grows, nothing lost yet
 
 
 @dataclass(slots=True, frozen=True)
@@ -205,8 +208,12 @@ class QualityController:
     def estimate(self, feedback: Feedback) -> float | None:
         """What the link carries, known only when it is full (a fresh report with loss): max(REMB, what the
         receiver got — by its reports, else what was sent × (1 − loss)). Without loss the link carries at
-        least what was sent, and more is not known."""
+        least what was sent, and more is not known — unless the REMB's onset said the line filled up (`full`):
+        then the REMB (what the receiver got in its last second, × 0.85; a report from before the onset would
+        still show the line's old rate)."""
         loss, sent = feedback.loss, feedback.sent_bps
+        if feedback.full and feedback.estimate_bps is not None:
+            return feedback.estimate_bps  # the receiver saw its queue grow before any loss: its word, not the past's
         if loss is None or sent is None or loss < self.policy.loss_low:
             return None
         got = feedback.received_bps if feedback.received_bps is not None else sent * (1 - loss)

@@ -39,8 +39,8 @@ from core.contracts import Layer, MediaKind, Source
 from core.errors import InvalidStateError
 from media import aiortc_seams as seams
 from media import consent
-from media.bandwidth import SubscriberFeedback, subscriber_rtcp_handler
 from media.consumer import Consumer, ConsumerListener
+from media.feedback import SubscriberFeedback, subscriber_rtcp_handler
 from media.lifecycle import Closable
 from media.pacer import Pacer
 from media.producer import Producer, ProducerInfo, ProducerListener
@@ -261,8 +261,8 @@ class SubscriberTransport(Closable):
         self._again = False
         self._lock = asyncio.Lock()
         self._writer: seams.RtpWriter | None = None
-        self.feedback = SubscriberFeedback()  # REMB and receiver-report loss, for bandwidth-driven quality
         self.pacer = Pacer()  # what leaves on this connection, audio first (media.pacer)
+        self.feedback = SubscriberFeedback(self.pacer)  # REMB and receiver-report loss, for bandwidth-driven quality
         self.pc.on("connectionstatechange", self._on_state)
 
     def _on_state(self) -> None:
@@ -330,7 +330,7 @@ class SubscriberTransport(Closable):
             (c.payloadType for c in params.codecs if c.name == "rtx" and c.parameters.get("apt") == codec.payloadType),
             None,
         )
-        # abs-send-time on video feeds the subscriber's delay-based estimate, sent back as REMB (media.bandwidth)
+        # abs-send-time on video feeds the subscriber's delay-based estimate, sent back as REMB (media.feedback)
         abs_id = next((e.id for e in params.headerExtensions if e.uri.endswith("abs-send-time")), 0)
         level_id = next((e.id for e in params.headerExtensions if e.uri.endswith("ssrc-audio-level")), 0)
         ssrc, rtx_ssrc = seams.sender_ssrcs(transceiver.sender)

@@ -253,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.preload:
         importlib.import_module(name)
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s media-worker[{os.getpid()}] %(levelname)s %(message)s")
+    for name in filter(None, os.environ.get("SANKE_MEDIA_DEBUG", "").split(",")):  # e.g. media.bandwidth: why a
+        # subscriber's quality changed, step by step, in a test or a bench run (the worker's logs go to its stderr)
+        logging.getLogger(name).setLevel(logging.DEBUG)
     asyncio.run(serve(args.fd))
     return 0
 

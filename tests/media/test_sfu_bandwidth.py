@@ -47,12 +47,6 @@ def _changes(signal: WsSignal) -> list[dict]:
     return [e for e in signal.events if e.get("type") == "quality.changed"]
 
 
-@pytest.mark.xfail(
-    reason="issue 11 is open: with the padding probe and the pacer every check held in the last runs (load 16-21) "
-           "except audio at the 3 Mbps -> 600 kbps drop: 0.76-1.37 s gaps while the unpaced high layer fills the "
-           "line's queue before the first NACK shows it (~1 s); the thresholds are the issue's and stay",
-    strict=False,
-)
 async def test_subscribers_follow_their_bandwidth(lesson_server, clips):
     srv = lesson_server
     assert clips  # built (and cached on disk) before the publisher process needs them

@@ -1,0 +1,190 @@
+"""What one subscriber connection reports about its line, collected for bandwidth-driven quality: REMB
+estimates, receiver-report loss, NACKs, and the onset of a slower line (media.onset), at which its pacer is
+set at once. `subscriber_rtcp_handler` feeds it from the RTCP of each forwarded track; media.bandwidth's
+QualityAdapter takes what it collected once a step.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    AnyRtcpPacket,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+    unpack_remb_fci,
+)
+
+from media.onset import OnsetDetector
+from media.pacer import Pacer
+from media.probe import PaddingProbe
+from media.quality import Feedback
+
+if TYPE_CHECKING:
+    from media.aiortc_seams import RtcpHandler
+    from media.consumer import Consumer
+
+logger = logging.getLogger(__name__)
+ESTIMATE_FRESH_S = 3.0  # a REMB older than this says nothing about the link now
+ONSET_PACE = 0.6  # at an onset (media.onset) the line is paced at once at this × its REMB: well below what it
+# carries (the REMB still counts the second before the drop), so that its queue drains while the layer switch waits
+
+
+class SubscriberFeedback:
+    """REMB estimates, receiver-report loss and NACKs of one subscriber connection, collected between steps,
+    and handed at once to a padding probe while one runs (it must stop at the first sign of a full line).
+
+    aiortc receivers send one REMB per video stream (its own SSRCs), browsers one for the whole
+    connection: the estimate is the sum of the newest REMB of each distinct set of media SSRCs (an RTX
+    SSRC joins a REMB's list once probe padding arrives on it, and must not make it a new set).
+
+    Each REMB also goes to an `OnsetDetector` with what was sent to its streams: at an onset (the line's queue
+    grows, nothing lost yet) the connection's pacer is set at once below the REMB, and the next step is
+    told the line is full (`onset`, `Feedback.full`)."""
+
+    __slots__ = (
+        "_remb", "_loss", "_video_loss", "rembs", "reports", "rtx_ssrcs", "probe", "_rr", "_received", "_nacked",
+        "urgent", "onset", "_pacer", "_consumers", "_onsets",
+        "adaptive",
+    )
+
+    def __init__(self, pacer: Pacer | None = None) -> None:
+        self._remb: dict[int, tuple[float, float]] = {}  # first media SSRC of the REMB → (time, bits/s)
+        self._loss: float | None = None  # worst audio loss since the last step
+        self._video_loss: float | None = None
+        self.rembs = 0
+        self.reports = 0
+        self.rtx_ssrcs: set[int] = set()
+        self.probe: PaddingProbe | None = None
+        self._rr: dict[int, tuple[float, int, int]] = {}  # SSRC → (time, highest sequence, cumulative lost)
+        self._received: dict[int, tuple[float, float]] = {}  # SSRC → (time, bits/s received between its reports)
+        self._nacked: set[tuple[int, int]] = set()  # (SSRC, sequence number) NACKed since the last step
+        self.urgent = False  # NACKs came since the last step: on a line not yet paced, step now (QualityAdapter)
+        self.onset = False  # a REMB onset since the last step (media.onset): step now, the line is full
+        self.adaptive = True  # False: the room forwards whatever the network (QualityAdapter.enabled), no onset pacing
+        self._pacer = pacer
+        self._consumers: list[Consumer] = []  # the connection's, for what was sent to the streams of a REMB
+        self._onsets: dict[int, OnsetDetector] = {}
+
+    def on_remb(self, bitrate: int, ssrcs: list[int], now: float) -> None:
+        self.rembs += 1
+        media = [s for s in ssrcs if s not in self.rtx_ssrcs]
+        key = min(media) if media else 0
+        previous = self._remb.get(key)
+        self._remb[key] = (now, float(bitrate))
+        if self.probe is not None:
+            self.probe.on_remb(float(bitrate), previous[1] if previous else None)
+        pacer = self._pacer
+        if pacer is None or pacer.rate is not None or not pacer.started or pacer.closed or not self.adaptive:
+            return  # a paced line is already below its capacity (and what consumers count is not what left)
+        streams = [c for c in self._consumers if c.kind == "video" and c.ssrc in media and not c.closed]
+        if not streams:
+            return
+        detector = self._onsets.get(key)
+        if detector is None:
+            detector = self._onsets[key] = OnsetDetector()
+        began = streams[0].began if len(streams) == 1 else None
+        if detector.on_remb(now, float(bitrate), sum(c.counters.bytes for c in streams), began) and not self.onset:
+            self.onset = True
+            estimate = sum(bps for at, bps in self._remb.values() if now - at <= ESTIMATE_FRESH_S)
+            rate = estimate * ONSET_PACE
+            logger.debug("onset: REMB %d of %s (%s): pacing at %.0f", bitrate, key, detector.why, rate)
+            pacer.set_rate(rate)  # the layer switch waits for a keyframe: the queue must not grow meanwhile
+
+    def watch(self, consumer: Consumer) -> None:
+        """A consumer of this connection: its bytes count toward what its REMBs are compared with."""
+        self._consumers.append(consumer)
+
+    def on_loss(self, fraction: float, kind: str) -> None:
+        """A receiver report's fraction lost. The line's loss is the audio's: the pacer never drops audio,
+        while the video's includes what the pacer dropped (a short line's excess, a switch's old layer)
+        and would talk the estimate down further each time. Video counts only without audio."""
+        self.reports += 1
+        if kind == "audio":
+            self._loss = fraction if self._loss is None else max(self._loss, fraction)
+        else:
+            self._video_loss = fraction if self._video_loss is None else max(self._video_loss, fraction)
+        if self.probe is not None:
+            self.probe.on_loss(fraction)
+
+    def on_report(
+        self, kind: str, ssrc: int, highest: int, lost: int, fraction: float, packet_bytes: float, now: float
+    ) -> None:
+        """A receiver report block about one forwarded stream. What the receiver got between two of its reports
+        (packets received × their mean size over the time between them) is measured on its side of the line,
+        so it is the line's rate when the line is full — unlike what was sent in the last second, it does not
+        depend on how the publisher's bursts fell against the reports."""
+        previous = self._rr.get(ssrc)
+        self._rr[ssrc] = (now, highest, lost)
+        if previous is not None and now - previous[0] >= 0.2:
+            got = (highest - previous[1]) - (lost - previous[2])
+            if 0 <= got < 0x8000:
+                self._received[ssrc] = (now, got * packet_bytes * 8 / (now - previous[0]))
+        self.on_loss(fraction, kind)
+
+    def on_nack(self, ssrc: int, lost: list[int]) -> None:
+        self._nacked.update((ssrc, seq) for seq in lost)  # a receiver NACKs a hole again until it is filled
+        self.urgent = True
+        if self.probe is not None:
+            self.probe.on_nack(len(lost))
+
+    def take_nacked(self) -> int:
+        """Distinct packets NACKed since the last call."""
+        n = len(self._nacked)
+        self._nacked.clear()
+        self.urgent = False
+        return n
+
+    def take(self, now: float) -> Feedback:
+        fresh = [bps for at, bps in self._remb.values() if now - at <= ESTIMATE_FRESH_S]
+        loss = self._loss if self._loss is not None else self._video_loss
+        self._loss = self._video_loss = None
+        full, self.onset = self.onset, False
+        received = [bps for at, bps in self._received.values() if now - at <= ESTIMATE_FRESH_S]
+        if len(received) < len(self._rr):  # a stream with one report so far: the sum would leave it out
+            received = []
+        return Feedback(
+            sum(fresh) if fresh else None, loss, received_bps=sum(received) if received else None, full=full
+        )
+
+
+def subscriber_rtcp_handler(consumer: Consumer, feedback: SubscriberFeedback) -> RtcpHandler:
+    """RTCP a subscriber sends about one forwarded track: NACKs, keyframe requests, REMB, receiver reports."""
+    feedback.watch(consumer)
+
+    async def handle(packet: AnyRtcpPacket) -> bool:
+        if isinstance(packet, RtcpRtpfbPacket):
+            if packet.fmt == RTCP_RTPFB_NACK:
+                consumer.on_nack(packet.lost)
+                feedback.on_nack(consumer.ssrc, packet.lost)
+            return True
+        if isinstance(packet, RtcpPsfbPacket):
+            if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+                consumer.on_keyframe_request()
+            elif packet.fmt == RTCP_PSFB_APP:
+                try:
+                    bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                except ValueError:
+                    return True
+                feedback.on_remb(bitrate, ssrcs, time.monotonic())
+            return True  # forwarding never adapts the publisher's own bitrate
+        if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+            for report in packet.reports:
+                if report.ssrc == consumer.ssrc:
+                    consumer.on_receiver_report(report.packets_lost, report.fraction_lost)
+                    c = consumer.counters
+                    feedback.on_report(
+                        consumer.kind, report.ssrc, report.highest_sequence, report.packets_lost,
+                        report.fraction_lost / 256, c.bytes / c.packets if c.packets else 0.0, time.monotonic(),
+                    )
+        return False
+
+    return handle

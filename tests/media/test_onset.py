@@ -1,0 +1,70 @@
+"""The onset of a slower line from the REMBs alone (media/onset.py), and what the quality controller makes of it.
+
+Sequences as aiortc's receiver produces them (its estimator fed the shaped line in a simulation): a 1.1 Mbps
+layer on a 3 Mbps line, REMBs every 0.5 s while all is well; the line drops to 600 kbps and from ~0.16 s
+later a REMB with every packet, each 0.85 × what arrived in the last second, falling as that second fills
+with the slower line's rate."""
+
+from __future__ import annotations
+
+from media.onset import OnsetDetector
+from media.quality import Feedback, Needs, QualityController
+
+SENT_BPS = 1_100_000
+
+
+def feed(d: OnsetDetector, rembs: list[tuple[float, float]], start: float = 0.0) -> list[float]:
+    """Sent bytes grow at SENT_BPS from `start`; returns the times of the onsets among `rembs` (time, bps)."""
+    return [t for t, bps in rembs if d.on_remb(t, bps, int((t - start) * SENT_BPS / 8))]
+
+
+def steady(until: float) -> list[tuple[float, float]]:
+    return [(t / 2, 0.85 * SENT_BPS) for t in range(1, int(until * 2))]  # one every 0.5 s, 0.85 × sent
+
+
+def test_a_line_that_drops_is_seen_while_its_queue_fills():
+    d = OnsetDetector()
+    drop = 5.0
+    # overuse from 0.16 s after the drop: the receiver's second of 1.1 Mbps gives way to 600 kbps
+    overuse = [(drop + 0.16 + i * 0.015, 0.85 * (SENT_BPS - (0.16 + i * 0.015) * 500_000)) for i in range(30)]
+    onsets = feed(d, steady(drop) + overuse)
+    assert len(onsets) == 1  # once: the next is not looked for until the window has renewed
+    assert drop + 0.2 <= onsets[0] <= drop + 0.35, onsets  # the queue (0.5 s at 600 kbps) is full at ~0.6 s
+
+
+def test_a_keyframe_burst_or_a_lone_low_remb_is_not_an_onset():
+    d = OnsetDetector()
+    # a keyframe on a fast line: a short run of overuse REMBs at ≈ 0.85 × sent, rising as the burst arrives
+    burst = [(5.0 + i * 0.01, 0.78 * SENT_BPS + i * 8_000) for i in range(10)]
+    # a receiver that stalled: its backlog processed at once, a burst of REMBs within a few milliseconds
+    stall = [(7.0 + i * 0.001, 0.4 * SENT_BPS) for i in range(25)]
+    lone = [(9.0, 0.1 * SENT_BPS)]  # aiortc's first estimate can be far off
+    # a receiver whose loop stalls again and again: its window loses what it has not read, faster than a line can
+    starved = [(11.0 + i * 0.02, 0.85 * SENT_BPS * (1 - 0.06 * i)) for i in range(10)]
+    assert feed(d, steady(5.0) + burst + steady(2.0)[:3] + stall + lone + steady(2.0)[:3] + starved) == []
+
+
+def test_until_a_second_has_passed_the_rate_counts_from_the_streams_start():
+    """A classroom whose line is short from the start: the receiver's rate counts since its first packet, so
+    what was sent is taken since the stream began on its keyframe (and not before: it waited for one)."""
+    d = OnsetDetector()
+    began = (10.0, 0)
+    rembs = [(10.3 + i * 0.015, 0.85 * 600_000) for i in range(12)]  # the line carries 600 kbps of 1.1 Mbps
+    onsets = [t for t, bps in rembs if d.on_remb(t, bps, int((t - 10.0) * SENT_BPS / 8), began)]
+    assert onsets and onsets[0] <= 10.4
+    assert d.sent_bps(10.4) is not None and abs(d.sent_bps(10.4) - SENT_BPS) < 0.05 * SENT_BPS
+    idle = OnsetDetector()  # subscribed long before its first keyframe: the idle time is not counted
+    assert not idle.on_remb(9.0, 0.0, 0)
+    assert [t for t, bps in rembs if idle.on_remb(t, bps, int((t - 10.0) * SENT_BPS / 8), began)] == onsets
+
+
+def test_an_onset_steps_down_at_once_without_loss():
+    needs = Needs(high=1_150_000, low=250_000, audio=50_000)
+    c = QualityController(0.0)
+    assert c.step(5.0, Feedback(1_000_000, 0.0, 1_100_000), needs) is None  # a REMB alone says nothing
+    assert c.pace_bps(5.0, needs) is None
+    decision = c.step(5.5, Feedback(560_000, None, 1_100_000, full=True), needs)
+    assert decision is not None and (decision.cap, decision.reason) == ("low", "bandwidth")
+    assert decision.estimate_bps == 560_000
+    pace = c.pace_bps(5.5, needs)
+    assert pace is not None and pace < 560_000  # the queue the high layer filled drains
