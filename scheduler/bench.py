@@ -39,7 +39,7 @@ def run_tier(name: str, seed: int, options: SolveOptions, tenfold: bool = False)
     demanded = sum(d.per_week for d in county.demand)
     cpu0, t0 = _cpu(), time.perf_counter()
     first = solve(county, options)
-    seconds, cpu = time.perf_counter() - t0, _cpu() - cpu0
+    seconds, cpu = time.perf_counter() - t0, _cpu() - cpu0 + first.worker_cpu
     second = solve(county, options)
     same = json.dumps(first.timetable.to_json(), sort_keys=True) == json.dumps(second.timetable.to_json(), sort_keys=True)
     tt = first.timetable
@@ -91,10 +91,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="CP-SAT deterministic time budget per independent part")
     parser.add_argument("--improve", type=float, default=SolveOptions().improve_time,
                         help="budget per part of the neighbourhood search (scheduler.lns), deterministic units")
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="every search budget × this (tests run small stand-ins at a fraction)")
+    parser.add_argument("--processes", type=int, default=SolveOptions().processes,
+                        help="worker processes for the independent parts (1: in this process)")
     parser.add_argument("--tenfold", action="store_true", help="also solve at 10 × the budget and compare")
     args = parser.parse_args(argv)
     tiers = [t for t in ORDER if t in (args.tier or ORDER)]
-    options = SolveOptions(deterministic_time=args.dtime, improve_time=args.improve)
+    options = SolveOptions(deterministic_time=args.dtime, improve_time=args.improve,
+                           processes=args.processes).scaled(args.scale)
     header = (f"{'tier':<7}{'hub/rem':>8}{'placed/demand':>15}{'viol':>5}{'busy-v':>7}{'lessons':>8}{'planted':>8}"
               f"{'avgN':>6}{'unpl':>5}{'parts':>6}{'seconds':>8}{'cpu s':>7}{'determ.':>8}{'cost':>8}{'bound':>8}"
               f"{'gap %':>7}{'replan moved/forced':>20}" + (f"{'lessons@10x':>12}{'Δ %':>6}" if args.tenfold else ""))

@@ -17,15 +17,11 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ortools.linear_solver import pywraplp
 
-from scheduler.cuts import PIECE_TIME, PieceBound, piece_bounds
+from scheduler.cuts import PieceBound
 from scheduler.model import W_GAP, W_KEEP, W_LESSON, W_PLACE, W_SPREAD, Key, PartModel, cliques, key_of
-
-if TYPE_CHECKING:
-    from scheduler.cancel import CancelToken
 
 Row = tuple[dict[int, float], float, float]
 INF = math.inf
@@ -96,10 +92,9 @@ class Relaxation:
         return self.constant + value + sum(min(0.0, d) for d in reduced)  # each variable in [0, 1]
 
 
-def lp_bound(pm: PartModel, piece_time: float = PIECE_TIME, cancel: CancelToken | None = None) -> int:
+def lp_bound(pm: PartModel, cuts: Sequence[PieceBound] = ()) -> int:
     """An integer no timetable of this part can cost less than: the LP with each piece's proven bound as a
-    row (`scheduler.cuts`; `piece_time` 0 leaves them out)."""
-    cuts = piece_bounds(pm, piece_time, cancel) if piece_time > 0 else []
+    row (`scheduler.cuts.piece_bounds`)."""
     return integer_bound(relax(pm, cuts).bound())
 
 

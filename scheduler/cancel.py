@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from ortools.sat.python import cp_model
+if TYPE_CHECKING:   # the web app imports this module at start; OR-Tools only when a solve runs
+    from ortools.sat.python import cp_model
 
 
 class Cancelled(Exception):

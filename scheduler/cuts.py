@@ -11,7 +11,11 @@ the part, so any lower bound `LB` of the piece's own cost `1000·unplaced + 100�
 row `piece cost ≥ LB` the LP takes beside its own rows, which keep the teachers' coupling.
 
 `LB` is CP-SAT's proven bound on the piece model (one worker, a deterministic budget, so the rows and the
-bound are the same on every run). On L-busy a grade piece is solved to optimality in 0.1–1.7 units.
+bound are the same on every run). On L-busy a grade piece is solved to optimality in 0.1–2.2 units.
+
+The same solves are the solver's best start: each piece's optimal placement, joined (`scheduler.part`), is
+a timetable that only the teachers' coupling keeps from being optimal, and the neighbourhood search then
+re-solves piece by piece with the others fixed. One CP-SAT run per piece serves both the bound and the start.
 """
 
 from __future__ import annotations
@@ -24,13 +28,16 @@ from typing import TYPE_CHECKING
 from ortools.sat.python import cp_model
 
 from scheduler.candidates import DemandOptions
+from scheduler.cpsat import Params, found, run
+from scheduler.greedy import greedy_hint
 from scheduler.model import W_KEEP, W_LESSON, W_PLACE, W_SPREAD, Key, PartModel
 
 if TYPE_CHECKING:
     from scheduler.cancel import CancelToken
 
-PIECE_TIME = 2.0
-"""CP-SAT budget of one piece, in deterministic units (0.5 loses a third of the gain on L-busy)."""
+PIECE_TIME = 3.0
+"""CP-SAT budget of one piece, in deterministic units: every grade piece of L-busy (seeds 1, 2) is proven
+optimal within it (the hardest took 2.2); 0.5 loses a third of the bound's gain."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,9 @@ class PieceBound:
     keys: frozenset[Key]
     demanded: int
     value: int
+    chosen: frozenset[Key] = frozenset()
+    """The best placement of the piece alone that CP-SAT found (optimal when `value` is its cost)."""
+    grades: tuple[int, ...] = ()
 
 
 def pieces(part: list[DemandOptions], mix: dict[str, str]) -> list[list[DemandOptions]]:
@@ -86,17 +96,14 @@ def piece_bounds(pm: PartModel, budget: float = PIECE_TIME, cancel: CancelToken 
     for piece in groups:
         sub = PartModel(pm.index, piece, keep)
         sub.model.minimize(piece_cost(sub))
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = 1
-        solver.parameters.max_deterministic_time = budget
-        solver.parameters.linearization_level = 2   # x ≤ y in the LP: level 1 leaves the bound near 0
-        if cancel is None:
-            status = solver.solve(sub.model)
-        else:
-            with cancel.running(solver):
-                status = solver.solve(sub.model)
-            cancel.check()
-        best = solver.objective_value if status == cp_model.OPTIMAL else solver.best_objective_bound
+        sub.set_hint(greedy_hint(pm.index, piece, keep))
+        # linearization 2 puts x ≤ y in CP-SAT's LP: level 1 leaves the bound near 0
+        solver, status = run(sub.model, Params(budget, presolve=True, linearization=2), cancel)
+        optimal = status == "OPTIMAL"
+        best = solver.objective_value if optimal else solver.best_objective_bound
         value = max(0, math.ceil(best - 1e-6)) if math.isfinite(best) else 0   # a piece never costs < 0
-        out.append(PieceBound(frozenset(sub.x), sub.demanded, value))
+        chosen = frozenset(k for k, v in sub.x.items() if solver.boolean_value(v)) if found(status) else frozenset()
+        grades = tuple(sorted({c.grade for c in sub.cand.values()}))
+        out.append(PieceBound(frozenset(sub.x), sub.demanded, value, chosen, grades))
     return out
+

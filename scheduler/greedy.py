@@ -125,3 +125,20 @@ def best_greedy(index: CountyIndex, options: list[DemandOptions], start: Callabl
             best = (score, board)
     assert best is not None
     return best[1]
+
+
+def greedy_hint(index: CountyIndex, options: list[DemandOptions],
+                keep: set[tuple[str, str, int, int]]) -> set[tuple[str, str, int, int]]:
+    """The best greedy placement as (classroom, teacher, weekday, period) keys, begun from the kept ones that
+    still fit (the previous timetable when re-planning): the CP-SAT hint of a part or of one piece."""
+    cand = {(c.classroom, c.teacher, c.weekday, c.period): c for o in options for c in o.candidates}
+
+    def start() -> Board:
+        board = Board(index)
+        for k in sorted(keep & cand.keys()):
+            if board.blocker(cand[k]) is None:
+                board.add(cand[k])
+        return board
+
+    board = best_greedy(index, options, start)
+    return {(room, t, wd, p) for (t, wd, p), ls in board.lessons.items() for room in ls.classrooms}

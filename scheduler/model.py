@@ -16,12 +16,9 @@ from collections import defaultdict
 from ortools.sat.python import cp_model
 
 from scheduler.candidates import Candidate, CountyIndex, DemandOptions
+from scheduler.weights import W_GAP, W_KEEP, W_LESSON, W_PLACE, W_SPREAD
 
-W_PLACE = 1000
-W_KEEP = 100
-W_LESSON = 20
-W_SPREAD = 2
-W_GAP = 1
+__all__ = ["W_GAP", "W_KEEP", "W_LESSON", "W_PLACE", "W_SPREAD", "Key", "PartModel", "cliques", "key_of"]
 
 Key = tuple[str, str, int, int]
 Slot = tuple[str, int, int]

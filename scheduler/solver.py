@@ -18,27 +18,24 @@ N); a subject not on two consecutive days for a classroom; fewer single-period g
 
 from __future__ import annotations
 
-import math
+import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from ortools.sat.python import cp_model
-
 from scheduler.board import Board
-from scheduler.bound import lp_bound
-from scheduler.candidates import Candidate, CountyIndex, DemandOptions
+from scheduler.candidates import CountyIndex, DemandOptions
 from scheduler.county import County
-from scheduler.greedy import best_greedy
-from scheduler.lns import improve
-from scheduler.model import W_PLACE, Key, PartModel
 from scheduler.reasons import explain_unplaced
 from scheduler.timetable import Lesson, Timetable
+from scheduler.weights import W_PLACE
 
 if TYPE_CHECKING:
     from scheduler.cancel import CancelToken
+    from scheduler.part import PartResult
+
 
 
 @dataclass(frozen=True)
@@ -47,8 +44,8 @@ class SolveOptions:
     """CP-SAT budget per part for the full objective, in its deterministic time units, started from a hint
     that places everything it can (without presolve, so the hint is checked and improved at once)."""
     improve_time: float = 0.2
-    """Budget per part for the neighbourhood search (`scheduler.lns`) from the greedy hint: on L-busy 0.2 took
-    about the CPU that 0.5 of the old subject/grade neighbourhoods took, for ~17 % fewer lessons."""
+    """Budget per part for the classroom neighbourhoods (`scheduler.lns.improve`) where the part does not
+    split into pieces (every subject mixing grades), and after a placement-only stage."""
     repair_time: float = 2.0
     """Budget per part for the placement-only stage, run when the hint leaves demand unplaced."""
     wall_time: float = 600.0
@@ -64,19 +61,22 @@ class SolveOptions:
     """Presolve in the full-objective stage."""
     replan_factor: float = 10.0
     """Budget multiplier for the parts a re-plan's change touches."""
+    piece_time: float = 3.0
+    """Budget of each piece (one grade with its subjects) solved alone: its bound is a row of the LP bound, its
+    placement part of the start (`scheduler.cuts`); 0 skips both."""
+    piece_search_time: float = 2.0
+    """Budget per part for re-solving pieces and neighbouring pairs of them with the rest fixed
+    (`scheduler.lns.piece_search`)."""
+    processes: int = 2
+    """Worker processes the independent parts are spread over (`scheduler.pool`); 1 solves in this thread.
+    The result does not depend on it: each part is solved alone, deterministically, and the results are
+    taken in part order."""
 
     def scaled(self, factor: float) -> SolveOptions:
         """Every search budget × `factor` (the benchmark's 10× column)."""
         return replace(self, deterministic_time=self.deterministic_time * factor,
-                       improve_time=self.improve_time * factor, repair_time=self.repair_time * factor)
-
-
-@dataclass
-class PartResult:
-    lessons: list[Lesson]
-    status: str
-    cost: int
-    bound: int
+                       improve_time=self.improve_time * factor, repair_time=self.repair_time * factor,
+                       piece_time=self.piece_time * factor, piece_search_time=self.piece_search_time * factor)
 
 
 @dataclass
@@ -89,6 +89,8 @@ class SolveResult:
     """The cost minimised (see `scheduler.model`), summed over the parts."""
     bound: int = 0
     """CP-SAT's lower bound on that cost: no timetable can cost less."""
+    worker_cpu: float = 0.0
+    """CPU seconds spent in worker processes (`scheduler.pool`), which this process's rusage does not show."""
 
     @property
     def gap_pct(self) -> float:
@@ -116,15 +118,11 @@ def solve(
     statuses: list[str] = []
     cost = bound = 0
     parts = _parts(index.options)
-    for done, part in enumerate(parts, start=1):
-        if cancel is not None:
-            cancel.check()
-        result = _solve_part(index, part, options, keep, cancel)
+    results, pooled = _solve_parts(county, index, parts, options, keep, progress, cancel)
+    for result in results:
         lessons.extend(result.lessons)
         statuses.append(result.status)
         cost, bound = cost + result.cost, bound + result.bound
-        if progress is not None:
-            progress(done, len(parts))
     lessons.sort()
     board = Board(index)
     by_key = {(c.classroom, *c.lesson): c for opt in index.options for c in opt.candidates}
@@ -135,7 +133,7 @@ def solve(
     # demand with no candidate at all is in no part: its cost is certain, in the objective and in the bound
     lost = sum(opt.demand.per_week for opt in index.options if not opt.candidates) * W_PLACE
     return SolveResult(Timetable(lessons, unplaced), time.perf_counter() - began, len(parts), statuses,
-                       cost + lost, bound + lost)
+                       cost + lost, bound + lost, sum(r.cpu for r in results) if pooled else 0.0)
 
 
 def _parts(options: list[DemandOptions]) -> list[list[DemandOptions]]:
@@ -158,79 +156,24 @@ def _parts(options: list[DemandOptions]) -> list[list[DemandOptions]]:
     return [groups[k] for k in sorted(groups, key=lambda k: min(o.demand.classroom for o in groups[k]))]
 
 
-def _solve_part(
-    index: CountyIndex, part: list[DemandOptions], options: SolveOptions, keep: set[Key],
-    cancel: CancelToken | None,
-) -> PartResult:
-    pm = PartModel(index, part, keep)
+def _solve_parts(
+    county: County, index: CountyIndex, parts: list[list[DemandOptions]], options: SolveOptions, keep: set,
+    progress: Callable[[int, int], None] | None, cancel: CancelToken | None,
+) -> tuple[list[PartResult], bool]:
+    """Each part's result, in part order, and whether worker processes solved them (when there are several
+    parts and `options.processes` > 1)."""
+    from scheduler.part import solve_part  # OR-Tools is imported by a solve, not by importing this module
+    if options.processes > 1 and len(parts) > 1:
+        from concurrent.futures.process import BrokenProcessPool
 
-    def run(budget: float, presolve: bool) -> tuple[cp_model.CpSolver, bool, str]:
-        solver = cp_model.CpSolver()
-        solver.parameters.cp_model_presolve = presolve
-        solver.parameters.num_workers = options.workers
-        solver.parameters.interleave_search = options.interleave
-        solver.parameters.random_seed = options.seed
-        solver.parameters.max_deterministic_time = budget
-        solver.parameters.max_time_in_seconds = options.wall_time
-        solver.parameters.linearization_level = options.linearization
-        if cancel is None:
-            status = solver.solve(pm.model)
-        else:
-            with cancel.running(solver):
-                status = solver.solve(pm.model)
-        return solver, status in (cp_model.OPTIMAL, cp_model.FEASIBLE), solver.status_name(status)
-
-    hint = _hint(index, part, keep, pm.cand)
-    statuses = []
-    pm.full_objective()
-    if options.improve_time > 0:
-        hint, _cost = improve(pm, hint, options.improve_time, options.seed, cancel)
-    if len(hint) < pm.demanded:
-        # placement first, alone: its bound (all demand) is known, so CP-SAT stops as soon as it gets there
-        pm.placement_objective()
-        pm.set_hint(hint)
-        solver, found, status = run(options.repair_time, True)
-        statuses.append(status)
-        pm.full_objective()
-        if found and sum(solver.boolean_value(v) for v in pm.x.values()) > len(hint):
-            hint = {k for k, v in pm.x.items() if solver.boolean_value(v)}
-            if options.improve_time > 0:   # placement alone may have opened lessons: gather them again
-                hint, _cost = improve(pm, hint, options.improve_time, options.seed, cancel)
-    pm.set_hint(hint)
-    # a re-plan spends its time where the change is: a part whose previous lessons no longer all fit gets
-    # `replan_factor` × the budget to bring back what the hint had to move; untouched parts keep the default
-    rooms = {opt.demand.classroom for opt in part}
-    touched = any(k[0] in rooms and k not in pm.x for k in keep)
-    budget = options.deterministic_time * (options.replan_factor if touched else 1)
-    solver, found, status = run(budget, options.presolve)
-    statuses.append(status if found else "HINT")
-    chosen_keys = {k for k in pm.x if solver.boolean_value(pm.x[k])} if found else hint
-    cost = round(solver.objective_value) if found else pm.cost(hint)
-    # CP-SAT's bound at this budget is weak; the LP relaxation's, proven by its dual, is the better one
-    bound = min(cost, max(0, math.ceil(solver.best_objective_bound - 1e-6), lp_bound(pm, cancel=cancel)))
-    chosen: dict[tuple[str, int, int], list[str]] = defaultdict(list)
-    for k in sorted(chosen_keys):
-        c = pm.cand[k]
-        chosen[(c.teacher, c.weekday, c.period)].append(c.classroom)
-    lessons = []
-    for (t, wd, p), rooms in chosen.items():
-        grades = sorted({index.classrooms[r].grade for r in rooms})
-        lessons.append(Lesson(wd, p, t, index.teachers[t].subject, grades[0], tuple(sorted(rooms)),
-                              tuple(grades) if len(grades) > 1 else ()))
-    return PartResult(lessons, "+".join(statuses), cost, bound)
-
-
-def _hint(
-    index: CountyIndex, part: list[DemandOptions], keep: set[Key], cand: dict[Key, Candidate]
-) -> set[Key]:
-    """Previous timetable (what still fits) topped up greedily, or a plain greedy placement."""
-    def start() -> Board:
-        board = Board(index)
-        for k in sorted(keep):
-            c = cand.get(k)
-            if c is not None and board.blocker(c) is None:
-                board.add(c)
-        return board
-
-    board = best_greedy(index, part, start)
-    return {(room, t, wd, p) for (t, wd, p), ls in board.lessons.items() for room in ls.classrooms}
+        from scheduler.pool import solve_parts
+        with contextlib.suppress(BrokenProcessPool):   # a worker died: solve here instead
+            return solve_parts(county, len(parts), options, keep, progress, cancel), True
+    results = []
+    for done, part in enumerate(parts, start=1):
+        if cancel is not None:
+            cancel.check()
+        results.append(solve_part(index, part, options, keep, cancel))
+        if progress is not None:
+            progress(done, len(parts))
+    return results, False

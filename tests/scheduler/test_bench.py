@@ -26,7 +26,7 @@ def test_planted_solution_is_valid_and_complete() -> None:
 
 def test_last_line_is_exact(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(bench.TIERS, "M", Tier("M", 2, 8))  # a small stand-in, same code path
-    assert bench.main(["--tier", "M", "--improve", "0.2"]) == 0
+    assert bench.main(["--tier", "M", "--scale", "0.2"]) == 0   # the contract, not the quality
     last = capsys.readouterr().out.strip().splitlines()[-1]
     m = LAST.match(last)
     assert m is not None, last
@@ -40,7 +40,7 @@ def test_busy_and_mixed_tiers(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
     open periods make a forced lesson displace others, CP-SAT proves no re-plan costs less."""
     monkeypatch.setitem(bench.TIERS, "M-busy", Tier("M-busy", 2, 8, busy=(0.5, 0.7)))
     monkeypatch.setitem(bench.TIERS, "M-mix", Tier("M-mix", 2, 8, mix=True))
-    assert bench.main(["--tier", "M-busy", "--tier", "M-mix", "--improve", "0.2"]) == 0
+    assert bench.main(["--tier", "M-busy", "--tier", "M-mix", "--scale", "0.2"]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:-1]]
     assert [r[0] for r in rows] == ["M-busy", "M-mix"]
     for r in rows:
@@ -68,7 +68,8 @@ def test_busy_tier_is_50_to_70_percent_busy() -> None:
 
 SOLVE = (
     "import json, sys; from scheduler.synthetic import Tier, generate; from scheduler.solver import solve; "
-    "county, _ = generate(Tier('S', 2, 6), seed=5); print(json.dumps(solve(county).timetable.to_json(), sort_keys=True))"
+    "from scheduler.solver import SolveOptions; county, _ = generate(Tier('S', 2, 6), seed=5); "
+    "print(json.dumps(solve(county, SolveOptions().scaled(0.2)).timetable.to_json(), sort_keys=True))"
 )
 
 

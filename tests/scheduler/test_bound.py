@@ -10,9 +10,11 @@ from ortools.sat.python import cp_model
 from scheduler.bound import lp_bound
 from scheduler.candidates import CountyIndex
 from scheduler.cuts import piece_bounds
-from scheduler.lns import improve
+from scheduler.greedy import greedy_hint
+from scheduler.lns import improve, piece_neighbourhoods, piece_search
 from scheduler.model import W_GAP, PartModel, key_of
-from scheduler.solver import SolveOptions, _hint, _parts, solve
+from scheduler.part import join_pieces
+from scheduler.solver import SolveOptions, _parts, solve
 from scheduler.synthetic import Tier, generate
 from scheduler.validator import validate
 
@@ -49,7 +51,7 @@ def test_lp_bound_never_exceeds_the_proven_optimum() -> None:
     for tier, seed in ((TINY, 1), (TINY, 2), (TINY, 3), (SMALL, 2), (SMALL, 3)):
         pm = _part(tier, seed)
         best, optimal, _chosen = _optimum(pm)
-        bound = lp_bound(pm)
+        bound = lp_bound(pm, piece_bounds(pm))
         assert 0.9 * best <= bound <= best, (tier.name, seed, bound, best)
         proven += optimal
     assert proven >= 3
@@ -61,9 +63,9 @@ def test_piece_rows_raise_the_bound_and_hold_for_each_piece() -> None:
     pm = _part(SMALL, 2)
     best, optimal, chosen = _optimum(pm)
     assert optimal
-    plain, with_pieces = lp_bound(pm, piece_time=0), lp_bound(pm)
-    assert plain < with_pieces <= best, (plain, with_pieces, best)
     cuts = piece_bounds(pm)
+    plain, with_pieces = lp_bound(pm), lp_bound(pm, cuts)
+    assert plain < with_pieces <= best, (plain, with_pieces, best)
     assert len(cuts) > 1 and {k for c in cuts for k in c.keys} == set(pm.x)
     for cut in cuts:
         sub = PartModel(pm.index, [o for o in pm.part if key_of(o.candidates[0]) in cut.keys], set())
@@ -73,11 +75,24 @@ def test_piece_rows_raise_the_bound_and_hold_for_each_piece() -> None:
 
 def test_neighbourhood_search_gathers_classrooms() -> None:
     pm = _part(SMALL, 1)
-    hint = _hint(pm.index, pm.part, set(), pm.cand)
+    hint = greedy_hint(pm.index, pm.part, set())
     better, cost = improve(pm, hint, 1.0)
     assert cost < pm.cost(hint) and cost == pm.cost(better)
     assert len(better) == len(hint) == pm.demanded                     # still everything placed
     assert len(pm._values(better)["active"]) < len(pm._values(hint)["active"])   # fewer lessons
+
+
+def test_pieces_joined_start_below_greedy_and_near_the_bound() -> None:
+    """Each grade's own optimal placement, joined where the teachers they share allow, is a better start than
+    the greedy one; the piece search then brings the part within 5 % of the bound."""
+    pm = _part(SMALL, 1)
+    cuts = piece_bounds(pm)
+    greedy, joined = greedy_hint(pm.index, pm.part, set()), join_pieces(pm, cuts)
+    assert pm.cost(joined) < pm.cost(greedy)
+    hoods = piece_neighbourhoods(pm, [(c.keys, c.grades) for c in cuts])
+    better, cost = piece_search(pm, joined, hoods, 1.5)
+    assert len(better) == pm.demanded and cost == pm.cost(better) <= pm.cost(joined)
+    assert cost - lp_bound(pm, cuts) <= 0.05 * cost, (cost, lp_bound(pm, cuts))
 
 
 def test_solve_reports_the_lp_bound_and_a_valid_timetable() -> None:

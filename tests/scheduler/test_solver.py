@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from scheduler.county import County
-from scheduler.solver import solve
+from scheduler.solver import SolveOptions, solve
 from scheduler.synthetic import Tier, generate
 from scheduler.timetable import Lesson, Timetable, moved_fraction
 from scheduler.validator import validate
@@ -67,8 +67,10 @@ def test_infeasible_county_reasons_name_the_blocking_rule(small_dict: dict) -> N
 
 
 def test_replan_after_teacher_unavailable_moves_at_most_5_percent() -> None:
+    # behaviour, not quality: small piece budgets (the defaults spend ~30 CPU s on this tight county)
+    options = SolveOptions(piece_time=0.3, piece_search_time=0.3)
     county, _planted = generate(Tier("S", 2, 12), seed=3)
-    before = solve(county).timetable
+    before = solve(county, options).timetable
     assert validate(county, before) == []
     # the coordinator learns one teacher cannot teach on the day she has the fewest class-lessons
     per_day: dict[tuple[str, int], int] = {}
@@ -81,7 +83,7 @@ def test_replan_after_teacher_unavailable_moves_at_most_5_percent() -> None:
         if t["id"] == teacher_id:
             t["unavailable"].append({"weekday": day, "periods": []})
     changed = County.model_validate(data)
-    after = solve(changed, previous=before).timetable
+    after = solve(changed, options, previous=before).timetable
     assert validate(changed, after) == []
     assert after.placed_count() == before.placed_count()
     assert not any(ls.teacher == teacher_id and ls.weekday == weekday for ls in after.lessons)
