@@ -14,14 +14,13 @@ carry the integer choice the LP is weakest at: which subject a classroom's few o
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ortools.linear_solver import pywraplp
 
 from scheduler.cuts import PieceBound
-from scheduler.model import W_GAP, W_KEEP, W_LESSON, W_PLACE, W_SPREAD, Key, PartModel, cliques, key_of
+from scheduler.model import W_GAP, W_KEEP, W_LESSON, W_PLACE, W_SPREAD, Key, PartModel
 
 Row = tuple[dict[int, float], float, float]
 INF = math.inf
@@ -104,75 +103,37 @@ def integer_bound(value: float) -> int:
 
 
 def relax(pm: PartModel, cuts: Sequence[PieceBound] = ()) -> Relaxation:
-    """The LP relaxation of `pm` (0 ≤ every variable ≤ 1) plus the rows `cuts`."""
-    index, lp = pm.index, _LP()
+    """The LP relaxation of `pm` (0 ≤ every variable ≤ 1) plus the rows `cuts`, over the same groupings as the
+    CP-SAT model (`pm.groups`, `scheduler.groups`)."""
+    index, lp, g = pm.index, _LP(), pm.groups
     max_n = index.county.settings.max_n
     x = {k: lp.var(-W_PLACE - (W_KEEP if k in pm.keep_keys else 0)) for k in sorted(pm.x)}
     active = {slot: lp.var(W_LESSON) for slot in sorted(pm.active)}
     y: dict[tuple[str, int, int, int], int] = {}
-    members: dict[tuple[str, int, int, int], list[int]] = defaultdict(list)
-    for k, j in x.items():
-        c = pm.cand[k]
-        lk = (c.teacher, c.weekday, c.period, c.grade)
-        if lk not in y:
-            y[lk] = lp.var()
-        members[lk].append(j)
-        lp.row({j: 1.0, y[lk]: -1.0}, -INF, 0.0)
-    by_slot: dict[tuple[str, int, int], list[int]] = defaultdict(list)
-    for lk, js in members.items():
-        lp.row({**{j: 1.0 for j in js}, y[lk]: -float(max_n)}, -INF, 0.0)
-        by_slot[lk[:3]].append(y[lk])
-    slot_x: dict[tuple[str, int, int], list[int]] = defaultdict(list)
-    for k, j in x.items():
-        slot_x[k[1:]].append(j)
-    for slot, ys in by_slot.items():
+    for lk, keys in g.lessons.items():
+        y[lk] = lp.var()
+        for k in keys:
+            lp.row({x[k]: 1.0, y[lk]: -1.0}, -INF, 0.0)
+        lp.row({**{x[k]: 1.0 for k in keys}, y[lk]: -float(max_n)}, -INF, 0.0)
+    for slot, grades in g.slots.items():
         a = active[slot]
+        ys = [y[(*slot, grade)] for grade in grades]
         if index.county.settings.mix(index.teachers[slot[0]].subject) == "none":
             lp.row({**{v: 1.0 for v in ys}, a: -1.0}, 0.0, 0.0)   # one grade: the lesson runs iff one y
         else:
             for v in ys:
                 lp.row({v: 1.0, a: -1.0}, -INF, 0.0)
-            lp.row({**{j: 1.0 for j in slot_x[slot]}, a: -float(max_n)}, -INF, 0.0)
-    per_week: dict[str, list[int]] = defaultdict(list)
-    per_day: dict[tuple[str, int], list[int]] = defaultdict(list)
-    hub_at: dict[tuple[str, int, int], list[int]] = defaultdict(list)
-    hub_room: dict[tuple[str, int, int], list[int]] = defaultdict(list)
-    for (t, wd, p), a in active.items():
-        teacher = index.teachers[t]
-        per_week[t].append(a)
-        per_day[(t, wd)].append(a)
-        hub_at[(teacher.school, wd, p)].append(a)
-        if teacher.classroom is not None:
-            hub_room[(teacher.classroom, wd, p)].append(a)
-    for t, vs in per_week.items():
-        lp.row(dict.fromkeys(vs, 1.0), -INF, index.teachers[t].max_per_week)
-    for (t, _wd), vs in per_day.items():
-        lp.row(dict.fromkeys(vs, 1.0), -INF, index.teachers[t].max_per_day)
-    for vs in hub_room.values():
-        lp.row(dict.fromkeys(vs, 1.0), -INF, 1.0)
-    for (hub, _wd, _p), vs in hub_at.items():
-        lp.row(dict.fromkeys(vs, 1.0), -INF, index.schools[hub].max_lessons_at_once)
-    for opt in pm.part:
-        js = [x[key_of(c)] for c in opt.candidates]
-        lp.row(dict.fromkeys(js, 1.0), -INF, opt.demand.per_week)
-        by_day: dict[int, list[int]] = defaultdict(list)
-        for c in opt.candidates:
-            by_day[c.weekday].append(x[key_of(c)])
-        for vs in by_day.values():
-            lp.row(dict.fromkeys(vs, 1.0), -INF, 1.0)
-    by_class: dict[str, list] = defaultdict(list)
-    by_remote: dict[str, list] = defaultdict(list)
-    for k, c in pm.cand.items():
-        by_class[c.classroom].append((c.busy_start, c.busy_end, x[k]))
-        by_remote[c.remote].append((c.start, c.end, x[k]))
-    for spans in by_class.values():
-        for clique in cliques(spans):
-            lp.row(dict.fromkeys(clique, 1.0), -INF, 1.0)
-    for remote, spans in by_remote.items():
-        limit = index.schools[remote].streams
-        for clique in cliques(spans):
-            if len(clique) > limit:
-                lp.row(dict.fromkeys(clique, 1.0), -INF, limit)
+            lp.row({**{x[k]: 1.0 for k in g.slot_keys[slot]}, a: -float(max_n)}, -INF, 0.0)
+    for slots, limit in g.limits:
+        lp.row(dict.fromkeys((active[s] for s in slots), 1.0), -INF, limit)
+    for dg in g.demands:
+        lp.row(dict.fromkeys((x[k] for k in dg.keys), 1.0), -INF, dg.demand.demand.per_week)
+        for day_keys in dg.days.values():
+            lp.row(dict.fromkeys((x[k] for k in day_keys), 1.0), -INF, 1.0)
+    for clique in g.class_cliques:
+        lp.row(dict.fromkeys((x[k] for k in clique), 1.0), -INF, 1.0)
+    for clique, limit in g.stream_cliques:
+        lp.row(dict.fromkeys((x[k] for k in clique), 1.0), -INF, limit)
     spread: dict[Key, int] = {}
     for _v, day_a, day_b in pm.spread_terms:   # both ≥ Σ day a + Σ day b − 1
         both = spread[day_a[0]] = lp.var(W_SPREAD)

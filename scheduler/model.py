@@ -11,21 +11,13 @@ The objective is a cost to minimise, so CP-SAT's bound and gap mean something to
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from ortools.sat.python import cp_model
 
-from scheduler.candidates import Candidate, CountyIndex, DemandOptions
+from scheduler.candidates import CountyIndex, DemandOptions
+from scheduler.groups import Groups, Key, Slot, cliques, key_of
 from scheduler.weights import W_GAP, W_KEEP, W_LESSON, W_PLACE, W_SPREAD
 
 __all__ = ["W_GAP", "W_KEEP", "W_LESSON", "W_PLACE", "W_SPREAD", "Key", "PartModel", "cliques", "key_of"]
-
-Key = tuple[str, str, int, int]
-Slot = tuple[str, int, int]
-
-
-def key_of(c: Candidate) -> Key:
-    return (c.classroom, c.teacher, c.weekday, c.period)
 
 
 class PartModel:
@@ -36,35 +28,27 @@ class PartModel:
         self.part = part
         m = self.model = cp_model.CpModel()
         max_n = index.county.settings.max_n
+        g = self.groups = Groups.of(index, part)
+        self.cand = g.cand
         self.x: dict[Key, cp_model.IntVar] = {}
-        self.cand: dict[Key, Candidate] = {}
         self.y: dict[tuple[str, int, int, int], cp_model.IntVar] = {}
-        members: dict[tuple[str, int, int, int], list[cp_model.IntVar]] = defaultdict(list)
-        for opt in part:
-            for c in opt.candidates:
-                k = key_of(c)
-                self.x[k] = m.new_bool_var("")
-                self.cand[k] = c
-                lk = (c.teacher, c.weekday, c.period, c.grade)
-                if lk not in self.y:
-                    self.y[lk] = m.new_bool_var("")
-                members[lk].append(self.x[k])
-        for lk, xs in members.items():
+        for k, c in g.cand.items():
+            self.x[k] = m.new_bool_var("")
+            lk = (c.teacher, c.weekday, c.period, c.grade)
+            if lk not in self.y:
+                self.y[lk] = m.new_bool_var("")
+        for lk, keys in g.lessons.items():
+            xs = [self.x[k] for k in keys]
             for v in xs:
                 m.add_implication(v, self.y[lk])
             m.add(sum(xs) <= max_n * self.y[lk])
             m.add(sum(xs) >= self.y[lk])
 
-        by_slot: dict[Slot, list[tuple[int, cp_model.IntVar]]] = defaultdict(list)
-        for (t, wd, p, g), v in self.y.items():
-            by_slot[(t, wd, p)].append((g, v))
-        slot_x: dict[Slot, list[cp_model.IntVar]] = defaultdict(list)
-        for k, v in self.x.items():
-            slot_x[k[1:]].append(v)
         self.active: dict[Slot, cp_model.IntVar] = {}
         self.own_active: set[Slot] = set()
         """Slots whose `active` is a variable of its own (not the lesson's one `y`)."""
-        for slot, gs in sorted(by_slot.items()):
+        for slot, grades in sorted(g.slots.items()):
+            gs = [(grade, self.y[(*slot, grade)]) for grade in grades]
             policy = index.county.settings.mix(index.teachers[slot[0]].subject)
             if len(gs) == 1:
                 self.active[slot] = gs[0][1]
@@ -80,72 +64,37 @@ class PartModel:
             for _g, v in gs:
                 m.add_implication(v, z)
             m.add(z <= sum(v for _g, v in gs))
-            m.add(sum(slot_x[slot]) <= max_n)
+            m.add(sum(self.x[k] for k in g.slot_keys[slot]) <= max_n)
             if policy == "adjacent":
-                for g, v in gs:
-                    for h, w in gs:
-                        if h > g + 1:
+                for a, v in gs:
+                    for b, w in gs:
+                        if b > a + 1:
                             m.add_bool_or([v.Not(), w.Not()])
 
-        per_week: dict[str, list] = defaultdict(list)
-        per_day: dict[tuple[str, int], list] = defaultdict(list)
-        hub_at: dict[Slot, list] = defaultdict(list)
-        hub_room: dict[Slot, list] = defaultdict(list)
-        for (t, wd, p), a in sorted(self.active.items()):
-            teacher = index.teachers[t]
-            per_week[t].append(a)
-            per_day[(t, wd)].append(a)
-            hub_at[(teacher.school, wd, p)].append(a)
-            if teacher.classroom is not None:
-                hub_room[(teacher.classroom, wd, p)].append(a)
-        for t, vs in per_week.items():
-            if len(vs) > index.teachers[t].max_per_week:
-                m.add(sum(vs) <= index.teachers[t].max_per_week)
-        for (t, _wd), vs in per_day.items():
-            if len(vs) > index.teachers[t].max_per_day:
-                m.add(sum(vs) <= index.teachers[t].max_per_day)
-        for vs in hub_room.values():
-            if len(vs) > 1:
-                m.add_at_most_one(vs)
-        for (hub, _wd, _p), vs in hub_at.items():
-            if len(vs) > index.schools[hub].max_lessons_at_once:
-                m.add(sum(vs) <= index.schools[hub].max_lessons_at_once)
+        for slots, limit in g.limits:
+            if len(slots) > limit:
+                if limit == 1:
+                    m.add_at_most_one(self.active[s] for s in slots)
+                else:
+                    m.add(sum(self.active[s] for s in slots) <= limit)
 
         self.spread_terms: list[tuple[cp_model.IntVar, list[Key], list[Key]]] = []
-        for opt in part:
-            d = opt.demand
-            vs = [self.x[key_of(c)] for c in opt.candidates]
-            m.add(sum(vs) <= d.per_week)
-            by_day: dict[int, list] = defaultdict(list)
-            day_keys: dict[int, list[Key]] = defaultdict(list)
-            for c, v in zip(opt.candidates, vs, strict=True):
-                by_day[c.weekday].append(v)
-                day_keys[c.weekday].append(key_of(c))
-            for day_vs in by_day.values():
-                if len(day_vs) > 1:
-                    m.add_at_most_one(day_vs)
-            if d.per_week <= 3:
-                for wd in sorted(by_day):
-                    if wd + 1 in by_day:
+        for dg in g.demands:
+            m.add(sum(self.x[k] for k in dg.keys) <= dg.demand.demand.per_week)
+            for day_keys in dg.days.values():
+                if len(day_keys) > 1:
+                    m.add_at_most_one(self.x[k] for k in day_keys)
+            if dg.demand.demand.per_week <= 3:
+                for wd in sorted(dg.days):
+                    if wd + 1 in dg.days:
                         both = m.new_bool_var("")
-                        m.add(sum(by_day[wd]) + sum(by_day[wd + 1]) <= 1 + both)
-                        self.spread_terms.append((both, day_keys[wd], day_keys[wd + 1]))
+                        m.add(sum(self.x[k] for k in dg.days[wd] + dg.days[wd + 1]) <= 1 + both)
+                        self.spread_terms.append((both, dg.days[wd], dg.days[wd + 1]))
 
-        by_class: dict[str, list[Candidate]] = defaultdict(list)
-        by_remote: dict[str, list[Candidate]] = defaultdict(list)
-        for c in self.cand.values():
-            by_class[c.classroom].append(c)
-            by_remote[c.remote].append(c)
-        for cs in by_class.values():
-            for clique in cliques([(c.busy_start, c.busy_end, self.x[key_of(c)]) for c in cs]):
-                m.add_at_most_one(clique)
-        for remote, cs in by_remote.items():
-            limit = index.schools[remote].streams
-            if len({c.classroom for c in cs}) <= limit:
-                continue
-            for clique in cliques([(c.start, c.end, self.x[key_of(c)]) for c in cs]):
-                if len(clique) > limit:
-                    m.add(sum(clique) <= limit)
+        for clique in g.class_cliques:
+            m.add_at_most_one(self.x[k] for k in clique)
+        for clique, limit in g.stream_cliques:
+            m.add(sum(self.x[k] for k in clique) <= limit)
 
         self.gap_terms: list[tuple[cp_model.IntVar, str, int, int]] = []
         for (t, wd, p), a in self.active.items():
@@ -208,23 +157,3 @@ class PartModel:
         pairs += [(v.index, int(on)) for (v, *_), on in zip(self.gap_terms, values["gap"], strict=True)]
         return [i for i, _ in pairs], [b for _, b in pairs]
 
-
-def cliques(intervals: list[tuple[int, int, cp_model.IntVar]]) -> list[list[cp_model.IntVar]]:
-    """Maximal sets of intervals sharing a point: 'at most one at any time' is exact for intervals.
-
-    A sweep over the start points keeps the intervals open at each one."""
-    order = sorted(range(len(intervals)), key=lambda i: intervals[i][0])
-    out: list[list[cp_model.IntVar]] = []
-    active: list[int] = []
-    previous: frozenset[int] = frozenset()
-    pos = 0
-    for point in sorted({s for s, _e, _v in intervals}):
-        while pos < len(order) and intervals[order[pos]][0] <= point:
-            active.append(order[pos])
-            pos += 1
-        active = [i for i in active if intervals[i][1] > point]
-        members = frozenset(active)
-        if len(members) > 1 and not members <= previous:
-            out.append([intervals[i][2] for i in sorted(members)])
-        previous = members
-    return out

@@ -64,7 +64,7 @@ class SolveOptions:
     piece_time: float = 3.0
     """Budget of each piece (one grade with its subjects) solved alone: its bound is a row of the LP bound, its
     placement part of the start (`scheduler.cuts`); 0 skips both."""
-    piece_search_time: float = 2.0
+    piece_search_time: float = 1.5
     """Budget per part for re-solving pieces and neighbouring pairs of them with the rest fixed
     (`scheduler.lns.piece_search`)."""
     processes: int = 2
