@@ -85,20 +85,29 @@ def piece_cost(pm: PartModel) -> cp_model.LinearExprT:
     )
 
 
-def piece_bounds(pm: PartModel, budget: float = PIECE_TIME, cancel: CancelToken | None = None) -> list[PieceBound]:
+def piece_bounds(
+    pm: PartModel, budget: float = PIECE_TIME, cancel: CancelToken | None = None, total: float = math.inf,
+) -> list[PieceBound]:
     """One proven lower bound per piece of `pm`'s part; none when the part is one piece (grades mixing in
-    every subject): that would be CP-SAT on the whole part again, whose bound the solver already has."""
+    every subject): that would be CP-SAT on the whole part again, whose bound the solver already has.
+
+    `budget` per piece, `total` for all of them (each piece gets at least a tenth of `budget`): on counties
+    whose teachers' weekly limits are tight (bench tier M) no piece is proven optimal and each would spend
+    all of `budget`; on L-busy the part that needs most spends 6.3 units."""
     keep = pm.keep_keys
     out: list[PieceBound] = []
     groups = pieces(pm.part, {s: pm.index.county.settings.mix(s) for s in {o.demand.subject for o in pm.part}})
     if len(groups) == 1:
         return out
+    spent = 0.0
     for piece in groups:
         sub = PartModel(pm.index, piece, keep)
         sub.model.minimize(piece_cost(sub))
         sub.set_hint(greedy_hint(pm.index, piece, keep))
         # linearization 2 puts x ≤ y in CP-SAT's LP: level 1 leaves the bound near 0
-        solver, status = run(sub.model, Params(budget, presolve=True, linearization=2), cancel)
+        allowed = max(0.1 * budget, min(budget, total - spent))
+        solver, status = run(sub.model, Params(allowed, presolve=True, linearization=2), cancel)
+        spent += solver.response_proto.deterministic_time
         optimal = status == "OPTIMAL"
         best = solver.objective_value if optimal else solver.best_objective_bound
         value = max(0, math.ceil(best - 1e-6)) if math.isfinite(best) else 0   # a piece never costs < 0

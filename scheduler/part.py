@@ -56,7 +56,7 @@ def solve_part(
     cpu0 = time.process_time()
     pm = PartModel(index, part, keep)
     pm.full_objective()
-    cuts = piece_bounds(pm, options.piece_time, cancel) if options.piece_time > 0 else []
+    cuts = piece_bounds(pm, options.piece_time, cancel, options.pieces_time) if options.piece_time > 0 else []
     hint = greedy_hint(index, part, keep)
     if cuts:
         joined = join_pieces(pm, cuts)

@@ -10,7 +10,7 @@ per solve.
 Cancel (a coordinator's DELETE, shutdown, SIGTERM through `SolveJobs.cancel_all`): the token is checked
 every 0.1 s while the parts run; a cancelled solve kills the workers (a running CP-SAT search cannot be
 reached across processes any faster) and the next solve starts fresh ones. A worker also exits as soon as
-the server process has ended, however it ended (`core.uploads._die_with`). If the pool breaks under a solve
+the server process has ended, however it ended (`core.orphans.die_with`). If the pool breaks under a solve
 that was not cancelled (a worker killed, or another solve's cancel), `scheduler.solver` solves the parts in
 its own thread instead. As with any fork-server pool, a worker imports the parent's main script: a script
 that solves needs the `if __name__ == "__main__":` guard (`sanke`, `python -m …` and pytest have it).
@@ -28,7 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
 
-from core.uploads import _die_with
+from core.orphans import die_with
 from scheduler.cancel import Cancelled
 from scheduler.candidates import CountyIndex, DemandOptions
 from scheduler.county import County
@@ -48,7 +48,7 @@ _cache: tuple[str, CountyIndex, list[list[DemandOptions]]] | None = None
 
 
 def _start_worker(parent: int) -> None:
-    _die_with(parent)
+    die_with(parent)
     import scheduler.part  # noqa: F401  (OR-Tools, once per worker)
 
 
