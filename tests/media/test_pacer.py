@@ -7,6 +7,8 @@ import asyncio
 import struct
 import time
 
+import pytest
+
 from loadtest.bots import wait_for
 from media.pacer import Pacer
 from media.probe import PaddingProbe, ProbeSettings
@@ -130,6 +132,7 @@ class Padder:
         return _HEADER.pack(0xA0, 97, self.seq, 0, RTX), b"", bytes(254) + b"\xff"
 
 
+@pytest.mark.solo  # reads the ramp from real-time ticks: failed 2 of 8 at load 13
 async def test_a_padding_probe_ramps_the_line_to_its_target_and_ends_by_itself():
     line, pacer = Line(), Pacer()
     pacer.start(line)
