@@ -68,6 +68,7 @@ def test_seeding_is_quick_and_prints_what_to_open(demo: Demo) -> None:
     print(f"\nseeding {seeded} s; recordings filed {demo.seconds_to_ready:.1f} s after the command started")
 
 
+@pytest.mark.solo  # under make test's two workers one lesson's tiles stayed black for 90 s once (cause not found)
 def test_coordinator_sees_the_county_working(demo: Demo, browser: Any, shots: Path) -> None:
     page = open_as(browser, demo, "coordinator")
     page.goto("/coordinator")
