@@ -1,5 +1,6 @@
 """`sanke serve` starts without OR-Tools: its `cp_model` imports pandas, about 2 s of every start (20 s
-under load) for a solve started a few times a term; the first solve imports it (web/solves.py)."""
+under load) for a solve started a few times a term; the first solve imports it (scheduler.part,
+through scheduler.cpsat)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,9 @@ from scheduler.importer import (
     import_xlsx,
     template_csv,
 )
+from scheduler.jobs import SolveJobs
 from scheduler.models import LessonMove
+from scheduler.solver import SolveOptions
 from scheduler.supervision import planned_vs_held, to_csv
 from scheduler.timetable import Lesson, Timetable
 from scheduler.validator import validate
@@ -37,16 +39,15 @@ from web.errors import ApiError, parse_body, upload_refused
 from web.keys import DB
 from web.limits import CODE_LIMIT
 from web.openapi import route
-from web.solves import Solves
 from web.uploads import read_upload_body, read_upload_parts
 
-JOBS = web.AppKey("scheduler_jobs", Solves)
+JOBS = web.AppKey("scheduler_jobs", SolveJobs)
 
 
 class SolveBody(BaseModel):
     replan: bool = Field(default=False, description="keep the latest timetable where possible")
-    deterministic_time: float | None = Field(default=None, gt=0, le=60,
-                                             description="CP-SAT budget per part; default: the solver's")
+    deterministic_time: float = Field(default=SolveOptions().deterministic_time, gt=0, le=60,
+                                      description="CP-SAT budget per part")
 
 
 class MoveBody(BaseModel):
@@ -133,7 +134,8 @@ async def start_solve(request: web.Request) -> web.Response:
     user = await require_role(request, "coordinator")
     body = await parse_body(request, SolveBody)
     county_id, county = await _county(request)
-    job = await request.app[JOBS].start(county_id, county, body.deterministic_time, body.replan, user.username)
+    job = await request.app[JOBS].start(county_id, county, SolveOptions(deterministic_time=body.deterministic_time),
+                                        body.replan, user.username)
     return web.json_response(job.to_json(), status=202)
 
 
@@ -326,7 +328,7 @@ async def supervision(request: web.Request) -> web.Response:
 
 async def _jobs(app: web.Application) -> AsyncIterator[None]:
     """The solve jobs live as long as the application; at shutdown running solves are stopped (CP-SAT too)."""
-    jobs = app[JOBS] = Solves(app[DB])  # CP-SAT is imported at the first solve, not at every start
+    jobs = app[JOBS] = SolveJobs(app[DB])  # CP-SAT is imported by the first solve (scheduler.part), not here
     try:
         yield
     finally:
