@@ -83,6 +83,18 @@ def solve_part(
             hint = {k for k, v in pm.x.items() if solver.boolean_value(v)}
             if options.improve_time > 0:   # placement alone may have opened lessons: gather them again
                 hint, _cost = improve(pm, hint, options.improve_time, options.seed, cancel)
+    bound = lp_bound(pm, cuts)
+    if cuts and options.whole_time > 0 and pm.cost(hint) - bound > options.whole_gap * pm.cost(hint):
+        # the pieces' coupling through teachers of many grades is what the piece search cannot undo (L-busy
+        # seed 2, one part: 1472 after it, 1410 after 3 units of this, bound 1279); CP-SAT's own search on
+        # the whole part with its LP (linearization 2) moves lessons of all grades and subjects at once
+        pm.set_hint(hint)
+        solver, status = run(pm.model, Params(options.whole_time, seed=options.seed, presolve=True, linearization=2,
+                                              wall_time=options.wall_time), cancel)
+        statuses.append(status)
+        bound = max(bound, math.ceil(solver.best_objective_bound - 1e-6))
+        if found(status) and round(solver.objective_value) < pm.cost(hint):
+            hint = {k for k, v in pm.x.items() if solver.boolean_value(v)}
     pm.set_hint(hint)
     # a re-plan spends its time where the change is: a part whose previous lessons no longer all fit gets
     # `replan_factor` × the budget to bring back what the hint had to move; untouched parts keep the default
@@ -95,7 +107,7 @@ def solve_part(
     chosen_keys = {k for k in pm.x if solver.boolean_value(pm.x[k])} if solved else hint
     cost = round(solver.objective_value) if solved else pm.cost(hint)
     # CP-SAT's bound at this budget is weak; the LP relaxation's, proven by its dual, is the better one
-    bound = min(cost, max(0, math.ceil(solver.best_objective_bound - 1e-6), lp_bound(pm, cuts)))
+    bound = min(cost, max(0, math.ceil(solver.best_objective_bound - 1e-6), bound))
     chosen: dict[tuple[str, int, int], list[str]] = defaultdict(list)
     for k in sorted(chosen_keys):
         c = pm.cand[k]

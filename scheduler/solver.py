@@ -70,6 +70,10 @@ class SolveOptions:
     piece_search_time: float = 1.5
     """Budget per part for re-solving pieces and neighbouring pairs of them with the rest fixed
     (`scheduler.lns.piece_search`)."""
+    whole_time: float = 3.0
+    """Budget per part for CP-SAT on the whole part (presolve, linearization 2) from the piece search's result,
+    spent only where that result is more than `whole_gap` above the part's bound."""
+    whole_gap: float = 0.05
     processes: int = 2
     """Worker processes the independent parts are spread over (`scheduler.pool`); 1 solves in this thread.
     The result does not depend on it: each part is solved alone, deterministically, and the results are
@@ -80,7 +84,7 @@ class SolveOptions:
         return replace(self, deterministic_time=self.deterministic_time * factor,
                        improve_time=self.improve_time * factor, repair_time=self.repair_time * factor,
                        piece_time=self.piece_time * factor, pieces_time=self.pieces_time * factor,
-                       piece_search_time=self.piece_search_time * factor)
+                       piece_search_time=self.piece_search_time * factor, whole_time=self.whole_time * factor)
 
 
 @dataclass
