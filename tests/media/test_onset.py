@@ -58,6 +58,20 @@ def test_until_a_second_has_passed_the_rate_counts_from_the_streams_start():
     assert [t for t, bps in rembs if idle.on_remb(t, bps, int((t - 10.0) * SENT_BPS / 8), began)] == onsets
 
 
+def test_a_loaded_receivers_first_window_is_not_a_slower_line():
+    """A 3 Mbps classroom whose receiver was starved as it started (measured at load 12): 1.1 s after the stream
+    began its REMBs fall from 0.78 to 0.70 × what was sent. Its first window counts from when its own loop got
+    to the first packet: only a line far too slow (a `strong` run) is an onset that soon, and the same fall
+    later on is one."""
+    began = (10.0, 0)
+    falling = [(11.1 + i * 0.02, (0.78 - 0.01 * i) * SENT_BPS) for i in range(9)]
+    young = OnsetDetector()
+    assert [t for t, bps in falling if young.on_remb(t, bps, int((t - 10.0) * SENT_BPS / 8), began)] == []
+    later = [(t + 1.5, bps) for t, bps in falling]
+    onsets = [t for t, bps in later if young.on_remb(t, bps, int((t - 10.0) * SENT_BPS / 8), began)]
+    assert onsets and onsets[0] <= later[-1][0]
+
+
 def test_an_onset_steps_down_at_once_without_loss():
     needs = Needs(high=1_150_000, low=250_000, audio=50_000)
     c = QualityController(0.0)

@@ -18,7 +18,7 @@ import pytest
 
 from loadtest.bots import wait_for
 from loadtest.clip import Clip, grainy
-from loadtest.shaped_process import ShapedBotProcess
+from loadtest.shaped_process import ShapedBotProcess, as_remote
 from loadtest.shaper import Link
 
 STEADY_S = float(os.environ.get("SANKE_QUALITY_SECONDS", "6"))
@@ -74,6 +74,7 @@ async def test_subscribers_follow_their_bandwidth(lesson_server, clips):
             "--token", srv.token(room, "delivery", "hub", "hub_teacher", "hub"),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )
+        as_remote(hub.pid)
         # each classroom is its own process too (loadtest.shaped_process): a bot that waits for another's
         # packets, or for this loop, would have its delay-based estimate report a slower line than it has
         for name, rate in (("slow", 600_000), ("fast", 3_000_000), ("drop", 3_000_000)):
