@@ -82,3 +82,17 @@ def test_an_onset_steps_down_at_once_without_loss():
     assert decision.estimate_bps == 560_000
     pace = c.pace_bps(5.5, needs)
     assert pace is not None and pace < 560_000  # the queue the high layer filled drains
+
+
+def test_at_a_lines_first_loss_the_receivers_rate_is_the_measure():
+    """A 600 kbps classroom's start (measured at load 15): 1.16 Mbps sent since the last step, 9 % lost, REMB
+    457 k. Sent × (1 − loss) says 1.05 Mbps, enough to keep the high layer; what the receiver got (REMB / 0.85)
+    says 540 k, and it steps down now. Once the line's rate is known, random loss with a low REMB does not."""
+    needs = Needs(high=1_300_000, low=250_000, audio=50_000)
+    c = QualityController(0.0)
+    decision = c.step(1.0, Feedback(456_552, 0.094, 1_162_913), needs)
+    assert decision is not None and (decision.cap, decision.reason) == ("low", "bandwidth"), decision
+    assert decision.estimate_bps is not None and decision.estimate_bps < 600_000
+    known = QualityController(0.0)
+    known.link_bps = 3_000_000
+    assert known.step(1.0, Feedback(456_552, 0.094, 1_162_913), needs) is None
