@@ -27,7 +27,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from loadtest.bots import AudioCheck, VideoCheck, wait_for
@@ -117,6 +117,7 @@ class ShapedBotProcess:
 
     def set_link(self, **changes: float) -> None:
         """Change the classroom's line now (the child passes it to its shaper at once)."""
+        self.link = replace(self.link, **changes)
         self._send({"link": changes})
 
     async def counters(self) -> ShaperCounters | None:
