@@ -63,6 +63,7 @@ class Policy:
     probe_timeout_s: float = 4.0  # a padding probe that has not answered by then counts as failed
     pace_ratio: float = 0.8  # pace at this × the line's estimate (below it: a standing queue drains)…
     drain_ratio: float = 0.5  # …and at this × for `settle_s` after a step down (the old layer's queue drains fast)
+    drain_room: float = 1.5  # …but not below this × what the new cap needs (its first keyframes come then)
     pace_floor: float = 2.0  # …and not below this × what the current cap needs (room for its keyframes), up to the line
     pace_trust: float = 1.2  # an estimate below this × what the current cap needs is taken for a wrong one
     behind: float = 0.8  # a clean probe fails if the receiver's reports got less than this × the media sent
@@ -195,10 +196,11 @@ class QualityController:
     def pace_bps(self, now: float, needs: Needs, top: Cap = "high") -> float | None:
         """What the pacer may send (bits/s): None (unlimited) until the line has shown what it carries, then
         a margin below that (a standing queue in the network drains) but room for the current cap's
-        keyframes, never above the line; just after a step down, a wider margin below the line (the layer
-        left has filled the network's queue, and the audio waits behind it until it drains) — but still room
-        for the new cap's keyframes: its first one, and those asked for after drops, come now, and a drain at
-        1.2 × its average rate dropped them, freezing a 600 kbps classroom's low layer for 1.05 s at load 15. An
+        keyframes, never above the line; just after a step down, half the line (the layer left has filled the
+        network's queue, and the audio waits behind it until it drains), but room for the new cap's keyframes:
+        its first one, and those asked for after drops, come now (at 1.2 × its average rate the pacer dropped
+        them and a 600 kbps classroom's low layer froze 1.05 s at load 15; at 0.8 × the line the queue did not
+        drain and the audio was lost). An
         estimate below what the current cap needs is taken for a wrong one (a loaded machine's can be far
         off, and one too low would have the pacer drop the layer the line does carry, the drops read as
         loss and lower it further): then the cap's need with room for its keyframes."""
@@ -210,7 +212,7 @@ class QualityController:
         if link < need * p.pace_trust:
             return need * p.pace_floor
         if now - self._changed_at < p.settle_s and not self.probing:  # drain: the new cap and its keyframes
-            return max(link * p.drain_ratio, min(need * p.pace_floor, link * p.pace_ratio))
+            return max(link * p.drain_ratio, need * p.drain_room)
         return max(link * p.pace_ratio, min(need * p.pace_floor, link))
 
     def estimate(self, feedback: Feedback) -> float | None:
