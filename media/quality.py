@@ -52,7 +52,11 @@ class Policy:
     down_ratio: float = 0.75  # step down when estimate < need × this
     loss_high: float = 0.10  # a report with this much loss is "high" (libwebrtc's loss-based controller: 10 %)
     loss_low: float = 0.02  # below this, loss does not interrupt a quiet period
-    lossy_reports: int = 2  # high loss this many reports in a row steps down
+    lossy_reports: int = 2  # high loss this many reports in a row steps down…
+    start_loss: float = 0.05  # …but the high layer's first report with this much, before the line has shown what it
+    # carries, does at once: at the start of a 600 kbps line nothing else comes in time (its receiver sent no REMB
+    # in the first 2.4 s; reports of 9 %, 13 %, 49 % loss, one a second, while the audio was lost); a lossy line
+    # that does carry the layer gets it back from the probe after the quiet period
     pause_reports: int = 2  # an estimate below low + audio this many reports in a row pauses video (drastic)
     probe_loss: float = 0.05  # a probe fails at this much loss
     probe_after_s: float = 10.0  # quiet period before the first probe up (a probe that fails costs a freeze)
@@ -135,6 +139,7 @@ class QualityController:
         layer = lower(self.cap, top)
         estimate, loss = self.estimate(feedback), feedback.loss
         self._estimate = estimate
+        unknown = self.link_bps is None  # the line has not shown what it carries: loss now is the start overfilling it
         self._learn_link(now, feedback, estimate)
         lossy = loss is not None and loss >= p.loss_high
         settled = now - self._changed_at >= p.settle_s  # before, reports describe the backlog of the layer left
@@ -175,6 +180,9 @@ class QualityController:
                 return self._set("low", "bandwidth", now, top)
             if self._lossy >= p.lossy_reports:
                 return self._set("low" if layer == "high" else "off", "loss", now, top)
+            remb_carries = feedback.estimate_bps is not None and feedback.estimate_bps >= needs.high  # its veto
+            if layer == "high" and unknown and loss is not None and loss >= p.start_loss and not remb_carries:
+                return self._set("low", "loss", now, top)
         if loss is not None and loss >= p.loss_low:
             self._quiet_since = now
         if self.cap != "high" and _RANK[self.cap] < _RANK[top] and now - self._quiet_since >= self._probe_wait:

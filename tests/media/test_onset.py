@@ -112,3 +112,19 @@ def test_a_clean_probe_the_receiver_fell_behind_on_is_a_failed_one():
         assert c.probe_bps is not None and c.cap == "low"
         decision = c.step(t + 1.0, Feedback(354_000, 0.0, 263_000, probe="ok", received_bps=received), needs)
         assert (decision.cap if decision else None) == expected, (received, decision)
+
+
+def test_the_high_layers_first_loss_on_an_unknown_line_steps_down_at_once():
+    """A 600 kbps classroom's start with no REMB (measured at load 17): its first report says 9 % lost of 990
+    kbps sent. On a line not yet known that is the start overfilling it: low now, not a second later. Once the
+    line is known, one such report is not enough (two high-loss reports in a row are)."""
+    needs = Needs(high=1_150_000, low=250_000, audio=50_000)
+    c = QualityController(0.0)
+    decision = c.step(1.0, Feedback(None, 0.089, 990_000), needs)
+    assert decision is not None and (decision.cap, decision.reason) == ("low", "loss"), decision
+    known = QualityController(0.0)
+    known.link_bps = 3_000_000
+    assert known.step(1.0, Feedback(None, 0.089, 990_000), needs) is None
+    assert known.step(2.0, Feedback(None, 0.04, 990_000), needs) is None
+    fast = QualityController(0.0)  # a REMB that says the line carries the layer: loss that is not congestion
+    assert fast.step(1.0, Feedback(3_000_000, 0.089, 990_000), needs) is None
