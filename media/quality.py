@@ -240,10 +240,12 @@ class QualityController:
         return max(got, remb or 0.0)
 
     def _behind(self, feedback: Feedback) -> bool:
-        """The receiver's own reports say it got well under the media sent: its line's queue grows. A clean
+        """The receiver's own reports say it lost, or got well under the media sent: its line's queue grows. A clean
         padding probe on a line with a deep buffer can end before anything is lost or its REMB falls (a 600
         kbps line took a 1.37 Mbps probe into its 0.5 s queue, and its reports said 175 kbps of 263 sent)."""
-        got, sent = feedback.received_bps, feedback.sent_bps
+        got, sent, loss = feedback.received_bps, feedback.sent_bps, feedback.loss
+        if loss is not None and loss >= self.policy.loss_low:
+            return True  # a report that came as the padding ended is about the probe (4.3 % on that line)
         return got is not None and sent is not None and got < sent * self.policy.behind
 
     @staticmethod

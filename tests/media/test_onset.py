@@ -102,7 +102,7 @@ def test_a_clean_probe_the_receiver_fell_behind_on_is_a_failed_one():
     """A 600 kbps classroom's padding probe to 1.37 Mbps ended clean (its 0.5 s queue took it all, the REMB
     rose), but its receiver reports got 175 kbps of the 263 kbps of media sent: no step up."""
     needs = Needs(high=1_250_000, low=250_000, audio=50_000)
-    for received, expected in ((175_000, None), (260_000, "high")):
+    for received, loss, expected in ((175_000, 0.0, None), (215_000, 0.043, None), (260_000, 0.0, "high")):
         c = QualityController(0.0)
         c.step(1.0, Feedback(400_000, 0.3, 1_100_000), needs)  # down to low
         t = 1.0
@@ -110,7 +110,7 @@ def test_a_clean_probe_the_receiver_fell_behind_on_is_a_failed_one():
             t += 1.0
             c.step(t, Feedback(None, 0.0, 263_000), needs)
         assert c.probe_bps is not None and c.cap == "low"
-        decision = c.step(t + 1.0, Feedback(354_000, 0.0, 263_000, probe="ok", received_bps=received), needs)
+        decision = c.step(t + 1.0, Feedback(354_000, loss, 263_000, probe="ok", received_bps=received), needs)
         assert (decision.cap if decision else None) == expected, (received, decision)
 
 
