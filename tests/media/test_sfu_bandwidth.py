@@ -3,7 +3,9 @@
 A hub teacher publishes a 1 Mbps camera with a 150 kbps low twin and a tone; three remote classrooms
 receive it through their own shaped links: 600 kbps, 3 Mbps, and 3 Mbps that drops to 600 kbps. What a
 classroom would check: the picture keeps moving (fps, no long freeze), it is the small one when the
-line is slow and the sharp one when it is fast, the sound never stops, and the page is told why.
+line is slow and the sharp one when it is fast, the sound never stops, and the page is told why. The hub,
+each classroom and each line are processes of their own (loadtest.shaped_process): on a loaded machine a
+classroom that waits for another's packets, or for this loop, reports a slower line than it has.
 `SANKE_QUALITY_SECONDS` (default 6) is how long each steady phase is watched; set 60 for a long run.
 """
 
