@@ -63,7 +63,7 @@ class ShapedBotProcess:
         self._ready = asyncio.get_running_loop().create_future()
         self._counters: asyncio.Future[ShaperCounters] | None = None
 
-    async def start(self, timeout: float = 30.0) -> None:
+    async def start(self, timeout: float = 60.0) -> None:
         """Start the child and wait until it has joined (a cold start on a busy machine takes seconds)."""
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "loadtest.shaped_process", *self._args,
