@@ -68,6 +68,7 @@ class Session:
         self._invalid: deque[float] = deque()
         self._closed = False
         self._left = False
+        self._media_dropped = False  # the old peer connections went before the seat was entered (_claim_seat)
         self._tasks: set[asyncio.Task[None]] = set()
         self._ending: p.RoomEnd | None = None  # our room.end while it runs: its `ok` goes before room.ended
 
@@ -294,7 +295,8 @@ class Session:
         participant, resume = await self._claim_seat(
             msg.room, msg.participant_id,
             lambda: self.hub.rooms.resume(msg.room, msg.participant_id, msg.resume_token),
-            "resumed from another connection", reentry=True,
+            "resumed from another connection",
+            reentry=self.hub.rooms.opens(msg.room, msg.participant_id, msg.resume_token),  # not on a guess
         )
         await self._start(msg.room, participant, resume, msg.id, True, msg.last_seq)
 
@@ -311,9 +313,9 @@ class Session:
         second, which took its ICE credentials and never connected (the patrol wall's black tiles)."""
         old = self.hub.register(room_id, pid, self)
         try:
-            if reentry and self.hub.media is not None:
-                self.hub.forget_plan(room_id, pid)
-                await self.hub.media.leave(room_id, pid)
+            self._media_dropped = reentry and self.hub.media is not None
+            if self._media_dropped:
+                await self._drop_media(room_id, pid)
             result = await enter()
         except BaseException:
             self.hub.unregister(room_id, pid, self)
@@ -331,6 +333,8 @@ class Session:
         self.participant = me
         self.hub_side = is_hub(me) or me.grants.room_admin or me.hidden
         self.hidden = me.hidden
+        if resumed and not self._media_dropped:  # a seat that came back while we joined (a second tab at once)
+            await self._drop_media(room_id, me.id)
         fanout = await self.hub.fanouts.ensure(room_id, room_channel(room_id))
         room = self.hub.rooms.get(room_id)
         snapshot = room.snapshot(me) if room else {}
@@ -348,6 +352,12 @@ class Session:
         fanout.add(me.id, self.mailbox)
         if resumed and room is not None:  # a fresh seat was planned by the join itself (the room's observer)
             await self.hub.apply_plan(room)
+
+    async def _drop_media(self, room_id: str, pid: str) -> None:
+        """The participant's old peer connections go; its next plan is sent again (to this connection)."""
+        if self.hub.media is not None:
+            self.hub.forget_plan(room_id, pid)
+            await self.hub.media.leave(room_id, pid)
 
     async def _leave(self, room_id: str, pid: str) -> None:
         self._left = True

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,11 @@ async def test_a_seat_entered_again_gets_one_subscriber_connection(lesson: Lesso
         first = await Watcher.enter(srv, {"type": "join", "token": token})
         assert await wait_for(lambda: bool(first.offers), 10), "the classroom got no subscriber offer"
         resume = {"type": "resume", "room": room, "participant_id": "class0", "resume_token": first.joined["resume_token"]}
+        held = _sfu_connection(srv, room, "class0")
+        async with aiohttp.ClientSession() as http, http.ws_connect(srv.url.replace("http", "ws", 1) + "/ws") as guess:
+            await guess.send_json(dict(resume, resume_token=secrets.token_urlsafe(24), id=1))  # someone else's resume
+            assert (await guess.receive_json(timeout=10))["code"] == "resume_failed"
+        assert _sfu_connection(srv, room, "class0") == held, "a refused resume dropped the seat's media"
         await first.drop()
         assert await wait_for(lambda: not srv.rooms.get(room).participants["class0"].connected, 5)
 
