@@ -15,6 +15,7 @@ import aiohttp
 from loadtest.bots import Bot, wait_for
 from loadtest.clip import load
 from loadtest.sink import Sink, Subscribing, remb_loop
+from media import aiortc_seams as seams
 
 WIDTH, HEIGHT, FPS, BITRATE = 640, 480, 30, 1_300_000  # the demo clip predicts well: this comes out at 0.6 Mbps
 PUBLISHER_BPS = 760_000  # `sanke bench media`'s publisher: a grainy clip (loadtest.clip) that runs at ~1 Mbps
@@ -129,6 +130,8 @@ async def _bot_loop(conn, base: str) -> None:
                 for bot in new:
                     with contextlib.suppress(aiohttp.ClientError):  # no offer in time (a starved SFU): no video
                         await signal.subscribe(bot, plan)
+                    if bot.sub is not None:  # a keyframe (100 KB) to four probes must not overflow the socket
+                        seams.grow_receive_buffers(bot.sub)  # while this process waits for a core
                 bots.extend(new)
                 ok = await wait_for(lambda new=new: all(any(c.frames for c in b.video.values()) for b in new), 20)
                 conn.send((ok, [b.name for b in new if not any(c.frames for c in b.video.values())]))

@@ -4,7 +4,8 @@ The first `PROBES` subscribers are counting bots (loadtest.bots, mode "count": c
 spread so that some sit on each SFU worker); every further one is a sink (loadtest.sink: a real WebRTC
 subscriber whose media the kernel drops), so the ladder can climb until the SFU, not the bots, runs out of
 CPU. A step is held when the slowest probe received ≥ 29 fps and the SFU's own counters show it sent every
-sink ≥ 29 frames a second (loadtest.sfu_counts). After the first step that is not held, `refine` more steps
+sink ≥ 29 frames a second (loadtest.sfu_counts); a step that is not is measured once more before the ladder
+stops (a slow window on a shared machine is not the capacity). After the first step that is not held, `refine` more steps
 bisect between it and the last held one (sinks leave or join), so the capacity is known to within a
 quarter of the ladder's last gap.
 """
@@ -114,6 +115,8 @@ class Ladder:
                 held, failed = 0, None
                 for n in ns:
                     row = await self.step(n, late_joins, bool(profile) and n == ns[-1])
+                    if stop_below is not None and row.min_fps < stop_below and n >= (stall_at or 0):
+                        row = await self.step(n, 0, False)  # once more: one slow window on a shared machine
                     if stall_at == n and stalls is not None:
                         low, seconds = await _stall_window(signal, self.bots, self.window)
                         stalls.append(Stall(n, low, seconds))
