@@ -22,7 +22,7 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
-from aiortc.rtp import AnyRtcpPacket, RtpPacket
+from aiortc.rtp import RTCP_PSFB_APP, AnyRtcpPacket, RtcpPsfbPacket, RtpPacket, pack_remb_fci
 
 logger = logging.getLogger(__name__)
 
@@ -355,7 +355,34 @@ async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
     await receiver._send_rtcp_pli(media_ssrc)
 
 
+async def send_remb(receiver: RTCRtpReceiver, bitrate: int, media_ssrcs: list[int]) -> bool:
+    """Bots: report an estimate of `bitrate` bits/s for the remote's `media_ssrcs` (a receiver whose RTP never
+    reaches aiortc has none of its own). Relies on: `__rtcp_ssrc` and `RTCRtpReceiver._send_rtcp(packet)`."""
+    if (rtcp_ssrc := receiver_rtcp_ssrc(receiver)) is None:
+        return False  # not started yet
+    packet = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(bitrate, media_ssrcs))
+    await receiver._send_rtcp(packet)
+    return True
+
+
 RECEIVE_BUFFER = 4 * 1024 * 1024  # bytes; Linux caps it at net.core.rmem_max (4 MiB on a stock kernel)
+
+
+def ice_sockets(pc: RTCPeerConnection) -> list[Any]:
+    """The UDP sockets of a connection's local ICE candidates (host candidates; TURN relays have none).
+
+    Relies on: `RTCDtlsTransport.transport` → `RTCIceTransport._connection` (an aioice Connection) whose
+    `_protocols` each hold an asyncio datagram `transport` (the socket is its extra info "socket").
+    """
+    out: list[Any] = []
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.sender.transport or transceiver.receiver.transport
+        connection = getattr(getattr(dtls, "transport", None), "_connection", None)
+        for protocol in getattr(connection, "_protocols", ()):
+            sock = getattr(getattr(protocol, "transport", None), "get_extra_info", lambda _: None)("socket")
+            if sock is not None and all(sock is not known for known in out):
+                out.append(sock)
+    return out
 
 
 def grow_receive_buffers(pc: RTCPeerConnection, size: int = RECEIVE_BUFFER) -> int:
@@ -363,21 +390,10 @@ def grow_receive_buffers(pc: RTCPeerConnection, size: int = RECEIVE_BUFFER) -> i
 
     A Python loop that stalls for a moment (a busy core, a GC pause) lets the default 208 KiB buffer fill
     with a few keyframes, and the kernel then drops packets that no link lost; SFUs set megabytes here
-    (LiveKit, mediasoup). Relies on: `RTCDtlsTransport.transport` → `RTCIceTransport._connection` (an aioice
-    Connection) whose `_protocols` each hold an asyncio datagram `transport` (host candidates; TURN
-    relays have none and are skipped).
-    """
+    (LiveKit, mediasoup)."""
     done = 0
-    seen: set[int] = set()
-    for transceiver in pc.getTransceivers():
-        dtls = transceiver.sender.transport or transceiver.receiver.transport
-        connection = getattr(getattr(dtls, "transport", None), "_connection", None)
-        for protocol in getattr(connection, "_protocols", ()):
-            sock = getattr(getattr(protocol, "transport", None), "get_extra_info", lambda _: None)("socket")
-            if sock is None or id(sock) in seen:
-                continue
-            seen.add(id(sock))
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-                done += 1
+    for sock in ice_sockets(pc):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+            done += 1
     return done
