@@ -170,7 +170,8 @@ class WorkerPool:
         self._changed = asyncio.Event()
 
     async def close(self) -> None:
-        """Stop every worker (each closes its media when its channel ends) and wait for them."""
+        """Stop every worker (each closes its media when its channel ends) and wait for them, all at once:
+        stuck workers cost a node's stop one grace period (`STOP_WITHIN`), not one per worker in turn."""
         if self._closing:
             return
         self._closing = True
@@ -179,14 +180,12 @@ class WorkerPool:
         await asyncio.gather(*(self._stop(worker) for worker in self.workers))
         for watcher in list(self._watchers):
             watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+        await asyncio.gather(*self._watchers, return_exceptions=True)  # each ends cancelled
         self.placement.clear()
 
     @staticmethod
     async def _stop(worker: MediaWorker) -> None:
-        """Wait for one worker to exit once its channel closed, killing it after `STOP_WITHIN`; the pool waits
-        for all at once, so stuck workers cost a node's stop one grace period, not one per worker in turn."""
+        """One worker's exit once its channel closed; killed after `STOP_WITHIN`."""
         try:
             await asyncio.wait_for(worker.process.wait(), STOP_WITHIN)
         except TimeoutError:

@@ -79,7 +79,7 @@ async def test_stop_with_a_stuck_media_worker_is_bounded_and_clean(
 async def test_stuck_workers_are_stopped_together(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two media workers that no longer answer (stopped processes): the pool's close waits out one grace
     period for both and kills them, not one grace period per worker in turn (N × 10 s for a node's stop)."""
-    monkeypatch.setattr(workers, "STOP_WITHIN", 2.0)
+    monkeypatch.setattr(workers, "STOP_WITHIN", 3.0)
     pool = workers.WorkerPool(2)
     await pool.start()
     pids = [w.pid for w in pool.workers]
@@ -95,4 +95,4 @@ async def test_stuck_workers_are_stopped_together(monkeypatch: pytest.MonkeyPatc
                 os.kill(pid, signal.SIGCONT)
     print(f"\nclose with 2 stuck workers: {took:.1f} s (grace {workers.STOP_WITHIN} s each)")
     assert all(w.process.returncode is not None for w in pool.workers), "a stuck worker outlived the close"
-    assert took < 1.5 * workers.STOP_WITHIN, f"{took:.1f} s: the stuck workers were waited for one after another"
+    assert took < 1.6 * workers.STOP_WITHIN, f"{took:.1f} s: the stuck workers were waited for one after another"
