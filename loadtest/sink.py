@@ -24,6 +24,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
 from media import aiortc_seams as seams
+from media import consent
 from web.demo.sdp import certificate
 
 SO_ATTACH_FILTER = 26  # <asm-generic/socket.h>
@@ -106,6 +107,7 @@ class Sink:
             pc = self.pc
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             await pc.setLocalDescription(await pc.createAnswer())
+            consent.install(pc)  # RFC 7675's 30 s expiry, as a browser (aioice's own closed starved bots)
             self.ssrcs = video_ssrcs(sdp)
             self.filtered = 0
             for sock in seams.ice_sockets(pc) if self.drop else ():  # before the answer leaves: no RTP before
