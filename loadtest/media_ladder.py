@@ -204,6 +204,9 @@ class Ladder:
         )
         self.rows.append(row)
         self.log(_format(row))
+        paced = sorted(name for c in counts1 for name in c.get("paced", {}))
+        if paced:  # a starved probe's own REMB reads as a slow line to the SFU's bandwidth logic
+            self.log(f"  paced by the SFU's bandwidth logic at the window's end: {', '.join(paced[:8])}")
         if self.workers > 1 and n >= PROBES and not self._spread_shown:
             self._spread_shown = True
             spread = [sum(1 for name, w in where.items() if name.startswith("sub") and w == i)
