@@ -14,8 +14,9 @@ import aiohttp
 
 from loadtest.bots import Bot, wait_for
 from loadtest.clip import load
-from loadtest.sink import Sink, Subscribing, remb_loop
+from loadtest.sink import ProbeRemb, Sink, Subscribing, remb_loop
 from media import aiortc_seams as seams
+from media import consent  # RFC 7675's 30 s, as browsers: aioice's six 0.5 s misses closed starved bots
 
 WIDTH, HEIGHT, FPS, BITRATE = 640, 480, 30, 1_300_000  # the demo clip predicts well: this comes out at 0.6 Mbps
 PUBLISHER_BPS = 760_000  # `sanke bench media`'s publisher: a grainy clip (loadtest.clip) that runs at ~1 Mbps
@@ -107,7 +108,8 @@ async def _bot_loop(conn, base: str) -> None:
     loop = asyncio.get_running_loop()
     bots: list[Bot] = []
     sinks: list[Sink] = []
-    rembs = loop.create_task(remb_loop(sinks))
+    reporting: list = []  # what sends the fixed REMBs: the sinks and the probes
+    rembs = loop.create_task(remb_loop(reporting))
     async with aiohttp.ClientSession() as http:
         signal = HttpSignal(base, http)
         while True:
@@ -115,11 +117,13 @@ async def _bot_loop(conn, base: str) -> None:
             if cmd == "sinks":  # media dropped in the kernel (loadtest.sink): what they cost is the SFU's
                 names, plan = arg
                 missing = await _add_sinks(signal, names, plan, sinks)
+                reporting.extend([s for s in sinks if s not in reporting])
                 conn.send((not missing, missing))
             elif cmd == "leave":
                 gone = [s for s in sinks if s.name in set(arg)]
                 for sink in gone:
                     sinks.remove(sink)
+                    reporting.remove(sink)
                     with contextlib.suppress(aiohttp.ClientError):
                         await signal.leave(sink)
                     await sink.close()
@@ -132,6 +136,8 @@ async def _bot_loop(conn, base: str) -> None:
                         await signal.subscribe(bot, plan)
                     if bot.sub is not None:  # a keyframe (100 KB) to four probes must not overflow the socket
                         seams.grow_receive_buffers(bot.sub)  # while this process waits for a core
+                        consent.install(bot.sub)
+                    reporting.append(ProbeRemb(bot))  # a fixed REMB, as the sinks: loadtest.sink.ProbeRemb
                 bots.extend(new)
                 ok = await wait_for(lambda new=new: all(any(c.frames for c in b.video.values()) for b in new), 20)
                 conn.send((ok, [b.name for b in new if not any(c.frames for c in b.video.values())]))
@@ -143,6 +149,10 @@ async def _bot_loop(conn, base: str) -> None:
                 for bot in new:
                     await bot.publish()
                     await signal.subscribe(bot, plan)
+                    for pc in (bot.pub, bot.sub):
+                        if pc is not None:
+                            consent.install(pc)
+                    reporting.append(ProbeRemb(bot))
                 bots.extend(new)
                 ok = await wait_for(lambda new=new: all(len(b.video) >= 2 and all(c.frames for c in b.video.values())
                                                         for b in new), 30)  # fmt: skip

@@ -27,6 +27,7 @@ from loadtest.bots import Bot, wait_for
 from loadtest.clip import Clip
 from loadtest.media_cpu import sample, split
 from loadtest.media_report import Row, Stall, _format
+from media import consent
 
 PROBES = 8  # counting bots among the subscribers; the rest are sinks
 LATE_UP_TO = 80  # late joiners are timed at steps up to this many subscribers (the product's room sizes)
@@ -107,6 +108,8 @@ class Ladder:
                 await wait_http(self.base, http)
                 self.pids = await signal.pids()
                 await publisher.publish()
+                if publisher.pub is not None:
+                    consent.install(publisher.pub)  # RFC 7675's 30 s, as a browser: the API stall starves the bots
                 for _ in range(BOT_PROCS):
                     parent, child = ctx.Pipe()
                     p = ctx.Process(target=bot_process, args=(child, self.base, self.bot_nice), daemon=True)
@@ -201,6 +204,9 @@ class Ladder:
         )
         self.rows.append(row)
         self.log(_format(row))
+        paced = sorted(name for c in counts1 for name in c.get("paced", {}))
+        if paced:  # a starved probe's own REMB reads as a slow line to the SFU's bandwidth logic
+            self.log(f"  paced by the SFU's bandwidth logic at the window's end: {', '.join(paced[:8])}")
         if self.workers > 1 and n >= PROBES and not self._spread_shown:
             self._spread_shown = True
             spread = [sum(1 for name, w in where.items() if name.startswith("sub") and w == i)

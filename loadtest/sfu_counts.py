@@ -28,19 +28,23 @@ class SfuCounts:
 
     def counts(self) -> dict[str, Any]:
         """{pid, cpu (this process's CPU seconds), consumers: {participant: [packets, frames]} of video,
-        producers: {track: [packets, frames]}}."""
+        producers: {track: [packets, frames]}, paced: {participant: bits/s}}."""
         router = self.service.routers.get(self.room_id)
         consumers: dict[str, list[int]] = {}
         producers: dict[str, list[int]] = {}
+        paced: dict[str, float] = {}  # subscribers whose line the SFU paces (media.pacer): bits/s
         if router is not None:
             for participant_id, transport in router.subscribers.items():
+                if transport.pacer.rate is not None:
+                    paced[participant_id] = transport.pacer.rate
                 for slot in transport.slots.values():
                     c = slot.consumer
                     if c.kind == "video" and not c.closed:
                         consumers[participant_id] = [c.counters.packets, c.counters.frames]
             for track_id, producer in router.producers.items():
                 producers[track_id] = [producer.counters.packets, producer.counters.frames]
-        return {"pid": os.getpid(), "cpu": time.process_time(), "consumers": consumers, "producers": producers}
+        return {"pid": os.getpid(), "cpu": time.process_time(), "consumers": consumers, "producers": producers,
+                "paced": paced}
 
     async def close(self) -> None:
         return None

@@ -24,6 +24,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
 from media import aiortc_seams as seams
+from media import consent
 from web.demo.sdp import certificate
 
 SO_ATTACH_FILTER = 26  # <asm-generic/socket.h>
@@ -106,6 +107,7 @@ class Sink:
             pc = self.pc
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             await pc.setLocalDescription(await pc.createAnswer())
+            consent.install(pc)  # RFC 7675's 30 s expiry, as a browser (aioice's own closed starved bots)
             self.ssrcs = video_ssrcs(sdp)
             self.filtered = 0
             for sock in seams.ice_sockets(pc) if self.drop else ():  # before the answer leaves: no RTP before
@@ -125,16 +127,11 @@ class Sink:
 
     async def send_remb(self) -> bool:
         """One REMB for the connection's video streams (as a browser sends one for its whole connection)."""
-        pc = self.pc
-        if pc is None or not self.connected or not self.ssrcs:
+        if self.pc is None or not self.connected:
             return False
-        receiver = next((t.receiver for t in pc.getTransceivers() if t.kind == "video"), None)
-        if receiver is None:
-            return False
-        with contextlib.suppress(ConnectionError):
-            if await seams.send_remb(receiver, self.remb_bps, self.ssrcs):
-                self.rembs += 1
-                return True
+        if await report_remb(self.pc, self.ssrcs, self.remb_bps):
+            self.rembs += 1
+            return True
         return False
 
     async def close(self) -> None:
@@ -142,8 +139,37 @@ class Sink:
             await self.pc.close()
 
 
-async def remb_loop(sinks: list[Sink], interval: float = 1.0) -> None:
-    """Every sink reports its REMB once a `interval` (one task for a whole bot process, not one a sink)."""
+async def report_remb(pc: RTCPeerConnection, ssrcs: list[int], bps: int) -> bool:
+    """Send one REMB of `bps` for `ssrcs` on `pc`'s first video receiver; False when there is none yet."""
+    receiver = next((t.receiver for t in pc.getTransceivers() if t.kind == "video"), None)
+    if receiver is None or not ssrcs:
+        return False
+    with contextlib.suppress(ConnectionError):
+        return await seams.send_remb(receiver, bps, ssrcs)
+    return False
+
+
+class ProbeRemb:
+    """A counting bot reports the same fixed REMB as a sink instead of aiortc's own estimate: a probe starved of
+    CPU on the bench's machine sees delay that no line has, and its falling REMB had the SFU's bandwidth logic
+    pace it (all eight probes at load 18: 0 fps) — a browser on a machine of its own would not."""
+
+    def __init__(self, bot: Any, remb_bps: int = REMB_BPS) -> None:
+        self.bot = bot  # a loadtest.bots.Bot: its `sub` may be replaced by the SFU's new connection
+        self.remb_bps = remb_bps
+
+    async def send_remb(self) -> bool:
+        pc = self.bot.sub
+        if pc is None or pc.connectionState != "connected" or pc.remoteDescription is None:
+            return False
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind == "video":
+                seams.stop_own_remb(transceiver.receiver)
+        return await report_remb(pc, video_ssrcs(pc.remoteDescription.sdp), self.remb_bps)
+
+
+async def remb_loop(sinks: list[Any], interval: float = 1.0) -> None:
+    """Every sink (or `ProbeRemb`) reports its REMB once an `interval` (one task for a bot process)."""
     while True:
         for sink in list(sinks):
             await sink.send_remb()

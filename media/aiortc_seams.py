@@ -314,10 +314,8 @@ def set_stream_id(sender: RTCRtpSender, stream_id: str) -> None:
 
 
 def update_sender_report(sender: RTCRtpSender, ntp: int, rtp_timestamp: int, packets: int, octets: int) -> None:
-    """Make the sender's periodic RTCP SR describe what the SFU actually sent (receivers use it for A/V
-    sync and RTT). Relies on: the name-mangled `__ntp_timestamp`, `__rtp_timestamp`, `__packet_count`,
-    `__octet_count` that `RTCRtpSender._run_rtcp` reads.
-    """
+    """Make the sender's periodic RTCP SR describe what the SFU sent (receivers use it for A/V sync and RTT).
+    Relies on: the name-mangled `__ntp_timestamp`, `__rtp_timestamp`, `__packet_count`, `__octet_count`."""
     sender._RTCRtpSender__ntp_timestamp = ntp  # type: ignore[attr-defined]
     sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]
     sender._RTCRtpSender__packet_count = packets  # type: ignore[attr-defined]
@@ -325,9 +323,8 @@ def update_sender_report(sender: RTCRtpSender, ntp: int, rtp_timestamp: int, pac
 
 
 def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
-    """Bots: be told when the remote asks this sender for a keyframe (PLI or FIR).
-
-    Relies on: `RTCRtpSender._handle_rtcp_packet` calling `self._send_keyframe()` for PLI/FIR.
+    """Bots: be told when the remote asks this sender for a keyframe (PLI or FIR). Relies on:
+    `RTCRtpSender._handle_rtcp_packet` calling `self._send_keyframe()` for PLI/FIR.
     """
     original = sender._send_keyframe
 
@@ -365,15 +362,19 @@ async def send_remb(receiver: RTCRtpReceiver, bitrate: int, media_ssrcs: list[in
     return True
 
 
+def stop_own_remb(receiver: RTCRtpReceiver) -> None:
+    """Bots: the receiver sends no REMB of its own estimate (a starved bot's is not its line's; the bench sends
+    a fixed one). Relies on: the name-mangled `__remote_bitrate_estimator`, None for audio receivers."""
+    receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]
+
+
 RECEIVE_BUFFER = 4 * 1024 * 1024  # bytes; Linux caps it at net.core.rmem_max (4 MiB on a stock kernel)
 
 
 def ice_sockets(pc: RTCPeerConnection) -> list[Any]:
-    """The UDP sockets of a connection's local ICE candidates (host candidates; TURN relays have none).
-
-    Relies on: `RTCDtlsTransport.transport` → `RTCIceTransport._connection` (an aioice Connection) whose
-    `_protocols` each hold an asyncio datagram `transport` (the socket is its extra info "socket").
-    """
+    """The UDP sockets of a connection's local ICE candidates (host candidates; TURN relays have none). Relies
+    on: `RTCDtlsTransport.transport` → `RTCIceTransport._connection` (an aioice Connection) whose `_protocols`
+    each hold an asyncio datagram `transport` (the socket is its extra info "socket")."""
     out: list[Any] = []
     for transceiver in pc.getTransceivers():
         dtls = transceiver.sender.transport or transceiver.receiver.transport
@@ -386,11 +387,9 @@ def ice_sockets(pc: RTCPeerConnection) -> list[Any]:
 
 
 def grow_receive_buffers(pc: RTCPeerConnection, size: int = RECEIVE_BUFFER) -> int:
-    """Give every ICE socket of a connection a large kernel receive buffer; returns how many were set.
-
-    A Python loop that stalls for a moment (a busy core, a GC pause) lets the default 208 KiB buffer fill
-    with a few keyframes, and the kernel then drops packets that no link lost; SFUs set megabytes here
-    (LiveKit, mediasoup)."""
+    """Give every ICE socket of a connection a large kernel receive buffer; returns how many were set. A
+    Python loop that stalls for a moment (a busy core, a GC pause) lets the default 208 KiB buffer fill with a
+    few keyframes, and the kernel then drops packets that no link lost; SFUs set megabytes (LiveKit, mediasoup)."""
     done = 0
     for sock in ice_sockets(pc):
         with contextlib.suppress(OSError):
