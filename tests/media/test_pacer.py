@@ -186,14 +186,20 @@ async def test_a_probe_that_did_not_fill_the_line_is_no_evidence():
     line, pacer = Line(), Pacer()
     pacer.start(line)
     pacer.set_rate(300_000)
-    settings = ProbeSettings(ramp_s=0.1, hold_s=0.2)
-    starved = PaddingProbe(time.monotonic(), 300_000, 1_000_000, settings)
+    starved = PaddingProbe(time.monotonic(), 300_000, 1_000_000, ProbeSettings(ramp_s=0.1, hold_s=0.2))
     starved.start(pacer, NoPadder())
-    await asyncio.sleep(0.4)
+    assert await wait_for(lambda: starved.outcome != "running", 5)
     assert starved.outcome == "failed" and "carried" in starved.reason, starved.reason
-    filled = PaddingProbe(time.monotonic(), 300_000, 1_000_000, settings)
+
+
+@pytest.mark.solo  # real-time padding ticks: a loaded machine's late ticks are a short probe, failed as it should be
+async def test_a_probe_that_filled_the_line_ends_clean():
+    line, pacer = Line(), Pacer()
+    pacer.start(line)
+    pacer.set_rate(300_000)
+    filled = PaddingProbe(time.monotonic(), 300_000, 1_000_000, ProbeSettings(ramp_s=0.1, hold_s=0.2))
     filled.start(pacer, Padder())
-    await asyncio.sleep(0.4)
+    assert await wait_for(lambda: filled.outcome != "running", 5)
     assert filled.outcome == "ok", filled.reason
 
 
