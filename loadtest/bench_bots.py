@@ -14,10 +14,15 @@ import aiohttp
 
 from loadtest.bots import Bot, wait_for
 from loadtest.clip import load
+from loadtest.sink import ProbeRemb, Sink, Subscribing, remb_loop
+from media import aiortc_seams as seams
+from media import consent  # RFC 7675's 30 s, as browsers: aioice's six 0.5 s misses closed starved bots
 
-WIDTH, HEIGHT, FPS, BITRATE = 640, 480, 30, 1_300_000  # the clip comes out near 1 Mbps
+WIDTH, HEIGHT, FPS, BITRATE = 640, 480, 30, 1_300_000  # the demo clip predicts well: this comes out at 0.6 Mbps
+PUBLISHER_BPS = 760_000  # `sanke bench media`'s publisher: a grainy clip (loadtest.clip) that runs at ~1 Mbps
 CLIP_FRAMES = 150
 BOT_PROCS = 2  # processes of subscriber bots
+SINK_CONCURRENCY = 4  # sinks a bot process connects at once (the SFU's offers come one after another anyway)
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -34,14 +39,14 @@ class HttpSignal:
     async def publish(self, bot: Bot, sdp: str, tracks: list[dict]) -> str:
         return (await self._post("/publish", {"pid": bot.name, "sdp": sdp, "tracks": tracks}))["sdp"]
 
-    async def subscribe(self, bot: Bot, plan: dict[str, str]) -> None:
+    async def subscribe(self, bot: Subscribing, plan: dict[str, str]) -> None:
         offer = (await self._post("/subscribe", {"pid": bot.name, "plan": plan}))["sdp"]
         await bot.on_subscriber_offer(offer)
 
-    async def subscriber_answer(self, bot: Bot, sdp: str) -> None:
+    async def subscriber_answer(self, bot: Subscribing, sdp: str) -> None:
         await self._post("/answer", {"pid": bot.name, "sdp": sdp})
 
-    async def leave(self, bot: Bot) -> None:
+    async def leave(self, bot: Subscribing) -> None:
         await self._post("/leave", {"pid": bot.name})
 
     async def profile(self, on: bool) -> None:
@@ -61,6 +66,11 @@ class HttpSignal:
     async def stall(self) -> float:
         return float((await self._post("/stall", {}))["seconds"])
 
+    async def counts(self) -> list[dict]:
+        """What each SFU process counted (loadtest.sfu_counts): per subscriber and per producer, and its CPU."""
+        async with self.http.get(self.base + "/counts") as r:
+            return list(await r.json())
+
 
 # -- subscriber worker processes ------------------------------------------------------------------
 
@@ -78,19 +88,56 @@ def bot_process(conn, base: str, nice: int = 0) -> None:
     asyncio.run(_bot_loop(conn, base))
 
 
+async def _add_sinks(signal: HttpSignal, names: list[str], plan: dict[str, str], sinks: list[Sink]) -> list[str]:
+    """Connect sinks, a few at a time; the names of those not connected within 30 s."""
+    gate = asyncio.Semaphore(SINK_CONCURRENCY)
+    new = [Sink(name, signal) for name in names]
+
+    async def one(sink: Sink) -> None:
+        async with gate:
+            with contextlib.suppress(aiohttp.ClientError):  # no offer in time (a starved SFU): not connected
+                await signal.subscribe(sink, plan)
+
+    await asyncio.gather(*(one(sink) for sink in new))
+    sinks.extend(new)
+    await wait_for(lambda: all(s.connected for s in new), 30, step=0.1)
+    return [s.name for s in new if not s.connected]
+
+
 async def _bot_loop(conn, base: str) -> None:
     loop = asyncio.get_running_loop()
     bots: list[Bot] = []
+    sinks: list[Sink] = []
+    reporting: list = []  # what sends the fixed REMBs: the sinks and the probes
+    rembs = loop.create_task(remb_loop(reporting))
     async with aiohttp.ClientSession() as http:
         signal = HttpSignal(base, http)
         while True:
             cmd, arg = await loop.run_in_executor(None, conn.recv)
-            if cmd == "add":
+            if cmd == "sinks":  # media dropped in the kernel (loadtest.sink): what they cost is the SFU's
+                names, plan = arg
+                missing = await _add_sinks(signal, names, plan, sinks)
+                reporting.extend([s for s in sinks if s not in reporting])
+                conn.send((not missing, missing))
+            elif cmd == "leave":
+                gone = [s for s in sinks if s.name in set(arg)]
+                for sink in gone:
+                    sinks.remove(sink)
+                    reporting.remove(sink)
+                    with contextlib.suppress(aiohttp.ClientError):
+                        await signal.leave(sink)
+                    await sink.close()
+                conn.send(len(gone))
+            elif cmd == "add":
                 names, plan = arg
                 new = [Bot(name, signal, subscribe_mode="count") for name in names]
                 for bot in new:
                     with contextlib.suppress(aiohttp.ClientError):  # no offer in time (a starved SFU): no video
                         await signal.subscribe(bot, plan)
+                    if bot.sub is not None:  # a keyframe (100 KB) to four probes must not overflow the socket
+                        seams.grow_receive_buffers(bot.sub)  # while this process waits for a core
+                        consent.install(bot.sub)
+                    reporting.append(ProbeRemb(bot))  # a fixed REMB, as the sinks: loadtest.sink.ProbeRemb
                 bots.extend(new)
                 ok = await wait_for(lambda new=new: all(any(c.frames for c in b.video.values()) for b in new), 20)
                 conn.send((ok, [b.name for b in new if not any(c.frames for c in b.video.values())]))
@@ -102,6 +149,10 @@ async def _bot_loop(conn, base: str) -> None:
                 for bot in new:
                     await bot.publish()
                     await signal.subscribe(bot, plan)
+                    for pc in (bot.pub, bot.sub):
+                        if pc is not None:
+                            consent.install(pc)
+                    reporting.append(ProbeRemb(bot))
                 bots.extend(new)
                 ok = await wait_for(lambda new=new: all(len(b.video) >= 2 and all(c.frames for c in b.video.values())
                                                         for b in new), 30)  # fmt: skip
@@ -110,8 +161,11 @@ async def _bot_loop(conn, base: str) -> None:
                 since, until = arg
                 conn.send([min((c.fps(since, until) for c in b.video.values()), default=0.0) for b in bots])
             elif cmd == "stop":
+                rembs.cancel()
                 for bot in bots:
                     await bot.close()
+                for sink in sinks:
+                    await sink.close()
                 conn.send(True)
                 return
 

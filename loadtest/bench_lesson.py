@@ -32,6 +32,7 @@ from loadtest.bench_bots import (
 from loadtest.bench_signaling import free_port
 from loadtest.bots import Bot, wait_for
 from loadtest.clip import load
+from media import consent
 
 CLASSROOM = (320, 240, 300_000)
 SCREEN = (640, 360, 300_000)
@@ -72,6 +73,8 @@ async def run_lesson(workers: int, classrooms: int, window: float, log) -> Lesso
             await wait_http(base, http)
             pids = await signal.pids()
             await teacher.publish()  # mids: 0 camera, 1 courseware, 2 microphone
+            if teacher.pub is not None:
+                consent.install(teacher.pub)  # RFC 7675's 30 s, as a browser (aioice's closed starved bots)
             for _ in range(BOT_PROCS):
                 parent, child = ctx.Pipe()
                 p = ctx.Process(target=bot_process, args=(child, base), daemon=True)

@@ -4,6 +4,7 @@ behind a tiny HTTP API, so that its CPU time can be read from /proc, apart from 
 
 POST /publish {pid, sdp, tracks} → {sdp}; POST /subscribe {pid, plan} → {sdp} (the SFU's offer);
 POST /answer {pid, sdp}; POST /leave {pid}; GET /stats → packets forwarded so far and the SFU's pids;
+GET /counts → per SFU process, what it sent each subscriber and its CPU time (loadtest.sfu_counts);
 POST /stall: the API's CPU work (20 Argon2 password hashes and an upload parse) in this process.
 """
 
@@ -22,6 +23,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
 from core.uploads import decode_csv, parse_in_worker
+from loadtest.sfu_counts import FACTORY, SfuCounts
 from media.service import MediaService
 from media.workers import WorkerPool
 from signaling.media_seam import MediaTrack, PublishedTrackSpec
@@ -36,6 +38,20 @@ class ForwardHost:
         self.service: MediaService | WorkerPool = MediaService()
         self.service.set_listener(self)
         self._offers: dict[str, asyncio.Future[str]] = {}
+        self._counting: set[int] = set()  # worker pids with a counts tap open
+
+    async def counts(self) -> list[dict]:
+        if isinstance(self.service, MediaService):
+            return [SfuCounts(self.service, ROOM, {}, None).counts()]
+        out = []
+        for worker in self.service.workers:
+            tap_id = f"bench-counts-{worker.pid}"
+            if worker.pid not in self._counting:
+                body = {"tap_id": tap_id, "room_id": ROOM, "factory": FACTORY, "config": {}}
+                await worker.channel.request("tap_open", body)
+                self._counting.add(worker.pid)
+            out.append(await worker.channel.request("tap_call", {"tap_id": tap_id, "method": "counts", "data": {}}))
+        return out
 
     async def start(self) -> None:
         if self.workers > 0:
@@ -105,6 +121,9 @@ class TranscodeHost:
 
     async def retransmitted(self) -> int:
         return 0  # aiortc's senders keep this to themselves
+
+    async def counts(self) -> list[dict]:
+        return []  # the baseline has no sinks
 
     async def start(self) -> None: ...
 
@@ -188,6 +207,9 @@ def make_app(host: ForwardHost | TranscodeHost, profiler=None) -> web.Applicatio
         return web.json_response({"forwarded": await host.forwarded(), "retransmitted": await host.retransmitted(),
                                   "pids": host.pids()})
 
+    async def counts(request: web.Request) -> web.Response:
+        return web.json_response(await host.counts())
+
     async def stall(request: web.Request) -> web.Response:
         """What the node's API does besides media: 20 logins' Argon2 hashes and an upload's parse, at once."""
         t0 = time.monotonic()
@@ -216,6 +238,7 @@ def make_app(host: ForwardHost | TranscodeHost, profiler=None) -> web.Applicatio
     app.router.add_post("/answer", answer)
     app.router.add_post("/leave", leave)
     app.router.add_get("/stats", stats)
+    app.router.add_get("/counts", counts)
     app.router.add_post("/stall", stall)
     app.router.add_post("/profile", profile)
     app.cleanup_ctx.append(cleanup)

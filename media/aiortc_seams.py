@@ -22,7 +22,7 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
-from aiortc.rtp import AnyRtcpPacket, RtpPacket
+from aiortc.rtp import RTCP_PSFB_APP, AnyRtcpPacket, RtcpPsfbPacket, RtpPacket, pack_remb_fci
 
 logger = logging.getLogger(__name__)
 
@@ -314,10 +314,8 @@ def set_stream_id(sender: RTCRtpSender, stream_id: str) -> None:
 
 
 def update_sender_report(sender: RTCRtpSender, ntp: int, rtp_timestamp: int, packets: int, octets: int) -> None:
-    """Make the sender's periodic RTCP SR describe what the SFU actually sent (receivers use it for A/V
-    sync and RTT). Relies on: the name-mangled `__ntp_timestamp`, `__rtp_timestamp`, `__packet_count`,
-    `__octet_count` that `RTCRtpSender._run_rtcp` reads.
-    """
+    """Make the sender's periodic RTCP SR describe what the SFU sent (receivers use it for A/V sync and RTT).
+    Relies on: the name-mangled `__ntp_timestamp`, `__rtp_timestamp`, `__packet_count`, `__octet_count`."""
     sender._RTCRtpSender__ntp_timestamp = ntp  # type: ignore[attr-defined]
     sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]
     sender._RTCRtpSender__packet_count = packets  # type: ignore[attr-defined]
@@ -325,9 +323,8 @@ def update_sender_report(sender: RTCRtpSender, ntp: int, rtp_timestamp: int, pac
 
 
 def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
-    """Bots: be told when the remote asks this sender for a keyframe (PLI or FIR).
-
-    Relies on: `RTCRtpSender._handle_rtcp_packet` calling `self._send_keyframe()` for PLI/FIR.
+    """Bots: be told when the remote asks this sender for a keyframe (PLI or FIR). Relies on:
+    `RTCRtpSender._handle_rtcp_packet` calling `self._send_keyframe()` for PLI/FIR.
     """
     original = sender._send_keyframe
 
@@ -355,29 +352,47 @@ async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
     await receiver._send_rtcp_pli(media_ssrc)
 
 
+async def send_remb(receiver: RTCRtpReceiver, bitrate: int, media_ssrcs: list[int]) -> bool:
+    """Bots: report an estimate of `bitrate` bits/s for the remote's `media_ssrcs` (a receiver whose RTP never
+    reaches aiortc has none of its own). Relies on: `__rtcp_ssrc` and `RTCRtpReceiver._send_rtcp(packet)`."""
+    if (rtcp_ssrc := receiver_rtcp_ssrc(receiver)) is None:
+        return False  # not started yet
+    packet = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(bitrate, media_ssrcs))
+    await receiver._send_rtcp(packet)
+    return True
+
+
+def stop_own_remb(receiver: RTCRtpReceiver) -> None:
+    """Bots: the receiver sends no REMB of its own estimate (a starved bot's is not its line's; the bench sends
+    a fixed one). Relies on: the name-mangled `__remote_bitrate_estimator`, None for audio receivers."""
+    receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]
+
+
 RECEIVE_BUFFER = 4 * 1024 * 1024  # bytes; Linux caps it at net.core.rmem_max (4 MiB on a stock kernel)
 
 
-def grow_receive_buffers(pc: RTCPeerConnection, size: int = RECEIVE_BUFFER) -> int:
-    """Give every ICE socket of a connection a large kernel receive buffer; returns how many were set.
-
-    A Python loop that stalls for a moment (a busy core, a GC pause) lets the default 208 KiB buffer fill
-    with a few keyframes, and the kernel then drops packets that no link lost; SFUs set megabytes here
-    (LiveKit, mediasoup). Relies on: `RTCDtlsTransport.transport` → `RTCIceTransport._connection` (an aioice
-    Connection) whose `_protocols` each hold an asyncio datagram `transport` (host candidates; TURN
-    relays have none and are skipped).
-    """
-    done = 0
-    seen: set[int] = set()
+def ice_sockets(pc: RTCPeerConnection) -> list[Any]:
+    """The UDP sockets of a connection's local ICE candidates (host candidates; TURN relays have none). Relies
+    on: `RTCDtlsTransport.transport` → `RTCIceTransport._connection` (an aioice Connection) whose `_protocols`
+    each hold an asyncio datagram `transport` (the socket is its extra info "socket")."""
+    out: list[Any] = []
     for transceiver in pc.getTransceivers():
         dtls = transceiver.sender.transport or transceiver.receiver.transport
         connection = getattr(getattr(dtls, "transport", None), "_connection", None)
         for protocol in getattr(connection, "_protocols", ()):
             sock = getattr(getattr(protocol, "transport", None), "get_extra_info", lambda _: None)("socket")
-            if sock is None or id(sock) in seen:
-                continue
-            seen.add(id(sock))
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-                done += 1
+            if sock is not None and all(sock is not known for known in out):
+                out.append(sock)
+    return out
+
+
+def grow_receive_buffers(pc: RTCPeerConnection, size: int = RECEIVE_BUFFER) -> int:
+    """Give every ICE socket of a connection a large kernel receive buffer; returns how many were set. A
+    Python loop that stalls for a moment (a busy core, a GC pause) lets the default 208 KiB buffer fill with a
+    few keyframes, and the kernel then drops packets that no link lost; SFUs set megabytes (LiveKit, mediasoup)."""
+    done = 0
+    for sock in ice_sockets(pc):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+            done += 1
     return done

@@ -51,6 +51,7 @@ PacedSender = Callable[[bytes, bytes, bytes, "Consumer | None"], int]
 @dataclass(slots=True)
 class ConsumerCounters:
     packets: int = 0
+    frames: int = 0  # marker packets sent (a video frame's last packet): what a subscriber was sent, per second
     bytes: int = 0
     nacks: int = 0
     retransmitted: int = 0
@@ -199,6 +200,7 @@ class Consumer(Closable):
             self.last_ntp = ntp
         c = self.counters
         c.packets += 1
+        c.frames += packet.marker
         c.bytes += sent
 
     def _transport_failed(self) -> None:

@@ -13,13 +13,16 @@ timestamp; ssrc) [+ level byte] + payload.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import struct
 from typing import Any
 
 from aiortc.rtp import RtpPacket
 
 from core.contracts import MediaTrack
+from media.aiortc_seams import RECEIVE_BUFFER
 from media.producer import Producer, ProducerInfo
 from media.router import Router
 from media.rtp import ExtKey
@@ -144,9 +147,11 @@ class Pipes:
         if end is not None:
             end.close()
         loop = asyncio.get_running_loop()
-        _, end = await loop.create_datagram_endpoint(
+        transport, end = await loop.create_datagram_endpoint(
             lambda: PipeIn(router, track, clock_rate), local_addr=("127.0.0.1", 0)
         )
+        with contextlib.suppress(OSError):  # the track's only way in: a keyframe must fit while this worker waits
+            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         router.producers[track.track_id] = end.producer
         self.ins[(room_id, track.track_id)] = end
         return end.port

@@ -63,6 +63,7 @@ class ProducerListener(Protocol):
 @dataclass(slots=True)
 class ProducerCounters:
     packets: int = 0
+    frames: int = 0  # marker packets received (a video frame's last packet)
     bytes: int = 0
     keyframes: int = 0
     base_seq: int | None = None
@@ -150,6 +151,7 @@ class Producer(Closable):
         seq = packet.sequence_number
         payload = packet.payload
         c.packets += 1
+        c.frames += packet.marker
         c.bytes += len(payload)
         if c.base_seq is None:
             c.base_seq = c.max_seq = seq

@@ -35,7 +35,13 @@ async def test_private_names_the_seams_use_exist():
         assert hasattr(sender, f"_RTCRtpSender{name}"), name
     for name in ("_ssrc", "_rtx_ssrc", "_stream_id", "_handle_rtcp_packet", "_send_keyframe", "_retransmit"):
         assert hasattr(sender, name), name
-    assert callable(receiver._send_rtcp_pli)
+    assert callable(receiver._send_rtcp_pli) and callable(receiver._send_rtcp)
+    assert receiver._RTCRtpReceiver__remote_bitrate_estimator is not None  # a video receiver's own REMB
+    seams.stop_own_remb(receiver)
+    assert receiver._RTCRtpReceiver__remote_bitrate_estimator is None
+    assert "self.__remote_bitrate_estimator is not None" in inspect.getsource(
+        aiortc_receiver.RTCRtpReceiver._handle_rtp_packet
+    )
     assert hasattr(dtls, "_tx_srtp") and hasattr(dtls.transport, "_connection")
     assert hasattr(dtls.transport._connection, "_nominated")
     # the receive path still hands each packet to the jitter buffer and frames to the decoder queue

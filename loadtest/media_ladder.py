@@ -1,0 +1,215 @@
+"""One SFU host and a ladder of subscribers for `sanke bench media`: the rows of its table, per worker count.
+
+The first `PROBES` subscribers are counting bots (loadtest.bots, mode "count": complete frames received,
+spread so that some sit on each SFU worker); every further one is a sink (loadtest.sink: a real WebRTC
+subscriber whose media the kernel drops), so the ladder can climb until the SFU, not the bots, runs out of
+CPU. A step is held when the slowest probe received ≥ 29 fps and the SFU's own counters show it sent every
+sink ≥ 29 frames a second (loadtest.sfu_counts); a step that is not is measured once more before the ladder
+stops (a slow window on a shared machine is not the capacity). After the first step that is not held, `refine` more steps
+bisect between it and the last held one (sinks leave or join), so the capacity is known to within a
+quarter of the ladder's last gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import time
+
+import aiohttp
+
+from loadtest.bench_bots import BOT_PROCS, HttpSignal, bot_process, cpu_split, recv, stop_all, wait_http
+from loadtest.bench_signaling import free_port
+from loadtest.bots import Bot, wait_for
+from loadtest.clip import Clip
+from loadtest.media_cpu import sample, split
+from loadtest.media_report import Row, Stall, _format
+from media import consent
+
+PROBES = 8  # counting bots among the subscribers; the rest are sinks
+LATE_UP_TO = 80  # late joiners are timed at steps up to this many subscribers (the product's room sizes)
+GRAIN = 10  # a refining step's subscriber count is a multiple of this
+
+
+async def _late_join(signal: HttpSignal, plan: dict[str, str], index: int) -> float | None:
+    bot = Bot(f"late{index}", signal, subscribe_mode="decode")
+    try:
+        await signal.subscribe(bot, plan)
+        ok = await wait_for(lambda: any(c.numbers for c in bot.video.values()), 5, step=0.005)
+        check = next(iter(bot.video.values()), None)
+        if not ok or check is None or bot.sub_connected_at is None or check.first_at is None:
+            return None
+        return (check.first_at - bot.sub_connected_at) * 1000
+    finally:
+        await signal.leave(bot)
+        await bot.close()
+
+
+async def _fps(bots, t0: float, t1: float) -> list[float]:
+    fps: list[float] = []
+    for _, conn in bots:
+        conn.send(("fps", (t0, t1)))
+    for _, conn in bots:
+        fps.extend(await recv(conn))
+    return fps
+
+
+async def _stall_window(signal: HttpSignal, bots, window: float) -> tuple[float, float]:
+    t0 = time.monotonic()
+    stall = asyncio.ensure_future(signal.stall())
+    await asyncio.sleep(window)
+    seconds = await stall
+    return min(await _fps(bots, t0, time.monotonic()), default=0.0), seconds
+
+
+def _sent_fps(before: list[dict], after: list[dict], wall: float) -> tuple[dict[str, float], dict[str, int]]:
+    """Frames a second the SFU sent each subscriber in the window, and the SFU process each one is on."""
+    fps: dict[str, float] = {}
+    where: dict[str, int] = {}
+    for index, (a, b) in enumerate(zip(before, after, strict=False)):
+        for name, (_, frames) in b["consumers"].items():
+            if name in a["consumers"]:
+                fps[name] = (frames - a["consumers"][name][1]) / wall
+                where[name] = index
+    return fps, where
+
+
+class Ladder:
+    """The SFU host, the publisher and the bot processes of one worker count (see the module docstring)."""
+
+    def __init__(self, mode: str, workers: int, clip: Clip, window: float, log, bot_nice: int = 0) -> None:
+        self.mode, self.workers, self.clip, self.window, self.log = mode, workers, clip, window, log
+        self.bot_nice = bot_nice
+        self.plan = {"publisher:0": "high"}
+        self.names: list[str] = []  # the subscribers, in the order they joined
+        self.late_ms: list[float] = []
+        self.rows: list[Row] = []
+        self.probes = PROBES if mode == "forward" else 1 << 30  # the transcoder has no counts of what it sent
+        self._spread_shown = False
+
+    async def run(self, ns: list[int], late_joins: int, profile: str | None, stop_below: float | None,
+                  stall_at: int | None, stalls: list[Stall] | None, refine: int = 0) -> None:
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        cmd = [sys.executable, "-m", "loadtest.sfu_host", "--port", str(port), "--mode", self.mode,
+               "--workers", str(self.workers)]  # fmt: skip
+        if profile:
+            cmd += ["--profile", profile]
+        proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.DEVNULL)
+        ctx = mp.get_context("spawn")
+        self.bots: list = []
+        async with aiohttp.ClientSession() as http:
+            self.signal = signal = HttpSignal(self.base, http)
+            publisher = Bot("publisher", signal, clip=self.clip)
+            try:
+                await wait_http(self.base, http)
+                self.pids = await signal.pids()
+                await publisher.publish()
+                if publisher.pub is not None:
+                    consent.install(publisher.pub)  # RFC 7675's 30 s, as a browser: the API stall starves the bots
+                for _ in range(BOT_PROCS):
+                    parent, child = ctx.Pipe()
+                    p = ctx.Process(target=bot_process, args=(child, self.base, self.bot_nice), daemon=True)
+                    p.start()
+                    self.bots.append((p, parent))
+                held, failed = 0, None
+                for n in ns:
+                    row = await self.step(n, late_joins, bool(profile) and n == ns[-1])
+                    if stop_below is not None and row.min_fps < stop_below and n >= (stall_at or 0):
+                        row = await self.step(n, 0, False)  # once more: one slow window on a shared machine
+                    if stall_at == n and stalls is not None:
+                        low, seconds = await _stall_window(signal, self.bots, self.window)
+                        stalls.append(Stall(n, low, seconds))
+                        self.log(f"  {self.mode} workers={self.workers} N={n}: while the API hashed 20 passwords "
+                                 f"and parsed an upload ({seconds:.1f} s): min fps {low:.1f}")
+                    if stop_below is None or row.min_fps >= stop_below:
+                        held = n
+                    elif n >= (stall_at or 0):
+                        failed = n
+                        break
+                for _ in range(refine if failed is not None else 0):
+                    mid = (held + failed) // 2 // GRAIN * GRAIN  # type: ignore[operator]
+                    if mid <= held:
+                        break
+                    row = await self.step(mid, 0, False)
+                    held, failed = (mid, failed) if row.min_fps >= (stop_below or 0) else (held, mid)
+            finally:
+                await stop_all(self.bots, publisher, proc)
+
+    async def _resize(self, n: int) -> None:
+        """Add subscribers (probes first, then sinks) or let the newest sinks leave, to `n` in all."""
+        if n < len(self.names):
+            gone, self.names = self.names[n:], self.names[:n]
+            for _, conn in self.bots:
+                conn.send(("leave", gone))
+            for _, conn in self.bots:
+                await recv(conn)
+            return
+        new = [f"sub{i}" if i < self.probes else f"sink{i}" for i in range(len(self.names), n)]
+        self.names.extend(new)
+        probes = [x for x in new if x.startswith("sub")]
+        sinks = [x for x in new if x.startswith("sink")]
+        missing: list[str] = []
+        for cmd, names in (("add", probes), ("sinks", sinks)):
+            if not names:
+                continue
+            for w, (_, conn) in enumerate(self.bots):
+                conn.send((cmd, (names[w::BOT_PROCS], self.plan)))
+            for _, conn in self.bots:
+                missing.extend((await recv(conn))[1])
+        if missing:
+            self.log(f"  {self.mode} W={self.workers} N={n}: {len(missing)} not receiving: {', '.join(missing[:8])}")
+
+    async def step(self, n: int, late_joins: int, profiling: bool) -> Row:
+        """Resize to `n`, measure one window: CPU per process, packets forwarded, probes' and sinks' fps."""
+        signal = self.signal
+        await self._resize(n)
+        await asyncio.sleep(1.5)
+        if profiling:
+            await signal.profile(True)
+        labels = {"host": self.pids[:1], **{f"worker{i}": [p] for i, p in enumerate(self.pids[1:])},
+                  "bots": [p.pid for p, _ in self.bots], "publisher": [os.getpid()]}  # fmt: skip
+        fwd0, counts0, split0, cpu0 = await signal.forwarded(), await signal.counts(), cpu_split(self.pids), sample(labels)
+        await asyncio.sleep(self.window)
+        fwd1, counts1, split1, cpu1 = await signal.forwarded(), await signal.counts(), cpu_split(self.pids), sample(labels)
+        t0, t1 = cpu0.at, cpu1.at
+        if profiling:
+            await signal.profile(False)
+        (f0, rtx0), (f1, rtx1) = fwd0, fwd1
+        sfu0, sfu1 = sum(split0), sum(split1)
+        kernel = (split1[1] - split0[1]) / (sfu1 - sfu0) if sfu1 > sfu0 else 0.0
+        fps = await _fps(self.bots, t0, t1)
+        wall = t1 - t0
+        sent, where = _sent_fps(counts0, counts1, wall)
+        sink_fps = [sent.get(name, 0.0) for name in self.names if name.startswith("sink")]
+        joins: list[float] = []
+        for i in range(late_joins if self.mode == "forward" and n <= LATE_UP_TO else 0):
+            await asyncio.sleep(0.6)  # past the PLI throttle window of the previous joiner
+            ms = await _late_join(signal, self.plan, len(self.late_ms) + i)
+            if ms is not None:
+                joins.append(ms)
+        self.late_ms.extend(joins)
+        cpu = (sfu1 - sfu0) / wall
+        pps = (f1 - f0) / wall
+        probe = min(fps, default=0.0)
+        row = Row(
+            self.mode, n, cpu * 100, pps, cpu * 1e6 / pps if pps else float("nan"),
+            min([probe, *sink_fps]), max(joins) if joins else None, kernel * 100, (rtx1 - rtx0) / wall,
+            statistics.fmean(fps) if fps else 0.0, self.workers, probe,
+            min(sink_fps) if sink_fps else None, statistics.fmean(sink_fps) if sink_fps else None,
+            split(cpu0, cpu1),
+        )
+        self.rows.append(row)
+        self.log(_format(row))
+        paced = sorted(name for c in counts1 for name in c.get("paced", {}))
+        if paced:  # a starved probe's own REMB reads as a slow line to the SFU's bandwidth logic
+            self.log(f"  paced by the SFU's bandwidth logic at the window's end: {', '.join(paced[:8])}")
+        if self.workers > 1 and n >= PROBES and not self._spread_shown:
+            self._spread_shown = True
+            spread = [sum(1 for name, w in where.items() if name.startswith("sub") and w == i)
+                      for i in range(self.workers)]  # fmt: skip
+            self.log(f"  probes per SFU worker: {spread}")
+        return row
