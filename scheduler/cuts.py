@@ -50,6 +50,8 @@ class PieceBound:
     chosen: frozenset[Key] = frozenset()
     """The best placement of the piece alone that CP-SAT found (optimal when `value` is its cost)."""
     grades: tuple[int, ...] = ()
+    proven: bool = False
+    """CP-SAT proved `value` the piece's optimum."""
 
 
 def pieces(part: list[DemandOptions], mix: dict[str, str]) -> list[list[DemandOptions]]:
@@ -113,6 +115,6 @@ def piece_bounds(
         value = max(0, math.ceil(best - 1e-6)) if math.isfinite(best) else 0   # a piece never costs < 0
         chosen = frozenset(k for k, v in sub.x.items() if solver.boolean_value(v)) if found(status) else frozenset()
         grades = tuple(sorted({c.grade for c in sub.cand.values()}))
-        out.append(PieceBound(frozenset(sub.x), sub.demanded, value, chosen, grades))
+        out.append(PieceBound(frozenset(sub.x), sub.demanded, value, chosen, grades, optimal))
     return out
 
