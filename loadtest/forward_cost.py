@@ -77,14 +77,15 @@ def run(n: int, packets: int, kernel: bool = True, srtp: bool = True) -> float:
         pacer = Pacer()
         sendto = out.sendto if kernel else (lambda data, addr: None)
         pacer.start(srtp_packet_sender(_session(), sendto, sink.getsockname()) if srtp else (lambda *a: 1120))
-        consumer.start(_Writer(), pacer, random.getrandbits(32), random.getrandbits(32), 96, 97, (3, 0))  # type: ignore[arg-type]
+        ssrcs = random.getrandbits(32), random.getrandbits(32)
+        consumer.start(_Writer(), pacer, *ssrcs, 96, 97, (3, 0))  # type: ignore[arg-type]
         router.on_consumer_changed(consumer)
     key = RtpPacket(payload_type=96, sequence_number=0, timestamp=0, ssrc=1)
     key.payload = b"\x10\x00" + bytes(1100)  # VP8: start of a keyframe (the consumers begin on one)
     producer.on_packet(key)
     frames = []
     for seq in range(1, 301):
-        packet = RtpPacket(payload_type=96, sequence_number=seq, timestamp=seq // 3 * 3000, ssrc=1, marker=int(seq % 3 == 0))
+        packet = RtpPacket(96, int(seq % 3 == 0), seq, seq // 3 * 3000, 1)  # pt, marker, seq, ts, ssrc
         packet.payload = b"\x00\x01" + bytes(1100)
         frames.append(packet)
     t0 = time.process_time()
