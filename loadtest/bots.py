@@ -28,7 +28,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from loadtest.signals import DirectSignal, Signal, WsSignal
 from media import aiortc_seams as seams
 from web.demo.clip import Clip, read_number
-from web.demo.sdp import certificate
+from web.demo.sdp import answering
 
 __all__ = ["AudioCheck", "Bot", "DirectSignal", "Signal", "VideoCheck", "WsSignal", "wait_for"]
 from web.demo.tracks import ClipTrack, ToneTrack
@@ -169,12 +169,15 @@ class Bot:
         async with self._offers:  # one at a time, in order (a replacement may follow an offer at once)
             await self._answer_offer(sdp)
 
+    async def _replaced(self, sdp: str) -> bool:
+        """Whether `sdp` comes from the SFU's replacement connection: then the old one is closed and
+        `_subscriber_pc` makes a new one (web.demo.sdp.answering)."""
+        old = self.sub
+        self.sub, self.sub_certificate = await answering(self.sub, self.sub_certificate, sdp)
+        return old is not None and self.sub is None
+
     async def _answer_offer(self, sdp: str) -> None:
-        offered_by = certificate(sdp)
-        if self.sub is not None and offered_by != self.sub_certificate:  # the SFU's replacement connection
-            old, self.sub = self.sub, None
-            await old.close()
-        self.sub_certificate = offered_by
+        await self._replaced(sdp)
         pc = self._subscriber_pc()
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         answer = await pc.createAnswer()

@@ -18,7 +18,6 @@ from loadtest.bots import Bot, Signal, VideoCheck
 from loadtest.shaper import ShaperProcess, UdpShaper
 from media import aiortc_seams as seams
 from media.rtp import vp8_keyframe_start
-from web.demo.sdp import certificate
 
 _CANDIDATE = re.compile(r"^a=candidate:(\S+) (\d) (udp|UDP) (\d+) (\S+) (\d+) typ (\S+).*$")
 
@@ -74,12 +73,8 @@ class ShapedBot(Bot):
     async def _answer_offer(self, sdp: str) -> None:
         """As `Bot` answers (a replacement offer on a new connection), through the relay: a replacement's two
         ends are new sockets, which the relay learns anew."""
-        offered_by = certificate(sdp)
-        if self.sub is not None and offered_by != self.sub_certificate:  # the SFU's replacement connection
-            old, self.sub = self.sub, None
-            await old.close()
+        if await self._replaced(sdp):
             self.shaped.shaper.forget()
-        self.sub_certificate = offered_by
         pc = self._subscriber_pc()
         await pc.setRemoteDescription(RTCSessionDescription(sdp=self.shaped.rewrite_offer(sdp), type="offer"))
         await pc.setLocalDescription(await pc.createAnswer())

@@ -191,8 +191,8 @@ class QualityAdapter:
             if wanted == "high" and self._has_twin(consumer.track_id):
                 top = "high"
         decision = state.controller.step(now, feedback, Needs(need["high"], need["low"], audio), top)
-        logger.debug("quality %s at %.2f: %s need=%s top=%s → %s %s pace=%s %s", participant_id, now, feedback, need,
-                     top, state.controller.cap, decision, pacer.rate, pacer.counters)
+        logger.debug("quality %s at %.2f: %s need=%s top=%s → %s %s pace=%s %s ssrcs=%s", participant_id, now, feedback,
+                     need, top, state.controller.cap, decision, pacer.rate, pacer.counters, [c.ssrc for c, _ in videos])
         controller = state.controller
         cap = controller.cap
         for consumer, wanted in videos:

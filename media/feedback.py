@@ -92,7 +92,10 @@ class SubscriberFeedback:
         if detector is None:
             detector = self._onsets[key] = OnsetDetector()
         began = streams[0].began if len(streams) == 1 else None
-        if detector.on_remb(now, float(bitrate), sum(c.counters.bytes for c in streams), began) and not self.onset:
+        sent_bytes = sum(c.counters.bytes for c in streams)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("REMB %d of %s at %.3f, sent %s since %s", bitrate, key, now, detector.sent_bps(now), began)
+        if detector.on_remb(now, float(bitrate), sent_bytes, began) and not self.onset:
             self.onset = True
             estimate = sum(bps for at, bps in self._remb.values() if now - at <= ESTIMATE_FRESH_S)
             rate = estimate * ONSET_PACE

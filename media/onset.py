@@ -37,6 +37,9 @@ class OnsetSettings:
     max_fall: float = 1.1  # …but not faster than this × sent per second: a 1 s window of what arrived can lose at
     # most what was sent (× 0.85); faster is a receiver whose own loop stalled (its window lost what it had not yet
     # read), not its line: the run starts afresh from there
+    young_s: float = 2.0  # this soon after the streams (re)started only a `strong` run is one: the receiver's first
+    # window starts at its first packet as its own loop got to it, and a loaded receiver's falls short of what was
+    # sent (a 3 Mbps line's REMB at 0.70 × sent 1.1 s in, at load 12); a line far too slow is still strong
     hold_s: float = 2.0  # after an onset, the next one is not looked for until the window has renewed
     sample_s: float = 0.01  # what was sent is sampled at most this often
 
@@ -47,7 +50,7 @@ ONSET = OnsetSettings()
 class OnsetDetector:
     """One REMB stream's onset detector (see the module docstring)."""
 
-    __slots__ = ("settings", "_sent", "_run_at", "_run_bps", "_last_at", "_quiet_until", "why")
+    __slots__ = ("settings", "_sent", "_run_at", "_run_bps", "_last_at", "_quiet_until", "_began_at", "why")
 
     def __init__(self, settings: OnsetSettings = ONSET) -> None:
         self.settings = settings
@@ -56,6 +59,7 @@ class OnsetDetector:
         self._run_bps = 0.0
         self._last_at = -1e9
         self._quiet_until = -1e9
+        self._began_at = -1e9  # when the streams (re)started, if known
         self.why = ""  # the last onset's numbers, for the log
 
     def sent_bps(self, now: float) -> float | None:
@@ -86,6 +90,7 @@ class OnsetDetector:
         if began is not None and began[0] <= now and (not sent or began[0] > sent[0][0]):
             sent.clear()  # what the receiver counts starts there (its rate is since its first packet)
             sent.append(began)
+            self._began_at = began[0]
         if not sent or now - sent[-1][0] >= s.sample_s:
             sent.append((now, sent_bytes))
         while len(sent) > 2 and sent[1][0] <= now - s.window_s:
@@ -104,7 +109,8 @@ class OnsetDetector:
             self._run_at, self._run_bps = now, bps
             return False
         falling = bps < self._run_bps * s.fall
-        if bps < rate * s.strong or (falling and bps < rate * s.trend):
+        young = now - self._began_at < s.young_s
+        if bps < rate * s.strong or (falling and bps < rate * s.trend and not young):
             self._quiet_until = now + s.hold_s
             self.why = f"a {now - self._run_at:.2f} s run from {self._run_bps:.0f}, {bps / rate:.2f} × sent"
             return True

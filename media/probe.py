@@ -12,7 +12,11 @@ The padding ramps from what the connection sends now to the target over `ramp_s`
 delay-based estimator reports overuse (a falling REMB) long before that queue is full. Without TWCC the
 verdict comes from what the receiver sends anyway: the probe fails at once on a falling REMB, on NACKed
 media, or on a receiver report with loss, and its padding stops there; it succeeds if it runs its
-course clean. Pure bookkeeping apart from `start`/`stop` (driven by media.bandwidth).
+course clean — and only if the line did carry about the probe's rate: on a loaded worker the padding
+ticks come late (and a late tick never catches up, so as not to burst) and media waiting in the pacer
+comes first, so a probe can end having sent half of what it meant to, and a clean run then says nothing
+(a 600 kbps line was taken up to its 1.2 Mbps layer that way at load 14). Pure bookkeeping apart from
+`start`/`stop` (driven by media.bandwidth).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class ProbeSettings:
     remb_fall: float = 0.95  # a REMB below this × the previous one from the same receiver: overuse
     nacked_packets: int = 2  # this many NACKed media packets during the probe: the line is full
     loss: float = 0.02  # a receiver report with this much loss during the probe
+    carried: float = 0.7  # a clean probe whose paced line carried less than this × its rate's integral failed
 
 
 PROBE = ProbeSettings()
@@ -41,7 +46,9 @@ PROBE = ProbeSettings()
 class PaddingProbe:
     """One probe of one subscriber connection, from `from_bps` up to `to_bps` (see the module docstring)."""
 
-    __slots__ = ("settings", "from_bps", "to_bps", "started", "outcome", "reason", "_nacked", "_pacer", "_timer")
+    __slots__ = (
+        "settings", "from_bps", "to_bps", "started", "outcome", "reason", "_nacked", "_pacer", "_timer", "_bytes_at",
+    )
 
     def __init__(self, now: float, from_bps: float, to_bps: float, settings: ProbeSettings = PROBE) -> None:
         self.settings = settings
@@ -53,6 +60,7 @@ class PaddingProbe:
         self._nacked = 0
         self._pacer: Pacer | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._bytes_at: int | None = None  # the paced line's byte count at the start (None: not paced)
 
     @property
     def duration(self) -> float:
@@ -85,11 +93,19 @@ class PaddingProbe:
         """Pad on `pacer` from now on (`started` is on its clock, time.monotonic); the probe ends by itself
         after `duration`, or at `fail`."""
         self._pacer = pacer
+        self._bytes_at = pacer.counters.bytes if pacer.rate is not None else None  # unpaced media is not counted
         pacer.start_padding(self.rate, padder)
         self._timer = asyncio.get_running_loop().call_later(self.duration, self._finish)
 
     def _finish(self) -> None:
         self._timer = None
+        pacer = self._pacer
+        if self.outcome == "running" and pacer is not None and self._bytes_at is not None and pacer.rate is not None:
+            s = self.settings
+            meant = (self.from_bps + self.to_bps) / 2 * s.ramp_s + self.to_bps * s.hold_s
+            carried = (pacer.counters.bytes - self._bytes_at) * 8
+            if carried < s.carried * meant:
+                self.fail(f"the line carried {carried / meant:.0%} of the probe")
         if self.outcome == "running":
             self.outcome = "ok"
         self.stop()

@@ -36,6 +36,11 @@ Cap = Literal["high", "low", "off"]
 Reason = Literal["bandwidth", "loss", "probe", "probe_failed"]
 _RANK: dict[Cap, int] = {"off": 0, "low": 1, "high": 2}
 _CAPS: tuple[Cap, Cap, Cap] = ("off", "low", "high")
+REMB_BETA = 0.85  # a delay-based REMB in overuse is this × what the receiver got in its last second (libwebrtc's
+# AIMD beta). At a line's first loss, before two receiver reports measure what arrived, it is the better measure:
+# what was sent since the last step includes the starting keyframe and the queue's backlog (a 600 kbps line at
+# 9 % loss read 1.05 Mbps by sent × (1 − loss) while its REMB said 457 k, and it kept the high layer 0.6 s longer,
+# losing its audio); where the loss is not congestion the REMB is not in overuse and the minimum changes nothing
 
 
 def lower(a: Cap, b: Cap) -> Cap:
@@ -47,7 +52,11 @@ class Policy:
     down_ratio: float = 0.75  # step down when estimate < need × this
     loss_high: float = 0.10  # a report with this much loss is "high" (libwebrtc's loss-based controller: 10 %)
     loss_low: float = 0.02  # below this, loss does not interrupt a quiet period
-    lossy_reports: int = 2  # high loss this many reports in a row steps down
+    lossy_reports: int = 2  # high loss this many reports in a row steps down…
+    start_loss: float = 0.05  # …but the high layer's first report with this much, before the line has shown what it
+    # carries, does at once: at the start of a 600 kbps line nothing else comes in time (its receiver sent no REMB
+    # in the first 2.4 s; reports of 9 %, 13 %, 49 % loss, one a second, while the audio was lost); a lossy line
+    # that does carry the layer gets it back from the probe after the quiet period
     pause_reports: int = 2  # an estimate below low + audio this many reports in a row pauses video (drastic)
     probe_loss: float = 0.05  # a probe fails at this much loss
     probe_after_s: float = 10.0  # quiet period before the first probe up (a probe that fails costs a freeze)
@@ -58,8 +67,10 @@ class Policy:
     probe_timeout_s: float = 4.0  # a padding probe that has not answered by then counts as failed
     pace_ratio: float = 0.8  # pace at this × the line's estimate (below it: a standing queue drains)…
     drain_ratio: float = 0.5  # …and at this × for `settle_s` after a step down (the old layer's queue drains fast)
+    drain_room: float = 1.5  # …but not below this × what the new cap needs (its first keyframes come then)
     pace_floor: float = 2.0  # …and not below this × what the current cap needs (room for its keyframes), up to the line
     pace_trust: float = 1.2  # an estimate below this × what the current cap needs is taken for a wrong one
+    behind: float = 0.8  # a clean probe fails if the receiver's reports got less than this × the media sent
 
 
 DEFAULT = Policy()
@@ -128,6 +139,7 @@ class QualityController:
         layer = lower(self.cap, top)
         estimate, loss = self.estimate(feedback), feedback.loss
         self._estimate = estimate
+        unknown = self.link_bps is None  # the line has not shown what it carries: loss now is the start overfilling it
         self._learn_link(now, feedback, estimate)
         lossy = loss is not None and loss >= p.loss_high
         settled = now - self._changed_at >= p.settle_s  # before, reports describe the backlog of the layer left
@@ -146,7 +158,7 @@ class QualityController:
             if feedback.probe is None and now - self._padding_since < p.probe_timeout_s:
                 return None
             target, self.probe_bps = self.probe_bps, None
-            if feedback.probe == "ok":
+            if feedback.probe == "ok" and not self._behind(feedback):
                 self.link_bps = max(self.link_bps or 0.0, target)
                 return self._set(_CAPS[_RANK[self.cap] + 1], "probe", now, top, probing=True)
             self._probe_wait = min(self._probe_wait * 2, p.probe_max_s)
@@ -168,6 +180,9 @@ class QualityController:
                 return self._set("low", "bandwidth", now, top)
             if self._lossy >= p.lossy_reports:
                 return self._set("low" if layer == "high" else "off", "loss", now, top)
+            remb_carries = feedback.estimate_bps is not None and feedback.estimate_bps >= needs.high  # its veto
+            if layer == "high" and unknown and loss is not None and loss >= p.start_loss and not remb_carries:
+                return self._set("low", "loss", now, top)
         if loss is not None and loss >= p.loss_low:
             self._quiet_since = now
         if self.cap != "high" and _RANK[self.cap] < _RANK[top] and now - self._quiet_since >= self._probe_wait:
@@ -189,8 +204,11 @@ class QualityController:
     def pace_bps(self, now: float, needs: Needs, top: Cap = "high") -> float | None:
         """What the pacer may send (bits/s): None (unlimited) until the line has shown what it carries, then
         a margin below that (a standing queue in the network drains) but room for the current cap's
-        keyframes, never above the line; just after a step down, little more than the new cap needs (the
-        layer left has filled the network's queue, and the audio waits behind it until it drains). An
+        keyframes, never above the line; just after a step down, half the line (the layer left has filled the
+        network's queue, and the audio waits behind it until it drains), but room for the new cap's keyframes:
+        its first one, and those asked for after drops, come now (at 1.2 × its average rate the pacer dropped
+        them and a 600 kbps classroom's low layer froze 1.05 s at load 15; at 0.8 × the line the queue did not
+        drain and the audio was lost). An
         estimate below what the current cap needs is taken for a wrong one (a loaded machine's can be far
         off, and one too low would have the pacer drop the layer the line does carry, the drops read as
         loss and lower it further): then the cap's need with room for its keyframes."""
@@ -201,8 +219,8 @@ class QualityController:
         need = self._need(needs, lower(self.cap, top))
         if link < need * p.pace_trust:
             return need * p.pace_floor
-        if now - self._changed_at < p.settle_s and not self.probing:  # drain: only what the new cap needs
-            return max(link * p.drain_ratio, need * p.pace_trust)
+        if now - self._changed_at < p.settle_s and not self.probing:  # drain: the new cap and its keyframes
+            return max(link * p.drain_ratio, need * p.drain_room)
         return max(link * p.pace_ratio, min(need * p.pace_floor, link))
 
     def estimate(self, feedback: Feedback) -> float | None:
@@ -211,13 +229,24 @@ class QualityController:
         least what was sent, and more is not known — unless the REMB's onset said the line filled up (`full`):
         then the REMB (what the receiver got in its last second, × 0.85; a report from before the onset would
         still show the line's old rate)."""
-        loss, sent = feedback.loss, feedback.sent_bps
-        if feedback.full and feedback.estimate_bps is not None:
-            return feedback.estimate_bps  # the receiver saw its queue grow before any loss: its word, not the past's
+        loss, sent, remb = feedback.loss, feedback.sent_bps, feedback.estimate_bps
+        if feedback.full and remb is not None:
+            return remb  # the receiver saw its queue grow before any loss: its word, not the past's
         if loss is None or sent is None or loss < self.policy.loss_low:
             return None
         got = feedback.received_bps if feedback.received_bps is not None else sent * (1 - loss)
-        return max(got, feedback.estimate_bps or 0.0)
+        if feedback.received_bps is None and self.link_bps is None and remb is not None:
+            got = min(got, remb / REMB_BETA)  # the line's first loss: what was sent is no measure (see `REMB_BETA`)
+        return max(got, remb or 0.0)
+
+    def _behind(self, feedback: Feedback) -> bool:
+        """The receiver's own reports say it lost, or got well under the media sent: its line's queue grows. A clean
+        padding probe on a line with a deep buffer can end before anything is lost or its REMB falls (a 600
+        kbps line took a 1.37 Mbps probe into its 0.5 s queue, and its reports said 175 kbps of 263 sent)."""
+        got, sent, loss = feedback.received_bps, feedback.sent_bps, feedback.loss
+        if loss is not None and loss >= self.policy.loss_low:
+            return True  # a report that came as the padding ended is about the probe (4.3 % on that line)
+        return got is not None and sent is not None and got < sent * self.policy.behind
 
     @staticmethod
     def _need(needs: Needs, cap: Cap) -> float:

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 PIPE_AFTER = 30  # participants of one room on its worker before its subscribers spread (pipeToRouter)
 READY_S = 60.0  # a worker process importing aiortc on a loaded machine
+STOP_WITHIN = 10.0  # seconds a worker has to close its media and exit once its channel closed
 
 
 class WorkerPool:
@@ -169,25 +170,30 @@ class WorkerPool:
         self._changed = asyncio.Event()
 
     async def close(self) -> None:
-        """Stop every worker (each closes its media when its channel ends) and wait for them."""
+        """Stop every worker (each closes its media when its channel ends) and wait for them, all at once:
+        stuck workers cost a node's stop one grace period (`STOP_WITHIN`), not one per worker in turn."""
         if self._closing:
             return
         self._closing = True
         for worker in self.workers:
             worker.channel.close()
-        for worker in self.workers:
-            try:
-                await asyncio.wait_for(worker.process.wait(), 10)
-            except TimeoutError:
-                worker.process.kill()
-                await worker.process.wait()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await worker.reader
+        await asyncio.gather(*(self._stop(worker) for worker in self.workers))
         for watcher in list(self._watchers):
             watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+        await asyncio.gather(*self._watchers, return_exceptions=True)  # each ends cancelled
         self.placement.clear()
+
+    @staticmethod
+    async def _stop(worker: MediaWorker) -> None:
+        """One worker's exit once its channel closed; killed after `STOP_WITHIN`."""
+        try:
+            await asyncio.wait_for(worker.process.wait(), STOP_WITHIN)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                worker.process.kill()
+            await worker.process.wait()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await worker.reader
 
     # -- placement --------------------------------------------------------------------------------------
 

@@ -176,10 +176,16 @@ class RoomService:
         await self._notify(room)
         return p, resume, False
 
+    def opens(self, room_id: str, pid: str, resume_token: str) -> bool:
+        """Whether `resume_token` opens this kept seat now (nothing changes: signaling asks before acting)."""
+        room = self.rooms.get(room_id)
+        p = room.participants.get(pid) if room else None
+        return p is not None and hmac.compare_digest(p.resume_hash, _hash(resume_token))
+
     async def resume(self, room_id: str, pid: str, resume_token: str) -> tuple[Participant, str]:
         room = self.rooms.get(room_id)
         p = room.participants.get(pid) if room else None
-        if room is None or p is None or not hmac.compare_digest(p.resume_hash, _hash(resume_token)):
+        if room is None or p is None or not self.opens(room_id, pid, resume_token):
             raise RoomError("resume_failed", "the seat was not kept; join again", "resume_token")
         self._cancel_grace(room_id, pid)
         p.connected = True

@@ -68,6 +68,7 @@ class Session:
         self._invalid: deque[float] = deque()
         self._closed = False
         self._left = False
+        self._media_dropped = False  # the old peer connections went before the seat was entered (_claim_seat)
         self._tasks: set[asyncio.Task[None]] = set()
         self._ending: p.RoomEnd | None = None  # our room.end while it runs: its `ok` goes before room.ended
 
@@ -167,7 +168,10 @@ class Session:
                 self.hub.forget_plan(self.room_id, pid)
                 if self.hub.media is not None and not self.hub.closing:  # stopping: one close for all
                     await self.hub.media.leave(self.room_id, pid)
-                await self.hub.rooms.disconnect(self.room_id, pid)
+                # A new connection may have taken the seat while the SFU answered: marked disconnected
+                # after that, the seat's grace timer would remove the participant under its live connection.
+                if self.hub.sessions.get((self.room_id, pid)) is None:
+                    await self.hub.rooms.disconnect(self.room_id, pid)
         elif self.room_id and self.participant and mailbox is not None:
             mailbox.detach(self)
             await self.hub.fanouts.remove(self.room_id, self.participant.id, mailbox)
@@ -278,8 +282,10 @@ class Session:
             raise p.ProtocolError("already_joined", "this connection has joined already", "type")
         claims = self.hub.tokens.verify_join(msg.token)
         room_id = claims.grants.room
+        room = self.hub.rooms.get(room_id)
         participant, resume, replaced = await self._claim_seat(
-            room_id, claims.identity, lambda: self.hub.rooms.join(room_id, claims), "joined from another connection"
+            room_id, claims.identity, lambda: self.hub.rooms.join(room_id, claims), "joined from another connection",
+            reentry=room is not None and claims.identity in room.participants,
         )
         await self._start(room_id, participant, resume, msg.id, replaced)
 
@@ -290,14 +296,26 @@ class Session:
             msg.room, msg.participant_id,
             lambda: self.hub.rooms.resume(msg.room, msg.participant_id, msg.resume_token),
             "resumed from another connection",
+            reentry=self.hub.rooms.opens(msg.room, msg.participant_id, msg.resume_token),  # not on a guess
         )
         await self._start(msg.room, participant, resume, msg.id, True, msg.last_seq)
 
-    async def _claim_seat(self, room_id: str, pid: str, enter: Callable[[], Awaitable[T]], why: str) -> T:
+    async def _claim_seat(
+        self, room_id: str, pid: str, enter: Callable[[], Awaitable[T]], why: str, reentry: bool
+    ) -> T:
         """Become the participant's connection while `enter` runs; on any failure put back the one we
-        displaced, on success close it (4009). The one rollback path for join and resume."""
+        displaced, on success close it (4009). The one rollback path for join and resume.
+
+        A seat entered again (`reentry`: a resume, or a join where the seat is kept) brings new peer
+        connections: the old ones are dropped before `enter`, whose room change plans this connection's
+        media once. Dropped after it, the SFU had already offered a subscriber connection, closed it and
+        offered a second with the same m-lines; a loaded client's answer to the first then reached the
+        second, which took its ICE credentials and never connected (the patrol wall's black tiles)."""
         old = self.hub.register(room_id, pid, self)
         try:
+            self._media_dropped = reentry and self.hub.media is not None
+            if self._media_dropped:
+                await self._drop_media(room_id, pid)
             result = await enter()
         except BaseException:
             self.hub.unregister(room_id, pid, self)
@@ -315,11 +333,8 @@ class Session:
         self.participant = me
         self.hub_side = is_hub(me) or me.grants.room_admin or me.hidden
         self.hidden = me.hidden
-        if resumed and self.hub.media is not None:
-            # A resumed or replacing connection brings new peer connections: drop the old ones first,
-            # or the SFU would keep a dead publisher and never offer the new subscriber connection.
-            self.hub.forget_plan(room_id, me.id)
-            await self.hub.media.leave(room_id, me.id)
+        if resumed and not self._media_dropped:  # a seat that came back while we joined (a second tab at once)
+            await self._drop_media(room_id, me.id)
         fanout = await self.hub.fanouts.ensure(room_id, room_channel(room_id))
         room = self.hub.rooms.get(room_id)
         snapshot = room.snapshot(me) if room else {}
@@ -337,6 +352,12 @@ class Session:
         fanout.add(me.id, self.mailbox)
         if resumed and room is not None:  # a fresh seat was planned by the join itself (the room's observer)
             await self.hub.apply_plan(room)
+
+    async def _drop_media(self, room_id: str, pid: str) -> None:
+        """The participant's old peer connections go; its next plan is sent again (to this connection)."""
+        if self.hub.media is not None:
+            self.hub.forget_plan(room_id, pid)
+            await self.hub.media.leave(room_id, pid)
 
     async def _leave(self, room_id: str, pid: str) -> None:
         self._left = True

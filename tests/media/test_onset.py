@@ -58,6 +58,20 @@ def test_until_a_second_has_passed_the_rate_counts_from_the_streams_start():
     assert [t for t, bps in rembs if idle.on_remb(t, bps, int((t - 10.0) * SENT_BPS / 8), began)] == onsets
 
 
+def test_a_loaded_receivers_first_window_is_not_a_slower_line():
+    """A 3 Mbps classroom whose receiver was starved as it started (measured at load 12): 1.1 s after the stream
+    began its REMBs fall from 0.78 to 0.70 × what was sent. Its first window counts from when its own loop got
+    to the first packet: only a line far too slow (a `strong` run) is an onset that soon, and the same fall
+    later on is one."""
+    began = (10.0, 0)
+    falling = [(11.1 + i * 0.02, (0.78 - 0.01 * i) * SENT_BPS) for i in range(9)]
+    young = OnsetDetector()
+    assert [t for t, bps in falling if young.on_remb(t, bps, int((t - 10.0) * SENT_BPS / 8), began)] == []
+    later = [(t + 1.5, bps) for t, bps in falling]
+    onsets = [t for t, bps in later if young.on_remb(t, bps, int((t - 10.0) * SENT_BPS / 8), began)]
+    assert onsets and onsets[0] <= later[-1][0]
+
+
 def test_an_onset_steps_down_at_once_without_loss():
     needs = Needs(high=1_150_000, low=250_000, audio=50_000)
     c = QualityController(0.0)
@@ -68,3 +82,49 @@ def test_an_onset_steps_down_at_once_without_loss():
     assert decision.estimate_bps == 560_000
     pace = c.pace_bps(5.5, needs)
     assert pace is not None and pace < 560_000  # the queue the high layer filled drains
+
+
+def test_at_a_lines_first_loss_the_receivers_rate_is_the_measure():
+    """A 600 kbps classroom's start (measured at load 15): 1.16 Mbps sent since the last step, 9 % lost, REMB
+    457 k. Sent × (1 − loss) says 1.05 Mbps, enough to keep the high layer; what the receiver got (REMB / 0.85)
+    says 540 k, and it steps down now. Once the line's rate is known, random loss with a low REMB does not."""
+    needs = Needs(high=1_300_000, low=250_000, audio=50_000)
+    c = QualityController(0.0)
+    decision = c.step(1.0, Feedback(456_552, 0.094, 1_162_913), needs)
+    assert decision is not None and (decision.cap, decision.reason) == ("low", "bandwidth"), decision
+    assert decision.estimate_bps is not None and decision.estimate_bps < 600_000
+    known = QualityController(0.0)
+    known.link_bps = 3_000_000
+    assert known.step(1.0, Feedback(456_552, 0.094, 1_162_913), needs) is None
+
+
+def test_a_clean_probe_the_receiver_fell_behind_on_is_a_failed_one():
+    """A 600 kbps classroom's padding probe to 1.37 Mbps ended clean (its 0.5 s queue took it all, the REMB
+    rose), but its receiver reports got 175 kbps of the 263 kbps of media sent: no step up."""
+    needs = Needs(high=1_250_000, low=250_000, audio=50_000)
+    for received, loss, expected in ((175_000, 0.0, None), (215_000, 0.043, None), (260_000, 0.0, "high")):
+        c = QualityController(0.0)
+        c.step(1.0, Feedback(400_000, 0.3, 1_100_000), needs)  # down to low
+        t = 1.0
+        while c.probe_bps is None and t < 30:
+            t += 1.0
+            c.step(t, Feedback(None, 0.0, 263_000), needs)
+        assert c.probe_bps is not None and c.cap == "low"
+        decision = c.step(t + 1.0, Feedback(354_000, loss, 263_000, probe="ok", received_bps=received), needs)
+        assert (decision.cap if decision else None) == expected, (received, decision)
+
+
+def test_the_high_layers_first_loss_on_an_unknown_line_steps_down_at_once():
+    """A 600 kbps classroom's start with no REMB (measured at load 17): its first report says 9 % lost of 990
+    kbps sent. On a line not yet known that is the start overfilling it: low now, not a second later. Once the
+    line is known, one such report is not enough (two high-loss reports in a row are)."""
+    needs = Needs(high=1_150_000, low=250_000, audio=50_000)
+    c = QualityController(0.0)
+    decision = c.step(1.0, Feedback(None, 0.089, 990_000), needs)
+    assert decision is not None and (decision.cap, decision.reason) == ("low", "loss"), decision
+    known = QualityController(0.0)
+    known.link_bps = 3_000_000
+    assert known.step(1.0, Feedback(None, 0.089, 990_000), needs) is None
+    assert known.step(2.0, Feedback(None, 0.04, 990_000), needs) is None
+    fast = QualityController(0.0)  # a REMB that says the line carries the layer: loss that is not congestion
+    assert fast.step(1.0, Feedback(3_000_000, 0.089, 990_000), needs) is None

@@ -175,6 +175,34 @@ async def test_a_padding_probe_stops_at_the_first_sign_of_a_full_line():
         assert len(line.of(RTX)) == stopped  # no padding after the verdict
 
 
+class NoPadder:
+    def padding_packet(self) -> None:
+        return None
+
+
+async def test_a_probe_that_did_not_fill_the_line_is_no_evidence():
+    """Padding that never reached its rate (late ticks on a loaded worker, media waiting first) proves nothing:
+    a clean run of it is a failed probe, not a step up."""
+    line, pacer = Line(), Pacer()
+    pacer.start(line)
+    pacer.set_rate(300_000)
+    starved = PaddingProbe(time.monotonic(), 300_000, 1_000_000, ProbeSettings(ramp_s=0.1, hold_s=0.2))
+    starved.start(pacer, NoPadder())
+    assert await wait_for(lambda: starved.outcome != "running", 5)
+    assert starved.outcome == "failed" and "carried" in starved.reason, starved.reason
+
+
+@pytest.mark.solo  # real-time padding ticks: a loaded machine's late ticks are a short probe, failed as it should be
+async def test_a_probe_that_filled_the_line_ends_clean():
+    line, pacer = Line(), Pacer()
+    pacer.start(line)
+    pacer.set_rate(300_000)
+    filled = PaddingProbe(time.monotonic(), 300_000, 1_000_000, ProbeSettings(ramp_s=0.1, hold_s=0.2))
+    filled.start(pacer, Padder())
+    assert await wait_for(lambda: filled.outcome != "running", 5)
+    assert filled.outcome == "ok", filled.reason
+
+
 async def test_padding_yields_to_media_waiting_in_the_pacer():
     line, pacer = Line(), Pacer(queue_s=2.0)
     pacer.start(line)

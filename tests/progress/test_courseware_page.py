@@ -49,10 +49,18 @@ async def test_teacher_uploads_courseware_from_the_plan(progress_county):
                 assert second["knowledge"][0] in await page.inner_text("#cw-points")
                 await page.screenshot(path=str(ARTIFACTS / "progress-courseware-upload.png"), full_page=True)
                 rid = await page.get_attribute("#cw-done", "data-resource")
-                await page.click("#cw-review")
-                # the page's confirmation (the button is disabled only while the request is in flight: waiting
+                reviews: list[str] = []
+                page.on("request", lambda r: reviews.append(r.url) if r.url.endswith("/review") else None)
+                await page.dblclick("#cw-review")  # an impatient teacher
+                # the page's confirmation (the button is busy only while the request is in flight: waiting
                 # for that raced the answer, and lost under load)
                 await page.wait_for_selector(".toast.ok:has-text('已提交审核')")
+                # submitted once: the button stays disabled (the shared button() re-enabled it after its
+                # handler, so a later click submitted again and got an error)
+                assert await page.is_disabled("#cw-review")
+                await page.wait_for_timeout(500)
+                assert len(reviews) == 1, reviews
+                assert not await page.locator(".toast.error").count()
                 await page.goto(f"{url}/playback?id={rid}")  # the library's page of it: the file, not a player
                 link = page.locator("#courseware-file a")
                 await link.wait_for()

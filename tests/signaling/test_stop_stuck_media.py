@@ -12,6 +12,7 @@ leaves, the next start finalises from the journal, as after a crash) and the con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from media import workers
 from recorder.journal import read_status
 from recorder.wiring import FINALISE_WITHIN
 from tests.conftest import County, connect, seed_county, start_server, stop_server, user_token
@@ -72,3 +74,25 @@ async def test_stop_with_a_stuck_media_worker_is_bounded_and_clean(
     assert read_status(recording.directory) in ("recording", "finalising", "finalised")  # the journal finishes it
     assert not [r for r in caplog.records if "already running" in r.getMessage() or "athrow" in r.getMessage()]
     assert [r for r in caplog.records if "did not end within" in r.getMessage()]  # said, not silent
+
+
+async def test_stuck_workers_are_stopped_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two media workers that no longer answer (stopped processes): the pool's close waits out one grace
+    period for both and kills them, not one grace period per worker in turn (N × 10 s for a node's stop)."""
+    monkeypatch.setattr(workers, "STOP_WITHIN", 3.0)
+    pool = workers.WorkerPool(2)
+    await pool.start()
+    pids = [w.pid for w in pool.workers]
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        began = time.perf_counter()
+        await pool.close()
+        took = time.perf_counter() - began
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    print(f"\nclose with 2 stuck workers: {took:.1f} s (grace {workers.STOP_WITHIN} s each)")
+    assert all(w.process.returncode is not None for w in pool.workers), "a stuck worker outlived the close"
+    assert took < 1.6 * workers.STOP_WITHIN, f"{took:.1f} s: the stuck workers were waited for one after another"

@@ -17,7 +17,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSession
 
 from media import aiortc_seams as seams
 from web.demo.clip import Clip
-from web.demo.sdp import certificate
+from web.demo.sdp import answering
 from web.demo.tracks import ClipTrack, ToneTrack
 
 log = logging.getLogger("sanke.demo.bots")
@@ -157,11 +157,7 @@ class Peer:
         process spends CPU on media nobody sees (on a loaded machine that CPU kept the bots from answering in
         time). Declining per answer leaves the room's subscription plan as it is, so a person who opens the
         seat later receives everything."""
-        offered_by = certificate(sdp)
-        if self.sub is not None and offered_by != self.sub_certificate:  # the SFU's replacement connection
-            old, self.sub = self.sub, None
-            await old.close()
-        self.sub_certificate = offered_by
+        self.sub, self.sub_certificate = await answering(self.sub, self.sub_certificate, sdp)
         if self.sub is None:
             self.sub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
 

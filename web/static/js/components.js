@@ -19,17 +19,24 @@ export function card({ title = '', body = [], actions = [], id, cls = '', tag = 
     actions.length ? el('div', { class: 'row card-actions' }, actions) : null);
 }
 
-/** kind: primary | secondary | danger. A danger button with `confirm` asks in a dialog before acting. */
+/** kind: primary | secondary | danger. A danger button with `confirm` asks in a dialog before acting.
+ * While its handler runs the button is busy (aria-busy; further clicks are ignored). `disabled` stays the
+ * page's own: a handler that disables its button (提交审核 once submitted) is not undone when it returns,
+ * which a busy state kept in `disabled` did, so the button could be clicked a second time. */
 export function button({ text, kind = 'secondary', onclick, confirm = '', confirmYes = '', id, type = 'button', small = false, attrs = {} }) {
   const node = el('button', { class: `btn ${kind}${small ? ' small' : ''}`, type, id, text, ...attrs });
   if (onclick) {
+    let busy = false;
     node.addEventListener('click', async (e) => {
-      if (confirm && !(await confirmDialog(confirm, confirmYes || text, t('common.cancel')))) return;
-      node.disabled = true;
+      if (busy) return;
+      busy = true;
       try {
+        if (confirm && !(await confirmDialog(confirm, confirmYes || text, t('common.cancel')))) return;
+        node.setAttribute('aria-busy', 'true');
         await onclick(e);
       } finally {
-        node.disabled = false;
+        busy = false;
+        node.removeAttribute('aria-busy');
       }
     });
   }

@@ -513,7 +513,11 @@ export class SankeClient extends EventTarget {
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
     if (pc !== this.sub) return; // torn down meanwhile: the answer is stale
-    this.send({ type: 'subscriber.answer', sdp: pc.localDescription.sdp }); // candidates follow by trickle
+    // Candidates follow by trickle. Refused while `pc` is still ours: the SFU's connection took another answer
+    // (a late one, meant for a connection it had replaced) and will never reach us; a resume brings a new one
+    // now rather than after ICE fails here.
+    this.request({ type: 'subscriber.answer', sdp: pc.localDescription.sdp })
+      .catch((e) => e.code === 'invalid_state' && pc === this.sub && this._lost('media'));
     this._mark('subscriberAnswer');
     pc._sent = true;
     this._emit('media');
