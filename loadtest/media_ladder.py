@@ -4,10 +4,11 @@ The first `PROBES` subscribers are counting bots (loadtest.bots, mode "count": c
 spread so that some sit on each SFU worker); every further one is a sink (loadtest.sink: a real WebRTC
 subscriber whose media the kernel drops), so the ladder can climb until the SFU, not the bots, runs out of
 CPU. A step is held when the slowest probe received ≥ 29 fps and the SFU's own counters show it sent every
-sink ≥ 29 frames a second (loadtest.sfu_counts); a step that is not is measured once more before the ladder
-stops (a slow window on a shared machine is not the capacity). After the first step that is not held, `refine` more steps
-bisect between it and the last held one (sinks leave or join), so the capacity is known to within a
-quarter of the ladder's last gap.
+sink ≥ 29 frames a second (loadtest.sfu_counts), in a steady window (no more than 31 on average: not catching
+up after a stall; media_report.steady); a step that is not is measured once more before the ladder stops
+(a slow window on a shared machine is not the capacity). After the first step that is not held, `refine`
+more steps bisect between it and the last held one (sinks leave or join), so the capacity is known to
+within a quarter of the ladder's last gap.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from loadtest.bench_signaling import free_port
 from loadtest.bots import Bot, wait_for
 from loadtest.clip import Clip
 from loadtest.media_cpu import sample, split
-from loadtest.media_report import Row, Stall, _format
+from loadtest.media_report import Row, Stall, _format, steady
 from media import consent
 
 PROBES = 8  # counting bots among the subscribers; the rest are sinks
@@ -118,14 +119,14 @@ class Ladder:
                 held, failed = 0, None
                 for n in ns:
                     row = await self.step(n, late_joins, bool(profile) and n == ns[-1])
-                    if stop_below is not None and row.min_fps < stop_below and n >= (stall_at or 0):
+                    if stop_below is not None and not steady(row) and n >= (stall_at or 0):
                         row = await self.step(n, 0, False)  # once more: one slow window on a shared machine
                     if stall_at == n and stalls is not None:
                         low, seconds = await _stall_window(signal, self.bots, self.window)
                         stalls.append(Stall(n, low, seconds))
                         self.log(f"  {self.mode} workers={self.workers} N={n}: while the API hashed 20 passwords "
                                  f"and parsed an upload ({seconds:.1f} s): min fps {low:.1f}")
-                    if stop_below is None or row.min_fps >= stop_below:
+                    if stop_below is None or steady(row):
                         held = n
                     elif n >= (stall_at or 0):
                         failed = n
@@ -135,7 +136,7 @@ class Ladder:
                     if mid <= held:
                         break
                     row = await self.step(mid, 0, False)
-                    held, failed = (mid, failed) if row.min_fps >= (stop_below or 0) else (held, mid)
+                    held, failed = (mid, failed) if steady(row) else (held, mid)
             finally:
                 await stop_all(self.bots, publisher, proc)
 
@@ -172,9 +173,11 @@ class Ladder:
             await signal.profile(True)
         labels = {"host": self.pids[:1], **{f"worker{i}": [p] for i, p in enumerate(self.pids[1:])},
                   "bots": [p.pid for p, _ in self.bots], "publisher": [os.getpid()]}  # fmt: skip
-        fwd0, counts0, split0, cpu0 = await signal.forwarded(), await signal.counts(), cpu_split(self.pids), sample(labels)
+        fwd0, counts0 = await signal.forwarded(), await signal.counts()
+        split0, cpu0 = cpu_split(self.pids), sample(labels)
         await asyncio.sleep(self.window)
-        fwd1, counts1, split1, cpu1 = await signal.forwarded(), await signal.counts(), cpu_split(self.pids), sample(labels)
+        fwd1, counts1 = await signal.forwarded(), await signal.counts()
+        split1, cpu1 = cpu_split(self.pids), sample(labels)
         t0, t1 = cpu0.at, cpu1.at
         if profiling:
             await signal.profile(False)
