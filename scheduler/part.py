@@ -84,12 +84,12 @@ def solve_part(
             if options.improve_time > 0:   # placement alone may have opened lessons: gather them again
                 hint, _cost = improve(pm, hint, options.improve_time, options.seed, cancel)
     bound = lp_bound(pm, cuts)
-    proven = sum(c.proven for c in cuts) >= len(cuts) - 1
+    proven = 2 * sum(c.proven for c in cuts) >= len(cuts)
     if cuts and proven and options.whole_time > 0 and pm.cost(hint) - bound > options.whole_gap * pm.cost(hint):
         # the pieces' coupling through teachers of many grades is what the piece search cannot undo (L-busy
         # seed 2, one part: 1472 after it, 1410 after 3 units of this, bound 1279); CP-SAT's own search on
         # the whole part with its LP (linearization 2) moves lessons of all grades and subjects at once. Only
-        # where the pieces are proven (at most one not): then the gap is their coupling. Where they are not
+        # where at least half the pieces are proven: then the gap is their coupling. Where none are
         # (tight teacher limits, tier M) it is the bound's, and the stage bought 0.2 % for a third more CPU
         pm.set_hint(hint)
         solver, status = run(pm.model, Params(options.whole_time, seed=options.seed, presolve=True, linearization=2,
