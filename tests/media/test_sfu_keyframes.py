@@ -12,6 +12,16 @@ from media.keyframes import KeyframeRequester
 from media.rtp import h264_keyframe_start, rtp_header, vp8_keyframe_start, wrap_rtx
 
 
+async def _until(cond, timeout: float) -> bool:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        if loop.time() > end:
+            return False
+        await asyncio.sleep(0.005)
+    return True
+
+
 async def test_requests_are_coalesced_throttled_and_retried():
     sent: list[float] = []
     loop = asyncio.get_running_loop()
@@ -29,14 +39,13 @@ async def test_requests_are_coalesced_throttled_and_retried():
     kf.on_keyframe()
     kf.request()
     kf.request()  # inside the window: folded into one PLI at its end
-    await asyncio.sleep(0.1)
-    assert len(sent) == 1
-    await asyncio.sleep(0.1)
-    assert len(sent) == 2 and sent[1] - start >= 0.19
-    # no keyframe arrives: the PLI is sent again after `retry`
-    await asyncio.sleep(0.45)
-    assert len(sent) == 3 and sent[2] - sent[1] >= 0.39
+    # read from the PLIs' own times, not from counts at fixed sleeps (a loaded loop wakes late)
+    assert await _until(lambda: len(sent) >= 2, 3)
+    assert sent[1] - start >= 0.19
+    # no keyframe arrives: the PLI is sent again after `retry`, and nothing in between
+    assert await _until(lambda: len(sent) >= 3, 3)
     kf.on_keyframe()
+    assert sent[2] - sent[1] >= 0.39
     await asyncio.sleep(0.5)
     assert len(sent) == 3
     assert kf.requests == 12 and kf.plis_sent == 3

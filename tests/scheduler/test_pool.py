@@ -49,7 +49,8 @@ def test_cancel_kills_the_workers_and_raises() -> None:
     thread = threading.Thread(target=run)
     thread.start()
     deadline = time.monotonic() + 60
-    while pool._pool is None and time.monotonic() < deadline:
+    # the executor starts its processes as the parts are submitted, a moment after the pool exists
+    while (pool._pool is None or not pool._pool[1]._processes) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert pool._pool is not None
     workers = [p.pid for p in (pool._pool[1]._processes or {}).values()]
