@@ -23,6 +23,7 @@ def _pitch_ok(measured: float, expected: float) -> bool:
     return abs(measured - expected) < 25
 
 
+@pytest.mark.solo  # four bots decode layered video in real time: with two cores busy it failed 2 of 4 (the code before this session 4 of 4)
 async def test_delivery_1_plus_3_with_stage_and_late_joiner(lesson_server, high_clip, low_clip):
     srv = lesson_server
     room = await srv.room("delivery")
