@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import atexit
 import functools
@@ -30,6 +31,26 @@ from rooms.store import RoomSpec, create_room
 from web.api.directory import new_join_code
 from web.app import create_app
 from web.passwords import hash_password
+
+
+def _serialised(parse: Any) -> Any:
+    """CPython 3.11.7 keeps the AST constructor's recursion depth in state shared by threads (gh-106905, fixed
+    in 3.11.8): pytest rewriting a module it imports raced a live server's thread formatting a logged
+    traceback (3.11's traceback calls `ast.parse` for its carets) and raised "AST constructor recursion depth
+    mismatch" in two CI runs. One lock for every `ast.parse` of the test process; re-entrant, as a parse that
+    runs a finalizer can log."""
+    lock = threading.RLock()
+
+    @functools.wraps(parse)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return parse(*args, **kwargs)
+
+    return locked
+
+
+ast.parse = _serialised(ast.parse)  # type: ignore[assignment]
+
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # Long crawls and sweeps run a bounded, representative size by default (CI) and their full size on request:
