@@ -6,6 +6,7 @@ import ast
 import asyncio
 import atexit
 import functools
+import gc
 import json
 import os
 import shutil
@@ -33,23 +34,27 @@ from web.app import create_app
 from web.passwords import hash_password
 
 
-def _serialised(parse: Any) -> Any:
-    """CPython 3.11.7 keeps the AST constructor's recursion depth in state shared by threads (gh-106905, fixed
-    in 3.11.8): pytest rewriting a module it imports raced a live server's thread formatting a logged
-    traceback (3.11's traceback calls `ast.parse` for its carets) and raised "AST constructor recursion depth
-    mismatch" in two CI runs. One lock for every `ast.parse` of the test process; re-entrant, as a parse that
-    runs a finalizer can log."""
-    lock = threading.RLock()
+def _without_gc(parse: Any) -> Any:
+    """CPython 3.11.7 keeps the AST constructor's recursion depth in interpreter state (gh-106905, fixed in
+    3.11.8): a garbage collection while `ast.parse` builds its nodes ran a finalizer — an asyncio Task's
+    "exception was never retrieved" log, whose traceback parses for its carets (3.11) — and the nested parse
+    broke the outer one ("AST constructor recursion depth mismatch", in pytest's own rewrite of an import, in
+    two CI runs). No collection while the test process parses."""
 
     @functools.wraps(parse)
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        with lock:
+    def parse_without_gc(*args: Any, **kwargs: Any) -> Any:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
             return parse(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
 
-    return locked
+    return parse_without_gc
 
 
-ast.parse = _serialised(ast.parse)  # type: ignore[assignment]
+ast.parse = _without_gc(ast.parse)  # type: ignore[assignment]
 
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
