@@ -31,7 +31,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from loadtest.bots import AudioCheck, VideoCheck, wait_for
-from loadtest.shaper import Link, ShaperCounters
+from loadtest.shaper import Link, ShaperCounters, end_child
 
 REPORT_S = 0.1  # how often the child reports what is new (the times in it are taken when it happened)
 REMOTE_NICE = -10  # another machine's processes: ahead of this machine's load (needs CAP_SYS_NICE, else as is)
@@ -134,13 +134,7 @@ class ShapedBotProcess:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        await end_child(proc, 10)
         if self._reader is not None:
             with contextlib.suppress(Exception):
                 await self._reader

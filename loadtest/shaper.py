@@ -188,15 +188,8 @@ class ShaperProcess:
 
     async def close(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 5)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        if proc is not None:
+            await end_child(proc, 5)
 
 
 async def _serve(host: str, link: Link) -> None:
@@ -234,3 +227,14 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+async def end_child(proc: asyncio.subprocess.Process, grace: float) -> None:
+    """A child that reads commands on stdin ends when it closes; one that does not within `grace` is killed."""
+    if proc.stdin is not None:
+        proc.stdin.close()
+    try:
+        await asyncio.wait_for(proc.wait(), grace)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
