@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
+from typing import Any
 
 import pytest
 
@@ -180,25 +181,26 @@ class NoPadder:
         return None
 
 
+def _probe_from_300k_to_1m(padder: Any) -> PaddingProbe:
+    pacer = Pacer()
+    pacer.start(Line())
+    pacer.set_rate(300_000)
+    probe = PaddingProbe(time.monotonic(), 300_000, 1_000_000, ProbeSettings(ramp_s=0.1, hold_s=0.2))
+    probe.start(pacer, padder)
+    return probe
+
+
 async def test_a_probe_that_did_not_fill_the_line_is_no_evidence():
     """Padding that never reached its rate (late ticks on a loaded worker, media waiting first) proves nothing:
     a clean run of it is a failed probe, not a step up."""
-    line, pacer = Line(), Pacer()
-    pacer.start(line)
-    pacer.set_rate(300_000)
-    starved = PaddingProbe(time.monotonic(), 300_000, 1_000_000, ProbeSettings(ramp_s=0.1, hold_s=0.2))
-    starved.start(pacer, NoPadder())
+    starved = _probe_from_300k_to_1m(NoPadder())
     assert await wait_for(lambda: starved.outcome != "running", 5)
     assert starved.outcome == "failed" and "carried" in starved.reason, starved.reason
 
 
 @pytest.mark.solo  # real-time padding ticks: a loaded machine's late ticks are a short probe, failed as it should be
 async def test_a_probe_that_filled_the_line_ends_clean():
-    line, pacer = Line(), Pacer()
-    pacer.start(line)
-    pacer.set_rate(300_000)
-    filled = PaddingProbe(time.monotonic(), 300_000, 1_000_000, ProbeSettings(ramp_s=0.1, hold_s=0.2))
-    filled.start(pacer, Padder())
+    filled = _probe_from_300k_to_1m(Padder())
     assert await wait_for(lambda: filled.outcome != "running", 5)
     assert filled.outcome == "ok", filled.reason
 
