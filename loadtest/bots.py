@@ -4,7 +4,8 @@ A publishing bot sends the clip of `web/demo/clip.py` (the tracks live in `web/d
 version of the next frame) and a sine tone whose pitch identifies it. A subscribing bot either decodes
 video and reads the frame number from the pixels (`decode`), or only counts complete encoded frames
 (`count`, cheap enough for forty of them on one core). Audio is decoded and its pitch measured, so a test
-can tell which classroom is heard.
+can tell which classroom is heard. The benches' bots (`tally`, loadtest.tally) count frames from RTP as it
+arrives, count audio without decoding it and send a pre-encoded tone.
 
 Signalling is pluggable (`loadtest.signals`): `DirectSignal` drives a `MediaService` in the same process;
 `WsSignal` joins through the real server's `/ws`.
@@ -26,6 +27,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSession
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from loadtest.signals import DirectSignal, Signal, WsSignal
+from loadtest.tally import FrameTally, OpusTone
 from media import aiortc_seams as seams
 from web.demo.clip import Clip, read_number
 from web.demo.sdp import answering
@@ -98,7 +100,7 @@ class Bot:
         self.low_clip = low_clip
         self.tone_hz = tone_hz
         self.speaking = speaking
-        self.subscribe_mode = subscribe_mode  # "decode" or "count"
+        self.subscribe_mode = subscribe_mode  # "decode", "count" or "tally" (loadtest.tally: benches)
         self.clip_start = clip_start
         self.pub: RTCPeerConnection | None = None
         self.sub: RTCPeerConnection | None = None
@@ -135,7 +137,8 @@ class Bot:
             seams.on_keyframe_request(transceiver.sender, screen.request_keyframe)
             specs.append({"transceiver": transceiver, "kind": "video", "source": "screen", "quality": "high"})
         if self.tone_hz is not None:
-            self.tone = ToneTrack(self.tone_hz, self.speaking)
+            tone = OpusTone if self.subscribe_mode == "tally" else ToneTrack  # a bench bot's is pre-encoded
+            self.tone = tone(self.tone_hz, self.speaking)
             transceiver = pc.addTransceiver(self.tone, direction="sendonly")
             specs.append({"transceiver": transceiver, "kind": "audio", "source": "microphone", "quality": "high"})
         for spec in specs:
@@ -187,6 +190,14 @@ class Bot:
     def _on_track(self, track: MediaStreamTrack) -> None:
         track_id = track.id
         receiver = next(t.receiver for t in self.sub.getTransceivers() if t.receiver.track is track)
+        if self.subscribe_mode == "tally":  # the benches' cheap subscriber (loadtest.tally)
+            if track.kind == "video":
+                check = self.video.setdefault(track_id, VideoCheck())
+                seams.install_receive_tap(receiver, "video", FrameTally(lambda check=check: self._count(check)))
+            else:
+                heard = self.audio.setdefault(track_id, AudioCheck())
+                seams.install_receive_tap(receiver, "audio", lambda packet, heard=heard: self._heard(heard))
+            return
         if track.kind == "video":
             check = self.video.setdefault(track_id, VideoCheck())
             if self.subscribe_mode == "count":
@@ -200,6 +211,11 @@ class Bot:
         else:
             check_a = self.audio.setdefault(track_id, AudioCheck())
             self._tasks.append(asyncio.ensure_future(self._read_audio(track, check_a)))
+
+    @staticmethod
+    def _heard(check: AudioCheck) -> None:
+        check.frames += 1
+        check.times.append(time.monotonic())
 
     @staticmethod
     def _first_packet(check: VideoCheck, packet) -> None:
