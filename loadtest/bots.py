@@ -3,7 +3,8 @@
 A publishing bot sends the clip of `web/demo/clip.py` (the tracks live in `web/demo/tracks.py`, with the demo) without encoding (it answers a PLI with the intra
 version of the next frame) and a sine tone whose pitch identifies it. A subscribing bot either decodes
 video and reads the frame number from the pixels (`decode`), or only counts complete encoded frames
-(`count`, cheap enough for forty of them on one core). Audio is decoded and its pitch measured, so a test
+(`count`, cheap enough for forty of them on one core) as a browser would show them: a keyframe after a hole
+starts afresh (`KeyframeResyncBuffer`). Audio is decoded and its pitch measured, so a test
 can tell which classroom is heard.
 
 Signalling is pluggable (`loadtest.signals`): `DirectSignal` drives a `MediaService` in the same process;
@@ -23,14 +24,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtp import RtpPacket
 
 from loadtest.signals import DirectSignal, Signal, WsSignal
 from media import aiortc_seams as seams
+from media.rtp import vp8_keyframe_start
 from web.demo.clip import Clip, read_number
 from web.demo.sdp import answering
 
-__all__ = ["AudioCheck", "Bot", "DirectSignal", "Signal", "VideoCheck", "WsSignal", "wait_for"]
+__all__ = ["AudioCheck", "Bot", "DirectSignal", "KeyframeResyncBuffer", "Signal", "VideoCheck", "WsSignal", "wait_for"]
 from web.demo.tracks import ClipTrack, ToneTrack
 
 logger = logging.getLogger(__name__)
@@ -76,6 +80,23 @@ class AudioCheck:
         """(where it starts, how long) of the longest time without an audio frame within [since, until]."""
         marks = [since, *(t for t in self.times if since < t < until), until]
         return max(((a, b - a) for a, b in zip(marks, marks[1:], strict=False)), key=lambda x: x[1])
+
+
+class KeyframeResyncBuffer(seams.TapJitterBuffer):
+    """aiortc's jitter buffer waits for a packet that never comes until 512 more have passed (many seconds of
+    video); a browser's drops whatever is older than a keyframe that follows a hole. The SFU's pacer drops
+    packets on purpose and asks the publisher for that keyframe (media.consumer `on_paced_drop`), so a bot
+    counts frames as a browser would show them: from the keyframe on."""
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        origin = self._origin
+        if origin is not None and vp8_keyframe_start(packet.payload):
+            delta = (packet.sequence_number - origin) & 0xFFFF
+            if 0 < delta < self.capacity and any(
+                self._packets[(origin + i) % self.capacity] is None for i in range(delta)
+            ):
+                self.remove(delta)
+        return super().add(packet)
 
 
 class Bot:
@@ -182,6 +203,7 @@ class Bot:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
+        seams.grow_receive_buffers(pc)  # a bot's loop shares its core with others: its own socket must not drop
         await self.signal.subscriber_answer(self, pc.localDescription.sdp)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
@@ -191,7 +213,7 @@ class Bot:
             check = self.video.setdefault(track_id, VideoCheck())
             if self.subscribe_mode == "count":
                 buffer = seams.install_receive_tap(
-                    receiver, "video", lambda packet, check=check: self._first_packet(check, packet)
+                    receiver, "video", lambda packet, check=check: self._first_packet(check, packet), KeyframeResyncBuffer
                 )
                 buffer.on_frame = lambda frame, check=check: self._count(check)
                 return
