@@ -149,8 +149,6 @@ async def _bot_loop(conn, base: str) -> None:
                 for bot in new:
                     await bot.publish()
                     await signal.subscribe(bot, plan)
-                    if bot.sub is not None:  # ten classrooms' 1.3 Mbps each into one process: as the probes
-                        seams.grow_receive_buffers(bot.sub)
                     for pc in (bot.pub, bot.sub):
                         if pc is not None:
                             consent.install(pc)

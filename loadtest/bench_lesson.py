@@ -32,7 +32,6 @@ from loadtest.bench_bots import (
 from loadtest.bench_signaling import free_port
 from loadtest.bots import Bot, wait_for
 from loadtest.clip import load
-from media import aiortc_seams as seams
 from media import consent
 
 CLASSROOM = (320, 240, 300_000)
@@ -105,9 +104,8 @@ async def run_lesson(workers: int, classrooms: int, window: float, log) -> Lesso
             if missing:
                 log(f"  lesson W={workers}: no video at {', '.join(missing)}")
             await signal.subscribe(teacher, {f"{name}:0": "high" for name in names})
-            if teacher.sub is not None:  # twenty classrooms' video into this process: as the probes
-                seams.grow_receive_buffers(teacher.sub)
-                consent.install(teacher.sub)
+            if teacher.sub is not None:
+                consent.install(teacher.sub)  # as the classrooms' (RFC 7675's 30 s)
             await wait_for(lambda: len(teacher.video) >= classrooms, 20)
             await asyncio.sleep(2)
             counts0 = await signal.counts()

@@ -1,4 +1,4 @@
-"""The benches' cheap subscriber and publisher (`Bot(subscribe_mode="tally")`): frames counted from RTP as it
+"""How bots count what they receive, and the benches' cheap subscriber and publisher (`Bot(subscribe_mode="tally")`): frames counted from RTP as it
 arrives, audio counted without decoding, a tone sent pre-encoded.
 
 A bench bot shares the machine's two cores with the SFU it measures; what it spends is taken from the SFU's
@@ -6,7 +6,8 @@ figures. aiortc's jitter buffer (the `count` mode) costs a Python scan per packe
 never repaired, counts nothing until 512 packets later (5 s of a 1 Mbps camera: a probe read 0 fps while the
 SFU sent 30); an Opus decoder thread per audio track and an encoder hop to a thread per 20 ms tone frame
 cost more than the video. A frame is still counted only when all of its packets arrived (a retransmission
-may complete it later), so "held at ≥ 29 fps" means what it meant.
+may complete it later), so "held at ≥ 29 fps" means what it meant. The `count` bots' buffer
+(`KeyframeResyncBuffer`) shows frames as a browser would after a hole: from the next keyframe on.
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ from typing import Any
 
 import av
 from aiortc.codecs.opus import OpusEncoder
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtp import RtpPacket
 
+from media import aiortc_seams as seams
+from media.rtp import vp8_keyframe_start
 from web.demo.tracks import AUDIO_RATE, AUDIO_SAMPLES, ToneTrack
 
 GIVE_UP_S = 1.0  # a frame still missing packets after this is lost (a browser would have asked for a keyframe)
@@ -67,6 +72,37 @@ class FrameTally:
             elif now - ended < GIVE_UP_S:
                 kept.append((ended, holes))
         self._pending = kept
+
+
+def install_tally(receiver: Any, kind: str, count: Any, check: Any) -> None:
+    """A `tally` bot's receiver: video frames to `count(check)` as they complete (`FrameTally`), audio packets
+    counted into `check` (a loadtest.bots VideoCheck / AudioCheck) undecoded."""
+    if kind == "video":
+        seams.install_receive_tap(receiver, "video", FrameTally(lambda: count(check)))
+        return
+
+    def heard(packet: Any) -> None:
+        check.frames += 1
+        check.times.append(time.monotonic())
+
+    seams.install_receive_tap(receiver, "audio", heard)
+
+
+class KeyframeResyncBuffer(seams.TapJitterBuffer):
+    """aiortc's jitter buffer waits for a packet that never comes until 512 more have passed (many seconds of
+    video); a browser's drops whatever is older than a keyframe that follows a hole. The SFU's pacer drops
+    packets on purpose and asks the publisher for that keyframe (media.consumer `on_paced_drop`), so a bot
+    counts frames as a browser would show them: from the keyframe on."""
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        origin = self._origin
+        if origin is not None and vp8_keyframe_start(packet.payload):
+            delta = (packet.sequence_number - origin) & 0xFFFF
+            if 0 < delta < self.capacity and any(
+                self._packets[(origin + i) % self.capacity] is None for i in range(delta)
+            ):
+                self.remove(delta)
+        return super().add(packet)
 
 
 class OpusTone(ToneTrack):
