@@ -3,8 +3,10 @@
 A publishing bot sends the clip of `web/demo/clip.py` (the tracks live in `web/demo/tracks.py`, with the demo) without encoding (it answers a PLI with the intra
 version of the next frame) and a sine tone whose pitch identifies it. A subscribing bot either decodes
 video and reads the frame number from the pixels (`decode`), or only counts complete encoded frames
-(`count`, cheap enough for forty of them on one core). Audio is decoded and its pitch measured, so a test
-can tell which classroom is heard.
+(`count`, cheap enough for forty of them on one core) as a browser would show them: a keyframe after a hole
+starts afresh (`KeyframeResyncBuffer`). Audio is decoded and its pitch measured, so a test
+can tell which classroom is heard. The benches' bots (`tally`, loadtest.tally) count frames from RTP as it
+arrives, count audio without decoding it and send a pre-encoded tone.
 
 Signalling is pluggable (`loadtest.signals`): `DirectSignal` drives a `MediaService` in the same process;
 `WsSignal` joins through the real server's `/ws`.
@@ -26,11 +28,12 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSession
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from loadtest.signals import DirectSignal, Signal, WsSignal
+from loadtest.tally import KeyframeResyncBuffer, OpusTone, install_tally
 from media import aiortc_seams as seams
 from web.demo.clip import Clip, read_number
 from web.demo.sdp import answering
 
-__all__ = ["AudioCheck", "Bot", "DirectSignal", "Signal", "VideoCheck", "WsSignal", "wait_for"]
+__all__ = ["AudioCheck", "Bot", "DirectSignal", "KeyframeResyncBuffer", "Signal", "VideoCheck", "WsSignal", "wait_for"]
 from web.demo.tracks import ClipTrack, ToneTrack
 
 logger = logging.getLogger(__name__)
@@ -98,7 +101,7 @@ class Bot:
         self.low_clip = low_clip
         self.tone_hz = tone_hz
         self.speaking = speaking
-        self.subscribe_mode = subscribe_mode  # "decode" or "count"
+        self.subscribe_mode = subscribe_mode  # "decode", "count" or "tally" (loadtest.tally: benches)
         self.clip_start = clip_start
         self.pub: RTCPeerConnection | None = None
         self.sub: RTCPeerConnection | None = None
@@ -135,7 +138,8 @@ class Bot:
             seams.on_keyframe_request(transceiver.sender, screen.request_keyframe)
             specs.append({"transceiver": transceiver, "kind": "video", "source": "screen", "quality": "high"})
         if self.tone_hz is not None:
-            self.tone = ToneTrack(self.tone_hz, self.speaking)
+            tone = OpusTone if self.subscribe_mode == "tally" else ToneTrack  # a bench bot's is pre-encoded
+            self.tone = tone(self.tone_hz, self.speaking)
             transceiver = pc.addTransceiver(self.tone, direction="sendonly")
             specs.append({"transceiver": transceiver, "kind": "audio", "source": "microphone", "quality": "high"})
         for spec in specs:
@@ -182,16 +186,21 @@ class Bot:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
+        seams.grow_receive_buffers(pc)  # a bot's loop shares its core with others: its own socket must not drop
         await self.signal.subscriber_answer(self, pc.localDescription.sdp)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         track_id = track.id
         receiver = next(t.receiver for t in self.sub.getTransceivers() if t.receiver.track is track)
+        if self.subscribe_mode == "tally":  # the benches' cheap subscriber (loadtest.tally)
+            check = self.video.setdefault(track_id, VideoCheck()) if track.kind == "video" else None
+            install_tally(receiver, track.kind, self._count, check or self.audio.setdefault(track_id, AudioCheck()))
+            return
         if track.kind == "video":
             check = self.video.setdefault(track_id, VideoCheck())
             if self.subscribe_mode == "count":
                 buffer = seams.install_receive_tap(
-                    receiver, "video", lambda packet, check=check: self._first_packet(check, packet)
+                    receiver, "video", lambda packet, check=check: self._first_packet(check, packet), KeyframeResyncBuffer
                 )
                 buffer.on_frame = lambda frame, check=check: self._count(check)
                 return

@@ -1,6 +1,6 @@
 """A subscribing bot behind a bandwidth shaper (`loadtest.shaper`): the SDP candidate swap that puts the
-relay in its path, and a bot that counts frames as a browser would show them (a keyframe after a hole
-starts afresh) and reads the layer from each keyframe's VP8 header.
+relay in its path, and a bot that counts frames as every bot does (`loadtest.bots.KeyframeResyncBuffer`) and
+reads the layer from each keyframe's VP8 header.
 """
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ import time
 from typing import Any
 
 from aiortc import RTCSessionDescription
-from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtp import RtpPacket
 
-from loadtest.bots import Bot, Signal, VideoCheck
+from loadtest.bots import Bot, KeyframeResyncBuffer, Signal, VideoCheck
 from loadtest.shaper import ShaperProcess, UdpShaper
 from media import aiortc_seams as seams
 from media.rtp import vp8_keyframe_start
@@ -99,22 +98,6 @@ class ShapedBot(Bot):
 
         buffer = seams.install_receive_tap(receiver, "video", on_packet, KeyframeResyncBuffer)
         buffer.on_frame = lambda frame: self._count(check)
-
-
-class KeyframeResyncBuffer(seams.TapJitterBuffer):
-    """aiortc's jitter buffer waits for a packet that never comes until 512 more have passed (many
-    seconds of a low layer); a browser's drops whatever is older than a keyframe that follows a hole.
-    The bots count frames as a browser would show them, so this one does the same."""
-
-    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
-        origin = self._origin
-        if origin is not None and vp8_keyframe_start(packet.payload):
-            delta = (packet.sequence_number - origin) & 0xFFFF
-            if 0 < delta < self.capacity and any(
-                self._packets[(origin + i) % self.capacity] is None for i in range(delta)
-            ):
-                self.remove(delta)
-        return super().add(packet)
 
 
 def vp8_keyframe_size(payload: bytes) -> tuple[int, int] | None:
