@@ -130,7 +130,7 @@ async def _bot_loop(conn, base: str) -> None:
                 conn.send(len(gone))
             elif cmd == "add":
                 names, plan = arg
-                new = [Bot(name, signal, subscribe_mode="count") for name in names]
+                new = [Bot(name, signal, subscribe_mode="tally") for name in names]
                 for bot in new:
                     with contextlib.suppress(aiohttp.ClientError):  # no offer in time (a starved SFU): no video
                         await signal.subscribe(bot, plan)
@@ -144,7 +144,7 @@ async def _bot_loop(conn, base: str) -> None:
             elif cmd == "lesson":  # classrooms: publish return video and audio, receive the teacher's tracks
                 names, plan, size = arg
                 clip = load(size[0], size[1], FPS, CLIP_FRAMES, size[2])
-                new = [Bot(name, signal, clip=clip, tone_hz=300 + 10 * i, subscribe_mode="count")
+                new = [Bot(name, signal, clip=clip, tone_hz=300 + 10 * i, subscribe_mode="tally")
                        for i, name in enumerate(names)]  # fmt: skip
                 for bot in new:
                     await bot.publish()

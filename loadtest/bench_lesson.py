@@ -56,6 +56,21 @@ def format_row(r: LessonRow) -> str:
             f"{r.teacher_min_fps:>17.1f}")  # fmt: skip
 
 
+def _where(before: list[dict], after: list[dict], wall: float, workers: int) -> str:
+    """What the SFU's own counters say of the window: the frame rate the teacher's camera arrived at, the
+    lowest it sent a classroom (one video each in these counters), and who it paced: a low classroom figure
+    with the camera below 30 is the publisher's machine, with the SFU sending 30 it is the classroom's."""
+    def rate(kind: str, key: str) -> float:
+        return min(((b[kind][key][1] - a[kind].get(key, [0, 0])[1]) / wall for a, b in zip(before, after, strict=False)
+                    if key in b[kind]), default=0.0)  # fmt: skip
+
+    classrooms = {k for c in after for k in c["consumers"] if k != "teacher"}
+    paced = sorted(k for c in after for k in c.get("paced", {}))
+    sent = min((rate("consumers", k) for k in classrooms), default=0.0)
+    return (f"  lesson W={workers}: SFU received the teacher's camera at {rate('producers', 'teacher:0'):.1f} fps, "
+            f"sent classrooms >= {sent:.1f} fps; paced: {', '.join(paced) or 'none'}")
+
+
 async def run_lesson(workers: int, classrooms: int, window: float, log) -> LessonRow:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -68,7 +83,7 @@ async def run_lesson(workers: int, classrooms: int, window: float, log) -> Lesso
     load(CLASSROOM[0], CLASSROOM[1], FPS, CLIP_FRAMES, CLASSROOM[2])  # built once here, read by the bot processes
     async with aiohttp.ClientSession() as http:
         signal = HttpSignal(base, http)
-        teacher = Bot("teacher", signal, clip=camera, screen_clip=screen, tone_hz=440, subscribe_mode="count")
+        teacher = Bot("teacher", signal, clip=camera, screen_clip=screen, tone_hz=440, subscribe_mode="tally")
         try:
             await wait_http(base, http)
             pids = await signal.pids()
@@ -89,11 +104,15 @@ async def run_lesson(workers: int, classrooms: int, window: float, log) -> Lesso
             if missing:
                 log(f"  lesson W={workers}: no video at {', '.join(missing)}")
             await signal.subscribe(teacher, {f"{name}:0": "high" for name in names})
+            if teacher.sub is not None:
+                consent.install(teacher.sub)  # as the classrooms' (RFC 7675's 30 s)
             await wait_for(lambda: len(teacher.video) >= classrooms, 20)
             await asyncio.sleep(2)
+            counts0 = await signal.counts()
             fwd0, cpu0, t0 = (await signal.forwarded())[0], sum(cpu_split(pids)), time.monotonic()
             await asyncio.sleep(window)
             fwd1, cpu1, t1 = (await signal.forwarded())[0], sum(cpu_split(pids)), time.monotonic()
+            log(_where(counts0, await signal.counts(), t1 - t0, workers))
             fps: list[float] = []
             for _, conn in bots:
                 conn.send(("fps", (t0, t1)))

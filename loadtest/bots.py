@@ -5,7 +5,8 @@ version of the next frame) and a sine tone whose pitch identifies it. A subscrib
 video and reads the frame number from the pixels (`decode`), or only counts complete encoded frames
 (`count`, cheap enough for forty of them on one core) as a browser would show them: a keyframe after a hole
 starts afresh (`KeyframeResyncBuffer`). Audio is decoded and its pitch measured, so a test
-can tell which classroom is heard.
+can tell which classroom is heard. The benches' bots (`tally`, loadtest.tally) count frames from RTP as it
+arrives, count audio without decoding it and send a pre-encoded tone.
 
 Signalling is pluggable (`loadtest.signals`): `DirectSignal` drives a `MediaService` in the same process;
 `WsSignal` joins through the real server's `/ws`.
@@ -24,13 +25,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
-from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtp import RtpPacket
 
 from loadtest.signals import DirectSignal, Signal, WsSignal
+from loadtest.tally import KeyframeResyncBuffer, OpusTone, install_tally
 from media import aiortc_seams as seams
-from media.rtp import vp8_keyframe_start
 from web.demo.clip import Clip, read_number
 from web.demo.sdp import answering
 
@@ -82,23 +81,6 @@ class AudioCheck:
         return max(((a, b - a) for a, b in zip(marks, marks[1:], strict=False)), key=lambda x: x[1])
 
 
-class KeyframeResyncBuffer(seams.TapJitterBuffer):
-    """aiortc's jitter buffer waits for a packet that never comes until 512 more have passed (many seconds of
-    video); a browser's drops whatever is older than a keyframe that follows a hole. The SFU's pacer drops
-    packets on purpose and asks the publisher for that keyframe (media.consumer `on_paced_drop`), so a bot
-    counts frames as a browser would show them: from the keyframe on."""
-
-    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
-        origin = self._origin
-        if origin is not None and vp8_keyframe_start(packet.payload):
-            delta = (packet.sequence_number - origin) & 0xFFFF
-            if 0 < delta < self.capacity and any(
-                self._packets[(origin + i) % self.capacity] is None for i in range(delta)
-            ):
-                self.remove(delta)
-        return super().add(packet)
-
-
 class Bot:
     def __init__(
         self,
@@ -119,7 +101,7 @@ class Bot:
         self.low_clip = low_clip
         self.tone_hz = tone_hz
         self.speaking = speaking
-        self.subscribe_mode = subscribe_mode  # "decode" or "count"
+        self.subscribe_mode = subscribe_mode  # "decode", "count" or "tally" (loadtest.tally: benches)
         self.clip_start = clip_start
         self.pub: RTCPeerConnection | None = None
         self.sub: RTCPeerConnection | None = None
@@ -156,7 +138,8 @@ class Bot:
             seams.on_keyframe_request(transceiver.sender, screen.request_keyframe)
             specs.append({"transceiver": transceiver, "kind": "video", "source": "screen", "quality": "high"})
         if self.tone_hz is not None:
-            self.tone = ToneTrack(self.tone_hz, self.speaking)
+            tone = OpusTone if self.subscribe_mode == "tally" else ToneTrack  # a bench bot's is pre-encoded
+            self.tone = tone(self.tone_hz, self.speaking)
             transceiver = pc.addTransceiver(self.tone, direction="sendonly")
             specs.append({"transceiver": transceiver, "kind": "audio", "source": "microphone", "quality": "high"})
         for spec in specs:
@@ -209,6 +192,10 @@ class Bot:
     def _on_track(self, track: MediaStreamTrack) -> None:
         track_id = track.id
         receiver = next(t.receiver for t in self.sub.getTransceivers() if t.receiver.track is track)
+        if self.subscribe_mode == "tally":  # the benches' cheap subscriber (loadtest.tally)
+            check = self.video.setdefault(track_id, VideoCheck()) if track.kind == "video" else None
+            install_tally(receiver, track.kind, self._count, check or self.audio.setdefault(track_id, AudioCheck()))
+            return
         if track.kind == "video":
             check = self.video.setdefault(track_id, VideoCheck())
             if self.subscribe_mode == "count":

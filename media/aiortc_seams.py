@@ -313,15 +313,6 @@ def set_stream_id(sender: RTCRtpSender, stream_id: str) -> None:
     sender._stream_id = stream_id
 
 
-def update_sender_report(sender: RTCRtpSender, ntp: int, rtp_timestamp: int, packets: int, octets: int) -> None:
-    """Make the sender's periodic RTCP SR describe what the SFU sent (receivers use it for A/V sync and RTT).
-    Relies on: the name-mangled `__ntp_timestamp`, `__rtp_timestamp`, `__packet_count`, `__octet_count`."""
-    sender._RTCRtpSender__ntp_timestamp = ntp  # type: ignore[attr-defined]
-    sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]
-    sender._RTCRtpSender__packet_count = packets  # type: ignore[attr-defined]
-    sender._RTCRtpSender__octet_count = octets  # type: ignore[attr-defined]
-
-
 def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
     """Bots: be told when the remote asks this sender for a keyframe (PLI or FIR). Relies on:
     `RTCRtpSender._handle_rtcp_packet` calling `self._send_keyframe()` for PLI/FIR.

@@ -45,6 +45,31 @@ class _Subscriber:
     sent: _Meter
     probe: PaddingProbe | None = None
     video_packets: int = 0
+    clean: bool = True  # the controller's last full step had no loss worth counting (its loss counters are 0)
+
+
+def idle_step(controller: QualityController, policy: Policy, feedback: Feedback, paced: bool, clean: bool) -> bool:
+    """Whether `controller.step(feedback)` would change nothing and answer None, so the step (and what it
+    needs: each layer's rate) can be skipped: a connection at the high cap that has never shown its line's
+    capacity, is not paced, probes nothing, switches nothing, and whose feedback says no loss (a REMB alone
+    says nothing there: media.quality). Most subscribers of a large room are that, twice a second; the step
+    was the largest periodic cost per subscriber. `clean`: the last full step's loss was below `loss_low`
+    (not None), or none has run: a report without loss only clears counters that are then already 0.
+    tests/media/test_quality_skip.py steps controllers both ways over random feedback."""
+    loss = feedback.loss
+    return (
+        not paced and not feedback.switching and not feedback.full and feedback.probe is None
+        and (loss is None or (clean and loss < policy.loss_low))
+        and controller.cap == "high" and controller.probe_bps is None and not controller.probing
+        and controller.link_bps is None
+    )  # fmt: skip
+
+
+def clean_after(feedback: Feedback, policy: Policy, clean: bool) -> bool:
+    """`clean` after a full step on `feedback` (see `idle_step`)."""
+    if feedback.loss is None and not feedback.full:
+        return clean
+    return feedback.loss is not None and feedback.loss < policy.loss_low and not feedback.full
 
 
 Resolve = Callable[[str, Quality], "Producer | None"]
@@ -182,6 +207,12 @@ class QualityAdapter:
             transport.feedback.probe = None
             logger.debug("probe of %s to %.0f: %s %s", participant_id, probe.to_bps, probe.outcome, probe.reason)
         feedback = Feedback(report.estimate_bps, loss, sent_bps, switching, outcome, report.received_bps, report.full)
+        controller = state.controller
+        if idle_step(controller, self.policy, feedback, pacer.rate is not None, state.clean):
+            for consumer, wanted in videos:
+                self._apply(consumer, lower(wanted, controller.cap))
+            return None
+        state.clean = clean_after(feedback, self.policy, state.clean)
         need: dict[Cap, float] = {"high": audio, "low": audio}
         top: Cap = "low"
         for consumer, wanted in videos:
@@ -190,10 +221,11 @@ class QualityAdapter:
                 need[layer] += rates.get(producer.info.track_id, 0.0) if producer is not None else 0.0
             if wanted == "high" and self._has_twin(consumer.track_id):
                 top = "high"
-        decision = state.controller.step(now, feedback, Needs(need["high"], need["low"], audio), top)
-        logger.debug("quality %s at %.2f: %s need=%s top=%s → %s %s pace=%s %s ssrcs=%s", participant_id, now, feedback,
-                     need, top, state.controller.cap, decision, pacer.rate, pacer.counters, [c.ssrc for c, _ in videos])
-        controller = state.controller
+        decision = controller.step(now, feedback, Needs(need["high"], need["low"], audio), top)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("quality %s at %.2f: %s need=%s top=%s → %s %s pace=%s %s ssrcs=%s", participant_id, now,
+                         feedback, need, top, controller.cap, decision, pacer.rate, pacer.counters,
+                         [c.ssrc for c, _ in videos])
         cap = controller.cap
         for consumer, wanted in videos:
             self._apply(consumer, lower(wanted, cap))

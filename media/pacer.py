@@ -9,7 +9,10 @@ cut down to what Python can afford on every forwarded packet:
   consumers send straight to the line (`attach`), and only their own counters count.
 - With a `rate`, a token bucket `burst_s` deep: a packet that fits leaves at once (no queue, no timer);
   video that does not fit waits in one FIFO drained by one timer, so a keyframe burst is spread at the
-  rate. Audio never waits: it leaves at once and the video behind it owes its bytes.
+  rate. The line was busy all the while the FIFO waited, so a timer that fires late (a loaded loop) is
+  credited the time it was late, up to `CATCH_UP_S`: capped at `burst_s`, a worker whose loop ran 40 ms
+  behind drained at half its rate, dropped the video of a line that carried it, and the receivers' loss
+  reports paused it (the 1+20 lesson bench's 0 fps classrooms). Audio never waits: it leaves at once and the video behind it owes its bytes.
 - The FIFO holds at most `queue_s` at the rate; beyond, the oldest video is dropped here, up to the end
   of a frame, and its consumer asks for a keyframe (video, never audio, pays for a line that is short).
 - During a probe (`start_padding`) padding-only RTP packets fill the line up to the probe's rate while
@@ -34,6 +37,7 @@ from media.rtp import restamp_abs_send_time
 logger = logging.getLogger(__name__)
 PAD_TICK_S = 0.01  # padding is topped up this often during a probe
 MIN_WAIT_S = 0.002  # the drain timer never fires sooner than this (one wake-up sends a few packets)
+CATCH_UP_S = 0.1  # a drain that wakes late sends what the line carried meanwhile, up to this much of it
 
 
 class Paced(Protocol):
@@ -182,12 +186,16 @@ class Pacer:
 
     # -- the queue ------------------------------------------------------------------------------------
 
-    def _refill(self, rate: float) -> float:
+    def _refill(self, rate: float, waiting: bool = False) -> float:
+        """The bucket's bytes now; `waiting`: the FIFO has waited since the last refill, so the line was busy
+        and the whole time since counts (up to `CATCH_UP_S`), not only a burst's worth."""
         now = time.monotonic()
         pad = self._pad_rate
         if pad is not None:
             rate = max(rate, pad(now))
-        tokens = min(self._tokens + (now - self._at) * rate / 8, rate / 8 * self.burst_s)
+        elapsed = now - self._at
+        depth = max(self.burst_s, min(elapsed, CATCH_UP_S)) if waiting else self.burst_s
+        tokens = min(self._tokens + elapsed * rate / 8, rate / 8 * depth)
         self._at = now
         self._tokens = tokens
         return tokens
@@ -205,7 +213,7 @@ class Pacer:
         rate = self.rate
         if rate is None or self.closed:
             return
-        tokens = self._refill(rate)
+        tokens = self._refill(rate, waiting=True)
         queue = self._queue
         while queue and tokens > 0:
             header, ext, payload, _ = queue.popleft()

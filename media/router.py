@@ -363,9 +363,10 @@ class Router(Closable):
     def track_stats(self) -> list[TrackStats]:
         return self.stats.collect(self.producers.values(), self.subscribers.values())
 
-    def _sync_sender_reports(self) -> None:
+    def _send_sender_reports(self) -> None:
+        now = time.monotonic()
         for transport in self.subscribers.values():
-            transport.sync_sender_reports()
+            transport.send_sender_reports(now)
 
     async def _tick(self) -> None:
         next_stats = time.monotonic() + STATS_INTERVAL_S
@@ -378,7 +379,7 @@ class Router(Closable):
                 if (levels or self._last_levels) and listener is not None:
                     self._last_levels = levels
                     await listener.on_audio_levels(self.room_id, levels)
-                self._sync_sender_reports()  # in a helper: no loop variable outlives it in this frame
+                self._send_sender_reports()  # in a helper: no loop variable outlives it in this frame
                 if time.monotonic() >= next_quality or self.quality.urgent(self.subscribers):
                     next_quality = time.monotonic() + QUALITY_INTERVAL_S
                     changes = self.quality.step(time.monotonic(), self.producers, self.subscribers, self.plans)

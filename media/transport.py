@@ -44,6 +44,7 @@ from media.feedback import SubscriberFeedback, subscriber_rtcp_handler
 from media.lifecycle import Closable
 from media.pacer import Pacer
 from media.producer import Producer, ProducerInfo, ProducerListener
+from media.sender_reports import SenderReports, quiet_sender_rtcp
 
 logger = logging.getLogger(__name__)
 
@@ -263,6 +264,7 @@ class SubscriberTransport(Closable):
         self._writer: seams.RtpWriter | None = None
         self.pacer = Pacer()  # what leaves on this connection, audio first (media.pacer)
         self.feedback = SubscriberFeedback(self.pacer)  # REMB and receiver-report loss, for bandwidth-driven quality
+        self.reports = SenderReports()  # RTCP SR of the forwarded streams (media.sender_reports)
         self.pc.on("connectionstatechange", self._on_state)
 
     def _on_state(self) -> None:
@@ -291,6 +293,7 @@ class SubscriberTransport(Closable):
         consumer = Consumer(track_id, producer.kind, producer_id, producer.info.clock_rate, self._listener)
         consumer.quality = quality
         transceiver = self.pc.addTransceiver(SilentTrack(producer.kind, track_id), direction="sendonly")
+        quiet_sender_rtcp(transceiver.sender)  # its reports come from `send_sender_reports`
         preferred = [
             c for c in RTCRtpSender.getCapabilities(producer.kind).codecs
             if c.name.lower() == producer.info.codec.lower() or c.name == "rtx"
@@ -340,11 +343,8 @@ class SubscriberTransport(Closable):
         if slot is not None and not slot.active:
             consumer.paused = True
 
-    def sync_sender_reports(self) -> None:
-        for slot in self.slots.values():
-            report = slot.consumer.sender_report()
-            if report is not None:
-                seams.update_sender_report(slot.transceiver.sender, *report)
+    def send_sender_reports(self, now: float) -> None:
+        self.reports.send_due(now, self._writer, self.slots.values())
 
     async def negotiate(self) -> None:
         """Offer the current set of transceivers; if an offer is outstanding, offer again after its answer."""

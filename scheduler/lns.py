@@ -143,17 +143,17 @@ def piece_neighbourhoods(pm: PartModel, pieces: Sequence[tuple[Hood, tuple[int, 
 
 def piece_search(
     pm: PartModel, chosen: set[Key], hoods: Sequence[Hood], budget: float, seed: int = 0,
-    cancel: CancelToken | None = None,
+    cancel: CancelToken | None = None, enough: int = -1,
 ) -> tuple[set[Key], int]:
-    """Rounds over the piece neighbourhoods (`piece_neighbourhoods`) until one brings nothing or `budget`
-    deterministic units are spent; returns the best placement and its cost."""
+    """Rounds over the piece neighbourhoods (`piece_neighbourhoods`) until one brings nothing, `budget`
+    deterministic units are spent or the cost is down to `enough`; returns the best placement and its cost."""
     step = _Stepper(pm, seed, cancel)
     cost = pm.cost(chosen)
     improved = True
-    while improved and step.spent < budget:
+    while improved and step.spent < budget and cost > enough:
         improved = False
         for free in hoods:
-            if step.spent >= budget:
+            if step.spent >= budget or cost <= enough:
                 break
             better = step(chosen, cost, free, min(PIECE_STEP_TIME, budget - step.spent))
             if better is not None:

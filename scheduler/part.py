@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from scheduler.board import Board
@@ -32,21 +31,12 @@ from scheduler.cuts import PieceBound, piece_bounds
 from scheduler.greedy import best_greedy, greedy_hint
 from scheduler.lns import improve, piece_neighbourhoods, piece_search
 from scheduler.model import Key, PartModel
+from scheduler.solver import PartResult
 from scheduler.timetable import Lesson
 
 if TYPE_CHECKING:
     from scheduler.cancel import CancelToken
     from scheduler.solver import SolveOptions
-
-
-@dataclass
-class PartResult:
-    lessons: list[Lesson]
-    status: str
-    cost: int
-    bound: int
-    cpu: float = 0.0
-    """CPU seconds of the process that solved it, while it did (a worker's are not in the server's rusage)."""
 
 
 def solve_part(
@@ -62,8 +52,12 @@ def solve_part(
         joined = join_pieces(pm, cuts)
         if pm.cost(joined) < pm.cost(hint):
             hint = joined
+        # the bound needs only the pieces, so it is known before the search, which stops once the part is
+        # within `settle_gap` of it: the rest of its budget would buy a few units of cost (L-busy seed 1)
+        bound = lp_bound(pm, cuts)
+        enough = math.floor(bound / (1 - options.settle_gap))
         hint, _cost = piece_search(pm, hint, piece_neighbourhoods(pm, [(c.keys, c.grades) for c in cuts]),
-                                   options.piece_search_time, options.seed, cancel)
+                                   options.piece_search_time, options.seed, cancel, enough)
     elif options.improve_time > 0:   # after the piece search they gained 0.1 % for a third more CPU (L-busy)
         hint, _cost = improve(pm, hint, options.improve_time, options.seed, cancel)
     statuses = []
@@ -83,7 +77,8 @@ def solve_part(
             hint = {k for k, v in pm.x.items() if solver.boolean_value(v)}
             if options.improve_time > 0:   # placement alone may have opened lessons: gather them again
                 hint, _cost = improve(pm, hint, options.improve_time, options.seed, cancel)
-    bound = lp_bound(pm, cuts)
+    if not cuts:
+        bound = lp_bound(pm, cuts)
     proven = 2 * sum(c.proven for c in cuts) >= len(cuts)
     if cuts and proven and options.whole_time > 0 and pm.cost(hint) - bound > options.whole_gap * pm.cost(hint):
         # the pieces' coupling through teachers of many grades is what the piece search cannot undo (L-busy

@@ -34,7 +34,6 @@ from scheduler.weights import W_PLACE
 
 if TYPE_CHECKING:
     from scheduler.cancel import CancelToken
-    from scheduler.part import PartResult
 
 
 
@@ -70,6 +69,9 @@ class SolveOptions:
     piece_search_time: float = 1.5
     """Budget per part for re-solving pieces and neighbouring pairs of them with the rest fixed
     (`scheduler.lns.piece_search`)."""
+    settle_gap: float = 0.02
+    """The piece search stops once the part's cost is within this share of its bound (cost − bound ≤ 2 % of
+    cost)."""
     whole_time: float = 3.0
     """Budget per part for CP-SAT on the whole part (presolve, linearization 2) from the piece search's result,
     spent only where that result is more than `whole_gap` above the part's bound."""
@@ -87,6 +89,19 @@ class SolveOptions:
                        improve_time=self.improve_time * factor, repair_time=self.repair_time * factor,
                        piece_time=self.piece_time * factor, pieces_time=self.pieces_time * factor,
                        piece_search_time=self.piece_search_time * factor, whole_time=self.whole_time * factor)
+
+
+@dataclass
+class PartResult:
+    """One independent part solved (`scheduler.part`). Defined here, not there, so that a worker's result
+    unpickles in the server without importing OR-Tools."""
+
+    lessons: list[Lesson]
+    status: str
+    cost: int
+    bound: int
+    cpu: float = 0.0
+    """CPU seconds of the process that solved it, while it did (a worker's are not in the server's rusage)."""
 
 
 @dataclass
@@ -122,13 +137,14 @@ def solve(
     `cancel` stops it between parts and inside CP-SAT (raising `scheduler.cancel.Cancelled`)."""
     options = options or SolveOptions()
     began = time.perf_counter()
+    prepared = _prepare(county, options)
     index = CountyIndex(county)
     keep = previous.assignments() if previous is not None else set()
     lessons: list[Lesson] = []
     statuses: list[str] = []
     cost = bound = 0
     parts = _parts(index.options)
-    results, pooled = _solve_parts(county, index, parts, options, keep, progress, cancel)
+    results, pooled = _solve_parts(county, index, parts, options, keep, progress, cancel, prepared)
     for result in results:
         lessons.extend(result.lessons)
         statuses.append(result.status)
@@ -166,19 +182,29 @@ def _parts(options: list[DemandOptions]) -> list[list[DemandOptions]]:
     return [groups[k] for k in sorted(groups, key=lambda k: min(o.demand.classroom for o in groups[k]))]
 
 
+def _prepare(county: County, options: SolveOptions) -> str | None:
+    """The worker processes started and indexing `county` while this thread indexes it (`scheduler.pool`)."""
+    if options.processes <= 1:
+        return None
+    from scheduler.pool import prepare
+    return prepare(county, options)
+
+
 def _solve_parts(
     county: County, index: CountyIndex, parts: list[list[DemandOptions]], options: SolveOptions, keep: set,
-    progress: Callable[[int, int], None] | None, cancel: CancelToken | None,
+    progress: Callable[[int, int], None] | None, cancel: CancelToken | None, prepared: str | None = None,
 ) -> tuple[list[PartResult], bool]:
     """Each part's result, in part order, and whether worker processes solved them (when there are several
     parts and `options.processes` > 1)."""
-    from scheduler.part import solve_part  # OR-Tools is imported by a solve, not by importing this module
     if options.processes > 1 and len(parts) > 1:
         from concurrent.futures.process import BrokenProcessPool
 
         from scheduler.pool import solve_parts
         with contextlib.suppress(BrokenProcessPool):   # a worker died: solve here instead
-            return solve_parts(county, len(parts), options, keep, progress, cancel), True
+            return solve_parts(county, len(parts), options, keep, progress, cancel, prepared), True
+    # OR-Tools is imported by a solve in this thread, not by importing this module, nor when the workers solve
+    # (importing it here took a second of the parts' start)
+    from scheduler.part import solve_part
     results = []
     for done, part in enumerate(parts, start=1):
         if cancel is not None:

@@ -102,6 +102,34 @@ async def test_more_than_the_queue_holds_drops_the_oldest_video_by_whole_frames(
     assert pacer.counters.dropped == len(owner.dropped)
 
 
+@pytest.mark.solo  # times a drain against the rate
+async def test_a_loop_running_late_still_drains_at_the_rate():
+    """A loaded worker's timers fire tens of ms late: the line was busy meanwhile, and the pacer must send what
+    it carried (capped at one 20 ms burst per wake-up, it drained at half the rate and dropped video)."""
+    line, pacer, owner = Line(), Pacer(queue_s=5.0), Owner()
+    pacer.start(line)
+    pacer.set_rate(800_000)  # 100 kB/s: the 100 kB below take 1 s
+    busy = True
+
+    async def lagging_loop() -> None:  # other work holds the loop 30 ms at a time
+        while busy:
+            time.sleep(0.03)  # noqa: ASYNC251 - the point: a loop held by other work
+            await asyncio.sleep(0)
+
+    t0 = time.monotonic()
+    for seq in range(100):
+        pacer.video(*packet(VIDEO, seq, marker=True, ts=seq), owner)
+    lag = asyncio.ensure_future(lagging_loop())
+    try:
+        await drained(pacer)
+    finally:
+        busy = False
+        await lag
+    took = line.of(VIDEO)[-1][0] - t0
+    assert len(line.of(VIDEO)) == 100 and not owner.dropped
+    assert took < 1.25, f"100 kB at 100 kB/s took {took:.2f} s behind a late loop"
+
+
 async def test_a_layer_switch_flushes_what_its_consumer_has_waiting():
     line, pacer, old, other = Line(), Pacer(queue_s=5.0), Owner(), Owner()
     pacer.start(line)

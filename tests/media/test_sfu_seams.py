@@ -111,11 +111,18 @@ async def test_live_connections_use_the_synchronous_send_path_and_real_sender_re
         slot = transport.slots["pub:0"]
         # the announced msid carries the publisher and the track id
         assert "a=msid:pub pub:0" in transport.pc.localDescription.sdp
-        await asyncio.sleep(0.4)
-        sender = slot.transceiver.sender
-        assert sender._RTCRtpSender__packet_count == slot.consumer.counters.packets or (
-            0 < sender._RTCRtpSender__packet_count <= slot.consumer.counters.packets
-        )
+        receiver = next(t.receiver for t in sub.sub.getTransceivers() if t.kind == "video")
+
+        async def reported() -> list:  # the subscriber's view of our sender reports (RTCP SR, media.sender_reports)
+            return [s for s in (await receiver.getStats()).values() if s.type == "remote-outbound-rtp"]
+
+        for _ in range(50):  # one is due within 1.5 s
+            if await reported():
+                break
+            await asyncio.sleep(0.1)
+        (sr,) = await reported()
+        assert 0 < sr.packetsSent <= slot.consumer.counters.packets  # what the consumer had sent when it reported
+        assert not slot.transceiver.sender._RTCRtpSender__rtcp_exited.is_set()  # aiortc's loop only waits
         assert seams.receiver_rtcp_ssrc(router.publishers["pub"].pc.getTransceivers()[0].receiver)
     finally:
         await pub.close()
