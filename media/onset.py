@@ -11,8 +11,9 @@ second. So the REMB falls steadily, and below what was sent in that same second.
 
 A keyframe burst on a fast line, or a receiver that stalled for a moment, also makes it report overuse, but
 briefly, and what it received is about what was sent: REMB ≈ 0.85 × sent, and rising as the burst
-arrives. `OnsetDetector` tells the two apart from what it is fed per REMB: the REMB, and the bytes the SFU
-sent to the streams that REMB is about. An onset is a run of overuse REMBs at least `min_run_s` long whose
+arrives. A browser whose estimate ramps up from a low start sends REMBs every ~0.2 s too, each a little
+higher than the last (a run that rises is not overuse). `OnsetDetector` tells these apart from what it is fed
+per REMB: the REMB, and the bytes the SFU sent to the streams that REMB is about. An onset is a run of overuse REMBs at least `min_run_s` long whose
 newest is far below the second's sent rate (`strong`), or below `trend` × that rate and falling — no faster
 than a one-second window can (a receiver that stalled loses from its window what it had not read yet). The caller paces the
 line at once (the queue drains while the layer switch waits for its keyframe) and tells the quality
@@ -40,6 +41,10 @@ class OnsetSettings:
     young_s: float = 2.0  # this soon after the streams (re)started only a `strong` run is one: the receiver's first
     # window starts at its first packet as its own loop got to it, and a loaded receiver's falls short of what was
     # sent (a 3 Mbps line's REMB at 0.70 × sent 1.1 s in, at load 12); a line far too slow is still strong
+    rise: float = 1.01  # a run whose newest REMB is above this × its first is an estimate going up, not overuse:
+    # libwebrtc's (a browser's) REMB comes every ~0.2 s while its estimate ramps up from a low start (+1.7 % each at
+    # ~100 kbps, far below what the SFU sends at once), and such REMBs read as a `strong` run paced a co-teaching
+    # page's line at 63 kbps, whose drops then paused its video; overuse is 0.85 × what arrived: level or falling
     hold_s: float = 2.0  # after an onset, the next one is not looked for until the window has renewed
     sample_s: float = 0.01  # what was sent is sampled at most this often
 
@@ -107,6 +112,8 @@ class OnsetDetector:
             return False
         if self._run_bps - bps > s.max_fall * rate * (now - self._run_at):
             self._run_at, self._run_bps = now, bps
+            return False
+        if bps > self._run_bps * s.rise:
             return False
         falling = bps < self._run_bps * s.fall
         young = now - self._began_at < s.young_s

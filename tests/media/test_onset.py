@@ -128,3 +128,15 @@ def test_the_high_layers_first_loss_on_an_unknown_line_steps_down_at_once():
     assert known.step(2.0, Feedback(None, 0.04, 990_000), needs) is None
     fast = QualityController(0.0)  # a REMB that says the line carries the layer: loss that is not congestion
     assert fast.step(1.0, Feedback(3_000_000, 0.089, 990_000), needs) is None
+
+
+def test_a_browsers_estimate_ramping_up_is_not_an_onset():
+    """Chrome's REMBs for a co-teaching page as it started (measured): one every ~0.2 s, each ~1.7 % above the last,
+    from 92 kbps while the SFU sent three cameras at once. Far below what was sent, but going up: its estimator
+    is in its increase state. Read as a `strong` run it paced the page's line at 63 kbps and paused its video."""
+    d = OnsetDetector()
+    ramp = [(10.0 + i * 0.18, 92_616 * 1.017**i) for i in range(20)]
+    assert feed(d, ramp, start=9.0) == []
+    # the same line then really fills up: the estimate falls below where it was, and that is an onset
+    fall = [(ramp[-1][0] + 0.5 + i * 0.02, ramp[-1][1] * (0.9 - 0.01 * i)) for i in range(10)]
+    assert feed(d, fall, start=9.0)

@@ -12,11 +12,6 @@ from tests.web.conftest import LiveServer, api, login, wait_for, wait_playing
 
 
 @pytest.mark.solo  # four Chromium pages decode three cameras each in real time
-@pytest.mark.xfail(strict=False, reason=(
-    "a debt of this session, not load alone: a teacher's tile froze (fps 0 after 17-124 frames) in two of three "
-    "fresh-clone CI runs and once in two runs alone; it passed in every CI run of the session before. Suspects: "
-    "this session's start-of-line quality rules (media/quality.py) or the seat re-entry change (signaling/session.py)"
-))
 def test_coteaching_three_teachers_and_a_hidden_observer(new_page: Any, with_media: LiveServer, artifacts: Path) -> None:
     county = with_media.county
     coordinator = new_page()
