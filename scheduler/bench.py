@@ -79,7 +79,7 @@ def _replan(county: County, before: Timetable, options: SolveOptions) -> tuple[i
             t["unavailable"].append({"weekday": WEEKDAYS[weekday - 1], "periods": []})
     changed = County.model_validate(data)
     result = solve(changed, options, previous=before)
-    report = move_report(changed, before, result.timetable)
+    report = move_report(changed, before, result.timetable, result.least_moves)
     return report.moved, report.forced, len(validate(changed, result.timetable)), result.quality == "proven optimal"
 
 

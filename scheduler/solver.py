@@ -102,6 +102,9 @@ class PartResult:
     bound: int
     cpu: float = 0.0
     """CPU seconds of the process that solved it, while it did (a worker's are not in the server's rusage)."""
+    least_moves: int = 0
+    """Re-plan: the proven fewest previous class-lessons (of those still allowed) any timetable placing as many
+    must move (`scheduler.part.least_moves`)."""
 
 
 @dataclass
@@ -116,6 +119,8 @@ class SolveResult:
     """CP-SAT's lower bound on that cost: no timetable can cost less."""
     worker_cpu: float = 0.0
     """CPU seconds spent in worker processes (`scheduler.pool`), which this process's rusage does not show."""
+    least_moves: int = 0
+    """Re-plan: the parts' `PartResult.least_moves` summed (`scheduler.replan.move_report` takes it)."""
 
     @property
     def gap_pct(self) -> float:
@@ -159,7 +164,8 @@ def solve(
     # demand with no candidate at all is in no part: its cost is certain, in the objective and in the bound
     lost = sum(opt.demand.per_week for opt in index.options if not opt.candidates) * W_PLACE
     return SolveResult(Timetable(lessons, unplaced), time.perf_counter() - began, len(parts), statuses,
-                       cost + lost, bound + lost, sum(r.cpu for r in results) if pooled else 0.0)
+                       cost + lost, bound + lost, sum(r.cpu for r in results) if pooled else 0.0,
+                       sum(r.least_moves for r in results))
 
 
 def _parts(options: list[DemandOptions]) -> list[list[DemandOptions]]:
