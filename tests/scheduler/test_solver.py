@@ -147,3 +147,39 @@ def test_hub_classroom_shared_by_two_teachers_never_double_booked(small_dict: di
     music_then = replace(english, teacher="t-mus", subject="music", grade=6, classrooms=("r3-6",))
     clash = Timetable([ls for ls in tt.lessons if not (ls.teacher == "t-mus" and "r3-6" in ls.classrooms)] + [music_then])
     assert "hub-classroom-double" in {v.code for v in validate(county, clash)}
+
+
+def test_replan_counts_the_lessons_a_forced_one_displaces_as_forced() -> None:
+    """A busy county where the one forced class-lesson fits only where others are: the re-plan moves them,
+    and the report counts them as forced (displaced) because no timetable placing everything keeps them."""
+    from scheduler.candidates import CountyIndex
+    from scheduler.cpsat import Params, run
+    from scheduler.model import PartModel
+    from scheduler.replan import forced_moves, move_report
+    from scheduler.solver import _parts
+
+    options = SolveOptions(processes=1).scaled(0.2)
+    county, _planted = generate(Tier("M-busy", 2, 8, busy=(0.5, 0.7)), seed=1)
+    before = solve(county, options).timetable
+    data = county.model_dump(mode="json")
+    for t in data["teachers"]:
+        if t["id"] == "h02-t2":
+            t["unavailable"].append({"weekday": "fri", "periods": []})
+    changed = County.model_validate(data)
+    result = solve(changed, options, previous=before)
+    report = move_report(changed, before, result.timetable, result.least_moves)
+    direct = forced_moves(changed, before)
+    assert result.timetable.placed_count() == before.placed_count() and validate(changed, result.timetable) == []
+    assert report.displaced > 0 and report.forced == len(direct) + report.displaced
+    assert result.quality == "proven optimal" and report.moved == report.forced   # nothing moved by choice
+    # independently: keeping every previous class-lesson the new data allows leaves no way to place all
+    index = CountyIndex(changed)
+    keep = before.assignments() - direct
+    infeasible = []
+    for part in _parts(index.options):
+        pm = PartModel(index, part, keep)
+        for v in pm.kept:
+            pm.model.add(v == 1)
+        pm.model.add(sum(pm.x.values()) == pm.demanded)
+        infeasible.append(run(pm.model, Params(5.0, presolve=True))[1] == "INFEASIBLE")
+    assert sum(infeasible) >= 1
