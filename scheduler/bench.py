@@ -4,7 +4,8 @@ Each tier is solved twice to show the result is deterministic; violations (all, 
 in a classroom's busy period) are counted by the independent validator. `cost` is the objective CP-SAT
 minimises (see `scheduler.model`: 1000 per unplaced class-lesson, 20 per lesson, …), `bound` its proven lower
 bound, `gap %` = (cost − bound) / cost. A re-plan after one teacher loses a day shows the class-lessons that
-moved against those the change forced to move ("opt": CP-SAT proved no re-plan costs less). Seconds are wall time of one solve (CPU seconds of the
+moved against those the change forced to move, counting those a forced lesson must displace
+(`scheduler.replan`; "opt": CP-SAT proved no re-plan costs less). Seconds are wall time of one solve (CPU seconds of the
 process beside them, since the machine may be shared). With `--tenfold` each tier is solved once more at
 10 × the CP-SAT budget and its lesson count shown beside the default's. The last line is for the largest
 tier run.
