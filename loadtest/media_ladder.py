@@ -136,6 +136,8 @@ class Ladder:
                     if mid <= held:
                         break
                     row = await self.step(mid, 0, False)
+                    if not steady(row):
+                        row = await self.step(mid, 0, False)  # as on the ladder: one slow window is not the capacity
                     held, failed = (mid, failed) if steady(row) else (held, mid)
             finally:
                 await stop_all(self.bots, publisher, proc)

@@ -12,7 +12,6 @@ may complete it later), so "held at ≥ 29 fps" means what it meant. The `count`
 
 from __future__ import annotations
 
-import asyncio
 import fractions
 import time
 from typing import Any
@@ -20,7 +19,6 @@ from typing import Any
 import av
 from aiortc.codecs.opus import OpusEncoder
 from aiortc.jitterbuffer import JitterFrame
-from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
 from media import aiortc_seams as seams
@@ -119,31 +117,15 @@ class OpusTone(ToneTrack):
             second: list[bytes] = []
             n = 0
             while len(second) < 50:  # the encoder may hold the first frame back
-                payloads, _ = encoder.encode(self._frame(n))
+                payloads, _ = encoder.encode(self.frame(n))
                 second.extend(payloads)
                 n += 1
             self._cache[key] = second[:50]
         self._packets = self._cache[key]
 
-    def _frame(self, n: int) -> av.AudioFrame:
-        offset = (n % 50) * AUDIO_SAMPLES
-        samples = self._wave[offset : offset + AUDIO_SAMPLES] if self.speaking else self._wave[:AUDIO_SAMPLES] * 0
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = AUDIO_RATE
-        frame.pts = n * AUDIO_SAMPLES
-        frame.time_base = _AUDIO_TIME_BASE
-        return frame
-
     async def recv(self) -> av.Packet:  # type: ignore[override]
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        delay = self._start + self._n * AUDIO_SAMPLES / AUDIO_RATE - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        packet = av.Packet(self._packets[self._n % len(self._packets)])
-        packet.pts = self._n * AUDIO_SAMPLES
+        n = await self.next_index()
+        packet = av.Packet(self._packets[n % len(self._packets)])
+        packet.pts = n * AUDIO_SAMPLES
         packet.time_base = _AUDIO_TIME_BASE
-        self._n += 1
         return packet

@@ -12,12 +12,13 @@ second. So the REMB falls steadily, and below what was sent in that same second.
 A keyframe burst on a fast line, or a receiver that stalled for a moment, also makes it report overuse, but
 briefly, and what it received is about what was sent: REMB ≈ 0.85 × sent, and rising as the burst
 arrives. A browser whose estimate ramps up from a low start sends REMBs every ~0.2 s too, each a little
-higher than the last (a run that rises is not overuse). `OnsetDetector` tells these apart from what it is fed
-per REMB: the REMB, and the bytes the SFU sent to the streams that REMB is about. An onset is a run of overuse REMBs at least `min_run_s` long whose
-newest is far below the second's sent rate (`strong`), or below `trend` × that rate and falling — no faster
-than a one-second window can (a receiver that stalled loses from its window what it had not read yet). The caller paces the
-line at once (the queue drains while the layer switch waits for its keyframe) and tells the quality
-controller that the line is full (media.feedback). Pure bookkeeping: no clock, no I/O.
+higher than the last (a run that rises is not overuse). `OnsetDetector` tells these apart from what it is
+fed per REMB: the REMB, and the bytes the SFU sent to the streams that REMB is about. An onset is a run of
+overuse REMBs at least `min_run_s` long whose newest is far below the second's sent rate (`strong`), or below
+`trend` × that rate and falling — no faster than a one-second window can (a receiver that stalled loses from
+its window what it had not read yet). The caller paces the line at once (the queue drains while the layer
+switch waits for its keyframe) and tells the quality controller that the line is full
+(media.feedback). Pure bookkeeping: no clock, no I/O.
 """
 
 from __future__ import annotations

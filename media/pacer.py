@@ -12,7 +12,8 @@ cut down to what Python can afford on every forwarded packet:
   rate. The line was busy all the while the FIFO waited, so a timer that fires late (a loaded loop) is
   credited the time it was late, up to `CATCH_UP_S`: capped at `burst_s`, a worker whose loop ran 40 ms
   behind drained at half its rate, dropped the video of a line that carried it, and the receivers' loss
-  reports paused it (the 1+20 lesson bench's 0 fps classrooms). Audio never waits: it leaves at once and the video behind it owes its bytes.
+  reports paused it (the 1+20 lesson bench's 0 fps classrooms). Audio never waits: it leaves at once and
+  the video behind it owes its bytes.
 - The FIFO holds at most `queue_s` at the rate; beyond, the oldest video is dropped here, up to the end
   of a frame, and its consumer asks for a keyframe (video, never audio, pays for a line that is short).
 - During a probe (`start_padding`) padding-only RTP packets fill the line up to the probe's rate while

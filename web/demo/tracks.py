@@ -81,7 +81,18 @@ class ToneTrack(MediaStreamTrack):
         t = np.arange(AUDIO_SAMPLES * 50) / AUDIO_RATE  # one second, an integer number of periods
         self._wave = (np.sin(2 * math.pi * hz * t) * 9000).astype(np.int16)
 
-    async def recv(self) -> av.AudioFrame:
+    def frame(self, n: int) -> av.AudioFrame:
+        """The tone's n-th 20 ms frame (it repeats every second)."""
+        offset = (n % 50) * AUDIO_SAMPLES
+        samples = self._wave[offset : offset + AUDIO_SAMPLES] if self.speaking else np.zeros(AUDIO_SAMPLES, np.int16)
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = n * AUDIO_SAMPLES
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        return frame
+
+    async def next_index(self) -> int:
+        """Wait until the next frame is due (real time from the first) and return its index."""
         if self.readyState != "live":
             raise MediaStreamError
         if self._start is None:
@@ -89,11 +100,8 @@ class ToneTrack(MediaStreamTrack):
         delay = self._start + self._n * AUDIO_SAMPLES / AUDIO_RATE - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        offset = (self._n % 50) * AUDIO_SAMPLES
-        samples = self._wave[offset : offset + AUDIO_SAMPLES] if self.speaking else np.zeros(AUDIO_SAMPLES, np.int16)
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = AUDIO_RATE
-        frame.pts = self._n * AUDIO_SAMPLES
-        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
         self._n += 1
-        return frame
+        return self._n - 1
+
+    async def recv(self) -> av.AudioFrame:
+        return self.frame(await self.next_index())
