@@ -97,7 +97,9 @@ class SolveJobs:
                 job.objective, job.bound = result.objective, result.bound
                 job.gap_pct, job.quality = result.gap_pct, result.quality
                 if previous is not None:
-                    job.moves = move_report(county, previous, result.timetable, result.least_moves)
+                    # indexing an L county to check every previous lesson takes about a second: not on the loop
+                    job.moves = await asyncio.to_thread(move_report, county, previous, result.timetable,
+                                                        result.least_moves)
                 async with self.db.session() as s:
                     row = await store.save_timetable(s, county_id, result.timetable,
                                                      sum(d.per_week for d in county.demand), result.seconds, by)

@@ -20,6 +20,9 @@ from scheduler.candidates import CountyIndex
 from scheduler.county import County
 from scheduler.timetable import Timetable
 
+Assignment = tuple[str, str, int, int]
+"""A class-lesson's place: (classroom, teacher, weekday, period), as `Timetable.assignments`."""
+
 
 @dataclass
 class MoveReport:
@@ -41,9 +44,10 @@ class MoveReport:
                 "by_teacher": self.by_teacher, "by_classroom": self.by_classroom}
 
 
-def forced_moves(county: County, previous: Timetable) -> set[tuple[str, str, int, int]]:
-    """Previous class-lessons that cannot stay where they are under `county`."""
-    allowed = _allowed(CountyIndex(county))
+def forced_moves(county: County, previous: Timetable, allowed: set[Assignment] | None = None) -> set[Assignment]:
+    """Previous class-lessons that cannot stay where they are under `county` (`allowed`: its places, if known)."""
+    if allowed is None:
+        allowed = _allowed(CountyIndex(county))
     demand = {(d.classroom, d.subject): d.per_week for d in county.demand}
     forced = {a for a in previous.assignments() if a not in allowed}
     placed: Counter[tuple[str, str]] = Counter()
@@ -64,8 +68,8 @@ def move_report(county: County, previous: Timetable, after: Timetable, least_mov
     gone = old - new
     by_teacher = Counter(t for _room, t, _wd, _p in gone)
     by_classroom = Counter(room for room, _t, _wd, _p in gone)
-    forced = forced_moves(county, previous)
     allowed = _allowed(CountyIndex(county))
+    forced = forced_moves(county, previous, allowed)
     displaced = max(0, least_moves - len(forced & allowed))
     return MoveReport(
         moved=len(gone), forced=len(forced) + displaced, added=len(new - old),
@@ -74,5 +78,5 @@ def move_report(county: County, previous: Timetable, after: Timetable, least_mov
     )
 
 
-def _allowed(index: CountyIndex) -> set[tuple[str, str, int, int]]:
+def _allowed(index: CountyIndex) -> set[Assignment]:
     return {(c.classroom, c.teacher, c.weekday, c.period) for o in index.options for c in o.candidates}
