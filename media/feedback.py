@@ -107,9 +107,8 @@ class SubscriberFeedback:
         self._consumers.append(consumer)
 
     def on_loss(self, fraction: float, kind: str) -> None:
-        """A receiver report's fraction lost. The line's loss is the audio's: the pacer never drops audio,
-        while the video's includes what the pacer dropped (a short line's excess, a switch's old layer)
-        and would talk the estimate down further each time. Video counts only without audio."""
+        """A receiver report's fraction lost on the line. The audio's counts when it reported (the pacer never
+        drops audio); the video's, from which `on_report` takes the pacer's own drops, only without it."""
         self.reports += 1
         if kind == "audio":
             self._loss = fraction if self._loss is None else max(self._loss, fraction)
@@ -127,11 +126,26 @@ class SubscriberFeedback:
         depend on how the publisher's bursts fell against the reports."""
         previous = self._rr.get(ssrc)
         self._rr[ssrc] = (now, highest, lost)
-        if previous is not None and now - previous[0] >= 0.2:
+        if previous is None:
+            self.on_loss(fraction, kind)
+            return
+        if now - previous[0] >= 0.2:
             got = (highest - previous[1]) - (lost - previous[2])
             if 0 <= got < 0x8000:
                 self._received[ssrc] = (now, got * packet_bytes * 8 / (now - previous[0]))
-        self.on_loss(fraction, kind)
+        self.on_loss(self._line_loss(ssrc, previous[1], highest, lost - previous[2], fraction), kind)
+
+    def _line_loss(self, ssrc: int, after: int, highest: int, lost: int, fraction: float) -> float:
+        """The report's fraction lost, less what this connection's pacer dropped itself between the two
+        reports' highest sequence numbers: a short line's excess, a switch's old layer. The receiver counts
+        those as lost; read as the line's loss they would step a 600 kbps line from its low layer to a pause."""
+        expected = highest - after
+        if self._pacer is None or not 0 < expected < 0x8000:
+            return fraction
+        paced = self._pacer.dropped_in(ssrc, after & 0xFFFF, highest & 0xFFFF)
+        if not paced:
+            return fraction
+        return max(0, lost - paced) / expected
 
     def on_nack(self, ssrc: int, lost: list[int]) -> None:
         self._nacked.update((ssrc, seq) for seq in lost)  # a receiver NACKs a hole again until it is filled

@@ -16,6 +16,8 @@ cut down to what Python can afford on every forwarded packet:
   the video behind it owes its bytes.
 - The FIFO holds at most `queue_s` at the rate; beyond, the oldest video is dropped here, up to the end
   of a frame, and its consumer asks for a keyframe (video, never audio, pays for a line that is short).
+  Each drop is remembered by SSRC and sequence number (`dropped_in`): the receiver counts it as lost, and
+  media.feedback must not read the SFU's own drops as a lossy line.
 - During a probe (`start_padding`) padding-only RTP packets fill the line up to the probe's rate while
   no media waits, so the estimate can rise without risking the media (media.probe decides the rate).
 """
@@ -39,6 +41,7 @@ logger = logging.getLogger(__name__)
 PAD_TICK_S = 0.01  # padding is topped up this often during a probe
 MIN_WAIT_S = 0.002  # the drain timer never fires sooner than this (one wake-up sends a few packets)
 CATCH_UP_S = 0.1  # a drain that wakes late sends what the line carried meanwhile, up to this much of it
+DROPS_KEPT = 4096  # sequence numbers of drops remembered per SSRC until a receiver report covers them
 
 
 class Paced(Protocol):
@@ -83,7 +86,7 @@ class Pacer:
 
     __slots__ = (
         "rate", "burst_s", "queue_s", "counters", "_send", "_tokens", "_at", "_queue", "_queued_bytes",
-        "_timer", "_pad_rate", "_pad_timer", "_padder", "_pad_at", "_pad_sent", "closed", "_owners",
+        "_timer", "_pad_rate", "_pad_timer", "_padder", "_pad_at", "_pad_sent", "closed", "_owners", "_drops",
     )
 
     def __init__(self, burst_s: float = 0.02, queue_s: float = 0.5) -> None:
@@ -104,6 +107,7 @@ class Pacer:
         self._pad_sent = 0.0
         self.closed = False
         self._owners: list[Paced] = []
+        self._drops: dict[int, deque[int]] = {}  # SSRC → sequence numbers dropped here, oldest first
 
     def start(self, send: PacketSender) -> None:
         """The connection is up: `send(header, ext, payload)` protects and sends one packet."""
@@ -257,6 +261,7 @@ class Pacer:
                 continue
             self._queued_bytes -= len(header) + len(ext) + len(payload)
             self.counters.dropped += 1
+            self._remember(header)
             frame_open = not header[1] & 0x80  # the marker closes a video frame
             if owner is not None:
                 owner.on_paced_drop((header[2] << 8) | header[3])
@@ -272,12 +277,36 @@ class Pacer:
         for item in queue:
             if item[3] is owner:
                 self._queued_bytes -= len(item[0]) + len(item[1]) + len(item[2])
+                self._remember(item[0])
                 dropped += 1
             else:
                 kept.append(item)
         self._queue = kept
         self.counters.dropped += dropped
         return dropped
+
+    def _remember(self, header: bytes) -> None:
+        ssrc = int.from_bytes(header[8:12])
+        drops = self._drops.get(ssrc)
+        if drops is None:
+            drops = self._drops[ssrc] = deque(maxlen=DROPS_KEPT)
+        drops.append((header[2] << 8) | header[3])
+
+    def dropped_in(self, ssrc: int, after: int, upto: int) -> int:
+        """How many packets of `ssrc` with sequence numbers in (after, upto] (16-bit, wrapping) this pacer
+        dropped; those are forgotten, with any older. A receiver report's loss between two of its highest
+        sequence numbers includes them: lost by the SFU, not by the line."""
+        drops = self._drops.get(ssrc)
+        if not drops:
+            return 0
+        span = (upto - after) & 0xFFFF
+        if span >= 0x8000:
+            return 0
+        count = sum(1 for seq in drops if 0 < (seq - after) & 0xFFFF <= span)
+        kept = [seq for seq in drops if 0 < (seq - upto) & 0xFFFF < 0x8000]  # newer than the report
+        drops.clear()
+        drops.extend(kept)
+        return count
 
     def _flush_all(self) -> None:
         if self._timer is not None:

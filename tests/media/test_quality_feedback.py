@@ -1,0 +1,76 @@
+"""What a subscriber connection's RTCP tells bandwidth-driven quality (media/feedback.py): the loss of its line,
+not the loss its own pacer caused, and each REMB once however many of its streams the REMB names."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+from media.feedback import SubscriberFeedback
+from media.pacer import Pacer
+
+_HEADER = struct.Struct("!BBHII")
+VIDEO = 2
+
+
+class Owner:
+    keyframe_ts = -1
+
+    def on_paced_drop(self, seq: int) -> None:
+        pass
+
+
+def _frame(pacer: Pacer, owner: Owner, first: int, packets: int) -> None:
+    for i in range(packets):
+        header = _HEADER.pack(0x80, (0x80 if i == packets - 1 else 0) | 96, (first + i) & 0xFFFF, first, VIDEO)
+        pacer.video(header, b"", bytes(988), owner)
+
+
+async def test_what_the_pacer_dropped_is_not_the_lines_loss():
+    """A 600 kbps line paced at its rate gets 1 Mbps of video: the pacer drops what does not fit, the receiver
+    counts those sequence numbers as lost, and its reports say so. With no audio report in the step, that was
+    read as the line's loss: two such steps moved a low layer to a pause."""
+    pacer, sent = Pacer(queue_s=0.1), []
+
+    def line(header: bytes, ext: bytes, payload: bytes) -> int:
+        sent.append(header)
+        return len(header) + len(ext) + len(payload)
+
+    pacer.start(line)
+    pacer.set_rate(600_000)
+    feedback = SubscriberFeedback(pacer)
+    owner = Owner()
+    base = 65_500  # the sequence numbers wrap between the reports
+    feedback.on_report("video", VIDEO, base, 0, 0.0, 1000, 0.0)
+    seq = base + 1
+    for _ in range(10):  # ten 25-packet frames at once: far more than 0.1 s of queue at 600 kbps
+        _frame(pacer, owner, seq, 25)
+        seq += 25
+    await asyncio.sleep(0.3)
+    assert pacer.counters.dropped > 50
+    highest = seq - 1
+    expected = highest - base
+    lost = expected - len(sent)  # the receiver: every sequence number it did not get, none lost on the line
+    feedback.on_report("video", VIDEO, highest, lost, lost / expected, 1000, 1.0)
+    assert feedback.take(1.0).loss == 0.0
+    # loss on the line itself, between the next two reports, is the line's
+    _frame(pacer, owner, seq, 4)
+    await asyncio.sleep(0.1)
+    feedback.on_report("video", VIDEO, highest + 4, lost + 1, 0.25, 1000, 2.0)
+    assert feedback.take(2.0).loss == 0.25
+    pacer.close()
+
+
+async def test_a_layer_switchs_flushed_packets_are_not_the_lines_loss():
+    pacer = Pacer(queue_s=1.0)
+    pacer.start(lambda h, e, p: len(h) + len(e) + len(p))
+    pacer.set_rate(100_000)
+    feedback, owner = SubscriberFeedback(pacer), Owner()
+    feedback.on_report("video", VIDEO, 99, 0, 0.0, 1000, 0.0)
+    _frame(pacer, owner, 100, 10)
+    flushed = pacer.flush(owner)
+    assert flushed >= 5
+    feedback.on_report("video", VIDEO, 110, flushed, flushed / 11, 1000, 1.0)
+    assert feedback.take(1.0).loss == 0.0
+    pacer.close()
+
