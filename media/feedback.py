@@ -53,7 +53,7 @@ class SubscriberFeedback:
     __slots__ = (
         "_remb", "_loss", "_video_loss", "rembs", "reports", "rtx_ssrcs", "probe", "_rr", "_received", "_nacked",
         "urgent", "onset", "_pacer", "_consumers", "_onsets",
-        "adaptive",
+        "adaptive", "_last_remb",
     )
 
     def __init__(self, pacer: Pacer | None = None) -> None:
@@ -73,6 +73,16 @@ class SubscriberFeedback:
         self._pacer = pacer
         self._consumers: list[Consumer] = []  # the connection's, for what was sent to the streams of a REMB
         self._onsets: dict[int, OnsetDetector] = {}
+        self._last_remb: RtcpPsfbPacket | None = None
+
+    def first_time(self, remb: RtcpPsfbPacket) -> bool:
+        """Whether this REMB packet is new. aiortc hands a REMB to the sender of every SSRC it lists, and a
+        browser's lists all of the connection's video: each consumer's handler gets the same packet object,
+        which must count once (once more would be a second REMB at the same instant to the onset detector)."""
+        if remb is self._last_remb:
+            return False
+        self._last_remb = remb
+        return True
 
     def on_remb(self, bitrate: int, ssrcs: list[int], now: float) -> None:
         self.rembs += 1
@@ -186,7 +196,7 @@ def subscriber_rtcp_handler(consumer: Consumer, feedback: SubscriberFeedback) ->
         if isinstance(packet, RtcpPsfbPacket):
             if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
                 consumer.on_keyframe_request()
-            elif packet.fmt == RTCP_PSFB_APP:
+            elif packet.fmt == RTCP_PSFB_APP and feedback.first_time(packet):
                 try:
                     bitrate, ssrcs = unpack_remb_fci(packet.fci)
                 except ValueError:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from types import SimpleNamespace
+from typing import Any
 
-from media.feedback import SubscriberFeedback
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
+
+from media.feedback import SubscriberFeedback, subscriber_rtcp_handler
 from media.pacer import Pacer
 
 _HEADER = struct.Struct("!BBHII")
@@ -73,4 +77,26 @@ async def test_a_layer_switchs_flushed_packets_are_not_the_lines_loss():
     feedback.on_report("video", VIDEO, 110, flushed, flushed / 11, 1000, 1.0)
     assert feedback.take(1.0).loss == 0.0
     pacer.close()
+
+
+def _consumer(ssrc: int) -> Any:
+    return SimpleNamespace(
+        ssrc=ssrc, kind="video", closed=False, began=None, counters=SimpleNamespace(bytes=0, packets=0),
+        on_nack=lambda lost: None, on_keyframe_request=lambda: None, on_receiver_report=lambda lost, f: None,
+    )
+
+
+async def test_a_remb_naming_every_stream_counts_once():
+    """aiortc hands a REMB to the sender of each SSRC it names; a browser's names all of the connection's video."""
+    feedback = SubscriberFeedback()
+    handlers = [subscriber_rtcp_handler(_consumer(ssrc), feedback) for ssrc in (10, 20, 30)]
+    remb = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(800_000, [10, 20, 30]))
+    for handle in handlers:
+        assert await handle(remb)
+    assert feedback.rembs == 1
+    assert feedback.take(0.0).estimate_bps is not None
+    again = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(700_000, [10, 20, 30]))
+    for handle in handlers:
+        await handle(again)
+    assert feedback.rembs == 2
 
