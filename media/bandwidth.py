@@ -12,12 +12,13 @@ holds every video consumer of the connection (audio is never held). A change is 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from core.contracts import Quality, QualityChange
-from media.feedback import SubscriberFeedback
+from media.feedback import LoopWatch, SubscriberFeedback
 from media.pacer import Pacer
 from media.probe import PaddingProbe
 from media.quality import DEFAULT, Cap, Feedback, Needs, Policy, QualityController, lower
@@ -104,6 +105,7 @@ class QualityAdapter:
         self.policy = policy
         self._subscribers: dict[str, _Subscriber] = {}
         self._meters: dict[str, _Meter] = {}
+        self.loop = LoopWatch()  # ticked by every tick of the room's ticker: `urgent` or `step`
 
     def limit(self, participant_id: str, quality: Quality) -> Quality:
         """The quality a plan may have now: `high` becomes `low` while the connection is capped low."""
@@ -116,6 +118,7 @@ class QualityAdapter:
     def urgent(self, subscribers: Mapping[str, SubscriberLink]) -> bool:
         """A connection not yet paced has NACKed since the last step: step now rather than at the next
         second's half (until it is paced, every moment of a line too slow is audio lost in its queue)."""
+        self.loop.tick(time.monotonic())
         return self.enabled and any(
             (t.feedback.onset or (t.feedback.urgent and t.pacer.rate is None)) and not t.closed
             for t in subscribers.values()
@@ -135,8 +138,10 @@ class QualityAdapter:
         plans: Mapping[str, Mapping[str, Quality]],
     ) -> list[tuple[str, QualityChange]]:
         """One step of every subscriber connection; the changes to tell (participant id, change)."""
+        self.loop.tick(now)
         for transport in subscribers.values():
             transport.feedback.adaptive = self.enabled
+            transport.feedback.loop = self.loop
         if not self.enabled:
             return []
         rates = self._measure(now, producers)
@@ -197,6 +202,7 @@ class QualityAdapter:
             return None
         meter = state.sent
         sent_bps = (sent_bytes - meter.bytes) * 8 / (now - meter.at) if now > meter.at else None
+        starved = self.loop.starved(now, meter.at)
         meter.at, meter.bytes = now, sent_bytes
         loss = self._loss(state, report.loss, transport, [c for c, _ in videos])
         switching = any(consumer.target_id is not None for consumer, _ in videos)  # a layer switch, not a start
@@ -207,6 +213,9 @@ class QualityAdapter:
             transport.feedback.probe = None
             logger.debug("probe of %s to %.0f: %s %s", participant_id, probe.to_bps, probe.outcome, probe.reason)
         feedback = Feedback(report.estimate_bps, loss, sent_bps, switching, outcome, report.received_bps, report.full)
+        if starved:  # what the line reported is about the worker's stall (media.feedback.LoopWatch)
+            logger.debug("quality %s at %.2f: the worker starved, %s ignored", participant_id, now, feedback)
+            feedback = Feedback(None, None, None, switching, outcome)
         controller = state.controller
         if idle_step(controller, self.policy, feedback, pacer.rate is not None, state.clean):
             for consumer, wanted in videos:

@@ -38,6 +38,38 @@ ONSET_PACE = 0.6  # at an onset (media.onset) the line is paced at once at this 
 # carries (the REMB still counts the second before the drop), so that its queue drains while the layer switch waits
 
 
+LATE_S = 0.75  # the room's ticker comes every 0.25 s (media.router): a gap this long is a worker whose loop starved
+RECOVER_S = 1.5  # …and its readings describe the stall this long after: a receiver's rates are over its last second,
+# and the backlog the loop sent at once when it came back is its own burst, not the line's
+
+
+class LoopWatch:
+    """When the worker's own loop last starved (a busy machine gave it no CPU): what a subscriber reports
+    about that time (a low delivered rate, a REMB in overuse behind the burst that followed) is about the
+    SFU, not the line. libwebrtc's pacer and LiveKit's stream allocator act only on feedback about what
+    they did send; a worker that could not send has nothing to learn from it. `tick` is called with every
+    tick of the room's ticker (media.bandwidth.QualityAdapter)."""
+
+    __slots__ = ("_tick_at", "_from", "_until")
+
+    def __init__(self) -> None:
+        self._tick_at: float | None = None
+        self._from = self._until = -1e9  # the last stall, and how long its readings are not the line's
+
+    def tick(self, now: float) -> None:
+        if self._tick_at is not None and now - self._tick_at > LATE_S:
+            self._from, self._until = self._tick_at, now + RECOVER_S
+            logger.debug("loop starved %.2f s at %.2f", now - self._tick_at, now)
+        self._tick_at = now
+
+    def starved(self, now: float, since: float | None = None) -> bool:
+        """Whether readings taken over (`since`, `now`] cover a stall: one seen, or one going on (the ticker
+        is late now: this is the backlog the loop handles before the ticker's turn comes)."""
+        if self._tick_at is not None and now - self._tick_at > LATE_S:
+            return True
+        return (since if since is not None else now) < self._until and now > self._from
+
+
 class SubscriberFeedback:
     """REMB estimates, receiver-report loss and NACKs of one subscriber connection, collected between steps,
     and handed at once to a padding probe while one runs (it must stop at the first sign of a full line).
@@ -53,7 +85,7 @@ class SubscriberFeedback:
     __slots__ = (
         "_remb", "_loss", "_video_loss", "rembs", "reports", "rtx_ssrcs", "probe", "_rr", "_received", "_nacked",
         "urgent", "onset", "_pacer", "_consumers", "_onsets",
-        "adaptive", "_last_remb",
+        "adaptive", "_last_remb", "loop",
     )
 
     def __init__(self, pacer: Pacer | None = None) -> None:
@@ -74,6 +106,7 @@ class SubscriberFeedback:
         self._consumers: list[Consumer] = []  # the connection's, for what was sent to the streams of a REMB
         self._onsets: dict[int, OnsetDetector] = {}
         self._last_remb: RtcpPsfbPacket | None = None
+        self.loop: LoopWatch | None = None  # the worker's (set by media.bandwidth): no onset from a stall's REMBs
 
     def first_time(self, remb: RtcpPsfbPacket) -> bool:
         """Whether this REMB packet is new. aiortc hands a REMB to the sender of every SSRC it lists, and a
@@ -95,6 +128,8 @@ class SubscriberFeedback:
         pacer = self._pacer
         if pacer is None or pacer.rate is not None or not pacer.started or pacer.closed or not self.adaptive:
             return  # a paced line is already below its capacity (and what consumers count is not what left)
+        if self.loop is not None and self.loop.starved(now):
+            return  # the receiver's last second had the stall's silence, then its burst: overuse the SFU caused
         streams = [c for c in self._consumers if c.kind == "video" and c.ssrc in media and not c.closed]
         if not streams:
             return
@@ -138,6 +173,10 @@ class SubscriberFeedback:
         self._rr[ssrc] = (now, highest, lost)
         if previous is None:
             self.on_loss(fraction, kind)
+            return
+        if self.loop is not None and self.loop.starved(now, previous[0]):
+            self.reports += 1  # about the worker's stall (what it did not send, then its burst), not the line
+            self._received.pop(ssrc, None)
             return
         if now - previous[0] >= 0.2:
             got = (highest - previous[1]) - (lost - previous[2])

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
 
-from media.feedback import SubscriberFeedback, subscriber_rtcp_handler
+from media.feedback import LoopWatch, SubscriberFeedback, subscriber_rtcp_handler
 from media.pacer import Pacer
 
 _HEADER = struct.Struct("!BBHII")
@@ -100,3 +100,74 @@ async def test_a_remb_naming_every_stream_counts_once():
         await handle(again)
     assert feedback.rembs == 2
 
+
+
+def test_a_late_tick_marks_a_stall_and_the_readings_about_it():
+    loop = LoopWatch()
+    for t in (0.0, 0.25, 0.5):
+        loop.tick(t)
+    assert not loop.starved(0.6) and not loop.starved(0.6, since=0.0)
+    assert loop.starved(1.4)  # no tick for 0.9 s: the loop is starved now (this is its backlog)
+    loop.tick(1.6)  # 1.1 s late
+    assert loop.starved(1.7) and loop.starved(2.9, since=2.0)  # readings covering the stall or its aftermath
+    for t in (2.0, 2.5, 3.0, 3.5):
+        loop.tick(t)
+    assert not loop.starved(3.5, since=3.2)
+    assert loop.starved(3.5, since=0.2)  # a window reaching back over the stall
+
+
+def _remb_run(feedback: SubscriberFeedback, consumer: Any, loop: LoopWatch | None) -> bool:
+    """A 3 Mbps line under 1.1 Mbps of video, then a second of silence from the SFU and its backlog at once:
+    the receiver's window (its last second) held little, so it reports overuse far below what was sent. Whether
+    the connection's pacer was set (an onset)."""
+    t = 0.0
+    while t < 5.0:
+        if loop is not None and t < 4.0:
+            loop.tick(t)
+        consumer.counters.bytes = int(t * 1_100_000 / 8)
+        feedback.on_remb(935_000, [consumer.ssrc], t)
+        t += 0.25
+    for i in range(20):  # the worker's loop comes back at 5.0 s: REMBs in overuse, each 0.85 × a short window
+        t = 5.0 + i * 0.01
+        consumer.counters.bytes = int(t * 1_100_000 / 8)
+        feedback.on_remb(200_000 - i * 5_000, [consumer.ssrc], t)
+    return feedback.onset
+
+
+async def test_no_onset_from_the_rembs_about_a_stall_of_the_sfus_own_loop():
+    """An onset paces the line at 0.6 × the REMB at once: from a stall's REMBs a 3 Mbps classroom was paced to
+    ~100 kbps, its pacer dropped the video the line carried, and it was taken for a slow line."""
+    outcomes = []
+    for starved in (False, True):
+        pacer = Pacer()
+        pacer.start(lambda h, e, p: len(h) + len(e) + len(p))
+        feedback, consumer = SubscriberFeedback(pacer), _consumer(VIDEO)
+        consumer.began = (0.0, 0)
+        feedback.watch(consumer)
+        loop = LoopWatch()
+        feedback.loop = loop
+        outcomes.append((_remb_run(feedback, consumer, loop if starved else None), pacer.rate))
+        pacer.close()
+    assert outcomes[0][0] and outcomes[0][1] is not None  # the same REMBs from a line that did fill: an onset
+    assert outcomes[1] == (False, None)
+
+
+async def test_receiver_reports_over_a_stall_are_no_loss_and_no_delivered_rate():
+    pacer = Pacer()
+    feedback = SubscriberFeedback(pacer)
+    loop = LoopWatch()
+    feedback.loop = loop
+    for t in (0.0, 0.25, 0.5):
+        loop.tick(t)
+    feedback.on_report("audio", 1, 100, 0, 0.0, 100, 0.5)
+    feedback.take(0.5)
+    loop.tick(1.7)  # the loop stalled 1.2 s: the publisher's packets overflowed its socket, the receiver saw holes
+    feedback.on_report("audio", 1, 160, 12, 0.2, 100, 1.7)
+    report = feedback.take(1.8)
+    assert report.loss is None and report.received_bps is None
+    for t in (2.0, 2.25, 2.5, 2.75, 3.0, 3.25, 3.5, 3.75, 4.0):
+        loop.tick(t)
+    feedback.on_report("audio", 1, 210, 12, 0.0, 100, 3.5)  # after the stall's aftermath: the line's again
+    feedback.on_report("audio", 1, 260, 17, 0.1, 100, 4.0)
+    assert feedback.take(4.0).loss == 0.1
+    pacer.close()
