@@ -96,8 +96,10 @@ class SubscriberFeedback:
         self.reports = 0
         self.rtx_ssrcs: set[int] = set()
         self.probe: PaddingProbe | None = None
-        self._rr: dict[int, tuple[float, int, int]] = {}  # SSRC → (time, highest sequence, cumulative lost)
-        self._received: dict[int, tuple[float, float]] = {}  # SSRC → (time, bits/s received between its reports)
+        self._rr: dict[int, tuple[float, int, int, int, int]] = {}  # SSRC → (time, highest sequence, cumulative
+        # lost, bytes and packets sent)
+        self._received: dict[int, tuple[float, float, float]] = {}  # SSRC → (time, bits/s received between its
+        # reports, bits/s the SFU put on the line meanwhile)
         self._nacked: set[tuple[int, int]] = set()  # (SSRC, sequence number) NACKed since the last step
         self.urgent = False  # NACKs came since the last step: on a line not yet paced, step now (QualityAdapter)
         self.onset = False  # a REMB onset since the last step (media.onset): step now, the line is full
@@ -163,14 +165,16 @@ class SubscriberFeedback:
             self.probe.on_loss(fraction)
 
     def on_report(
-        self, kind: str, ssrc: int, highest: int, lost: int, fraction: float, packet_bytes: float, now: float
+        self, kind: str, ssrc: int, highest: int, lost: int, fraction: float, sent: tuple[int, int], now: float
     ) -> None:
-        """A receiver report block about one forwarded stream. What the receiver got between two of its reports
-        (packets received × their mean size over the time between them) is measured on its side of the line,
-        so it is the line's rate when the line is full — unlike what was sent in the last second, it does not
-        depend on how the publisher's bursts fell against the reports."""
+        """A receiver report block about one forwarded stream; `sent`: (bytes, packets) the SFU has sent it so far.
+        What the receiver got between two of its reports (packets received × the mean size of those sent
+        meanwhile, over the time between them) is measured on its side of the line, so it is the line's rate
+        when the line is full — unlike what was sent in the last second, it does not depend on how the
+        publisher's bursts fell against the reports. What the SFU put on the line over the same time goes
+        with it: a line that delivered about all of that was not full, whatever its rate."""
         previous = self._rr.get(ssrc)
-        self._rr[ssrc] = (now, highest, lost)
+        self._rr[ssrc] = (now, highest, lost, *sent)
         if previous is None:
             self.on_loss(fraction, kind)
             return
@@ -178,23 +182,26 @@ class SubscriberFeedback:
             self.reports += 1  # about the worker's stall (what it did not send, then its burst), not the line
             self._received.pop(ssrc, None)
             return
+        expected = highest - previous[1]
+        paced = self._paced(ssrc, previous[1], highest)
         if now - previous[0] >= 0.2:
-            got = (highest - previous[1]) - (lost - previous[2])
+            got = expected - (lost - previous[2])
+            packets, nbytes = sent[1] - previous[4], sent[0] - previous[3]
+            size = nbytes / packets if packets > 0 else sent[0] / sent[1] if sent[1] else 0.0
             if 0 <= got < 0x8000:
-                self._received[ssrc] = (now, got * packet_bytes * 8 / (now - previous[0]))
-        self.on_loss(self._line_loss(ssrc, previous[1], highest, lost - previous[2], fraction), kind)
+                span = now - previous[0]
+                self._received[ssrc] = (now, got * size * 8 / span, max(0.0, nbytes - paced * size) * 8 / span)
+        if paced and 0 < expected < 0x8000:  # the pacer's own drops: the receiver counts them lost, the line did not
+            # lose them (read as the line's loss they stepped a 600 kbps line from its low layer to a pause)
+            fraction = max(0, lost - previous[2] - paced) / expected
+        self.on_loss(fraction, kind)
 
-    def _line_loss(self, ssrc: int, after: int, highest: int, lost: int, fraction: float) -> float:
-        """The report's fraction lost, less what this connection's pacer dropped itself between the two
-        reports' highest sequence numbers: a short line's excess, a switch's old layer. The receiver counts
-        those as lost; read as the line's loss they would step a 600 kbps line from its low layer to a pause."""
-        expected = highest - after
-        if self._pacer is None or not 0 < expected < 0x8000:
-            return fraction
-        paced = self._pacer.dropped_in(ssrc, after & 0xFFFF, highest & 0xFFFF)
-        if not paced:
-            return fraction
-        return max(0, lost - paced) / expected
+    def _paced(self, ssrc: int, after: int, highest: int) -> int:
+        """Packets this connection's pacer dropped itself (a short line's excess, a switch's old layer) between
+        two reports' highest sequence numbers."""
+        if self._pacer is None or not 0 < highest - after < 0x8000:
+            return 0
+        return self._pacer.dropped_in(ssrc, after & 0xFFFF, highest & 0xFFFF)
 
     def on_nack(self, ssrc: int, lost: list[int]) -> None:
         self._nacked.update((ssrc, seq) for seq in lost)  # a receiver NACKs a hole again until it is filled
@@ -214,11 +221,12 @@ class SubscriberFeedback:
         loss = self._loss if self._loss is not None else self._video_loss
         self._loss = self._video_loss = None
         full, self.onset = self.onset, False
-        received = [bps for at, bps in self._received.values() if now - at <= ESTIMATE_FRESH_S]
-        if len(received) < len(self._rr):  # a stream with one report so far: the sum would leave it out
-            received = []
+        received = [(bps, sent) for at, bps, sent in self._received.values() if now - at <= ESTIMATE_FRESH_S]
+        if len(received) < len(self._rr) or not received:  # a stream with one report so far: the sum would leave it out
+            return Feedback(sum(fresh) if fresh else None, loss, full=full)
         return Feedback(
-            sum(fresh) if fresh else None, loss, received_bps=sum(received) if received else None, full=full
+            sum(fresh) if fresh else None, loss, received_bps=sum(bps for bps, _ in received), full=full,
+            offered_bps=sum(sent for _, sent in received),
         )
 
 
@@ -249,7 +257,7 @@ def subscriber_rtcp_handler(consumer: Consumer, feedback: SubscriberFeedback) ->
                     c = consumer.counters
                     feedback.on_report(
                         consumer.kind, report.ssrc, report.highest_sequence, report.packets_lost,
-                        report.fraction_lost / 256, c.bytes / c.packets if c.packets else 0.0, time.monotonic(),
+                        report.fraction_lost / 256, (c.bytes, c.packets), time.monotonic(),
                     )
         return False
 

@@ -71,6 +71,9 @@ class Policy:
     pace_floor: float = 2.0  # …and not below this × what the current cap needs (room for its keyframes), up to the line
     pace_trust: float = 1.2  # an estimate below this × what the current cap needs is taken for a wrong one
     behind: float = 0.8  # a clean probe fails if the receiver's reports got less than this × the media sent
+    carried: float = 0.9  # a line that delivered this × what the SFU put on it was not full, whatever its loss says:
+    # the loss is not its queue's (a publisher's, a random one), and what it delivered is what it was given — a
+    # 3 Mbps line whose receiver got 592 kbps while the SFU, starved, sent it no more was taken for a 600 kbps one
 
 
 DEFAULT = Policy()
@@ -96,6 +99,7 @@ class Feedback:
     probe: Literal["ok", "failed"] | None = None  # how the padding probe asked for (`probe_bps`) ended, if it has
     received_bps: float | None = None  # what the receiver got, from its own reports (None: not known)
     full: bool = False  # the REMB fell well below what was sent (media.onset): the line's queue grows, nothing lost yet
+    offered_bps: float | None = None  # what the SFU put on the line over the time `received_bps` covers
 
 
 @dataclass(slots=True, frozen=True)
@@ -181,7 +185,8 @@ class QualityController:
             if self._lossy >= p.lossy_reports:
                 return self._set("low" if layer == "high" else "off", "loss", now, top)
             remb_carries = feedback.estimate_bps is not None and feedback.estimate_bps >= needs.high  # its veto
-            if layer == "high" and unknown and loss is not None and loss >= p.start_loss and not remb_carries:
+            if (layer == "high" and unknown and loss is not None and loss >= p.start_loss and not remb_carries
+                    and not self._carried(feedback)):
                 return self._set("low", "loss", now, top)
         if loss is not None and loss >= p.loss_low:
             self._quiet_since = now
@@ -224,20 +229,28 @@ class QualityController:
         return max(link * p.pace_ratio, min(need * p.pace_floor, link))
 
     def estimate(self, feedback: Feedback) -> float | None:
-        """What the link carries, known only when it is full (a fresh report with loss): max(REMB, what the
-        receiver got — by its reports, else what was sent × (1 − loss)). Without loss the link carries at
+        """What the link carries, known only when it is full (a fresh report with loss, and the receiver got
+        less than it was given: `_carried`): max(REMB, what the receiver got — by its reports, else what was
+        sent × (1 − loss)). Without loss the link carries at
         least what was sent, and more is not known — unless the REMB's onset said the line filled up (`full`):
         then the REMB (what the receiver got in its last second, × 0.85; a report from before the onset would
         still show the line's old rate)."""
         loss, sent, remb = feedback.loss, feedback.sent_bps, feedback.estimate_bps
         if feedback.full and remb is not None:
             return remb  # the receiver saw its queue grow before any loss: its word, not the past's
-        if loss is None or sent is None or loss < self.policy.loss_low:
+        if loss is None or sent is None or loss < self.policy.loss_low or self._carried(feedback):
             return None
         got = feedback.received_bps if feedback.received_bps is not None else sent * (1 - loss)
         if feedback.received_bps is None and self.link_bps is None and remb is not None:
             got = min(got, remb / REMB_BETA)  # the line's first loss: what was sent is no measure (see `REMB_BETA`)
         return max(got, remb or 0.0)
+
+    def _carried(self, feedback: Feedback) -> bool:
+        """The receiver's reports say it got about all the SFU put on the line meanwhile (`Policy.carried`): the
+        line was not full. Only a line that held back what it was given shows its capacity (libwebrtc takes no
+        acknowledged rate for one while the sender is application-limited)."""
+        got, offered = feedback.received_bps, feedback.offered_bps
+        return got is not None and offered is not None and offered > 0 and got >= offered * self.policy.carried
 
     def _behind(self, feedback: Feedback) -> bool:
         """The receiver's own reports say it lost, or got well under the media sent: its line's queue grows. A clean

@@ -140,3 +140,19 @@ def test_a_browsers_estimate_ramping_up_is_not_an_onset():
     # the same line then really fills up: the estimate falls below where it was, and that is an onset
     fall = [(ramp[-1][0] + 0.5 + i * 0.02, ramp[-1][1] * (0.9 - 0.01 * i)) for i in range(10)]
     assert feed(d, fall, start=9.0)
+
+
+def test_a_line_that_delivered_what_it_was_given_is_not_a_slow_one():
+    """A 3 Mbps classroom while the SFU worker starved (measured at load 13): its receiver reports got 592 kbps
+    and said 5 % lost, its REMB was in overuse behind the burst that followed, and it was taken for a 600 kbps
+    line. The SFU had put no more than ~600 kbps on it: a line that delivers about all it is given was not full,
+    and shows no capacity. A 600 kbps line given 1.1 Mbps still does."""
+    needs = Needs(high=1_100_000, low=250_000, audio=50_000)
+    starved = Feedback(500_000, 0.05, 600_000, received_bps=592_000, offered_bps=600_000)
+    unknown, known = QualityController(0.0), QualityController(0.0)
+    known.link_bps = 3_000_000
+    for c in (unknown, known):
+        assert c.step(1.0, starved, needs) is None and c.cap == "high"
+    slow = QualityController(0.0)
+    decision = slow.step(1.0, Feedback(500_000, 0.4, 1_100_000, received_bps=600_000, offered_bps=1_050_000), needs)
+    assert decision is not None and (decision.cap, decision.reason) == ("low", "bandwidth"), decision

@@ -24,6 +24,11 @@ class Owner:
         pass
 
 
+def so_far(highest: int, size: int) -> tuple[int, int]:
+    """What the SFU had sent a stream by the time its receiver's report covered `highest` (bytes, packets)."""
+    return highest * size, highest
+
+
 def _frame(pacer: Pacer, owner: Owner, first: int, packets: int) -> None:
     for i in range(packets):
         header = _HEADER.pack(0x80, (0x80 if i == packets - 1 else 0) | 96, (first + i) & 0xFFFF, first, VIDEO)
@@ -45,7 +50,7 @@ async def test_what_the_pacer_dropped_is_not_the_lines_loss():
     feedback = SubscriberFeedback(pacer)
     owner = Owner()
     base = 65_500  # the sequence numbers wrap between the reports
-    feedback.on_report("video", VIDEO, base, 0, 0.0, 1000, 0.0)
+    feedback.on_report("video", VIDEO, base, 0, 0.0, so_far(base, 1000), 0.0)
     seq = base + 1
     for _ in range(10):  # ten 25-packet frames at once: far more than 0.1 s of queue at 600 kbps
         _frame(pacer, owner, seq, 25)
@@ -55,12 +60,12 @@ async def test_what_the_pacer_dropped_is_not_the_lines_loss():
     highest = seq - 1
     expected = highest - base
     lost = expected - len(sent)  # the receiver: every sequence number it did not get, none lost on the line
-    feedback.on_report("video", VIDEO, highest, lost, lost / expected, 1000, 1.0)
+    feedback.on_report("video", VIDEO, highest, lost, lost / expected, so_far(highest, 1000), 1.0)
     assert feedback.take(1.0).loss == 0.0
     # loss on the line itself, between the next two reports, is the line's
     _frame(pacer, owner, seq, 4)
     await asyncio.sleep(0.1)
-    feedback.on_report("video", VIDEO, highest + 4, lost + 1, 0.25, 1000, 2.0)
+    feedback.on_report("video", VIDEO, highest + 4, lost + 1, 0.25, so_far(highest + 4, 1000), 2.0)
     assert feedback.take(2.0).loss == 0.25
     pacer.close()
 
@@ -70,11 +75,11 @@ async def test_a_layer_switchs_flushed_packets_are_not_the_lines_loss():
     pacer.start(lambda h, e, p: len(h) + len(e) + len(p))
     pacer.set_rate(100_000)
     feedback, owner = SubscriberFeedback(pacer), Owner()
-    feedback.on_report("video", VIDEO, 99, 0, 0.0, 1000, 0.0)
+    feedback.on_report("video", VIDEO, 99, 0, 0.0, so_far(99, 1000), 0.0)
     _frame(pacer, owner, 100, 10)
     flushed = pacer.flush(owner)
     assert flushed >= 5
-    feedback.on_report("video", VIDEO, 110, flushed, flushed / 11, 1000, 1.0)
+    feedback.on_report("video", VIDEO, 110, flushed, flushed / 11, so_far(110, 1000), 1.0)
     assert feedback.take(1.0).loss == 0.0
     pacer.close()
 
@@ -159,15 +164,25 @@ async def test_receiver_reports_over_a_stall_are_no_loss_and_no_delivered_rate()
     feedback.loop = loop
     for t in (0.0, 0.25, 0.5):
         loop.tick(t)
-    feedback.on_report("audio", 1, 100, 0, 0.0, 100, 0.5)
+    feedback.on_report("audio", 1, 100, 0, 0.0, so_far(100, 100), 0.5)
     feedback.take(0.5)
     loop.tick(1.7)  # the loop stalled 1.2 s: the publisher's packets overflowed its socket, the receiver saw holes
-    feedback.on_report("audio", 1, 160, 12, 0.2, 100, 1.7)
+    feedback.on_report("audio", 1, 160, 12, 0.2, so_far(160, 100), 1.7)
     report = feedback.take(1.8)
     assert report.loss is None and report.received_bps is None
     for t in (2.0, 2.25, 2.5, 2.75, 3.0, 3.25, 3.5, 3.75, 4.0):
         loop.tick(t)
-    feedback.on_report("audio", 1, 210, 12, 0.0, 100, 3.5)  # after the stall's aftermath: the line's again
-    feedback.on_report("audio", 1, 260, 17, 0.1, 100, 4.0)
+    feedback.on_report("audio", 1, 210, 12, 0.0, so_far(210, 100), 3.5)  # after the stall's aftermath: the line's again
+    feedback.on_report("audio", 1, 260, 17, 0.1, so_far(260, 100), 4.0)
     assert feedback.take(4.0).loss == 0.1
     pacer.close()
+
+
+def test_delivered_and_offered_rates_are_over_the_same_reports():
+    """What the receiver got between two reports is counted at the size of the packets sent meanwhile (after a
+    switch to the low layer, not the high layer's), next to what the SFU put on the line over that time."""
+    feedback = SubscriberFeedback()
+    feedback.on_report("video", VIDEO, 100, 0, 0.0, (100_000, 100), 0.0)  # the high layer: 1000-byte packets
+    feedback.on_report("video", VIDEO, 200, 10, 0.1, (125_000, 200), 1.0)  # the low layer: 250-byte packets
+    report = feedback.take(1.0)
+    assert report.received_bps == 90 * 250 * 8 and report.offered_bps == 100 * 250 * 8
