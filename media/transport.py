@@ -211,7 +211,7 @@ class PublisherTransport(Closable):
             return
         for producer in list(self.producers.values()):
             producer.transport_closed()
-        await self.pc.close()
+        await seams.close(self.pc)
 
     async def router_closed(self) -> None:
         """The Router (its parent) closed."""
@@ -391,7 +391,7 @@ class SubscriberTransport(Closable):
         for slot in list(self.slots.values()):
             slot.consumer.transport_closed()
         self.slots.clear()
-        await self.pc.close()
+        await seams.close(self.pc)
 
     async def router_closed(self) -> None:
         """The Router (its parent) closed."""
