@@ -115,10 +115,10 @@ class QualityAdapter:
         cap = state.controller.cap
         return "low" if cap != "high" else quality
 
-    def urgent(self, subscribers: Mapping[str, SubscriberLink]) -> bool:
+    def urgent(self, subscribers: Mapping[str, SubscriberLink], now: float | None = None) -> bool:
         """A connection not yet paced has NACKed since the last step: step now rather than at the next
         second's half (until it is paced, every moment of a line too slow is audio lost in its queue)."""
-        self.loop.tick(time.monotonic())
+        self.loop.tick(time.monotonic() if now is None else now)
         return self.enabled and any(
             (t.feedback.onset or (t.feedback.urgent and t.pacer.rate is None)) and not t.closed
             for t in subscribers.values()
@@ -212,7 +212,8 @@ class QualityAdapter:
             outcome, state.probe = probe.outcome, None
             transport.feedback.probe = None
             logger.debug("probe of %s to %.0f: %s %s", participant_id, probe.to_bps, probe.outcome, probe.reason)
-        feedback = Feedback(report.estimate_bps, loss, sent_bps, switching, outcome, report.received_bps, report.full)
+        feedback = Feedback(report.estimate_bps, loss, sent_bps, switching, outcome, report.received_bps, report.full,
+                            report.offered_bps)
         if starved:  # what the line reported is about the worker's stall (media.feedback.LoopWatch)
             logger.debug("quality %s at %.2f: the worker starved, %s ignored", participant_id, now, feedback)
             feedback = Feedback(None, None, None, switching, outcome)

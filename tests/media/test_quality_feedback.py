@@ -10,6 +10,7 @@ from typing import Any
 
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
 
+from media.bandwidth import QualityAdapter
 from media.feedback import LoopWatch, SubscriberFeedback, subscriber_rtcp_handler
 from media.pacer import Pacer
 
@@ -186,3 +187,62 @@ def test_delivered_and_offered_rates_are_over_the_same_reports():
     feedback.on_report("video", VIDEO, 200, 10, 0.1, (125_000, 200), 1.0)  # the low layer: 250-byte packets
     report = feedback.take(1.0)
     assert report.received_bps == 90 * 250 * 8 and report.offered_bps == 100 * 250 * 8
+
+
+class _Room:
+    """A QualityAdapter's view of one room: a 1 Mbps camera with a 150 kbps twin and audio, one subscriber."""
+
+    def __init__(self) -> None:
+        self.bytes = {"cam": 0, "cam~low": 0, "mic": 0}
+        self.producers = {k: SimpleNamespace(counters=SimpleNamespace(bytes=0), info=SimpleNamespace(track_id=k))
+                          for k in self.bytes}
+        self.pacer = Pacer()
+        self.pacer.start(lambda h, e, p: len(h) + len(e) + len(p))
+        self.feedback = SubscriberFeedback(self.pacer)
+        self.video, self.audio = _consumer(VIDEO), _consumer(1)
+        self.audio.kind = "audio"
+        for c, track in ((self.video, "cam"), (self.audio, "mic")):
+            c.track_id = c.producer_id = track
+            c.target_id, c.rtx_payload_type, c.writer = None, None, None
+            c.switch = lambda producer_id, quality, c=c: setattr(c, "target_id", producer_id)
+            c.hold = c.release = lambda: None
+        self.transport = SimpleNamespace(
+            closed=False, feedback=self.feedback, pacer=self.pacer,
+            slots={t: SimpleNamespace(consumer=c, active=True) for t, c in (("cam", self.video), ("mic", self.audio))},
+        )
+
+    def resolve(self, track_id: str, quality: str) -> Any:
+        return self.producers["cam~low" if track_id == "cam" and quality == "low" else track_id]
+
+    def run(self, adapter: QualityAdapter, until: float, video_bps: float, t: float = 0.0) -> float:
+        """Step every 0.5 s (the ticker's ticks between) while the publisher sends its 1.2 Mbps and the SFU sends
+        this subscriber `video_bps` of video; its receiver reports once a second: all the SFU sent got, and from
+        the second report on 5 % lost (the holes the SFU forwarded: lost before it, in a starved worker's socket)."""
+        while t < until:
+            t += 0.25
+            for track, bps in (("cam", 1_000_000), ("cam~low", 150_000), ("mic", 50_000)):
+                self.producers[track].counters.bytes += int(bps / 8 * 0.25)
+            self.video.counters.bytes += int(video_bps / 8 * 0.25)
+            self.video.counters.packets += int(video_bps / 8 * 0.25 / 1000)
+            if t % 1.0 == 0:
+                c = self.video.counters
+                holes = int(c.packets * 0.05) if t > 1.0 else 0
+                self.feedback.on_report("video", VIDEO, c.packets + holes, holes, 0.05 if holes else 0.0,
+                                        (c.bytes, c.packets), t)
+                self.feedback.on_remb(500_000, [VIDEO], t)
+            if t % 0.5 == 0:
+                changes = adapter.step(t, self.producers, {"p": self.transport}, {"p": {"cam": "high", "mic": "high"}})
+                assert not changes, (t, changes)
+            else:
+                adapter.urgent({"p": self.transport}, t)
+        return t
+
+
+async def test_a_line_given_less_than_its_layer_is_not_taken_for_a_slow_one():
+    """A 3 Mbps classroom while the SFU sent it only ~600 kbps of its 1 Mbps camera: its reports say 5 % lost
+    (the publisher's) and 570 kbps got, its REMB 500 k. The line delivered about all it was given: high stays."""
+    room = _Room()
+    adapter = QualityAdapter(room.resolve)
+    room.run(adapter, 6.0, 600_000)
+    assert adapter.limit("p", "high") == "high" and room.pacer.rate is None
+    room.pacer.close()

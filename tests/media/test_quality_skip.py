@@ -23,6 +23,7 @@ def feedback(rng: random.Random, probe_wanted: bool, calm: bool) -> Feedback:
         remb, loss, sent_bps=rng.choice([None, 1_350_000.0, 600_000.0]), switching=not quiet and rng.random() < 0.1,
         probe=rng.choice(["ok", "failed"]) if probe_wanted and rng.random() < 0.7 else None,
         received_bps=rng.choice([None, 1_300_000.0, 500_000.0]), full=not quiet and rng.random() < 0.1,
+        offered_bps=rng.choice([None, 1_350_000.0, 520_000.0]),
     )
 
 
