@@ -158,6 +158,20 @@ async def test_no_onset_from_the_rembs_about_a_stall_of_the_sfus_own_loop():
     assert outcomes[1] == (False, None)
 
 
+async def test_a_line_paced_above_what_its_receiver_gets_is_still_watched_for_an_onset():
+    """A 600 kbps line's first report said 4.4 % lost: the line was paced, but at 2 × the high layer's need (1.7
+    Mbps, the estimate taken for a wrong one), and its REMBs falling to half of what was sent were not looked at."""
+    pacer = Pacer()
+    pacer.start(lambda h, e, p: len(h) + len(e) + len(p))
+    pacer.set_rate(1_700_000)
+    feedback, consumer = SubscriberFeedback(pacer), _consumer(VIDEO)
+    consumer.began = (0.0, 0)
+    feedback.watch(consumer)
+    assert _remb_run(feedback, consumer, None)
+    assert pacer.rate is not None and pacer.rate < 200_000
+    pacer.close()
+
+
 async def test_receiver_reports_over_a_stall_are_no_loss_and_no_delivered_rate():
     pacer = Pacer()
     feedback = SubscriberFeedback(pacer)
