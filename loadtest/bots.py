@@ -107,6 +107,9 @@ class Bot:
         self.sub: RTCPeerConnection | None = None
         self.sub_certificate = ""  # the SFU connection `sub` answers (web.demo.sdp)
         self._offers = asyncio.Lock()
+        self.offer_id: int | None = None  # the id of the SFU offer being answered (echoed in the answer)
+        self.answered: int | None = None  # the id of the last offer whose answer the SFU took
+        self.refused: list[str] = []  # codes of answers the SFU refused (`stale_answer`: it offers anew)
         self.video_tracks: dict[str, ClipTrack] = {}  # "high"/"low"
         self.tone: ToneTrack | None = None
         self.video: dict[str, VideoCheck] = {}  # by published track id
@@ -169,9 +172,25 @@ class Bot:
             pc.on("track", self._on_track)
         return self.sub
 
-    async def on_subscriber_offer(self, sdp: str) -> None:
-        async with self._offers:  # one at a time, in order (a replacement may follow an offer at once)
-            await self._answer_offer(sdp)
+    async def on_subscriber_offer(self, sdp: str, offer_id: int | None = None) -> None:
+        """Answer offers one at a time, in order (a replacement may follow an offer at once). An offer the SFU
+        sent again (after refusing a stale answer) that was answered already is skipped. A refused answer
+        is noted and nothing else: the SFU's current offer is on its way (or sent again), and is answered."""
+        async with self._offers:
+            if offer_id is not None and offer_id == self.answered:
+                return
+            self.offer_id = offer_id
+            try:
+                await self._answer_offer(sdp)
+            except Exception as e:
+                code = getattr(e, "code", None)
+                if code is None:
+                    raise
+                self.refused.append(str(code))
+                logger.info("bot %s: answer to offer %s refused (%s)", self.name, offer_id, code)
+                return
+            if offer_id is not None:
+                self.answered = offer_id
 
     async def _replaced(self, sdp: str) -> bool:
         """Whether `sdp` comes from the SFU's replacement connection: then the old one is closed and
@@ -187,7 +206,7 @@ class Bot:
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
         seams.grow_receive_buffers(pc)  # a bot's loop shares its core with others: its own socket must not drop
-        await self.signal.subscriber_answer(self, pc.localDescription.sdp)
+        await self.signal.subscriber_answer(self, pc.localDescription.sdp, self.offer_id)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         track_id = track.id
