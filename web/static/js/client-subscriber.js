@@ -1,5 +1,6 @@
 // Subscribing: the SFU offers what this client receives on a separate subscriber peer connection; the client
-// answers each offer in turn and keeps the remote tracks pages show. Methods of SankeClient.
+// answers each offer in turn, echoing its `offer_id`, and keeps the remote tracks pages show. Methods of
+// SankeClient.
 
 const SUB_RECOVER_MS = 8000; // a failed subscriber connection: the SFU offers a new one; rejoin if it does not
 
@@ -11,12 +12,20 @@ function sdpSession(sdp) {
 }
 
 export const subscriberMethods = {
-  /** Offers come one at a time (`_subChain`). An offer from another DTLS certificate is the SFU's new connection
-   * (it replaced one that failed on its side): it gets a new peer connection, never the old one. */
-  async _answerSubscriber(sdp) {
+  /** A `subscriber.offer`, answered after the offers before it (`_subChain`). */
+  _onSubscriberOffer(msg) {
+    const answer = () => this._answerSubscriber(msg.sdp, msg.offer_id ?? null);
+    this._subChain = this._subChain.then(answer).catch((e) => this._mediaError(e));
+  },
+
+  /** An offer from another DTLS certificate is the SFU's new connection (it replaced one that failed on its
+   * side): it gets a new peer connection, never the old one. An offer this connection has answered already
+   * (the SFU sends its outstanding offer again when it refuses a stale answer) is skipped. */
+  async _answerSubscriber(sdp, offerId) {
     if (this.iceServers === null) await new Promise((resolve) => this._iceWaiters.push(resolve));
     const session = sdpSession(sdp);
     if (this.sub && this.sub._session !== session) this._dropSubscriber();
+    if (offerId !== null && this.sub && this.sub._offerId === offerId) return;
     if (!this.sub) this._newSubscriber(session);
     const pc = this.sub;
     this._mark('subscriberOffer');
@@ -24,11 +33,14 @@ export const subscriberMethods = {
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
     if (pc !== this.sub) return; // torn down meanwhile: the answer is stale
-    // Candidates follow by trickle. Refused while `pc` is still ours: the SFU's connection took another answer
-    // (a late one, meant for a connection it had replaced) and will never reach us; a resume brings a new one
-    // now rather than after ICE fails here.
-    this.request({ type: 'subscriber.answer', sdp: pc.localDescription.sdp })
-      .catch((e) => e.code === 'invalid_state' && pc === this.sub && this._lost('media'));
+    pc._offerId = offerId;
+    const reply = { type: 'subscriber.answer', sdp: pc.localDescription.sdp };
+    if (offerId !== null) reply.offer_id = offerId;
+    // Candidates follow by trickle. `stale_answer`: the offer was not the SFU's current one, which is on its
+    // way (or sent again) and answered in turn. `invalid_state` while `pc` is still ours: the SFU's connection
+    // is gone, or (a server that numbers no offers) took another answer; either way it will never reach us,
+    // and a resume brings a new one now rather than after ICE fails here.
+    this.request(reply).catch((e) => e.code === 'invalid_state' && pc === this.sub && this._lost('media'));
     this._mark('subscriberAnswer');
     pc._sent = true;
     this._emit('media');

@@ -127,7 +127,7 @@ export class SankeClient extends EventTarget {
         this._lastPong = Date.now();
         return;
       case 'subscriber.offer':
-        this._subChain = this._subChain.then(() => this._answerSubscriber(msg.sdp)).catch((e) => this._mediaError(e));
+        this._onSubscriberOffer(msg);
         return;
       case 'media.reset':
         // The SFU worker holding the room died and was restarted (msg.tracks were lost): make both peer
