@@ -8,8 +8,10 @@ processes (complete frames received) and goes on with sinks (`loadtest.sink`: re
 media the kernel drops, checked by the SFU's own counters), so it climbs until the SFU's cores, not the
 bots', are what runs out. Late joiners decode, read the frame number from the pixels and time connected →
 first decoded frame. A table gives the CPU split per process (SFU host, each worker, bots, the publisher,
-other work on the machine) at each worker count's capacity. Then the 1+N lesson shape
-(`loadtest.bench_lesson`) per worker count.
+other work on the machine) at each worker count's capacity. Then the same ladders again with each SFU worker
+held to the same share of a core (`--worker-cores`, loadtest.cpu_cap): on a machine whose cores the bots
+share, that is how a second worker's added capacity is measured (`workers_scaling`; the uncapped ratio is
+`machine_scaling`). Then the 1+N lesson shape (`loadtest.bench_lesson`) per worker count.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 
 from loadtest.bench_bots import CLIP_FRAMES, FPS, HEIGHT, PUBLISHER_BPS, WIDTH, quiet_asyncio
 from loadtest.clip import grainy
+from loadtest.cpu_cap import root as cgroup_root
 from loadtest.media_cpu import split_header, split_line
 from loadtest.media_ladder import Ladder
 from loadtest.media_report import HEADER, HELD_FPS, Row, Stall, capacity_table, held, summarise
@@ -31,7 +34,7 @@ SPLIT = ["host", "worker0", "worker1", "bots", "publisher", "others", "softirq",
 
 
 def _ladder(mode: str, workers: int, clip, ns: list[int], window: float, log, **kw) -> Ladder:
-    ladder = Ladder(mode, workers, clip, window, log, kw.pop("bot_nice", 0))
+    ladder = Ladder(mode, workers, clip, window, log, kw.pop("bot_nice", 0), kw.pop("worker_cores", None))
     asyncio.run(ladder.run(ns, **kw))
     return ladder
 
@@ -65,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bot-nice", type=int, default=0, help="niceness of the subscriber bot processes (the "
                         "probes: a starved probe reads as a slow SFU; on a shared machine niced bots stopped "
                         "answering ICE consent for 40 s at load 25), default 0")
+    parser.add_argument("--worker-cores", type=float, default=0.5, help="the capped ladders hold each SFU worker "
+                        "to this share of a core (default 0.5; 0 skips them; needs root and the cgroup cpu "
+                        "controller)")
     parser.add_argument("--window", type=float, help="seconds measured per N")
     parser.add_argument("--late-joins", type=int, help="late joiners per N up to 80 (forwarding)")
     parser.add_argument("--profile", help="cProfile the SFU host (forwarding) into this file and print its top "
@@ -104,6 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         runs[w], lates[w] = ladder.rows, ladder.late_ms
         if stalls:
             by_workers[w] = stalls.pop()
+    capped: dict[int, list[Row]] = {}
+    if args.worker_cores and cgroup_root() is None:
+        log("(no writable cgroup with CPU bandwidth control here: the capped ladders are skipped)")
+    elif args.worker_cores:
+        log(f"each SFU worker held to {args.worker_cores:g} of a core (the rest of the machine is the bots'):")
+        for w in counts:
+            capped[w] = _ladder("forward", w, clip, ns, window, log, late_joins=0, profile=None, stop_below=HELD_FPS,
+                                stall_at=None, stalls=None, refine=refine + 1, bot_nice=args.bot_nice,
+                                worker_cores=args.worker_cores).rows  # fmt: skip
     classrooms = args.lesson if args.lesson is not None else (6 if args.quick else 20)
     lessons = []
     if classrooms:
@@ -130,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     _splits(runs, log)
     for line in capacity_table(runs, lates, by_workers):
         log(line)
+    if capped:
+        log(f"each SFU worker held to {args.worker_cores:g} of a core:")
+        _splits(capped, log)
+        for line in capacity_table(capped, {}, {}):
+            log(line)
     log(f"({time.monotonic() - started:.0f} s, load average now {os.getloadavg()[0]:.1f}; late joins measured: "
         f"{len(all_late)}, median {statistics.median(all_late) if all_late else float('nan'):.0f} ms)")
     fwd = runs[counts[0]]
@@ -139,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             + ")")
     default = os.cpu_count() or 1
     stall = by_workers.get(default) or (by_workers[counts[-1]] if counts[-1] in by_workers else None)
-    line = summarise(fwd, base, all_late, runs, stall)
+    line = summarise(fwd, base, all_late, runs, stall, capped)
     if lessons:
         worst = min(min(r.classroom_min_fps, r.teacher_min_fps) for r in lessons)
         line += f" lesson_1_{classrooms}_min_fps={worst:.1f}"

@@ -8,7 +8,8 @@ sink ≥ 29 frames a second (loadtest.sfu_counts), in a steady window (no more t
 up after a stall; media_report.steady); a step that is not is measured once more before the ladder stops
 (a slow window on a shared machine is not the capacity). After the first step that is not held, `refine`
 more steps bisect between it and the last held one (sinks leave or join), so the capacity is known to
-within a quarter of the ladder's last gap.
+within a quarter of the ladder's last gap. With `worker_cores`, each SFU worker is held to that share of a core
+(loadtest.cpu_cap), so the bots' share of the machine does not decide the capacity.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from loadtest.bench_bots import BOT_PROCS, HttpSignal, bot_process, cpu_split, r
 from loadtest.bench_signaling import free_port
 from loadtest.bots import Bot, wait_for
 from loadtest.clip import Clip
+from loadtest.cpu_cap import CpuCap
 from loadtest.media_cpu import sample, split
 from loadtest.media_report import Row, Stall, _format, steady
 from media import consent
@@ -81,9 +83,12 @@ def _sent_fps(before: list[dict], after: list[dict], wall: float) -> tuple[dict[
 class Ladder:
     """The SFU host, the publisher and the bot processes of one worker count (see the module docstring)."""
 
-    def __init__(self, mode: str, workers: int, clip: Clip, window: float, log, bot_nice: int = 0) -> None:
+    def __init__(self, mode: str, workers: int, clip: Clip, window: float, log, bot_nice: int = 0,
+                 worker_cores: float | None = None) -> None:
         self.mode, self.workers, self.clip, self.window, self.log = mode, workers, clip, window, log
         self.bot_nice = bot_nice
+        self.worker_cores = worker_cores  # each SFU worker held to this share of a core (None: not held)
+        self.caps: list[CpuCap] = []
         self.plan = {"publisher:0": "high"}
         self.names: list[str] = []  # the subscribers, in the order they joined
         self.late_ms: list[float] = []
@@ -108,6 +113,10 @@ class Ladder:
             try:
                 await wait_http(self.base, http)
                 self.pids = await signal.pids()
+                if self.worker_cores is not None:
+                    for i, pid in enumerate(self.pids[1:]):
+                        self.caps.append(CpuCap(f"sanke-bench-{os.getpid()}-w{i}", self.worker_cores))
+                        self.caps[-1].add(pid)
                 await publisher.publish()
                 if publisher.pub is not None:
                     consent.install(publisher.pub)  # RFC 7675's 30 s, as a browser: the API stall starves the bots
@@ -141,6 +150,8 @@ class Ladder:
                     held, failed = (mid, failed) if steady(row) else (held, mid)
             finally:
                 await stop_all(self.bots, publisher, proc)
+                for cap in self.caps:
+                    cap.close()
 
     async def _resize(self, n: int) -> None:
         """Add subscribers (probes first, then sinks) or let the newest sinks leave, to `n` in all."""
@@ -205,7 +216,7 @@ class Ladder:
             min([probe, *sink_fps]), max(joins) if joins else None, kernel * 100, (rtx1 - rtx0) / wall,
             statistics.fmean(fps) if fps else 0.0, self.workers, probe,
             min(sink_fps) if sink_fps else None, statistics.fmean(sink_fps) if sink_fps else None,
-            split(cpu0, cpu1),
+            split(cpu0, cpu1), self.worker_cores,
         )
         self.rows.append(row)
         self.log(_format(row))

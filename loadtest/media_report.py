@@ -24,6 +24,7 @@ class Row:
     sink_min_fps: float | None = None  # frames the SFU sent each sink (its counters): the slowest, the mean
     sink_mean_fps: float | None = None
     split: dict[str, float] | None = None  # % of a core per process of the bench (loadtest.media_cpu)
+    cap: float | None = None  # each SFU worker held to this share of a core (loadtest.cpu_cap), or not held
 
 
 @dataclass(slots=True)
@@ -47,8 +48,9 @@ HEADER = (
 def _format(r: Row) -> str:
     late = f"{r.late_join_ms:.0f}" if r.late_join_ms is not None else "-"
     sinks = f"{r.sink_min_fps:.1f} / {r.sink_mean_fps:.1f}" if r.sink_min_fps is not None else "-"
+    mode = r.mode if r.cap is None else f"{r.mode[:3]} <{r.cap:g}"
     return (
-        f"{r.mode:<10}{r.workers:>2}{r.n:>5}{r.cpu_pct:>11.1f}{r.pps:>11.0f}{r.us_per_packet:>9.1f}{r.min_fps:>9.1f}"
+        f"{mode:<10}{r.workers:>2}{r.n:>5}{r.cpu_pct:>11.1f}{r.pps:>11.0f}{r.us_per_packet:>9.1f}{r.min_fps:>9.1f}"
         f"{r.probe_fps:>8.1f}{sinks:>21}{late:>14}{r.kernel_pct:>10.0f}{r.rtx_per_s:>7.0f}"
     )
 
@@ -100,10 +102,21 @@ def capacity_table(runs: dict[int, list[Row]], late: dict[int, list[float]], sta
     return lines
 
 
+def workers_scaling(runs: dict[int, list[Row]]) -> float | None:
+    """Subscribers held with two SFU workers ÷ with one."""
+    if 1 not in runs or 2 not in runs:
+        return None
+    one, two = held(runs[1])[0], held(runs[2])[0]
+    return two / one if one else float("nan")
+
+
 def summarise(
     fwd: list[Row], base: list[Row], late_ms: list[float], runs: dict[int, list[Row]] | None = None,
-    stall: Stall | None = None,
+    stall: Stall | None = None, capped: dict[int, list[Row]] | None = None,
 ) -> str:
+    """The last line. `workers_scaling` comes from the ladders with each worker held to the same share of a
+    core (`capped`) when there are any, and the uncapped ladders' ratio is then `machine_scaling`: what two
+    workers add on this machine with the bots on its cores."""
     by_n = {r.n: r for r in fwd}
     lo = by_n[min(by_n)]
     _, top = held(fwd)
@@ -121,9 +134,12 @@ def summarise(
         f"media-bench: us_per_packet={us:.2f} ratio_vs_transcode={ratio:.1f} "
         f"min_fps={min_fps:.1f} late_join_ms={_p95(late_ms):.1f}"
     )
-    if runs and 1 in runs and 2 in runs:
-        one, two = held(runs[1])[0], held(runs[2])[0]
-        line += f" workers_scaling={two / one if one else float('nan'):.2f}"
+    scaling = workers_scaling(capped or runs or {})
+    if scaling is not None:
+        line += f" workers_scaling={scaling:.2f}"
+    machine = workers_scaling(runs or {}) if capped else None
+    if machine is not None:
+        line += f" machine_scaling={machine:.2f}"
     if stall is not None:
         line += f" api_stall_media_fps={stall.min_fps:.1f}"
     return line

@@ -387,3 +387,13 @@ def grow_receive_buffers(pc: RTCPeerConnection, size: int = RECEIVE_BUFFER) -> i
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
             done += 1
     return done
+
+
+async def close(pc: RTCPeerConnection) -> None:
+    """Close `pc`, shielded: aiortc's `close()` hands every caller after the first one shared future (its own
+    close task, started when every DTLS transport ended, is often the first), and cancelling one caller
+    cancels that future, so the close in progress failed with InvalidStateError and left its transports
+    half stopped ("Task exception was never retrieved"). A recovery task cancelled as its room closes is such
+    a caller."""
+    await asyncio.shield(pc.close())
+

@@ -212,7 +212,7 @@ class PublisherTransport(Closable):
             return
         for producer in list(self.producers.values()):
             producer.transport_closed()
-        await self.pc.close()
+        await seams.close(self.pc)
 
     async def router_closed(self) -> None:
         """The Router (its parent) closed."""
@@ -412,7 +412,7 @@ class SubscriberTransport(Closable):
         for slot in list(self.slots.values()):
             slot.consumer.transport_closed()
         self.slots.clear()
-        await self.pc.close()
+        await seams.close(self.pc)
 
     async def router_closed(self) -> None:
         """The Router (its parent) closed."""

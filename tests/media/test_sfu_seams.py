@@ -181,3 +181,22 @@ def test_pyproject_allows_only_the_checked_releases():
     deps = tomllib.loads((pathlib.Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["dependencies"]
     assert "aiortc>=1.16,<1.17" in deps and "aioice>=0.13,<0.14" in deps
     assert seams.CHECKED == {"aiortc": ("1.16",), "aioice": ("0.13",)}
+
+
+async def test_a_cancelled_second_close_does_not_break_the_first():
+    """A room's recovery task, cancelled as the room closes, was a second caller of aiortc's close(): the
+    first one then failed half-way ("Task exception was never retrieved" in every worker's log)."""
+    from aiortc import RTCPeerConnection
+
+    pc = RTCPeerConnection()
+    pc.addTransceiver("video")
+    pc.addTransceiver("audio")
+    await pc.setLocalDescription(await pc.createOffer())
+    first = asyncio.ensure_future(seams.close(pc))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(seams.close(pc))
+    await asyncio.sleep(0)
+    second.cancel()
+    await asyncio.wait_for(first, 5)  # raised InvalidStateError without the shield
+    assert pc.connectionState == "closed"
+    assert all(t.receiver.transport.transport.state == "closed" for t in pc.getTransceivers())  # ICE stopped
