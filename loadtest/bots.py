@@ -307,7 +307,7 @@ class Bot:
         new subscriber connection comes with the SFU's next offer)."""
         for pc in old:
             with contextlib.suppress(Exception):
-                await pc.close()
+                await seams.close(pc)  # shielded: see `close`
         if self.republish:
             await self.publish()
 
@@ -328,6 +328,10 @@ class Bot:
         return False
 
     async def close(self) -> None:
+        """Stop reading and close both connections. Each close is shielded (media.aiortc_seams.close): a
+        connection whose far side went is already closing itself, and a caller cancelled meanwhile (a test's
+        teardown, the signal's tasks) cancelled aiortc's shared close future, leaving "Task exception was
+        never retrieved" (InvalidStateError) in the bots' logs."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -336,7 +340,7 @@ class Bot:
         self._tasks.clear()
         for pc in (self.pub, self.sub):
             if pc is not None:
-                await pc.close()
+                await seams.close(pc)
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
