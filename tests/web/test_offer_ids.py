@@ -21,6 +21,9 @@ HOLD_ANSWERS = """() => {
   window.__held = [];
   window.__refused = [];
   window.__offerIds = [];
+  window.__offers = [];
+  const offered = c._onSubscriberOffer.bind(c);
+  c._onSubscriberOffer = (msg) => { window.__offers.push(msg.offer_id); offered(msg); };
   c.request = (msg) => {
     if (msg.type !== 'subscriber.answer') return send(msg);
     window.__offerIds.push(msg.offer_id ?? null);
@@ -76,5 +79,10 @@ def test_a_late_answer_to_a_replaced_connection_is_refused_and_the_page_plays_on
     offer_ids = screen.evaluate("() => window.__offerIds")
     assert len(offer_ids) >= 2 and all(isinstance(i, int) for i in offer_ids), offer_ids
     wait_playing(screen, teacher_id, timeout=25)
+    # the SFU sent its outstanding offer again after the refusal; the page had answered it already: once
+    offers = screen.evaluate("() => window.__offers")
+    assert len(offers) > len(set(offers)), offers
+    offer_ids = screen.evaluate("() => window.__offerIds")
+    assert len(offer_ids) == len(set(offer_ids)), offer_ids
     assert screen.evaluate("() => window.sanke.rejoins") == []  # the same session, no resume needed
     assert screen.evaluate("() => window.sanke.connection") == "joined"
