@@ -127,8 +127,9 @@ class MediaListener(Protocol):
 
     async def on_track_unpublished(self, room_id: str, track: MediaTrack) -> None: ...
 
-    async def on_subscriber_offer(self, room_id: str, participant_id: str, sdp: str) -> None:
-        """The SFU (re)negotiates the subscriber connection: send this offer to the client."""
+    async def on_subscriber_offer(self, room_id: str, participant_id: str, sdp: str, offer_id: int) -> None:
+        """The SFU (re)negotiates the subscriber connection: send this offer to the client, with its id (the
+        client's answer echoes it, so that a stale answer is told apart exactly)."""
 
     async def on_audio_levels(self, room_id: str, levels: dict[str, float]) -> None:
         """participant_id → level 0..1 of those speaking now; at most a few times a second."""
@@ -153,7 +154,11 @@ class MediaSeam(Protocol):
     ) -> str:
         """Apply the client's publisher offer; return the answer SDP."""
 
-    async def subscriber_answer(self, room_id: str, participant_id: str, sdp: str) -> None: ...
+    async def subscriber_answer(
+        self, room_id: str, participant_id: str, sdp: str, offer_id: int | None = None
+    ) -> None:
+        """Apply the answer to offer `offer_id`; an answer to another offer raises `stale_answer` (field
+        `offer_id`). Without an id (an older client) the answer must match the outstanding offer's m-lines."""
 
     async def ice_candidate(
         self, room_id: str, participant_id: str, target: PcRole, candidate: dict[str, Any]

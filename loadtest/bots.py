@@ -107,6 +107,9 @@ class Bot:
         self.sub: RTCPeerConnection | None = None
         self.sub_certificate = ""  # the SFU connection `sub` answers (web.demo.sdp)
         self._offers = asyncio.Lock()
+        self.offer_id: int | None = None  # the id of the SFU offer being answered (echoed in the answer)
+        self.answered: int | None = None  # the id of the last offer whose answer the SFU took
+        self.refused: list[str] = []  # codes of answers the SFU refused (`stale_answer`: it offers anew)
         self.video_tracks: dict[str, ClipTrack] = {}  # "high"/"low"
         self.tone: ToneTrack | None = None
         self.video: dict[str, VideoCheck] = {}  # by published track id
@@ -169,9 +172,25 @@ class Bot:
             pc.on("track", self._on_track)
         return self.sub
 
-    async def on_subscriber_offer(self, sdp: str) -> None:
-        async with self._offers:  # one at a time, in order (a replacement may follow an offer at once)
-            await self._answer_offer(sdp)
+    async def on_subscriber_offer(self, sdp: str, offer_id: int | None = None) -> None:
+        """Answer offers one at a time, in order (a replacement may follow an offer at once). An offer the SFU
+        sent again (after refusing a stale answer) that was answered already is skipped. A refused answer
+        is noted and nothing else: the SFU's current offer is on its way (or sent again), and is answered."""
+        async with self._offers:
+            if offer_id is not None and offer_id == self.answered:
+                return
+            self.offer_id = offer_id
+            try:
+                await self._answer_offer(sdp)
+            except Exception as e:
+                code = getattr(e, "code", None)
+                if code is None:
+                    raise
+                self.refused.append(str(code))
+                logger.info("bot %s: answer to offer %s refused (%s)", self.name, offer_id, code)
+                return
+            if offer_id is not None:
+                self.answered = offer_id
 
     async def _replaced(self, sdp: str) -> bool:
         """Whether `sdp` comes from the SFU's replacement connection: then the old one is closed and
@@ -187,7 +206,7 @@ class Bot:
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
         seams.grow_receive_buffers(pc)  # a bot's loop shares its core with others: its own socket must not drop
-        await self.signal.subscriber_answer(self, pc.localDescription.sdp)
+        await self.signal.subscriber_answer(self, pc.localDescription.sdp, self.offer_id)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         track_id = track.id
@@ -288,7 +307,7 @@ class Bot:
         new subscriber connection comes with the SFU's next offer)."""
         for pc in old:
             with contextlib.suppress(Exception):
-                await pc.close()
+                await seams.close(pc)  # shielded: see `close`
         if self.republish:
             await self.publish()
 
@@ -309,6 +328,10 @@ class Bot:
         return False
 
     async def close(self) -> None:
+        """Stop reading and close both connections. Each close is shielded (media.aiortc_seams.close): a
+        connection whose far side went is already closing itself, and a caller cancelled meanwhile (a test's
+        teardown, the signal's tasks) cancelled aiortc's shared close future, leaving "Task exception was
+        never retrieved" (InvalidStateError) in the bots' logs."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -317,7 +340,7 @@ class Bot:
         self._tasks.clear()
         for pc in (self.pub, self.sub):
             if pc is not None:
-                await pc.close()
+                await seams.close(pc)
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:

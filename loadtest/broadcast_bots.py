@@ -93,7 +93,7 @@ class H264Teacher:
         answer = await self.signal.publish(self, pc.localDescription.sdp, tracks)  # type: ignore[arg-type]
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
-    async def on_subscriber_offer(self, sdp: str) -> None:
+    async def on_subscriber_offer(self, sdp: str, offer_id: int | None = None) -> None:
         """A teacher in a broadcast subscribes to nothing it needs here; the offer is left unanswered."""
 
     async def close(self) -> None:

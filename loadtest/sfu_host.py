@@ -99,7 +99,7 @@ class ForwardHost:
 
     async def on_track_unpublished(self, room_id: str, track: MediaTrack) -> None: ...
 
-    async def on_subscriber_offer(self, room_id: str, participant_id: str, sdp: str) -> None:
+    async def on_subscriber_offer(self, room_id: str, participant_id: str, sdp: str, offer_id: int) -> None:
         future = self._offers.get(participant_id)
         if future is not None and not future.done():
             future.set_result(sdp)

@@ -19,7 +19,8 @@ class Peer(Protocol):
 
     name: str
 
-    async def on_subscriber_offer(self, sdp: str) -> None: ...
+    async def on_subscriber_offer(self, sdp: str, offer_id: int | None = None) -> None:
+        """The SFU's offer and its id, which the answer echoes (None: a server that numbers no offers)."""
 
     def drop_connections(self) -> list[Any]: ...
 
@@ -29,10 +30,21 @@ class Peer(Protocol):
 P = TypeVar("P", bound=Peer)
 
 
+class Refused(RuntimeError):
+    """The server refused a request (an `error` reply): its code, message and field."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.field = field
+
+
 class Signal(Protocol):
     async def publish(self, bot: Peer, sdp: str, tracks: list[dict]) -> str: ...
 
-    async def subscriber_answer(self, bot: Peer, sdp: str) -> None: ...
+    async def subscriber_answer(self, bot: Peer, sdp: str, offer_id: int | None = None) -> None:
+        """Raises what the server refused with (a `SankeError` or `Refused`, each with a `code`)."""
 
 
 class DirectSignal:
@@ -61,8 +73,8 @@ class DirectSignal:
         specs = [self._spec(mid=t["mid"], kind=t["kind"], source=t["source"], quality=t["quality"]) for t in tracks]
         return await self.service.publish_offer(self.room_id, bot.name, sdp, specs)
 
-    async def subscriber_answer(self, bot: Peer, sdp: str) -> None:
-        await self.service.subscriber_answer(self.room_id, bot.name, sdp)
+    async def subscriber_answer(self, bot: Peer, sdp: str, offer_id: int | None = None) -> None:
+        await self.service.subscriber_answer(self.room_id, bot.name, sdp, offer_id)
 
     # MediaListener
     async def on_track_published(self, room_id: str, track) -> None:
@@ -71,10 +83,10 @@ class DirectSignal:
     async def on_track_unpublished(self, room_id: str, track) -> None:
         self.published = [t for t in self.published if t.track_id != track.track_id]
 
-    async def on_subscriber_offer(self, room_id: str, participant_id: str, sdp: str) -> None:
+    async def on_subscriber_offer(self, room_id: str, participant_id: str, sdp: str, offer_id: int) -> None:
         bot = self.bots.get(participant_id)
         if bot is not None:
-            asyncio.ensure_future(bot.on_subscriber_offer(sdp))
+            asyncio.ensure_future(bot.on_subscriber_offer(sdp, offer_id))
 
     async def on_audio_levels(self, room_id: str, levels: dict[str, float]) -> None:
         self.levels.append(levels)
@@ -146,7 +158,8 @@ class WsSignal:
             kind = data.get("type")
             rid = data.get("id")
             if kind == "subscriber.offer" and self._bot is not None:
-                self._offers.append(asyncio.ensure_future(self._bot.on_subscriber_offer(data["sdp"])))
+                offer = self._bot.on_subscriber_offer(data["sdp"], data.get("offer_id"))
+                self._offers.append(asyncio.ensure_future(offer))
                 continue
             if kind == "media.reset" and self._bot is not None:
                 self.events.append(data)
@@ -155,7 +168,8 @@ class WsSignal:
                 continue
             if rid in self._pending and not self._pending[rid].done():
                 if kind == "error":
-                    self._pending[rid].set_exception(RuntimeError(f"{data.get('code')}: {data.get('message')}"))
+                    refused = Refused(str(data.get("code")), str(data.get("message")), data.get("field"))
+                    self._pending[rid].set_exception(refused)
                 else:
                     self._pending[rid].set_result(data)
                 continue
@@ -168,8 +182,12 @@ class WsSignal:
         reply = await self.request({"type": "publish.offer", "sdp": sdp, "tracks": tracks})
         return reply["sdp"]
 
-    async def subscriber_answer(self, bot: Peer, sdp: str) -> None:
-        await self.ws.send_json({"type": "subscriber.answer", "sdp": sdp})  # type: ignore[union-attr]
+    async def subscriber_answer(self, bot: Peer, sdp: str, offer_id: int | None = None) -> None:
+        """Waits for the server's `ok`, so that a refused answer (`Refused`) reaches the bot."""
+        message: dict[str, Any] = {"type": "subscriber.answer", "sdp": sdp}
+        if offer_id is not None:
+            message["offer_id"] = offer_id
+        await self.request(message)
 
     async def close(self) -> None:
         for task in self._offers:

@@ -37,7 +37,7 @@ class Subscribing(Protocol):
 
     name: str
 
-    async def on_subscriber_offer(self, sdp: str) -> None: ...
+    async def on_subscriber_offer(self, sdp: str, offer_id: int | None = None) -> None: ...
 
 
 class Signal(Protocol):
@@ -94,7 +94,8 @@ class Sink:
     def connected(self) -> bool:
         return self.pc is not None and self.pc.connectionState == "connected"
 
-    async def on_subscriber_offer(self, sdp: str) -> None:
+    async def on_subscriber_offer(self, sdp: str, offer_id: int | None = None) -> None:
+        """`offer_id` is not echoed (the bench's HTTP signal has no field for it): the SFU checks the m-lines."""
         async with self._offers:
             offered_by = certificate(sdp)
             if self.pc is not None and offered_by != self._certificate:  # the SFU's replacement connection

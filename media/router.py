@@ -193,10 +193,10 @@ class Router(Closable):
         transport = self.subscribers.get(participant_id)
         if transport is None or transport.closed:
 
-            async def send_offer(sdp: str, pid: str = participant_id) -> None:
+            async def send_offer(sdp: str, offer_id: int, pid: str = participant_id) -> None:
                 listener = self._listener()
                 if listener is not None:
-                    await listener.on_subscriber_offer(self.room_id, pid, sdp)
+                    await listener.on_subscriber_offer(self.room_id, pid, sdp, offer_id)
 
             transport = SubscriberTransport(participant_id, send_offer, self)
             self.subscribers[participant_id] = transport
@@ -248,12 +248,12 @@ class Router(Closable):
             if touches(plan):
                 await self.apply_plan(participant_id)
 
-    async def subscriber_answer(self, participant_id: str, sdp: str) -> None:
+    async def subscriber_answer(self, participant_id: str, sdp: str, offer_id: int | None = None) -> None:
         self.check_open("subscriber answer")
         transport = self.subscribers.get(participant_id)
         if transport is None:
             raise KeyError(f"no subscriber connection for {participant_id}")
-        await transport.apply_answer(sdp)
+        await transport.apply_answer(sdp, offer_id)
 
     async def ice_candidate(self, participant_id: str, target: str, candidate: dict[str, Any]) -> None:
         transports: dict[str, PublisherTransport] | dict[str, SubscriberTransport]

@@ -48,11 +48,13 @@ class MediaService:
     ) -> str:
         return await self._router(room_id).publish_offer(participant_id, sdp, tracks)
 
-    async def subscriber_answer(self, room_id: str, participant_id: str, sdp: str) -> None:
+    async def subscriber_answer(
+        self, room_id: str, participant_id: str, sdp: str, offer_id: int | None = None
+    ) -> None:
         router = self.routers.get(room_id)
         if router is None:
             raise KeyError(f"no media for room {room_id}")
-        await router.subscriber_answer(participant_id, sdp)
+        await router.subscriber_answer(participant_id, sdp, offer_id)
 
     async def ice_candidate(
         self, room_id: str, participant_id: str, target: PcRole, candidate: dict[str, Any]

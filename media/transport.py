@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
@@ -251,13 +252,16 @@ class SubscriberTransport(Closable):
     what = "subscriber transport"
 
     def __init__(
-        self, participant_id: str, send_offer: Callable[[str], Awaitable[None]], listener: ConsumerListener
+        self, participant_id: str, send_offer: Callable[[str, int], Awaitable[None]], listener: ConsumerListener
     ) -> None:
         super().__init__()
         self._listener = listener
         self.participant_id = participant_id
         self.pc = RTCPeerConnection(_config())
-        self._send_offer = send_offer
+        self._send_offer = send_offer  # (sdp, offer id)
+        # The id of the last offer sent, which the client's answer echoes. Monotonic here, from a random start
+        # so that an answer meant for a replaced connection (or a restarted worker's) never names this one's.
+        self.offer_id = secrets.randbelow(1 << 40) << 12
         self.slots: dict[str, _Slot] = {}
         self._again = False
         self._lock = asyncio.Lock()
@@ -360,21 +364,38 @@ class SubscriberTransport(Closable):
             seams.grow_receive_buffers(self.pc)
             consent.install(self.pc)
             sdp = self.pc.localDescription.sdp
-        await self._send_offer(sdp)
+            self.offer_id += 1
+            offer_id = self.offer_id
+        await self._send_offer(sdp, offer_id)
 
-    async def apply_answer(self, sdp: str) -> None:
+    async def apply_answer(self, sdp: str, offer_id: int | None = None) -> None:
+        """Apply the client's answer to the outstanding offer. An answer is stale when it is meant for an
+        earlier connection (replaced while the answer was on its way) or an offer already answered: applied,
+        it would break the offer outstanding now, which stays. With `offer_id` (the id the client echoes)
+        staleness is exact, and the outstanding offer is sent again in case the client never got it; an
+        answer without one (an older client) is stale when its m-lines differ from the offer's."""
         self.check_open("subscriber answer")
+        again = False
         async with self._lock:
             self.check_open("subscriber answer")
-            if not answers_pending_offer(self.pc, sdp):
-                # meant for an earlier connection (replaced while the answer was on its way) or an offer
-                # already answered: applying it would break the offer outstanding now, which stays
-                raise InvalidStateError("subscriber answer: it answers no outstanding offer (a stale answer)")
-            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
-            again = self._again
-            for slot in self.slots.values():
-                if slot.active and slot.transceiver.currentDirection == "sendonly":
-                    slot.consumer.unpause()  # resubscribed tracks: the subscriber listens again
+            pending = self.pc.signalingState == "have-local-offer" and self.pc.localDescription is not None
+            stale = offer_id is not None and (not pending or offer_id != self.offer_id)
+            outstanding = (self.pc.localDescription.sdp, self.offer_id) if pending and stale else None
+            if not stale:
+                if offer_id is None and not answers_pending_offer(self.pc, sdp):
+                    raise InvalidStateError("subscriber answer: it answers no outstanding offer (a stale answer)")
+                await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+                again = self._again
+                for slot in self.slots.values():
+                    if slot.active and slot.transceiver.currentDirection == "sendonly":
+                        slot.consumer.unpause()  # resubscribed tracks: the subscriber listens again
+        if stale:
+            if outstanding is not None:
+                await self._send_offer(*outstanding)
+            now = f"offer {outstanding[1]} is" if outstanding else "no offer is"
+            raise InvalidStateError(
+                f"subscriber answer: a stale answer (to offer {offer_id}; {now} outstanding)", "offer_id", "stale_answer"
+            )
         if again:
             await self.negotiate()
 

@@ -50,8 +50,9 @@ class _Listener:
     async def on_track_unpublished(self, room_id: str, track: MediaTrack) -> None:
         await self.channel.notify("track_unpublished", {"room_id": room_id, "track": _track(track)})
 
-    async def on_subscriber_offer(self, room_id: str, participant_id: str, sdp: str) -> None:
-        await self.channel.notify("subscriber_offer", {"room_id": room_id, "participant_id": participant_id, "sdp": sdp})
+    async def on_subscriber_offer(self, room_id: str, participant_id: str, sdp: str, offer_id: int) -> None:
+        body = {"room_id": room_id, "participant_id": participant_id, "sdp": sdp, "offer_id": offer_id}
+        await self.channel.notify("subscriber_offer", body)
 
     async def on_audio_levels(self, room_id: str, levels: dict[str, float]) -> None:
         await self.channel.notify("audio_levels", {"room_id": room_id, "levels": levels})
@@ -113,7 +114,8 @@ class WorkerHandler:
                 specs = [PublishedTrackSpec(**t) for t in data["tracks"]]
                 return await s.publish_offer(data["room_id"], data["participant_id"], data["sdp"], specs)
             case "subscriber_answer":
-                return await s.subscriber_answer(data["room_id"], data["participant_id"], data["sdp"])
+                answer = (data["room_id"], data["participant_id"], data["sdp"], data.get("offer_id"))
+                return await s.subscriber_answer(*answer)
             case "ice_candidate":
                 return await s.ice_candidate(data["room_id"], data["participant_id"], data["target"], data["candidate"])
             case "set_subscriptions":

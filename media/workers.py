@@ -282,11 +282,13 @@ class WorkerPool:
         specs = [{"mid": t.mid, "kind": t.kind, "source": t.source, "quality": t.quality} for t in tracks]
         return cast(str, await self._call(room_id, "publish_offer", participant_id, sdp=sdp, tracks=specs))
 
-    async def subscriber_answer(self, room_id: str, participant_id: str, sdp: str) -> None:
+    async def subscriber_answer(
+        self, room_id: str, participant_id: str, sdp: str, offer_id: int | None = None
+    ) -> None:
         if room_id not in self.placement:
             raise KeyError(f"no media for room {room_id}")
         worker = await self.subscriber_worker(room_id, participant_id)
-        body = {"room_id": room_id, "participant_id": participant_id, "sdp": sdp}
+        body = {"room_id": room_id, "participant_id": participant_id, "sdp": sdp, "offer_id": offer_id}
         await worker.channel.request("subscriber_answer", body)
 
     async def ice_candidate(
@@ -379,7 +381,7 @@ class WorkerPool:
             case "track_unpublished":
                 await listener.on_track_unpublished(room_id, media_track(data["track"]))
             case "subscriber_offer":
-                await listener.on_subscriber_offer(room_id, data["participant_id"], data["sdp"])
+                await listener.on_subscriber_offer(room_id, data["participant_id"], data["sdp"], data["offer_id"])
             case "audio_levels":
                 await listener.on_audio_levels(room_id, data["levels"])
             case "track_stats":

@@ -225,10 +225,10 @@ class SignalingHub:
     async def on_track_unpublished(self, room_id: str, track: MediaTrack) -> None:
         await self.rooms.track_unpublished(room_id, track.track_id)
 
-    async def on_subscriber_offer(self, room_id: str, participant_id: str, sdp: str) -> None:
+    async def on_subscriber_offer(self, room_id: str, participant_id: str, sdp: str, offer_id: int) -> None:
         session = self.sessions.get((room_id, participant_id))
         if session is not None:
-            await session.send({"type": "subscriber.offer", "sdp": sdp})
+            await session.send({"type": "subscriber.offer", "sdp": sdp, "offer_id": offer_id})
 
     async def on_quality_changed(self, room_id: str, participant_id: str, change: QualityChange) -> None:
         session = self.sessions.get((room_id, participant_id))

@@ -111,9 +111,13 @@ class PublishOffer(Msg):
     tracks: Annotated[list[TrackSpec], Field(min_length=1, max_length=6)]
 
 
+OfferId = Annotated[int, Field(ge=1, le=2**53)]
+
+
 class SubscriberAnswer(Msg):
     type: Literal["subscriber.answer"]
     sdp: Sdp
+    offer_id: OfferId | None = None  # the `subscriber.offer` it answers; absent from older clients
 
 
 # "candidate:<foundation> <component> <udp|tcp> <priority> <address> <port> typ <type> ..." or "" (end)

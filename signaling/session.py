@@ -250,7 +250,7 @@ class Session:
                 await self.send({"type": "publish.answer", "id": msg.id, "sdp": answer})
             case p.SubscriberAnswer():
                 room_id, me = self._require(msg)
-                await _media_call(self._media().subscriber_answer(room_id, me.id, msg.sdp), "sdp")
+                await _media_call(self._media().subscriber_answer(room_id, me.id, msg.sdp, msg.offer_id), "sdp")
                 self._ok(msg)
             case p.Ice():
                 room_id, me = self._require(msg)

@@ -112,7 +112,7 @@ async def test_a_subscriber_connection_gone_silent_is_offered_anew(room, high_cl
     offers: list[str] = []
     real_offer = signal.on_subscriber_offer
 
-    async def record(room_id: str, participant_id: str, sdp: str) -> None:
+    async def record(room_id: str, participant_id: str, sdp: str, offer_id: int) -> None:
         offers.append(sdp)
 
     signal.on_subscriber_offer = record  # type: ignore[method-assign]

@@ -80,7 +80,7 @@ class Peer:
                     continue
                 data = json.loads(msg.data)
                 if data.get("type") == "subscriber.offer":
-                    self.answers.append(asyncio.create_task(self._answer(data["sdp"])))
+                    self.answers.append(asyncio.create_task(self._answer(data["sdp"], data.get("offer_id"))))
                     continue
                 future = self.pending.get(data.get("id"))
                 if future is not None and not future.done():
@@ -148,11 +148,11 @@ class Peer:
             log.warning("bot %s: its video no longer reaches the SFU; joining again", self.joined.get("participant_id"))
             self.broken.set()
 
-    async def _answer(self, sdp: str) -> None:
+    async def _answer(self, sdp: str, offer_id: int | None) -> None:
         async with self.answering:
-            await self._answer_one(sdp)
+            await self._answer_one(sdp, offer_id)
 
-    async def _answer_one(self, sdp: str) -> None:
+    async def _answer_one(self, sdp: str, offer_id: int | None) -> None:
         """Answer the SFU's offer declining every track: a bot watches nothing, so neither the SFU nor this
         process spends CPU on media nobody sees (on a loaded machine that CPU kept the bots from answering in
         time). Declining per answer leaves the room's subscription plan as it is, so a person who opens the
@@ -170,7 +170,8 @@ class Peer:
         for transceiver in self.sub.getTransceivers():
             transceiver.direction = "inactive"
         await self.sub.setLocalDescription(await self.sub.createAnswer())
-        await self.send({"type": "subscriber.answer", "sdp": self.sub.localDescription.sdp})
+        answer = {"type": "subscriber.answer", "sdp": self.sub.localDescription.sdp}
+        await self.send(answer if offer_id is None else {**answer, "offer_id": offer_id})
 
     async def close(self) -> None:
         self.leaving = True
@@ -180,7 +181,7 @@ class Peer:
             await self.send({"type": "leave"})
         for pc in (self.pub, self.sub):
             if pc is not None:
-                await pc.close()
+                await seams.close(pc)
         if self.ws is not None:
             await self.ws.close()
         if self.reader is not None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from media import aiortc_seams as seams
+
 if TYPE_CHECKING:
     from aiortc import RTCPeerConnection
 
@@ -32,6 +34,6 @@ async def answering(
     from the SFU's replacement (the caller makes a new one). Returned with the offer's certificate to keep."""
     offered_by = certificate(offer)
     if pc is not None and offered_by != answered:
-        await pc.close()
+        await seams.close(pc)
         pc = None
     return pc, offered_by

@@ -85,6 +85,7 @@ export default {
   'err.media_unavailable': ['服务器暂不支持音视频', 'The server has no audio/video service now'],
   'err.not_found': ['找不到这个课堂', 'This lesson was not found'],
   'err.resume_failed': ['原席位已失效，正在重新加入', 'The seat was not kept; joining again'],
+  'err.stale_answer': ['音视频协商已过期，正在等待最新的协商', 'That media negotiation was out of date; waiting for the current one'],
   'err.stage_full': ['台上座位已满', 'All stage seats are taken'],
   'err.noRoom': ['缺少课堂编号，请从首页进入', 'No lesson given; enter from the home page'],
   'common.retry': ['重试', 'Retry'],
