@@ -61,14 +61,6 @@ def _changes(bot: ShapedBotProcess) -> list[dict]:
     return [e for e in bot.events if e.get("type") == "quality.changed"]
 
 
-@pytest.mark.xfail(
-    reason="load-sensitive, less than before: with the classrooms in processes of their own and the start read from "
-           "the receiver's word it passed 5 of 6 at load 8-13 and 4 of 6 at load 7-8 with a busy core, 6 of 8 at "
-           "13-19; what still fails is the SFU worker itself starved (its 0.5 s ticker 1.1 s late, 27 kbps sent to "
-           "a line: frames and audio gaps with nothing lost on the line) and a 3 Mbps line whose own receiver "
-           "reports said 592 kbps delivered (taken for a slower line); the thresholds are the issue's and stay",
-    strict=False,
-)
 async def test_subscribers_follow_their_bandwidth(lesson_server, clips):
     srv = lesson_server
     assert clips  # built (and cached on disk) before the publisher process needs them
