@@ -43,8 +43,8 @@ class HttpSignal:
         offer = (await self._post("/subscribe", {"pid": bot.name, "plan": plan}))["sdp"]
         await bot.on_subscriber_offer(offer)
 
-    async def subscriber_answer(self, bot: Subscribing, sdp: str) -> None:
-        await self._post("/answer", {"pid": bot.name, "sdp": sdp})
+    async def subscriber_answer(self, bot: Subscribing, sdp: str, offer_id: int | None = None) -> None:
+        await self._post("/answer", {"pid": bot.name, "sdp": sdp, "offer_id": offer_id})
 
     async def leave(self, bot: Subscribing) -> None:
         await self._post("/leave", {"pid": bot.name})

@@ -82,8 +82,8 @@ class ForwardHost:
         await self.service.set_subscriptions(ROOM, pid, plan)  # type: ignore[arg-type]
         return await asyncio.wait_for(future, 30)  # a loaded machine: the offer can take long
 
-    async def answer(self, pid: str, sdp: str) -> None:
-        await self.service.subscriber_answer(ROOM, pid, sdp)
+    async def answer(self, pid: str, sdp: str, offer_id: int | None = None) -> None:
+        await self.service.subscriber_answer(ROOM, pid, sdp, offer_id)
 
     async def leave(self, pid: str) -> None:
         await self.service.leave(ROOM, pid)
@@ -162,7 +162,7 @@ class TranscodeHost:
         await pc.setLocalDescription(await pc.createOffer())
         return pc.localDescription.sdp
 
-    async def answer(self, pid: str, sdp: str) -> None:
+    async def answer(self, pid: str, sdp: str, offer_id: int | None = None) -> None:
         await self.pcs[pid].setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
 
     async def leave(self, pid: str) -> None:
@@ -195,7 +195,7 @@ def make_app(host: ForwardHost | TranscodeHost, profiler=None) -> web.Applicatio
 
     async def answer(request: web.Request) -> web.Response:
         body = await request.json()
-        await host.answer(body["pid"], body["sdp"])
+        await host.answer(body["pid"], body["sdp"], body.get("offer_id"))
         return web.json_response({})
 
     async def leave(request: web.Request) -> web.Response:

@@ -41,7 +41,7 @@ class Subscribing(Protocol):
 
 
 class Signal(Protocol):
-    async def subscriber_answer(self, bot: Any, sdp: str) -> None: ...
+    async def subscriber_answer(self, bot: Any, sdp: str, offer_id: int | None = None) -> None: ...
 
 
 def rtp_drop_program(offset: int = UDP_HEADER) -> list[tuple[int, int, int, int]]:
