@@ -40,8 +40,9 @@ class HttpSignal:
         return (await self._post("/publish", {"pid": bot.name, "sdp": sdp, "tracks": tracks}))["sdp"]
 
     async def subscribe(self, bot: Subscribing, plan: dict[str, str]) -> None:
-        offer = (await self._post("/subscribe", {"pid": bot.name, "plan": plan}))["sdp"]
-        await bot.on_subscriber_offer(offer)
+        """The SFU's offer goes to `bot` with its id, for the answer to echo."""
+        offer = await self._post("/subscribe", {"pid": bot.name, "plan": plan})
+        await bot.on_subscriber_offer(offer["sdp"], offer.get("offer_id"))
 
     async def subscriber_answer(self, bot: Subscribing, sdp: str, offer_id: int | None = None) -> None:
         await self._post("/answer", {"pid": bot.name, "sdp": sdp, "offer_id": offer_id})
@@ -57,6 +58,11 @@ class HttpSignal:
         async with self.http.get(self.base + "/stats") as r:
             body = await r.json()
             return body["forwarded"], body["retransmitted"]
+
+    async def answers(self) -> dict[str, int]:
+        """The subscribers' answers the SFU host took, with the offer's id echoed or without, and refused."""
+        async with self.http.get(self.base + "/stats") as r:
+            return dict((await r.json())["answers"])
 
     async def pids(self) -> list[int]:
         """The SFU's processes: the host and its worker processes."""

@@ -2,8 +2,9 @@
 shape, subscribers spread over the workers by pipeToRouter), or aiortc's MediaRelay transcoding baseline,
 behind a tiny HTTP API, so that its CPU time can be read from /proc, apart from the bots.
 
-POST /publish {pid, sdp, tracks} → {sdp}; POST /subscribe {pid, plan} → {sdp} (the SFU's offer);
-POST /answer {pid, sdp}; POST /leave {pid}; GET /stats → packets forwarded so far and the SFU's pids;
+POST /publish {pid, sdp, tracks} → {sdp}; POST /subscribe {pid, plan} → {sdp, offer_id} (the SFU's offer);
+POST /answer {pid, sdp, offer_id} (the id echoed); POST /leave {pid}; GET /stats → packets forwarded so far,
+the SFU's pids and the answers taken (with the offer's id echoed or without) and refused;
 GET /counts → per SFU process, what it sent each subscriber and its CPU time (loadtest.sfu_counts);
 POST /stall: the API's CPU work (20 Argon2 password hashes and an upload parse) in this process.
 """
@@ -37,7 +38,7 @@ class ForwardHost:
         self.workers = workers
         self.service: MediaService | WorkerPool = MediaService()
         self.service.set_listener(self)
-        self._offers: dict[str, asyncio.Future[str]] = {}
+        self._offers: dict[str, asyncio.Future[tuple[str, int]]] = {}
         self._counting: set[int] = set()  # worker pids with a counts tap open
 
     async def counts(self) -> list[dict]:
@@ -77,7 +78,7 @@ class ForwardHost:
         specs = [PublishedTrackSpec(**t) for t in tracks]
         return await self.service.publish_offer(ROOM, pid, sdp, specs)
 
-    async def subscribe(self, pid: str, plan: dict[str, str]) -> str:
+    async def subscribe(self, pid: str, plan: dict[str, str]) -> tuple[str, int | None]:
         future = self._offers[pid] = asyncio.get_running_loop().create_future()
         await self.service.set_subscriptions(ROOM, pid, plan)  # type: ignore[arg-type]
         return await asyncio.wait_for(future, 30)  # a loaded machine: the offer can take long
@@ -102,7 +103,7 @@ class ForwardHost:
     async def on_subscriber_offer(self, room_id: str, participant_id: str, sdp: str, offer_id: int) -> None:
         future = self._offers.get(participant_id)
         if future is not None and not future.done():
-            future.set_result(sdp)
+            future.set_result((sdp, offer_id))
 
     async def on_audio_levels(self, room_id: str, levels: dict[str, float]) -> None: ...
 
@@ -153,14 +154,15 @@ class TranscodeHost:
         await pc.setLocalDescription(await pc.createAnswer())
         return pc.localDescription.sdp
 
-    async def subscribe(self, pid: str, plan: dict[str, str]) -> str:
+    async def subscribe(self, pid: str, plan: dict[str, str]) -> tuple[str, int | None]:
+        """The relay's offer (no id: aiortc numbers no offers)."""
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy="max-bundle"))
         self.pcs[pid] = pc
         for track_id in plan:
             track = self.tracks[track_id]
             pc.addTrack(self.relay.subscribe(track, buffered=False))
         await pc.setLocalDescription(await pc.createOffer())
-        return pc.localDescription.sdp
+        return pc.localDescription.sdp, None
 
     async def answer(self, pid: str, sdp: str, offer_id: int | None = None) -> None:
         await self.pcs[pid].setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
@@ -185,17 +187,26 @@ class TranscodeHost:
 
 
 def make_app(host: ForwardHost | TranscodeHost, profiler=None) -> web.Application:
+    answers = {"echoed": 0, "without_id": 0, "refused": 0}  # what the bench's subscribers answered (GET /stats)
+
     async def publish(request: web.Request) -> web.Response:
         body = await request.json()
         return web.json_response({"sdp": await host.publish(body["pid"], body["sdp"], body["tracks"])})
 
     async def subscribe(request: web.Request) -> web.Response:
         body = await request.json()
-        return web.json_response({"sdp": await host.subscribe(body["pid"], body["plan"])})
+        sdp, offer_id = await host.subscribe(body["pid"], body["plan"])
+        return web.json_response({"sdp": sdp, "offer_id": offer_id})
 
     async def answer(request: web.Request) -> web.Response:
         body = await request.json()
-        await host.answer(body["pid"], body["sdp"], body.get("offer_id"))
+        offer_id = body.get("offer_id")
+        try:
+            await host.answer(body["pid"], body["sdp"], offer_id)
+        except Exception:
+            answers["refused"] += 1
+            raise
+        answers["echoed" if offer_id is not None else "without_id"] += 1
         return web.json_response({})
 
     async def leave(request: web.Request) -> web.Response:
@@ -205,7 +216,7 @@ def make_app(host: ForwardHost | TranscodeHost, profiler=None) -> web.Applicatio
 
     async def stats(request: web.Request) -> web.Response:
         return web.json_response({"forwarded": await host.forwarded(), "retransmitted": await host.retransmitted(),
-                                  "pids": host.pids()})
+                                  "pids": host.pids(), "answers": answers})
 
     async def counts(request: web.Request) -> web.Response:
         return web.json_response(await host.counts())
