@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import sys
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from loadtest.signals import DirectSignal, Signal, WsSignal
+from loadtest.signals import DirectSignal, Signal, WsSignal, answer_in_turn
 from loadtest.tally import KeyframeResyncBuffer, OpusTone, install_tally
 from media import aiortc_seams as seams
 from web.demo.clip import Clip, read_number
@@ -36,7 +35,6 @@ from web.demo.sdp import answering
 __all__ = ["AudioCheck", "Bot", "DirectSignal", "KeyframeResyncBuffer", "Signal", "VideoCheck", "WsSignal", "wait_for"]
 from web.demo.tracks import ClipTrack, ToneTrack
 
-logger = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class VideoCheck:
@@ -173,24 +171,10 @@ class Bot:
         return self.sub
 
     async def on_subscriber_offer(self, sdp: str, offer_id: int | None = None) -> None:
-        """Answer offers one at a time, in order (a replacement may follow an offer at once). An offer the SFU
-        sent again (after refusing a stale answer) that was answered already is skipped. A refused answer
-        is noted and nothing else: the SFU's current offer is on its way (or sent again), and is answered."""
+        """Answer offers one at a time, in order (a replacement may follow an offer at once), echoing each
+        one's id (`loadtest.signals.answer_in_turn`: a repeat of one answered is skipped, a refusal noted)."""
         async with self._offers:
-            if offer_id is not None and offer_id == self.answered:
-                return
-            self.offer_id = offer_id
-            try:
-                await self._answer_offer(sdp)
-            except Exception as e:
-                code = getattr(e, "code", None)
-                if code is None:
-                    raise
-                self.refused.append(str(code))
-                logger.info("bot %s: answer to offer %s refused (%s)", self.name, offer_id, code)
-                return
-            if offer_id is not None:
-                self.answered = offer_id
+            await answer_in_turn(self, offer_id, lambda: self._answer_offer(sdp))
 
     async def _replaced(self, sdp: str) -> bool:
         """Whether `sdp` comes from the SFU's replacement connection: then the old one is closed and

@@ -78,7 +78,8 @@ class ShapedBot(Bot):
         await pc.setRemoteDescription(RTCSessionDescription(sdp=self.shaped.rewrite_offer(sdp), type="offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         seams.grow_receive_buffers(pc)  # the bot's own socket must not be what drops
-        await self.signal.subscriber_answer(self, self.shaped.rewrite_answer(pc.localDescription.sdp))
+        answer = self.shaped.rewrite_answer(pc.localDescription.sdp)
+        await self.signal.subscriber_answer(self, answer, self.offer_id)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         """Video is counted, not decoded (three shaped subscribers on a loaded machine): complete frames

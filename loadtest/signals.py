@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
@@ -28,6 +30,36 @@ class Peer(Protocol):
 
 
 P = TypeVar("P", bound=Peer)
+logger = logging.getLogger(__name__)
+
+
+class Answering(Protocol):
+    """A subscriber that echoes the SFU offer's id (a `loadtest.bots.Bot`, a `loadtest.sink.Sink`)."""
+
+    name: str
+    offer_id: int | None  # the id of the offer being answered: what the answer echoes
+    answered: int | None  # the id of the last offer whose answer the SFU took
+    refused: list[str]  # codes of answers the SFU refused
+
+
+async def answer_in_turn(peer: Answering, offer_id: int | None, answer: Callable[[], Awaitable[None]]) -> None:
+    """Answer one offer (the caller holds its offers' lock, so they are answered in order). An offer the SFU
+    sent again (after refusing a stale answer) that was answered already is skipped. A refused answer is noted
+    and nothing else: the SFU's current offer is on its way (or sent again), and is answered."""
+    if offer_id is not None and offer_id == peer.answered:
+        return
+    peer.offer_id = offer_id
+    try:
+        await answer()
+    except Exception as e:
+        code = getattr(e, "code", None)
+        if code is None:
+            raise
+        peer.refused.append(str(code))
+        logger.info("bot %s: answer to offer %s refused (%s)", peer.name, offer_id, code)
+        return
+    if offer_id is not None:
+        peer.answered = offer_id
 
 
 class Refused(RuntimeError):

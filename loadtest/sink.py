@@ -23,6 +23,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
+from loadtest.signals import answer_in_turn
 from media import aiortc_seams as seams
 from media import consent
 from web.demo.sdp import certificate
@@ -86,6 +87,9 @@ class Sink:
         self.pc: RTCPeerConnection | None = None
         self._certificate = ""
         self._offers = asyncio.Lock()
+        self.offer_id: int | None = None  # the id of the SFU offer being answered (echoed in the answer)
+        self.answered: int | None = None  # the id of the last offer whose answer the SFU took
+        self.refused: list[str] = []  # codes of answers the SFU refused (`stale_answer`: it offers anew)
         self.ssrcs: list[int] = []
         self.filtered = 0  # sockets the filter is on
         self.rembs = 0
@@ -95,26 +99,31 @@ class Sink:
         return self.pc is not None and self.pc.connectionState == "connected"
 
     async def on_subscriber_offer(self, sdp: str, offer_id: int | None = None) -> None:
-        """`offer_id` is not echoed (the bench's HTTP signal has no field for it): the SFU checks the m-lines."""
+        """Answered as a counting `Bot` answers (`loadtest.signals.answer_in_turn`), echoing the offer's id: an
+        answer without one is checked by its m-lines alone, which take an answer to an earlier offer with the
+        same m-lines for one to the offer outstanding."""
         async with self._offers:
-            offered_by = certificate(sdp)
-            if self.pc is not None and offered_by != self._certificate:  # the SFU's replacement connection
-                old, self.pc = self.pc, None
-                await old.close()
-            self._certificate = offered_by
-            if self.pc is None:
-                self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy="max-bundle"))
-                self.pc.on("track", self._on_track)
-            pc = self.pc
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-            await pc.setLocalDescription(await pc.createAnswer())
-            consent.install(pc)  # RFC 7675's 30 s expiry, as a browser (aioice's own closed starved bots)
-            self.ssrcs = video_ssrcs(sdp)
-            self.filtered = 0
-            for sock in seams.ice_sockets(pc) if self.drop else ():  # before the answer leaves: no RTP before
-                attach_filter(sock, rtp_drop_program())
-                self.filtered += 1
-            await self.signal.subscriber_answer(self, pc.localDescription.sdp)
+            await answer_in_turn(self, offer_id, lambda: self._answer(sdp))
+
+    async def _answer(self, sdp: str) -> None:
+        offered_by = certificate(sdp)
+        if self.pc is not None and offered_by != self._certificate:  # the SFU's replacement connection
+            old, self.pc = self.pc, None
+            await old.close()
+        self._certificate = offered_by
+        if self.pc is None:
+            self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy="max-bundle"))
+            self.pc.on("track", self._on_track)
+        pc = self.pc
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        consent.install(pc)  # RFC 7675's 30 s expiry, as a browser (aioice's own closed starved bots)
+        self.ssrcs = video_ssrcs(sdp)
+        self.filtered = 0
+        for sock in seams.ice_sockets(pc) if self.drop else ():  # before the answer leaves: no RTP before
+            attach_filter(sock, rtp_drop_program())
+            self.filtered += 1
+        await self.signal.subscriber_answer(self, pc.localDescription.sdp, self.offer_id)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         """No jitter buffer and no decoder thread: nothing would reach them anyway."""
