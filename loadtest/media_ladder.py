@@ -3,9 +3,11 @@
 The first `PROBES` subscribers are counting bots (loadtest.bots, mode "count": complete frames received,
 spread so that some sit on each SFU worker); every further one is a sink (loadtest.sink: a real WebRTC
 subscriber whose media the kernel drops), so the ladder can climb until the SFU, not the bots, runs out of
-CPU. A step is held when the slowest probe received ≥ 29 fps and the SFU's own counters show it sent every
-sink ≥ 29 frames a second (loadtest.sfu_counts), in a steady window (no more than 31 on average: not catching
-up after a stall; media_report.steady); a step that is not is measured once more before the ladder stops
+CPU. After each resize the ladder waits (up to 15 s) until the SFU sends at the clip's rate again: a worker
+that has just taken a hundred joins falls behind and then catches up faster than real time. A step is held
+when the slowest probe received ≥ 29 fps and the SFU's own counters show it sent every sink ≥ 29 frames a
+second (loadtest.sfu_counts), in a steady window (no more than 31 on average: not catching up after a stall;
+media_report.steady); a step that is not is measured once more before the ladder stops
 (a slow window on a shared machine is not the capacity). After the first step that is not held, `refine`
 more steps bisect between it and the last held one (sinks leave or join), so the capacity is known to
 within a quarter of the ladder's last gap. With `worker_cores`, each SFU worker is held to that share of a core
@@ -29,12 +31,14 @@ from loadtest.bots import Bot, wait_for
 from loadtest.clip import Clip
 from loadtest.cpu_cap import CpuCap
 from loadtest.media_cpu import sample, split
-from loadtest.media_report import Row, Stall, _format, steady
+from loadtest.media_report import HELD_FPS, STEADY_FPS, Row, Stall, _format, steady
 from media import consent
 
 PROBES = 8  # counting bots among the subscribers; the rest are sinks
 LATE_UP_TO = 80  # late joiners are timed at steps up to this many subscribers (the product's room sizes)
 GRAIN = 10  # a refining step's subscriber count is a multiple of this
+SETTLE_S = 1.5  # after a resize, before the SFU's sending rate is checked
+SETTLE_MAX_S = 15.0  # the longest wait for a worker to catch up after joins
 
 
 async def _late_join(signal: HttpSignal, plan: dict[str, str], index: int) -> float | None:
@@ -68,13 +72,16 @@ async def _stall_window(signal: HttpSignal, bots, window: float) -> tuple[float,
     return min(await _fps(bots, t0, time.monotonic()), default=0.0), seconds
 
 
-def _sent_fps(before: list[dict], after: list[dict], wall: float) -> tuple[dict[str, float], dict[str, int]]:
-    """Frames a second the SFU sent each subscriber in the window, and the SFU process each one is on."""
+def _sent_fps(before: list[dict], after: list[dict]) -> tuple[dict[str, float], dict[str, int]]:
+    """Frames a second the SFU sent each subscriber between two readings, over the window of the SFU process's
+    own clock (a throttled worker answers late: the time the request took is not time it was sending), and
+    the SFU process each one is on."""
     fps: dict[str, float] = {}
     where: dict[str, int] = {}
     for index, (a, b) in enumerate(zip(before, after, strict=False)):
+        wall = b["at"] - a["at"]
         for name, (_, frames) in b["consumers"].items():
-            if name in a["consumers"]:
+            if name in a["consumers"] and wall > 0:
                 fps[name] = (frames - a["consumers"][name][1]) / wall
                 where[name] = index
     return fps, where
@@ -94,7 +101,6 @@ class Ladder:
         self.late_ms: list[float] = []
         self.rows: list[Row] = []
         self.probes = PROBES if mode == "forward" else 1 << 30  # the transcoder has no counts of what it sent
-        self._spread_shown = False
 
     async def run(self, ns: list[int], late_joins: int, profile: str | None, stop_below: float | None,
                   stall_at: int | None, stalls: list[Stall] | None, refine: int = 0) -> None:
@@ -177,11 +183,30 @@ class Ladder:
         if missing:
             self.log(f"  {self.mode} W={self.workers} N={n}: {len(missing)} not receiving: {', '.join(missing[:8])}")
 
+    async def _settle(self, n: int) -> None:
+        """Wait until the SFU sends its subscribers at the clip's rate: a worker that has just taken many joins
+        (ICE, DTLS handshakes) falls behind and then catches up faster than real time, and a window measured
+        then says nothing of whether it holds `n` (media_report.steady rejects it). A worker that cannot hold
+        `n` never reaches the rate: the wait ends after SETTLE_MAX_S and the window shows it."""
+        await asyncio.sleep(SETTLE_S)
+        started = time.monotonic()
+        before = await self.signal.counts()
+        while time.monotonic() - started < SETTLE_MAX_S:
+            await asyncio.sleep(1.0)
+            after = await self.signal.counts()
+            sent, _ = _sent_fps(before, after)
+            if not sent or HELD_FPS <= statistics.fmean(sent.values()) <= STEADY_FPS:
+                break
+            before = after
+        waited = time.monotonic() - started
+        if waited > 1.5:
+            self.log(f"  {self.mode} W={self.workers} N={n}: the SFU caught up {waited:.0f} s after the joins")
+
     async def step(self, n: int, late_joins: int, profiling: bool) -> Row:
         """Resize to `n`, measure one window: CPU per process, packets forwarded, probes' and sinks' fps."""
         signal = self.signal
         await self._resize(n)
-        await asyncio.sleep(1.5)
+        await self._settle(n)
         if profiling:
             await signal.profile(True)
         labels = {"host": self.pids[:1], **{f"worker{i}": [p] for i, p in enumerate(self.pids[1:])},
@@ -199,7 +224,7 @@ class Ladder:
         kernel = (split1[1] - split0[1]) / (sfu1 - sfu0) if sfu1 > sfu0 else 0.0
         fps = await _fps(self.bots, t0, t1)
         wall = t1 - t0
-        sent, where = _sent_fps(counts0, counts1, wall)
+        sent, where = _sent_fps(counts0, counts1)
         sink_fps = [sent.get(name, 0.0) for name in self.names if name.startswith("sink")]
         joins: list[float] = []
         for i in range(late_joins if self.mode == "forward" and n <= LATE_UP_TO else 0):
@@ -223,9 +248,8 @@ class Ladder:
         paced = sorted(name for c in counts1 for name in c.get("paced", {}))
         if paced:  # a starved probe's own REMB reads as a slow line to the SFU's bandwidth logic
             self.log(f"  paced by the SFU's bandwidth logic at the window's end: {', '.join(paced[:8])}")
-        if self.workers > 1 and n >= PROBES and not self._spread_shown:
-            self._spread_shown = True
-            spread = [sum(1 for name, w in where.items() if name.startswith("sub") and w == i)
-                      for i in range(self.workers)]  # fmt: skip
-            self.log(f"  probes per SFU worker: {spread}")
+        if self.workers > 1 and n >= PROBES:
+            per = [[name for name, w in where.items() if w == i] for i in range(self.workers)]
+            probes = [sum(1 for name in names if name.startswith("sub")) for names in per]
+            self.log(f"  subscribers per SFU worker: {[len(names) for names in per]} (probes {probes})")
         return row

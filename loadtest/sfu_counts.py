@@ -27,7 +27,8 @@ class SfuCounts:
         return self.counts()
 
     def counts(self) -> dict[str, Any]:
-        """{pid, cpu (this process's CPU seconds), consumers: {participant: [packets, frames]} of video,
+        """{pid, at (this process's monotonic clock: the window of its counts is its own, not the time a
+        request took to reach it), cpu (this process's CPU seconds), consumers: {participant: [packets, frames]} of video,
         producers: {track: [packets, frames]}, paced: {participant: bits/s}}."""
         router = self.service.routers.get(self.room_id)
         consumers: dict[str, list[int]] = {}
@@ -43,8 +44,8 @@ class SfuCounts:
                         consumers[participant_id] = [c.counters.packets, c.counters.frames]
             for track_id, producer in router.producers.items():
                 producers[track_id] = [producer.counters.packets, producer.counters.frames]
-        return {"pid": os.getpid(), "cpu": time.process_time(), "consumers": consumers, "producers": producers,
-                "paced": paced}
+        return {"pid": os.getpid(), "at": time.monotonic(), "cpu": time.process_time(), "consumers": consumers,
+                "producers": producers, "paced": paced}
 
     async def close(self) -> None:
         return None
