@@ -31,14 +31,18 @@ from loadtest.bots import Bot, wait_for
 from loadtest.clip import Clip
 from loadtest.cpu_cap import CpuCap
 from loadtest.media_cpu import sample, split
-from loadtest.media_report import HELD_FPS, STEADY_FPS, Row, Stall, _format, steady
+from loadtest.media_report import FPS, HELD_FPS, STEADY_FPS, Row, Stall, _format, steady
 from media import consent
 
 PROBES = 8  # counting bots among the subscribers; the rest are sinks
 LATE_UP_TO = 80  # late joiners are timed at steps up to this many subscribers (the product's room sizes)
 GRAIN = 10  # a refining step's subscriber count is a multiple of this
+# A step measured once more is measured over this many windows: a throttled worker's keyframe burst leaves it
+# ~0.2 s behind for a moment, and at a window's edge that moves ±1 fps between two 6 s windows.
+AGAIN = 2.0
 SETTLE_S = 1.5  # after a resize, before the SFU's sending rate is checked
 SETTLE_MAX_S = 15.0  # the longest wait for a worker to catch up after joins
+JOINS_STALL_S = 4.0  # a worker still below the rate this long after the joins is not catching up
 
 
 async def _late_join(signal: HttpSignal, plan: dict[str, str], index: int) -> float | None:
@@ -85,6 +89,18 @@ def _sent_fps(before: list[dict], after: list[dict]) -> tuple[dict[str, float], 
                 fps[name] = (frames - a["consumers"][name][1]) / wall
                 where[name] = index
     return fps, where
+
+
+def _received_fps(before: list[dict], after: list[dict]) -> float:
+    """Frames a second the SFU received of the publisher's video (the busiest producer) between two readings:
+    where it is short, frames were lost or late before the SFU forwarded anything."""
+    best = 0.0
+    for a, b in zip(before, after, strict=False):
+        wall = b["at"] - a["at"]
+        for track, (_, frames) in b["producers"].items():
+            if track in a["producers"] and wall > 0:
+                best = max(best, (frames - a["producers"][track][1]) / wall)
+    return best
 
 
 class Ladder:
@@ -135,7 +151,7 @@ class Ladder:
                 for n in ns:
                     row = await self.step(n, late_joins, bool(profile) and n == ns[-1])
                     if stop_below is not None and not steady(row) and n >= (stall_at or 0):
-                        row = await self.step(n, 0, False)  # once more: one slow window on a shared machine
+                        row = await self.step(n, 0, False, AGAIN)  # once more: one slow window on a shared machine
                     if stall_at == n and stalls is not None:
                         low, seconds = await _stall_window(signal, self.bots, self.window)
                         stalls.append(Stall(n, low, seconds))
@@ -152,7 +168,7 @@ class Ladder:
                         break
                     row = await self.step(mid, 0, False)
                     if not steady(row):
-                        row = await self.step(mid, 0, False)  # as on the ladder: one slow window is not the capacity
+                        row = await self.step(mid, 0, False, AGAIN)  # as on the ladder: one slow window is not it
                     held, failed = (mid, failed) if steady(row) else (held, mid)
             finally:
                 await stop_all(self.bots, publisher, proc)
@@ -187,22 +203,27 @@ class Ladder:
         """Wait until the SFU sends its subscribers at the clip's rate: a worker that has just taken many joins
         (ICE, DTLS handshakes) falls behind and then catches up faster than real time, and a window measured
         then says nothing of whether it holds `n` (media_report.steady rejects it). A worker that cannot hold
-        `n` never reaches the rate: the wait ends after SETTLE_MAX_S and the window shows it."""
+        `n` stays below the rate: the wait ends JOINS_STALL_S after the joins and the window shows it."""
         await asyncio.sleep(SETTLE_S)
         started = time.monotonic()
         before = await self.signal.counts()
+        rate = float(FPS)
         while time.monotonic() - started < SETTLE_MAX_S:
             await asyncio.sleep(1.0)
             after = await self.signal.counts()
             sent, _ = _sent_fps(before, after)
-            if not sent or HELD_FPS <= statistics.fmean(sent.values()) <= STEADY_FPS:
+            rate = statistics.fmean(sent.values()) if sent else FPS
+            # At the rate; or below it and not catching up: past its capacity, and waiting longer would only
+            # pile up a backlog for the steps after this one.
+            if HELD_FPS <= rate <= STEADY_FPS or (rate < HELD_FPS and time.monotonic() - started > JOINS_STALL_S):
                 break
             before = after
         waited = time.monotonic() - started
         if waited > 1.5:
-            self.log(f"  {self.mode} W={self.workers} N={n}: the SFU caught up {waited:.0f} s after the joins")
+            self.log(f"  {self.mode} W={self.workers} N={n}: measured {waited:.0f} s after the joins, the SFU "
+                     f"sending at {rate:.1f} fps")
 
-    async def step(self, n: int, late_joins: int, profiling: bool) -> Row:
+    async def step(self, n: int, late_joins: int, profiling: bool, longer: float = 1.0) -> Row:
         """Resize to `n`, measure one window: CPU per process, packets forwarded, probes' and sinks' fps."""
         signal = self.signal
         await self._resize(n)
@@ -213,7 +234,7 @@ class Ladder:
                   "bots": [p.pid for p, _ in self.bots], "publisher": [os.getpid()]}  # fmt: skip
         fwd0, counts0 = await signal.forwarded(), await signal.counts()
         split0, cpu0 = cpu_split(self.pids), sample(labels)
-        await asyncio.sleep(self.window)
+        await asyncio.sleep(self.window * longer)
         fwd1, counts1 = await signal.forwarded(), await signal.counts()
         split1, cpu1 = cpu_split(self.pids), sample(labels)
         t0, t1 = cpu0.at, cpu1.at
@@ -245,6 +266,9 @@ class Ladder:
         )
         self.rows.append(row)
         self.log(_format(row))
+        received = _received_fps(counts0, counts1)
+        if received < HELD_FPS:  # the subscribers cannot get frames the SFU never had
+            self.log(f"  the SFU received the publisher's video at {received:.1f} fps in this window")
         paced = sorted(name for c in counts1 for name in c.get("paced", {}))
         if paced:  # a starved probe's own REMB reads as a slow line to the SFU's bandwidth logic
             self.log(f"  paced by the SFU's bandwidth logic at the window's end: {', '.join(paced[:8])}")

@@ -152,7 +152,7 @@ class PublisherTransport(Closable):
                 await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
                 answer = await self.pc.createAnswer()
                 await self.pc.setLocalDescription(answer)
-                seams.grow_receive_buffers(self.pc)
+                seams.grow_receive_buffers(self.pc, seams.SFU_RECEIVE_BUFFER)
                 consent.install(self.pc)
             except AiortcInvalidState as e:
                 if self.closed:  # closed while negotiating: the caller raced a leave or a room close
@@ -361,7 +361,7 @@ class SubscriberTransport(Closable):
             self._again = False
             offer = await self.pc.createOffer()
             await self.pc.setLocalDescription(offer)
-            seams.grow_receive_buffers(self.pc)
+            seams.grow_receive_buffers(self.pc, seams.SFU_RECEIVE_BUFFER)
             consent.install(self.pc)
             sdp = self.pc.localDescription.sdp
             self.offer_id += 1

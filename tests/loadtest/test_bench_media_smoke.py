@@ -27,8 +27,8 @@ class AnswersSeen(Ladder):
         super().__init__(*args, **kwargs)
         self.answers: list[dict[str, int]] = []
 
-    async def step(self, n: int, late_joins: int, profiling: bool) -> Row:
-        row = await super().step(n, late_joins, profiling)
+    async def step(self, n: int, late_joins: int, profiling: bool, longer: float = 1.0) -> Row:
+        row = await super().step(n, late_joins, profiling, longer)
         self.answers.append(await self.signal.answers())
         return row
 
