@@ -14,11 +14,13 @@ asked of the Router by producer id. A producer's end arrives as `producer_closed
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import random
 import struct
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,12 +32,13 @@ from core.contracts import MediaKind
 from media.aiortc_seams import RtpWriter
 from media.lifecycle import Closable
 from media.pacer import Pacer
-from media.rtp import ExtKey, abs_send_time_extension, ntp_now
+from media.rtp import ExtKey, abs_send_time_extension, ntp_now, take_in_span
 
 logger = logging.getLogger(__name__)
 _pack = struct.Struct("!BBHII").pack
 _PADDING = bytes(254) + b"\xff"  # RFC 3550 padding: the last byte counts the padding, itself included
 _TRANSIENT = (errno.EAGAIN, errno.ENOBUFS, errno.ECONNREFUSED, errno.EPERM)
+GAPS_KEPT = 4096  # holes before the SFU remembered until a receiver report covers them
 HISTORY = 1024  # packets kept for retransmission (≈ 8 s of 1 Mbps video)
 _MASK = HISTORY - 1
 RTX_MIN_INTERVAL_S = 0.1  # retransmit a packet at most once per this interval (≈ an RTT on a LAN)
@@ -80,7 +83,7 @@ class Consumer(Closable):
         "rtx_payload_type", "ext_key", "quality", "counters", "_waiting", "_seq_off", "_ts_off",
         "_start_seq", "_last_seq", "_last_ts", "_last_at", "_history", "_rtx_seq", "last_ntp",
         "clock_rate", "paused", "_send", "_rtx_at", "_history_ts", "_listener", "held", "pacer", "keyframe_ts",
-        "began",
+        "began", "_gaps",
     )
     what = "consumer"
 
@@ -120,6 +123,7 @@ class Consumer(Closable):
         self.began: tuple[float, int] | None = None  # (when, bytes sent before) the stream (re)started on a keyframe
         self.paused = True  # until the subscriber connection's sender is started
         self.held = False  # bandwidth-driven quality paused this video (media.bandwidth): `release` resumes
+        self._gaps: deque[int] = deque(maxlen=GAPS_KEPT)  # our sequence numbers of packets lost before the SFU
 
     def start(
         self, writer: RtpWriter, pacer: Pacer, ssrc: int, rtx_ssrc: int, pt: int, rtx_pt: int | None, ext_key: ExtKey
@@ -322,6 +326,25 @@ class Consumer(Closable):
             except (pylibsrtp.Error, OSError):
                 continue
             self.counters.retransmitted += 1
+
+    def on_upstream_gap(self, producer_id: str, first: int, count: int) -> None:
+        """`count` packets from `first` (the producer's sequence numbers) never reached the SFU: in our own
+        numbering they are holes the subscriber will report lost (see `upstream_lost_in`)."""
+        if producer_id != self.producer_id or self._waiting or self.paused:
+            return
+        off = self._seq_off
+        self._gaps.extend((first + i + off) & 0xFFFF for i in range(count))
+
+    def on_upstream_fill(self, producer_id: str, seq: int) -> None:
+        """A packet reported missing arrived late and was forwarded: not a hole after all."""
+        if producer_id == self.producer_id and self._gaps:
+            with contextlib.suppress(ValueError):
+                self._gaps.remove((seq + self._seq_off) & 0xFFFF)
+
+    def upstream_lost_in(self, after: int, upto: int) -> int:
+        """Packets lost before the SFU with our sequence numbers in (after, upto]: a receiver report's loss
+        over that span includes them, and the subscriber's line did not lose them (media.feedback)."""
+        return take_in_span(self._gaps, after, upto)
 
     def use_sender(self, send: PacedSender) -> None:
         """What `forward` sends with, set by the connection's pacer: the line itself, or the pacer."""

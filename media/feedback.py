@@ -189,6 +189,7 @@ class SubscriberFeedback:
             return
         expected = highest - previous[1]
         paced = self._paced(ssrc, previous[1], highest)
+        upstream = self._upstream(ssrc, previous[1], highest)
         if now - previous[0] >= 0.2:
             got = expected - (lost - previous[2])
             packets, nbytes = sent[1] - previous[4], sent[0] - previous[3]
@@ -196,9 +197,11 @@ class SubscriberFeedback:
             if 0 <= got < 0x8000:
                 span = now - previous[0]
                 self._received[ssrc] = (now, got * size * 8 / span, max(0.0, nbytes - paced * size) * 8 / span)
-        if paced and 0 < expected < 0x8000:  # the pacer's own drops: the receiver counts them lost, the line did not
-            # lose them (read as the line's loss they stepped a 600 kbps line from its low layer to a pause)
-            fraction = max(0, lost - previous[2] - paced) / expected
+        if (paced or upstream) and 0 < expected < 0x8000:
+            # The pacer's own drops and the packets the publisher's line lost: the receiver counts them lost, its
+            # line did not lose them (the pacer's, read as the line's loss, stepped a 600 kbps line from its low
+            # layer to a pause; a worker's own receive drops under overload paused every counting subscriber).
+            fraction = max(0, lost - previous[2] - paced - upstream) / expected
         self.on_loss(fraction, kind)
 
     def _paced(self, ssrc: int, after: int, highest: int) -> int:
@@ -207,6 +210,12 @@ class SubscriberFeedback:
         if self._pacer is None or not 0 < highest - after < 0x8000:
             return 0
         return self._pacer.dropped_in(ssrc, after & 0xFFFF, highest & 0xFFFF)
+
+    def _upstream(self, ssrc: int, after: int, highest: int) -> int:
+        """Packets lost before the SFU among those the stream `ssrc` numbered between two reports."""
+        if not 0 < highest - after < 0x8000:
+            return 0
+        return sum(c.upstream_lost_in(after & 0xFFFF, highest & 0xFFFF) for c in self._consumers if c.ssrc == ssrc)
 
     def on_nack(self, ssrc: int, lost: list[int]) -> None:
         self._nacked.update((ssrc, seq) for seq in lost)  # a receiver NACKs a hole again until it is filled

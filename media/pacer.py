@@ -35,7 +35,7 @@ from typing import Protocol
 import pylibsrtp
 
 from media.aiortc_seams import PacketSender
-from media.rtp import restamp_abs_send_time
+from media.rtp import restamp_abs_send_time, take_in_span
 
 logger = logging.getLogger(__name__)
 PAD_TICK_S = 0.01  # padding is topped up this often during a probe
@@ -297,16 +297,7 @@ class Pacer:
         dropped; those are forgotten, with any older. A receiver report's loss between two of its highest
         sequence numbers includes them: lost by the SFU, not by the line."""
         drops = self._drops.get(ssrc)
-        if not drops:
-            return 0
-        span = (upto - after) & 0xFFFF
-        if span >= 0x8000:
-            return 0
-        count = sum(1 for seq in drops if 0 < (seq - after) & 0xFFFF <= span)
-        kept = [seq for seq in drops if 0 < (seq - upto) & 0xFFFF < 0x8000]  # newer than the report
-        drops.clear()
-        drops.extend(kept)
-        return count
+        return take_in_span(drops, after, upto) if drops else 0
 
     def _flush_all(self) -> None:
         if self._timer is not None:

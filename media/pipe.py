@@ -77,6 +77,12 @@ class PipeOut(asyncio.DatagramProtocol):
             self.transport.sendto(encode(packet))
             self.packets += 1
 
+    def on_upstream_gap(self, producer_id: str, first: int, count: int) -> None:
+        """The other worker's producer sees the same hole in the sequence numbers piped to it."""
+
+    def on_upstream_fill(self, producer_id: str, seq: int) -> None:
+        """As for a hole: the late packet is piped like any other."""
+
     def link(self) -> None:
         """(Again) in the producer's fan-out: a republished track has a new list."""
         targets = self.router.fanout(self.track_id)

@@ -35,6 +35,7 @@ from media.rtp import (
 logger = logging.getLogger(__name__)
 
 Sink = FrameSink
+GAP_TOLD = 512  # a larger jump in the publisher's sequence numbers is a restart, not packets lost on its line
 
 _sink_ids = itertools.count(1)
 
@@ -48,6 +49,10 @@ class Forwarder(Protocol):
     def forward(
         self, producer_id: str, packet: RtpPacket, keyframe: bool, ext: bytes, ntp: int, now: float
     ) -> None: ...
+
+    def on_upstream_gap(self, producer_id: str, first: int, count: int) -> None: ...
+
+    def on_upstream_fill(self, producer_id: str, seq: int) -> None: ...
 
 
 class ProducerListener(Protocol):
@@ -159,7 +164,12 @@ class Producer(Closable):
         elif seq_newer(seq, c.max_seq):
             if seq < c.max_seq:
                 c.cycles += 0x10000
+            gap = (seq - c.max_seq - 1) & 0xFFFF
             c.max_seq = seq
+            if 0 < gap <= GAP_TOLD:
+                self._tell(lambda f: f.on_upstream_gap(track_id, (seq - gap) & 0xFFFF, gap))
+        elif seq != c.max_seq:  # late: it fills a hole told of, or repeats a packet
+            self._tell(lambda f: f.on_upstream_fill(track_id, seq))
         keyframe = False
         if self._is_keyframe is not None:
             keyframe = self._is_keyframe(payload)
@@ -202,6 +212,15 @@ class Producer(Closable):
         c.transit_count += 1
         if dt > c.transit_max:
             c.transit_max = dt
+
+    def _tell(self, call: Callable[[Forwarder], None]) -> None:
+        """Tell every consumer of a hole in what the publisher's line delivered (rare: not per packet). The
+        subscribers' receiver reports count such packets lost; their own lines did not lose them."""
+        for consumer in self.consumers:
+            try:
+                call(consumer)
+            except Exception:
+                self._consumer_failed(consumer)
 
     def _consumer_failed(self, consumer: Forwarder) -> None:
         """One broken subscriber must never stop the publisher's receive loop (and everyone's media): the

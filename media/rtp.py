@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 import time
+from collections import deque
 
 _HEADER = struct.Struct("!BBHII")
 # header extension ids on a subscriber leg (the SFU is the offerer there, so aiortc's own ids apply)
@@ -121,3 +122,18 @@ def wrap_rtx(data: bytes, rtx_payload_type: int, rtx_seq: int, rtx_ssrc: int) ->
 def seq_newer(a: int, b: int) -> bool:
     """a is after b in 16-bit sequence space."""
     return a != b and ((a - b) & 0xFFFF) < 0x8000
+
+
+def take_in_span(seqs: deque[int], after: int, upto: int) -> int:
+    """How many of `seqs` (16-bit, wrapping) lie in (after, upto]; those and any older are forgotten. A
+    receiver report's loss between two of its highest sequence numbers is read against such a record."""
+    if not seqs:
+        return 0
+    span = (upto - after) & 0xFFFF
+    if span >= 0x8000:
+        return 0
+    count = sum(1 for seq in seqs if 0 < (seq - after) & 0xFFFF <= span)
+    kept = [seq for seq in seqs if 0 < (seq - upto) & 0xFFFF < 0x8000]  # newer than the report
+    seqs.clear()
+    seqs.extend(kept)
+    return count

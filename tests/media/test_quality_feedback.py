@@ -1,5 +1,5 @@
 """What a subscriber connection's RTCP tells bandwidth-driven quality (media/feedback.py): the loss of its line,
-not the loss its own pacer caused, and each REMB once however many of its streams the REMB names."""
+not the loss its own pacer caused nor the publisher's line's, and each REMB once however many of its streams the REMB names."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import struct
 from types import SimpleNamespace
 from typing import Any
 
-from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci
 
 from media.bandwidth import QualityAdapter
+from media.consumer import Consumer
 from media.feedback import LoopWatch, SubscriberFeedback, subscriber_rtcp_handler
 from media.pacer import Pacer
+from media.producer import Producer, ProducerInfo
 
 _HEADER = struct.Struct("!BBHII")
 VIDEO = 2
@@ -260,3 +262,71 @@ async def test_a_line_given_less_than_its_layer_is_not_taken_for_a_slow_one():
     room.run(adapter, 6.0, 600_000)
     assert adapter.limit("p", "high") == "high" and room.pacer.rate is None
     room.pacer.close()
+
+
+class _Fanout:
+    """A router's part for one producer: its consumers."""
+
+    def __init__(self, consumers: list[Consumer]) -> None:
+        self.consumers = consumers
+
+    def fanout(self, producer_id: str) -> list[Consumer]:
+        return self.consumers  # type: ignore[return-value]
+
+    def on_forward_failed(self, producer_id: str, forwarder: Any) -> None:
+        raise AssertionError("forwarding failed")
+
+    def on_producer_closed(self, producer: Producer) -> None:
+        pass
+
+
+class _Listener:
+    def on_consumer_changed(self, consumer: Consumer) -> None:
+        pass
+
+    def on_consumer_closed(self, consumer: Consumer) -> None:
+        pass
+
+    def request_keyframe(self, producer_id: str) -> None:
+        pass
+
+
+def _audio(seq: int) -> RtpPacket:
+    return RtpPacket(payload_type=111, sequence_number=seq & 0xFFFF, timestamp=seq * 960, ssrc=7, payload=bytes(80))
+
+
+async def test_packets_the_publishers_line_lost_are_not_the_subscribers_loss():
+    """An overloaded worker's own receive buffer dropped the publisher's packets: every subscriber's report
+    counted them lost, bandwidth-driven quality read that as each subscriber's line and paused the video of all
+    the counting subscribers. The loss before the SFU is the publisher's, not any subscriber's line's."""
+    info = ProducerInfo("t-audio", "teacher", "audio", "camera", "high", "opus", 48000)
+    consumer = Consumer("t-audio", "audio", "t-audio", 48000, _Listener())
+    producer = Producer(info, lambda ssrc: True, _Fanout([consumer]))
+    pacer, delivered = Pacer(), []
+
+    def line(header: bytes, ext: bytes, payload: bytes, owner: Any = None) -> int:
+        delivered.append(int.from_bytes(header[2:4]))
+        return len(header) + len(ext) + len(payload)
+
+    pacer.start(line)
+    consumer.start(SimpleNamespace(closed=False), pacer, 1234, 0, 111, None, (0, 0))  # type: ignore[arg-type]
+    feedback = SubscriberFeedback(pacer)
+    feedback.watch(consumer)
+    base = 65_530  # the publisher's numbers wrap
+    producer.on_packet(_audio(base))
+    first = delivered[0]
+    feedback.on_report("audio", 1234, first, 0, 0.0, so_far(1, 100), 0.0)
+    for seq in range(base + 1, base + 100):
+        if not base + 40 <= seq < base + 50:  # ten lost on the publisher's line…
+            producer.on_packet(_audio(seq))
+    producer.on_packet(_audio(base + 45))  # …one of them only late (a retransmission)
+    assert len(delivered) == 91
+    highest = first + 99
+    feedback.on_report("audio", 1234, highest, 9, 9 / 99, so_far(91, 100), 1.0)  # the receiver: 9 holes
+    assert feedback.take(1.0).loss == 0.0
+    # the subscriber's own line loses 3 of the next 20: that is its loss
+    for seq in range(base + 100, base + 120):
+        producer.on_packet(_audio(seq))
+    feedback.on_report("audio", 1234, highest + 20, 12, 3 / 20, so_far(111, 100), 2.0)
+    assert feedback.take(2.0).loss == 3 / 20
+    pacer.close()
