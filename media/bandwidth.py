@@ -84,7 +84,7 @@ class _Slot(Protocol):
 
 
 class SubscriberLink(Protocol):
-    """What the adapter reads of a subscriber connection (media.transport's, without importing it back)."""
+    """What the adapter reads of a subscriber connection (media.subscriber_transport's, without importing it back)."""
 
     @property
     def closed(self) -> bool: ...

@@ -19,7 +19,8 @@ from typing import Any, Protocol
 from aiortc.sdp import SessionDescription
 
 from core.contracts import Quality
-from media.transport import PublisherTransport, SubscriberTransport
+from media.publisher_transport import PublisherTransport
+from media.subscriber_transport import SubscriberTransport
 
 logger = logging.getLogger(__name__)
 

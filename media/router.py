@@ -23,9 +23,10 @@ from media.consumer import Consumer
 from media.lifecycle import Closable
 from media.offer import check_offer_tracks
 from media.producer import Forwarder, Producer, SinkSubscription
+from media.publisher_transport import PublishedMedia, PublisherTransport
 from media.recovery import TransportWatch, new_connection
 from media.stats import StatsCollector, TrackStats
-from media.transport import PublishedMedia, PublisherTransport, SubscriberTransport
+from media.subscriber_transport import SubscriberTransport
 
 logger = logging.getLogger(__name__)
 

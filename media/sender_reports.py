@@ -26,7 +26,7 @@ from media.aiortc_seams import RtpWriter
 
 
 class Stream(Protocol):
-    """A subscriber connection's slot (media.transport): its transceiver, consumer and whether it is on."""
+    """A subscriber connection's slot (media.subscriber_transport): its transceiver, consumer and whether it is on."""
 
     @property
     def transceiver(self) -> Any: ...

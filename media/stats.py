@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from media.consumer import Consumer
     from media.producer import Producer
-    from media.transport import SubscriberTransport
+    from media.subscriber_transport import SubscriberTransport
 
 
 @dataclass(slots=True)
