@@ -1,14 +1,23 @@
-"""The main process's handle on one SFU worker process, the plain data its channel carries about tracks,
-and the requests that pipe a room's tracks from one worker to another (`media.pipe`)."""
+"""The main process's handle on one SFU worker process (started on a socket pair, stopped within a grace
+period), the plain data its channel carries about tracks, and the requests that pipe a room's tracks from
+one worker to another (`media.pipe`)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from core.contracts import MediaKind, MediaTrack
 from media.channel import Channel
+
+STOP_WITHIN = 10.0  # seconds a worker has to close its media and exit once its channel closed
+
+WorkerNotified = Callable[["MediaWorker", str, dict[str, Any]], Awaitable[None]]  # (worker, event, data)
 
 
 @dataclass(eq=False)
@@ -31,6 +40,42 @@ class MediaWorker:
     @property
     def alive(self) -> bool:
         return not self.channel.closed and self.process.returncode is None
+
+    @classmethod
+    async def spawn(cls, index: int, preload: tuple[str, ...], notified: WorkerNotified) -> MediaWorker:
+        """Start `python -m media.worker` on one end of a socket pair and serve its channel; the worker's
+        notifications go to `notified`. It serves once it answers a ping (it imports aiortc first)."""
+        parent, child = socket.socketpair()
+        try:
+            args = [arg for name in preload for arg in ("--preload", name)]
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "media.worker", "--fd", str(child.fileno()), *args,
+                pass_fds=(child.fileno(),),
+            )
+        finally:
+            child.close()
+        reader, writer = await asyncio.open_connection(sock=parent)
+        channel = Channel(reader, writer, name=f"media worker {index} (pid {process.pid})")
+        worker: MediaWorker | None = None
+
+        async def on_notified(event: str, data: dict[str, Any]) -> None:
+            assert worker is not None
+            await notified(worker, event, data)
+
+        task = asyncio.get_running_loop().create_task(channel.run(notified=on_notified))
+        worker = cls(index, process, channel, task)
+        return worker
+
+    async def stop(self) -> None:
+        """The worker's exit once its channel closed; killed after `STOP_WITHIN`."""
+        try:
+            await asyncio.wait_for(self.process.wait(), STOP_WITHIN)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await self.process.wait()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self.reader
 
 
 def track_data(t: MediaTrack) -> dict[str, Any]:

@@ -18,8 +18,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
-import sys
 from typing import Any, cast
 
 from core.contracts import (
@@ -37,7 +35,7 @@ from core.contracts import (
 )
 from core.errors import SankeError
 from core.settings import Settings
-from media.channel import Channel, ChannelClosed
+from media.channel import ChannelClosed
 from media.remote_taps import RemoteTaps
 from media.service import MediaService
 from media.stats import TrackStats, render_prometheus, render_workers
@@ -47,7 +45,6 @@ log = logging.getLogger(__name__)
 
 PIPE_AFTER = 30  # participants of one room on its worker before its subscribers spread (pipeToRouter)
 READY_S = 60.0  # a worker process importing aiortc on a loaded machine
-STOP_WITHIN = 10.0  # seconds a worker has to close its media and exit once its channel closed
 
 
 class WorkerPool:
@@ -78,25 +75,8 @@ class WorkerPool:
         await asyncio.gather(*(w.channel.request("ping", timeout=READY_S) for w in self.workers))
 
     async def _spawn(self, index: int) -> MediaWorker:
-        parent, child = socket.socketpair()
-        try:
-            preload = [arg for name in self.preload for arg in ("--preload", name)]
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "media.worker", "--fd", str(child.fileno()), *preload,
-                pass_fds=(child.fileno(),),
-            )
-        finally:
-            child.close()
-        reader, writer = await asyncio.open_connection(sock=parent)
-        channel = Channel(reader, writer, name=f"media worker {index} (pid {process.pid})")
-        worker: MediaWorker | None = None
-
-        async def notified(event: str, data: dict[str, Any]) -> None:
-            assert worker is not None
-            await self._notified(worker, event, data)
-
-        task = asyncio.get_running_loop().create_task(channel.run(notified=notified))
-        worker = MediaWorker(index, process, channel, task)
+        """A started worker, watched so that it is restarted if it exits while the pool runs."""
+        worker = await MediaWorker.spawn(index, self.preload, self._notified)
         watcher = asyncio.get_running_loop().create_task(self._watch(worker))
         self._watchers.add(watcher)
         watcher.add_done_callback(self._watchers.discard)
@@ -171,29 +151,18 @@ class WorkerPool:
 
     async def close(self) -> None:
         """Stop every worker (each closes its media when its channel ends) and wait for them, all at once:
-        stuck workers cost a node's stop one grace period (`STOP_WITHIN`), not one per worker in turn."""
+        stuck workers cost a node's stop one grace period (`worker_link.STOP_WITHIN`), not one per worker in
+        turn."""
         if self._closing:
             return
         self._closing = True
         for worker in self.workers:
             worker.channel.close()
-        await asyncio.gather(*(self._stop(worker) for worker in self.workers))
+        await asyncio.gather(*(worker.stop() for worker in self.workers))
         for watcher in list(self._watchers):
             watcher.cancel()
         await asyncio.gather(*self._watchers, return_exceptions=True)  # each ends cancelled
         self.placement.clear()
-
-    @staticmethod
-    async def _stop(worker: MediaWorker) -> None:
-        """One worker's exit once its channel closed; killed after `STOP_WITHIN`."""
-        try:
-            await asyncio.wait_for(worker.process.wait(), STOP_WITHIN)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                worker.process.kill()
-            await worker.process.wait()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await worker.reader
 
     # -- placement --------------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from media import workers
+from media import worker_link, workers
 from recorder.journal import read_status
 from recorder.wiring import FINALISE_WITHIN
 from tests.conftest import County, connect, seed_county, start_server, stop_server, user_token
@@ -79,7 +79,7 @@ async def test_stop_with_a_stuck_media_worker_is_bounded_and_clean(
 async def test_stuck_workers_are_stopped_together(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two media workers that no longer answer (stopped processes): the pool's close waits out one grace
     period for both and kills them, not one grace period per worker in turn (N × 10 s for a node's stop)."""
-    monkeypatch.setattr(workers, "STOP_WITHIN", 3.0)
+    monkeypatch.setattr(worker_link, "STOP_WITHIN", 3.0)
     pool = workers.WorkerPool(2)
     await pool.start()
     pids = [w.pid for w in pool.workers]
@@ -93,6 +93,6 @@ async def test_stuck_workers_are_stopped_together(monkeypatch: pytest.MonkeyPatc
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
-    print(f"\nclose with 2 stuck workers: {took:.1f} s (grace {workers.STOP_WITHIN} s each)")
+    print(f"\nclose with 2 stuck workers: {took:.1f} s (grace {worker_link.STOP_WITHIN} s each)")
     assert all(w.process.returncode is not None for w in pool.workers), "a stuck worker outlived the close"
-    assert took < 1.6 * workers.STOP_WITHIN, f"{took:.1f} s: the stuck workers were waited for one after another"
+    assert took < 1.6 * worker_link.STOP_WITHIN, f"{took:.1f} s: the stuck workers were waited for one after another"
