@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.conftest import free_port, missing
+from tests.conftest import free_port
+from tests.required import missing
 from tests.turnserver import die_with_parent
 
 

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import free_port, missing
+from tests.conftest import free_port
+from tests.required import missing
 
 RELAY_PORTS = (18740, 18799)
 

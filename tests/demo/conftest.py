@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, missing
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.required import missing
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -19,7 +19,8 @@ import psutil
 
 from core.db import Database
 from core.settings import Settings
-from tests.conftest import County, Server, free_port, seed_county, sqlite_at_head
+from tests.conftest import County, Server, free_port, seed_county
+from tests.databases import sqlite_at_head
 
 REPO = Path(__file__).resolve().parents[2]
 

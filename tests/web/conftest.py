@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from rooms.roles import RoomKind
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, County, missing, seed_county, start_server
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, County, seed_county, start_server
+from tests.required import missing
 from web.keys import DB, MEDIA
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
