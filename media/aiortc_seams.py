@@ -360,12 +360,7 @@ def stop_own_remb(receiver: RTCRtpReceiver) -> None:
 
 
 RECEIVE_BUFFER = 4 * 1024 * 1024  # bytes; Linux caps it at net.core.rmem_max (4 MiB on a stock kernel)
-# The SFU's own sockets: about a second of a simulcast publisher (2.5 Mbps), three of a 1 Mbps one (the kernel
-# doubles the figure and counts each packet at ~1.7 KB). Big enough for a GC pause or a moment without a core;
-# small enough that a worker behind its load drops and recovers (NACK, PLI) instead of forwarding ever older
-# media: with 4 MiB an overloaded worker fell 8 s behind in a minute, and the publisher's ICE consent checks,
-# queued behind its media, went unanswered for 40 s until the publisher's side closed the connection.
-SFU_RECEIVE_BUFFER = 256 * 1024
+SFU_RECEIVE_BUFFER = 256 * 1024  # ~1 s of 2.5 Mbps: a GC pause fits; overloaded, drop (NACK, PLI), never queue 8 s
 
 
 def ice_sockets(pc: RTCPeerConnection) -> list[Any]:
@@ -384,9 +379,8 @@ def ice_sockets(pc: RTCPeerConnection) -> list[Any]:
 
 
 def grow_receive_buffers(pc: RTCPeerConnection, size: int = RECEIVE_BUFFER) -> int:
-    """Give every ICE socket of a connection a larger kernel receive buffer; returns how many were set. A
-    Python loop that stalls for a moment (a busy core, a GC pause) lets the default 208 KiB buffer fill with a
-    few keyframes, and the kernel then drops packets that no link lost. The SFU passes SFU_RECEIVE_BUFFER."""
+    """Give every ICE socket of a connection a larger kernel receive buffer (a stalled loop lets the default
+    208 KiB fill with a few keyframes); returns how many were set. The SFU passes SFU_RECEIVE_BUFFER."""
     done = 0
     for sock in ice_sockets(pc):
         with contextlib.suppress(OSError):
