@@ -275,7 +275,7 @@ class QualityAdapter:
         """Pad on the first video with an RTX stream; without one there is nothing to pad with, and the
         probe is answered `ok` at once (the layer switch is then the probe, as it was before padding)."""
         probe = PaddingProbe(now, from_bps, to_bps)
-        padder = next((c for c in videos if c.rtx_payload_type is not None and c.writer is not None), None)
+        padder = next((c for c in videos if c.rtx is not None and c.writer is not None), None)
         if padder is None or not transport.pacer.started:
             probe.outcome = "ok"
             return probe

@@ -2,7 +2,8 @@
 
 Like mediasoup it rewrites SSRC, payload type, sequence number and timestamp per consumer, so it can
 start on a keyframe (no delta frame before it), switch between a camera's high and low tracks on a
-keyframe without a gap in sequence numbers, and answer the subscriber's NACKs from its own history (RTX).
+keyframe without a gap in sequence numbers, and answer the subscriber's NACKs from its own history (its
+`RtxStream`, media.retransmission).
 
 What it sends goes through its subscriber connection's `Pacer` (media.pacer): audio at once, video
 paced to the line once the line has shown its capacity; the pacer tells it which packets it dropped.
@@ -32,16 +33,13 @@ from core.contracts import MediaKind
 from media.aiortc_seams import RtpWriter
 from media.lifecycle import Closable
 from media.pacer import Pacer
+from media.retransmission import MASK, RtxStream
 from media.rtp import ExtKey, abs_send_time_extension, ntp_now, take_in_span
 
 logger = logging.getLogger(__name__)
 _pack = struct.Struct("!BBHII").pack
-_PADDING = bytes(254) + b"\xff"  # RFC 3550 padding: the last byte counts the padding, itself included
 _TRANSIENT = (errno.EAGAIN, errno.ENOBUFS, errno.ECONNREFUSED, errno.EPERM)
 GAPS_KEPT = 4096  # holes before the SFU remembered until a receiver report covers them
-HISTORY = 1024  # packets kept for retransmission (≈ 8 s of 1 Mbps video)
-_MASK = HISTORY - 1
-RTX_MIN_INTERVAL_S = 0.1  # retransmit a packet at most once per this interval (≈ an RTT on a LAN)
 
 
 def _not_started(*args: Any) -> Any:
@@ -79,11 +77,10 @@ class ConsumerListener(Protocol):
 
 class Consumer(Closable):
     __slots__ = (
-        "track_id", "kind", "producer_id", "target_id", "writer", "ssrc", "rtx_ssrc", "payload_type",
-        "rtx_payload_type", "ext_key", "quality", "counters", "_waiting", "_seq_off", "_ts_off",
-        "_start_seq", "_last_seq", "_last_ts", "_last_at", "_history", "_rtx_seq", "last_ntp",
-        "clock_rate", "paused", "_send", "_rtx_at", "_history_ts", "_listener", "held", "pacer", "keyframe_ts",
-        "began", "_gaps",
+        "track_id", "kind", "producer_id", "target_id", "writer", "ssrc", "rtx", "payload_type",
+        "ext_key", "quality", "counters", "_waiting", "_seq_off", "_ts_off", "_start_seq", "_last_seq",
+        "_last_ts", "_last_at", "last_ntp", "clock_rate", "paused", "_send", "_listener", "held", "pacer",
+        "keyframe_ts", "began", "_gaps",
     )
     what = "consumer"
 
@@ -98,9 +95,8 @@ class Consumer(Closable):
         self._listener = listener
         self.writer: RtpWriter | None = None
         self.ssrc = 0
-        self.rtx_ssrc = 0
+        self.rtx: RtxStream | None = None  # video with RTX negotiated: the history NACKs are answered from
         self.payload_type = 0
-        self.rtx_payload_type: int | None = None
         self.ext_key: ExtKey = (0, 0)
         self.quality = "high"
         self.counters = ConsumerCounters()
@@ -112,10 +108,6 @@ class Consumer(Closable):
         self._last_seq: int | None = None
         self._last_ts = 0
         self._last_at = 0.0
-        self._history: list[RtpPacket | None] = [None] * HISTORY if kind == "video" else []
-        self._history_ts: list[int] = [0] * HISTORY if kind == "video" else []
-        self._rtx_at: list[float] = [0.0] * HISTORY if kind == "video" else []
-        self._rtx_seq = random.randint(0, 0x7FFF)
         self.last_ntp = 0
         self._send: PacedSender = _not_started
         self.pacer: Pacer | None = None
@@ -135,9 +127,10 @@ class Consumer(Closable):
         self.pacer = pacer
         pacer.attach(self)  # sets `_send`
         self.ssrc = ssrc
-        self.rtx_ssrc = rtx_ssrc
+        if self.kind == "video" and rtx_pt is not None:
+            if self.rtx is None or (self.rtx.ssrc, self.rtx.payload_type) != (rtx_ssrc, rtx_pt):
+                self.rtx = RtxStream(rtx_ssrc, rtx_pt)
         self.payload_type = pt
-        self.rtx_payload_type = rtx_pt
         self.ext_key = ext_key
         self.paused = self.held
         self._waiting = True
@@ -191,11 +184,11 @@ class Consumer(Closable):
         except Exception:  # the subscriber's transport is gone (closed or failed connection)
             self._transport_failed()
             return
-        history = self._history
-        if history:
-            slot = seq & _MASK
-            history[slot] = packet  # shared with the other consumers: no copy per subscriber
-            self._history_ts[slot] = ts
+        rtx = self.rtx
+        if rtx is not None:
+            slot = seq & MASK
+            rtx.packets[slot] = packet  # shared with the other consumers: no copy per subscriber
+            rtx.timestamps[slot] = ts
         last = self._last_seq
         if last is None or ((seq - last) & 0xFFFF) < 0x8000:
             self._last_seq = seq
@@ -305,24 +298,11 @@ class Consumer(Closable):
 
     def on_nack(self, lost: list[int]) -> None:
         self.counters.nacks += len(lost)
-        writer = self.writer
-        if writer is None or not self._history or self.rtx_payload_type is None:
+        if self.writer is None or self.rtx is None:
             return
-        now = time.monotonic()
-        for seq in lost:
-            slot = seq & _MASK
-            packet = self._history[slot]
-            if packet is None or self._history_seq(slot, packet) != seq:
-                continue
-            if now - self._rtx_at[slot] < RTX_MIN_INTERVAL_S:
-                continue  # asked again before the last retransmission could have arrived
-            self._rtx_at[slot] = now
-            # RFC 4588: the original sequence number in front of the payload, on the RTX SSRC
-            header = _pack(0x80, (packet.marker << 7) | self.rtx_payload_type, self._rtx_seq,
-                           self._history_ts[slot], self.rtx_ssrc)
-            self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+        for header, osn, payload in self.rtx.repairs(lost, self._seq_off, time.monotonic()):
             try:
-                self._send(header, struct.pack("!H", seq), packet.payload, None)
+                self._send(header, osn, payload, None)
             except (pylibsrtp.Error, OSError):
                 continue
             self.counters.retransmitted += 1
@@ -341,6 +321,16 @@ class Consumer(Closable):
             with contextlib.suppress(ValueError):
                 self._gaps.remove((seq + self._seq_off) & 0xFFFF)
 
+    def line_lost(self, lost: list[int]) -> list[int]:
+        """The NACKed sequence numbers the subscriber's line lost: without the holes before the SFU, which the
+        subscriber NACKs as it would any (an SFU that cannot keep up with its publisher drops there, and each of
+        its subscribers then NACKs the same holes: none of them is a line too slow)."""
+        gaps = self._gaps
+        if not gaps:
+            return lost
+        upstream = set(gaps)
+        return [seq for seq in lost if seq not in upstream]
+
     def upstream_lost_in(self, after: int, upto: int) -> int:
         """Packets lost before the SFU with our sequence numbers in (after, upto]: a receiver report's loss
         over that span includes them, and the subscriber's line did not lose them (media.feedback)."""
@@ -353,28 +343,17 @@ class Consumer(Closable):
     def on_paced_drop(self, seq: int) -> None:
         """The pacer dropped this sequence number (the line is short): a NACK for it must not bring it
         back, and the frames after it need a keyframe."""
-        slot = seq & _MASK
-        packet = self._history[slot] if self._history else None
-        if packet is not None and self._history_seq(slot, packet) == seq:
-            self._history[slot] = None
+        if self.rtx is not None:
+            self.rtx.forget(seq, self._seq_off)
         self.request_keyframe()
 
     def padding_packet(self) -> tuple[bytes, bytes, bytes] | None:
         """A padding-only packet on this video's RTX stream, for a probe (RFC 4588 streams may carry
         padding; receivers count it toward their estimate and discard it). None without RTX."""
-        if self.rtx_payload_type is None or self.writer is None or self.kind != "video":
+        if self.rtx is None or self.writer is None:
             return None
         abs_id = self.ext_key[0]
-        ext = abs_send_time_extension(abs_id, ntp_now()) if abs_id else b""
-        header = _pack(0xB0 if ext else 0xA0, self.rtx_payload_type, self._rtx_seq, self._last_ts, self.rtx_ssrc)
-        self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
-        return header, ext, _PADDING
-
-    def _history_seq(self, slot: int, packet: RtpPacket) -> int:
-        """The sequence number this consumer gave `packet` (offsets change only at a switch, and a
-        history entry from before a switch no longer matches: it is not retransmitted, which also keeps a
-        switch down on a congested link from being flooded with repairs of the layer it left)."""
-        return (packet.sequence_number + self._seq_off) & 0xFFFF
+        return self.rtx.padding(abs_send_time_extension(abs_id, ntp_now()) if abs_id else b"", self._last_ts)
 
     def on_keyframe_request(self) -> None:
         self.counters.keyframe_requests += 1
@@ -405,9 +384,7 @@ class Consumer(Closable):
         self.producer_id = self.target_id = None
         if self.pacer is not None:
             self.pacer.detach(self)
-        self._history = []
-        self._history_ts = []
-        self._rtx_at = []
+        self.rtx = None
         self._listener.on_consumer_closed(self)
 
     def transport_closed(self) -> None:

@@ -252,7 +252,9 @@ def subscriber_rtcp_handler(consumer: Consumer, feedback: SubscriberFeedback) ->
         if isinstance(packet, RtcpRtpfbPacket):
             if packet.fmt == RTCP_RTPFB_NACK:
                 consumer.on_nack(packet.lost)
-                feedback.on_nack(consumer.ssrc, packet.lost)
+                lost = consumer.line_lost(packet.lost)
+                if lost:
+                    feedback.on_nack(consumer.ssrc, lost)
             return True
         if isinstance(packet, RtcpPsfbPacket):
             if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):

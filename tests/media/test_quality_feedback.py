@@ -8,7 +8,14 @@ import struct
 from types import SimpleNamespace
 from typing import Any
 
-from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    RtpPacket,
+    pack_remb_fci,
+)
 
 from media.bandwidth import QualityAdapter
 from media.consumer import Consumer
@@ -90,7 +97,8 @@ async def test_a_layer_switchs_flushed_packets_are_not_the_lines_loss():
 def _consumer(ssrc: int) -> Any:
     return SimpleNamespace(
         ssrc=ssrc, kind="video", closed=False, began=None, counters=SimpleNamespace(bytes=0, packets=0),
-        on_nack=lambda lost: None, on_keyframe_request=lambda: None, on_receiver_report=lambda lost, f: None,
+        on_nack=lambda lost: None, line_lost=lambda lost: lost, on_keyframe_request=lambda: None,
+        on_receiver_report=lambda lost, f: None,
     )
 
 
@@ -219,7 +227,7 @@ class _Room:
         self.audio.kind = "audio"
         for c, track in ((self.video, "cam"), (self.audio, "mic")):
             c.track_id = c.producer_id = track
-            c.target_id, c.rtx_payload_type, c.writer = None, None, None
+            c.target_id, c.rtx, c.writer = None, None, None
             c.switch = lambda producer_id, quality, c=c: setattr(c, "target_id", producer_id)
             c.hold = c.release = lambda: None
         self.transport = SimpleNamespace(
@@ -330,3 +338,35 @@ async def test_packets_the_publishers_line_lost_are_not_the_subscribers_loss():
     feedback.on_report("audio", 1234, highest + 20, 12, 3 / 20, so_far(111, 100), 2.0)
     assert feedback.take(2.0).loss == 3 / 20
     pacer.close()
+
+
+async def test_holes_before_the_sfu_that_subscribers_nack_are_not_their_lines_loss():
+    """Before the line has shown its capacity, the share of video NACKed counts as its loss (NACKs come before a
+    report). A worker past its capacity dropped the publisher's packets; every counting subscriber NACKed the
+    same holes, read 22 % then 100 % "loss", and had its video paused while it received all the SFU sent.
+    Holes before the SFU are not the line's; a hole the line made still is."""
+    info = ProducerInfo("t-audio", "teacher", "audio", "camera", "high", "opus", 48000)
+    consumer = Consumer("t-audio", "audio", "t-audio", 48000, _Listener())
+    producer = Producer(info, lambda ssrc: True, _Fanout([consumer]))
+    pacer, delivered = Pacer(), []
+
+    def line(header: bytes, ext: bytes, payload: bytes, owner: Any = None) -> int:
+        delivered.append(int.from_bytes(header[2:4]))
+        return len(header) + len(ext) + len(payload)
+
+    pacer.start(line)
+    consumer.start(SimpleNamespace(closed=False), pacer, 1234, 0, 111, None, (0, 0))  # type: ignore[arg-type]
+    feedback = SubscriberFeedback(pacer)
+    handle = subscriber_rtcp_handler(consumer, feedback)
+    for seq in range(100):
+        if not 40 <= seq < 50:  # ten lost before the SFU
+            producer.on_packet(_audio(seq))
+    first = delivered[0]
+    holes = [(first + i) & 0xFFFF for i in range(40, 50)]
+    await handle(RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=1234, lost=holes))
+    assert not feedback.urgent and feedback.take_nacked() == 0
+    line_hole = (first + 60) & 0xFFFF  # the SFU sent it; the subscriber's line lost it
+    await handle(RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=1234, lost=[*holes[:3], line_hole]))
+    assert feedback.urgent and feedback.take_nacked() == 1
+    pacer.close()
+
