@@ -29,7 +29,7 @@ from loadtest.media_cpu import split_header, split_line
 from loadtest.media_ladder import Ladder
 from loadtest.media_report import HEADER, HELD_FPS, Row, Stall, capacity_table, held, summarise
 
-LADDER = "1,10,20,40,80,120,180,260,360,480,640,840"
+LADDER = "1,10,20,40,80,120,180,260,360,480,640,840,1120,1480,1960"
 SPLIT = ["host", "worker0", "worker1", "bots", "publisher", "others", "softirq", "machine"]
 
 
@@ -150,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         _splits(capped, log)
         for line in capacity_table(capped, {}, {}):
             log(line)
+    for name, ladders in (("", runs), ("capped ", capped)):
+        topped = [w for w, rows in ladders.items() if rows and held(rows)[0] == max(r.n for r in rows)]
+        if topped:  # a faster machine than the ladder was made for: the ratio is then only a lower bound
+            log(f"({name}workers {topped} still held the ladder's largest N: their capacity is more; --ns goes higher)")
     log(f"({time.monotonic() - started:.0f} s, load average now {os.getloadavg()[0]:.1f}; late joins measured: "
         f"{len(all_late)}, median {statistics.median(all_late) if all_late else float('nan'):.0f} ms)")
     fwd = runs[counts[0]]
