@@ -322,9 +322,13 @@ class Consumer(Closable):
                 self._gaps.remove((seq + self._seq_off) & 0xFFFF)
 
     def line_lost(self, lost: list[int]) -> list[int]:
-        """The NACKed sequence numbers the subscriber's line lost: without the holes before the SFU, which the
-        subscriber NACKs as it would any (an SFU that cannot keep up with its publisher drops there, and each of
-        its subscribers then NACKs the same holes: none of them is a line too slow)."""
+        """The NACKed sequence numbers the subscriber's line lost: those the SFU did send (its RTX history holds
+        them). A subscriber NACKs a hole before the SFU as any other, again and again until it is too old (an SFU
+        that cannot keep up with its publisher drops there, and each of its subscribers NACKs the same holes:
+        none of them is a line too slow). Without a history, the holes the producer told of that no receiver
+        report has covered yet."""
+        if self.rtx is not None:
+            return self.rtx.sent(lost, self._seq_off)
         gaps = self._gaps
         if not gaps:
             return lost

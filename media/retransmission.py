@@ -49,11 +49,16 @@ class RtxStream:
             if now - self._sent_at[slot] < RTX_MIN_INTERVAL_S:
                 continue  # asked again before the last retransmission could have arrived
             self._sent_at[slot] = now
-            yield (
-                _pack(0x80, (packet.marker << 7) | self.payload_type, self._next_seq(), self.timestamps[slot], self.ssrc),
-                _osn(seq),
-                packet.payload,
-            )
+            marker_pt = (packet.marker << 7) | self.payload_type
+            yield _pack(0x80, marker_pt, self._next_seq(), self.timestamps[slot], self.ssrc), _osn(seq), packet.payload
+
+    def sent(self, seqs: list[int], seq_off: int) -> list[int]:
+        """Those of `seqs` this stream sent and still holds (not a hole before the SFU, nor a paced drop)."""
+        packets = self.packets
+        return [
+            seq for seq in seqs
+            if (p := packets[seq & MASK]) is not None and (p.sequence_number + seq_off) & 0xFFFF == seq
+        ]  # fmt: skip
 
     def forget(self, seq: int, seq_off: int) -> None:
         """The pacer dropped `seq`: a NACK for it must not bring it back (the line is short)."""

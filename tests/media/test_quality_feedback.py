@@ -343,10 +343,10 @@ async def test_packets_the_publishers_line_lost_are_not_the_subscribers_loss():
 async def test_holes_before_the_sfu_that_subscribers_nack_are_not_their_lines_loss():
     """Before the line has shown its capacity, the share of video NACKed counts as its loss (NACKs come before a
     report). A worker past its capacity dropped the publisher's packets; every counting subscriber NACKed the
-    same holes, read 22 % then 100 % "loss", and had its video paused while it received all the SFU sent.
-    Holes before the SFU are not the line's; a hole the line made still is."""
-    info = ProducerInfo("t-audio", "teacher", "audio", "camera", "high", "opus", 48000)
-    consumer = Consumer("t-audio", "audio", "t-audio", 48000, _Listener())
+    same holes, and again after its next report, read 84 % then 100 % "loss", and had its video paused while it
+    received all the SFU sent. Holes before the SFU are not the line's; a hole the line made still is."""
+    info = ProducerInfo("t-cam", "teacher", "video", "camera", "high", "VP8", 90000)
+    consumer = Consumer("t-cam", "video", "t-cam", 90000, _Listener())
     producer = Producer(info, lambda ssrc: True, _Fanout([consumer]))
     pacer, delivered = Pacer(), []
 
@@ -355,18 +355,29 @@ async def test_holes_before_the_sfu_that_subscribers_nack_are_not_their_lines_lo
         return len(header) + len(ext) + len(payload)
 
     pacer.start(line)
-    consumer.start(SimpleNamespace(closed=False), pacer, 1234, 0, 111, None, (0, 0))  # type: ignore[arg-type]
+    consumer.start(SimpleNamespace(closed=False), pacer, 1234, 5678, 96, 97, (0, 0))  # type: ignore[arg-type]
     feedback = SubscriberFeedback(pacer)
     handle = subscriber_rtcp_handler(consumer, feedback)
-    for seq in range(100):
-        if not 40 <= seq < 50:  # ten lost before the SFU
-            producer.on_packet(_audio(seq))
+    def publish(seq: int) -> None:
+        producer.on_packet(RtpPacket(payload_type=96, sequence_number=seq, timestamp=seq * 3000, ssrc=9,
+                                     payload=b"\x10\x00" + bytes(998)))  # each a VP8 keyframe's start
+
+    publish(0)
     first = delivered[0]
+    feedback.on_report("video", 1234, first, 0, 0.0, so_far(1, 1000), 0.0)
+    for seq in range(1, 100):
+        if not 40 <= seq < 50:  # ten lost before the SFU
+            publish(seq)
+    assert len(delivered) == 90
     holes = [(first + i) & 0xFFFF for i in range(40, 50)]
-    await handle(RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=1234, lost=holes))
+    nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=1234, lost=holes)
+    await handle(nack)
+    assert not feedback.urgent and feedback.take_nacked() == 0
+    feedback.on_report("video", 1234, first + 99, 10, 10 / 99, so_far(90, 1000), 1.0)  # a report covers them…
+    assert feedback.take(1.0).loss == 0.0
+    await handle(nack)  # …and the receiver NACKs them again: still not its line's
     assert not feedback.urgent and feedback.take_nacked() == 0
     line_hole = (first + 60) & 0xFFFF  # the SFU sent it; the subscriber's line lost it
     await handle(RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=1234, lost=[*holes[:3], line_hole]))
     assert feedback.urgent and feedback.take_nacked() == 1
     pacer.close()
-
