@@ -3,12 +3,11 @@ received track becomes a Producer whose packets bypass aiortc's decoder."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
 
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc import RTCRtpReceiver, RTCSessionDescription
 from aiortc.exceptions import InvalidStateError as AiortcInvalidState
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamTrack
@@ -19,9 +18,8 @@ from core.contracts import Layer, MediaKind, Source
 from core.errors import InvalidStateError
 from media import aiortc_seams as seams
 from media import consent
-from media.lifecycle import Closable
 from media.producer import Producer, ProducerInfo, ProducerListener
-from media.transport import add_ice_candidate, peer_config
+from media.transport import PeerTransport
 
 
 @dataclass(slots=True)
@@ -52,7 +50,7 @@ class _Tap:
             self.buffer.on_frame = handler
 
 
-class PublisherTransport(Closable):
+class PublisherTransport(PeerTransport):
     """Receives a participant's tracks; each becomes a Producer whose packets bypass aiortc's decoder."""
 
     what = "publisher transport"
@@ -67,13 +65,11 @@ class PublisherTransport(Closable):
         super().__init__()
         self._producer_listener = producer_listener
         self.participant_id = participant_id
-        self.pc = RTCPeerConnection(peer_config())
         self._make_track_id = make_track_id
         self._on_producer = on_producer
         self._taps: dict[str, _Tap] = {}  # by mid
         self.producers: dict[str, Producer] = {}  # by mid
         self._writer: seams.RtpWriter | None = None
-        self._lock = asyncio.Lock()
         self.pc.on("track", self._on_track)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
@@ -140,12 +136,6 @@ class PublisherTransport(Closable):
             return True
 
         return send
-
-    async def add_candidate(self, candidate: dict) -> None:
-        """A trickled candidate waits for a negotiation in progress (before it, aiortc would drop it)."""
-        async with self._lock:
-            if not self.closed:
-                await add_ice_candidate(self.pc, candidate)
 
     async def close(self) -> None:
         if not self._begin_close():

@@ -20,11 +20,10 @@ from media import aiortc_seams as seams
 from media import consent
 from media.consumer import Consumer, ConsumerListener
 from media.feedback import SubscriberFeedback, subscriber_rtcp_handler
-from media.lifecycle import Closable
 from media.pacer import Pacer
 from media.producer import Producer
 from media.sender_reports import SenderReports, quiet_sender_rtcp
-from media.transport import add_ice_candidate, peer_config
+from media.transport import PeerTransport
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ class _Slot:
     active: bool = True
 
 
-class SubscriberTransport(Closable):
+class SubscriberTransport(PeerTransport):
     """Sends the tracks a participant should receive; the SFU (re)offers whenever that set changes."""
 
     what = "subscriber transport"
@@ -79,14 +78,12 @@ class SubscriberTransport(Closable):
         super().__init__()
         self._listener = listener
         self.participant_id = participant_id
-        self.pc = RTCPeerConnection(peer_config())
         self._send_offer = send_offer  # (sdp, offer id)
         # The id of the last offer sent, which the client's answer echoes. Monotonic here, from a random start
         # so that an answer meant for a replaced connection (or a restarted worker's) never names this one's.
         self.offer_id = secrets.randbelow(1 << 40) << 12
         self.slots: dict[str, _Slot] = {}
         self._again = False
-        self._lock = asyncio.Lock()
         self._writer: seams.RtpWriter | None = None
         self.pacer = Pacer()  # what leaves on this connection, audio first (media.pacer)
         self.feedback = SubscriberFeedback(self.pacer)  # REMB and receiver-report loss, for bandwidth-driven quality
@@ -220,12 +217,6 @@ class SubscriberTransport(Closable):
             )
         if again:
             await self.negotiate()
-
-    async def add_candidate(self, candidate: dict) -> None:
-        """A trickled candidate waits for a negotiation in progress (before it, aiortc would drop it)."""
-        async with self._lock:
-            if not self.closed:
-                await add_ice_candidate(self.pc, candidate)
 
     async def close(self) -> None:
         if not self._begin_close():

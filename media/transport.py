@@ -13,9 +13,13 @@ and tells each producer or consumer `transport_closed()`; any later offer or ans
 
 from __future__ import annotations
 
+import asyncio
+
 from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.sdp import candidate_from_sdp
+
+from media.lifecycle import Closable
 
 
 def peer_config() -> RTCConfiguration:
@@ -39,3 +43,18 @@ async def add_ice_candidate(pc: RTCPeerConnection, candidate: dict) -> None:
     ice.sdpMid = candidate.get("sdpMid")
     ice.sdpMLineIndex = candidate.get("sdpMLineIndex")
     await pc.addIceCandidate(ice)
+
+
+class PeerTransport(Closable):
+    """One SFU peer connection and the lock its negotiations hold; what the two transports share."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pc = RTCPeerConnection(peer_config())
+        self._lock = asyncio.Lock()  # one negotiation at a time; trickled candidates wait for it
+
+    async def add_candidate(self, candidate: dict) -> None:
+        """A trickled candidate waits for a negotiation in progress (before it, aiortc would drop it)."""
+        async with self._lock:
+            if not self.closed:
+                await add_ice_candidate(self.pc, candidate)
