@@ -299,16 +299,10 @@ class _Listener:
         pass
 
 
-def _audio(seq: int) -> RtpPacket:
-    return RtpPacket(payload_type=111, sequence_number=seq & 0xFFFF, timestamp=seq * 960, ssrc=7, payload=bytes(80))
-
-
-async def test_packets_the_publishers_line_lost_are_not_the_subscribers_loss():
-    """An overloaded worker's own receive buffer dropped the publisher's packets: every subscriber's report
-    counted them lost, bandwidth-driven quality read that as each subscriber's line and paused the video of all
-    the counting subscribers. The loss before the SFU is the publisher's, not any subscriber's line's."""
-    info = ProducerInfo("t-audio", "teacher", "audio", "camera", "high", "opus", 48000)
-    consumer = Consumer("t-audio", "audio", "t-audio", 48000, _Listener())
+def _forwarding(info: ProducerInfo, pt: int, rtx_pt: int | None) -> tuple[Producer, Consumer, Pacer, list[int]]:
+    """A producer forwarding to one started consumer (SSRC 1234) on a line that delivers everything: the list
+    holds the sequence numbers the subscriber got."""
+    consumer = Consumer(info.track_id, info.kind, info.track_id, info.clock_rate, _Listener())
     producer = Producer(info, lambda ssrc: True, _Fanout([consumer]))
     pacer, delivered = Pacer(), []
 
@@ -317,7 +311,21 @@ async def test_packets_the_publishers_line_lost_are_not_the_subscribers_loss():
         return len(header) + len(ext) + len(payload)
 
     pacer.start(line)
-    consumer.start(SimpleNamespace(closed=False), pacer, 1234, 0, 111, None, (0, 0))  # type: ignore[arg-type]
+    consumer.start(SimpleNamespace(closed=False), pacer, 1234, 5678, pt, rtx_pt, (0, 0))  # type: ignore[arg-type]
+    return producer, consumer, pacer, delivered
+
+
+def _audio(seq: int) -> RtpPacket:
+    return RtpPacket(payload_type=111, sequence_number=seq & 0xFFFF, timestamp=seq * 960, ssrc=7, payload=bytes(80))
+
+
+async def test_packets_the_publishers_line_lost_are_not_the_subscribers_loss():
+    """An overloaded worker's own receive buffer dropped the publisher's packets: every subscriber's report
+    counted them lost, bandwidth-driven quality read that as each subscriber's line and paused the video of all
+    the counting subscribers. The loss before the SFU is the publisher's, not any subscriber's line's."""
+    producer, consumer, pacer, delivered = _forwarding(
+        ProducerInfo("t-audio", "teacher", "audio", "camera", "high", "opus", 48000), 111, None
+    )
     feedback = SubscriberFeedback(pacer)
     feedback.watch(consumer)
     base = 65_530  # the publisher's numbers wrap
@@ -345,17 +353,9 @@ async def test_holes_before_the_sfu_that_subscribers_nack_are_not_their_lines_lo
     report). A worker past its capacity dropped the publisher's packets; every counting subscriber NACKed the
     same holes, and again after its next report, read 84 % then 100 % "loss", and had its video paused while it
     received all the SFU sent. Holes before the SFU are not the line's; a hole the line made still is."""
-    info = ProducerInfo("t-cam", "teacher", "video", "camera", "high", "VP8", 90000)
-    consumer = Consumer("t-cam", "video", "t-cam", 90000, _Listener())
-    producer = Producer(info, lambda ssrc: True, _Fanout([consumer]))
-    pacer, delivered = Pacer(), []
-
-    def line(header: bytes, ext: bytes, payload: bytes, owner: Any = None) -> int:
-        delivered.append(int.from_bytes(header[2:4]))
-        return len(header) + len(ext) + len(payload)
-
-    pacer.start(line)
-    consumer.start(SimpleNamespace(closed=False), pacer, 1234, 5678, 96, 97, (0, 0))  # type: ignore[arg-type]
+    producer, consumer, pacer, delivered = _forwarding(
+        ProducerInfo("t-cam", "teacher", "video", "camera", "high", "VP8", 90000), 96, 97
+    )
     feedback = SubscriberFeedback(pacer)
     handle = subscriber_rtcp_handler(consumer, feedback)
     def publish(seq: int) -> None:
