@@ -9,9 +9,9 @@ media the kernel drops, checked by the SFU's own counters), so it climbs until t
 bots', are what runs out. Late joiners decode, read the frame number from the pixels and time connected →
 first decoded frame. A table gives the CPU split per process (SFU host, each worker, bots, the publisher,
 other work on the machine) at each worker count's capacity. Then the same ladders again with each SFU worker
-held to the same share of a core (`--worker-cores`, loadtest.cpu_cap): on a machine whose cores the bots
-share, that is how a second worker's added capacity is measured (`workers_scaling`; the uncapped ratio is
-`machine_scaling`). Then the 1+N lesson shape (`loadtest.bench_lesson`) per worker count.
+held to the same share of a core (`--worker-cores`, loadtest.cpu_cap), in rounds in ABBA order (1, 2, then 2,
+1 workers): on a machine whose cores the bots share, that is how a second worker's added capacity is measured
+(`workers_scaling`, over the rounds; the uncapped ratio is `machine_scaling`). Then the 1+N lesson shape (`loadtest.bench_lesson`) per worker count.
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-cores", type=float, default=0.5, help="the capped ladders hold each SFU worker "
                         "to this share of a core (default 0.5; 0 skips them; needs root and the cgroup cpu "
                         "controller)")
+    parser.add_argument("--capped-rounds", type=int, default=2, help="rounds of capped ladders, in ABBA order "
+                        "(1, 2, 2, 1 workers): one capacity moves by 10-20 %% between runs on a shared machine, "
+                        "and `workers_scaling` sums the rounds (default 2)")
     parser.add_argument("--window", type=float, help="seconds measured per N")
     parser.add_argument("--late-joins", type=int, help="late joiners per N up to 80 (forwarding)")
     parser.add_argument("--profile", help="cProfile the SFU host (forwarding) into this file and print its top "
@@ -110,15 +113,17 @@ def main(argv: list[str] | None = None) -> int:
         runs[w], lates[w] = ladder.rows, ladder.late_ms
         if stalls:
             by_workers[w] = stalls.pop()
-    capped: dict[int, list[Row]] = {}
+    capped: list[dict[int, list[Row]]] = []
     if args.worker_cores and cgroup_root() is None:
         log("(no writable cgroup with CPU bandwidth control here: the capped ladders are skipped)")
     elif args.worker_cores:
         log(f"each SFU worker held to {args.worker_cores:g} of a core (the rest of the machine is the bots'):")
-        for w in counts:
-            capped[w] = _ladder("forward", w, clip, ns, window, log, late_joins=0, profile=None, stop_below=HELD_FPS,
-                                stall_at=None, stalls=None, refine=refine + 1, bot_nice=args.bot_nice,
-                                worker_cores=args.worker_cores).rows  # fmt: skip
+        capped = [{} for _ in range(args.capped_rounds)]
+        for r, rows in enumerate(capped):
+            for w in counts if r % 2 == 0 else counts[::-1]:
+                rows[w] = _ladder("forward", w, clip, ns, window, log, late_joins=0, profile=None,
+                                  stop_below=HELD_FPS, stall_at=None, stalls=None, refine=refine + 1,
+                                  bot_nice=args.bot_nice, worker_cores=args.worker_cores).rows  # fmt: skip
     classrooms = args.lesson if args.lesson is not None else (6 if args.quick else 20)
     lessons = []
     if classrooms:
@@ -145,12 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     _splits(runs, log)
     for line in capacity_table(runs, lates, by_workers):
         log(line)
-    if capped:
-        log(f"each SFU worker held to {args.worker_cores:g} of a core:")
-        _splits(capped, log)
-        for line in capacity_table(capped, {}, {}):
+    for r, by_w in enumerate(capped):
+        rows = dict(sorted(by_w.items()))  # a round run 2, 1 is printed 1, 2 as the others
+        log(f"each SFU worker held to {args.worker_cores:g} of a core, round {r + 1} of {len(capped)}:")
+        _splits(rows, log)
+        for line in capacity_table(rows, {}, {}):
             log(line)
-    for name, ladders in (("", runs), ("capped ", capped)):
+    for name, ladders in (("", runs), *((f"capped round {r + 1}: ", rows) for r, rows in enumerate(capped))):
         topped = [w for w, rows in ladders.items() if rows and held(rows)[0] == max(r.n for r in rows)]
         if topped:  # a faster machine than the ladder was made for: the ratio is then only a lower bound
             log(f"({name}workers {topped} still held the ladder's largest N: their capacity is more; --ns goes higher)")

@@ -102,20 +102,21 @@ def capacity_table(runs: dict[int, list[Row]], late: dict[int, list[float]], sta
     return lines
 
 
-def workers_scaling(runs: dict[int, list[Row]]) -> float | None:
-    """Subscribers held with two SFU workers ÷ with one."""
-    if 1 not in runs or 2 not in runs:
+def workers_scaling(rounds: list[dict[int, list[Row]]]) -> float | None:
+    """Subscribers held with two SFU workers ÷ with one, summed over the rounds (run in ABBA order, so that the
+    shared machine's speed drifting over the run weighs on both counts alike)."""
+    if not rounds or any(1 not in r or 2 not in r for r in rounds):
         return None
-    one, two = held(runs[1])[0], held(runs[2])[0]
+    one, two = (sum(held(r[w])[0] for r in rounds) for w in (1, 2))
     return two / one if one else float("nan")
 
 
 def summarise(
     fwd: list[Row], base: list[Row], late_ms: list[float], runs: dict[int, list[Row]] | None = None,
-    stall: Stall | None = None, capped: dict[int, list[Row]] | None = None,
+    stall: Stall | None = None, capped: list[dict[int, list[Row]]] | None = None,
 ) -> str:
-    """The last line. `workers_scaling` comes from the ladders with each worker held to the same share of a
-    core (`capped`) when there are any, and the uncapped ladders' ratio is then `machine_scaling`: what two
+    """The last line. `workers_scaling` comes from the rounds of ladders with each worker held to the same share
+    of a core (`capped`) when there are any, and the uncapped ladders' ratio is then `machine_scaling`: what two
     workers add on this machine with the bots on its cores."""
     by_n = {r.n: r for r in fwd}
     lo = by_n[min(by_n)]
@@ -134,10 +135,10 @@ def summarise(
         f"media-bench: us_per_packet={us:.2f} ratio_vs_transcode={ratio:.1f} "
         f"min_fps={min_fps:.1f} late_join_ms={_p95(late_ms):.1f}"
     )
-    scaling = workers_scaling(capped or runs or {})
+    scaling = workers_scaling(capped or [runs or {}])
     if scaling is not None:
         line += f" workers_scaling={scaling:.2f}"
-    machine = workers_scaling(runs or {}) if capped else None
+    machine = workers_scaling([runs or {}]) if capped else None
     if machine is not None:
         line += f" machine_scaling={machine:.2f}"
     if stall is not None:
