@@ -22,7 +22,7 @@ from typing import Any
 from aiortc.rtp import RtpPacket
 
 from core.contracts import MediaTrack
-from media.aiortc_seams import RECEIVE_BUFFER
+from media.aiortc_seams import SFU_RECEIVE_BUFFER
 from media.producer import Producer, ProducerInfo
 from media.router import Router
 from media.rtp import ExtKey
@@ -156,8 +156,9 @@ class Pipes:
         transport, end = await loop.create_datagram_endpoint(
             lambda: PipeIn(router, track, clock_rate), local_addr=("127.0.0.1", 0)
         )
-        with contextlib.suppress(OSError):  # the track's only way in: a keyframe must fit while this worker waits
-            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        with contextlib.suppress(OSError):  # as the SFU's own sockets: a keyframe fits, an overloaded worker drops
+            # (its subscribers then ask for a keyframe) rather than queue tens of seconds of stale media
+            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SFU_RECEIVE_BUFFER)
         router.producers[track.track_id] = end.producer
         self.ins[(room_id, track.track_id)] = end
         return end.port
