@@ -166,6 +166,11 @@ class Ladder:
                     mid = (held + failed) // 2 // GRAIN * GRAIN  # type: ignore[operator]
                     if mid <= held:
                         break
+                    if mid < len(self.names):  # down from a step not held: recover at the last held N, then
+                        # come up to `mid` as the ladder climbs (right after an overload, a window measures the
+                        # recovery: 35 fps, then 21, at the same N)
+                        await self._resize(held)
+                        await self._settle(held)
                     row = await self.step(mid, 0, False)
                     if not steady(row):
                         row = await self.step(mid, 0, False, AGAIN)  # as on the ladder: one slow window is not it
