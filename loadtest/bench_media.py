@@ -11,7 +11,8 @@ first decoded frame. A table gives the CPU split per process (SFU host, each wor
 other work on the machine) at each worker count's capacity. Then the same ladders again with each SFU worker
 held to the same share of a core (`--worker-cores`, loadtest.cpu_cap), in rounds in ABBA order (1, 2, then 2,
 1 workers): on a machine whose cores the bots share, that is how a second worker's added capacity is measured
-(`workers_scaling`, over the rounds; the uncapped ratio is `machine_scaling`). Then the 1+N lesson shape (`loadtest.bench_lesson`) per worker count.
+(`workers_scaling`, over the rounds; the uncapped ratio is `machine_scaling`). Then the 1+N lesson shape
+(`loadtest.bench_lesson`) per worker count.
 """
 
 from __future__ import annotations
