@@ -42,10 +42,10 @@ class RtxStream:
         numbers to the consumer's; an entry from before a switch no longer matches and is not resent, which
         also keeps a switch down on a congested line from being flooded with repairs of the layer it left."""
         for seq in lost:
-            slot = seq & MASK
-            packet = self.packets[slot]
-            if packet is None or (packet.sequence_number + seq_off) & 0xFFFF != seq:
+            packet = self._held(seq, seq_off)
+            if packet is None:
                 continue
+            slot = seq & MASK
             if now - self._sent_at[slot] < RTX_MIN_INTERVAL_S:
                 continue  # asked again before the last retransmission could have arrived
             self._sent_at[slot] = now
@@ -54,23 +54,25 @@ class RtxStream:
 
     def sent(self, seqs: list[int], seq_off: int) -> list[int]:
         """Those of `seqs` this stream sent and still holds (not a hole before the SFU, nor a paced drop)."""
-        packets = self.packets
-        return [
-            seq for seq in seqs
-            if (p := packets[seq & MASK]) is not None and (p.sequence_number + seq_off) & 0xFFFF == seq
-        ]  # fmt: skip
+        return [seq for seq in seqs if self._held(seq, seq_off) is not None]
 
     def forget(self, seq: int, seq_off: int) -> None:
         """The pacer dropped `seq`: a NACK for it must not bring it back (the line is short)."""
-        slot = seq & MASK
-        packet = self.packets[slot]
-        if packet is not None and (packet.sequence_number + seq_off) & 0xFFFF == seq:
-            self.packets[slot] = None
+        if self._held(seq, seq_off) is not None:
+            self.packets[seq & MASK] = None
 
     def padding(self, ext: bytes, timestamp: int) -> tuple[bytes, bytes, bytes]:
         """A padding-only packet (receivers count it toward their estimate and discard it)."""
         header = _pack(0xB0 if ext else 0xA0, self.payload_type, self._next_seq(), timestamp, self.ssrc)
         return header, ext, PADDING
+
+    def _held(self, seq: int, seq_off: int) -> RtpPacket | None:
+        """The packet this stream sent as `seq`, if still held: the slot's entry, unless it is another packet
+        or one from before a switch (`seq_off` maps the producer's numbers to the consumer's)."""
+        packet = self.packets[seq & MASK]
+        if packet is None or (packet.sequence_number + seq_off) & 0xFFFF != seq:
+            return None
+        return packet
 
     def _next_seq(self) -> int:
         seq = self._seq
